@@ -1,0 +1,5 @@
+import sys
+
+from ruleopt.cli import main
+
+sys.exit(main())

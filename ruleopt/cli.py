@@ -1,0 +1,66 @@
+"""``ruleopt`` command line: one module per subcommand under ``ruleopt.commands``.
+
+Each command module exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. Errors in user input arrive as ``RuleoptError`` and are printed
+as one located message with a non-zero exit, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ruleopt.errors import RuleoptError
+
+# Order is the order of ``ruleopt --help``.
+COMMANDS: tuple[str, ...] = (
+    "check", "import_", "generate", "verify", "profile", "harness", "compare", "run",
+)
+
+
+def _load_commands() -> list:
+    mods = []
+    for name in COMMANDS:
+        try:
+            mods.append(importlib.import_module(f"ruleopt.commands.{name}"))
+        except ModuleNotFoundError as exc:
+            # A command whose module is not written yet simply is not offered.
+            if exc.name != f"ruleopt.commands.{name}":
+                raise
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ruleopt",
+        description="Measure and improve how Falco rules match events.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for mod in _load_commands():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except RuleoptError as err:
+        print(f"ruleopt {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ruleopt: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

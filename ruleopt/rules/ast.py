@@ -1,0 +1,225 @@
+"""The one AST of Falco filter conditions, and its printer.
+
+Every node is a frozen dataclass, so ASTs hash, compare by value and can be shared
+between rules (a macro expanded into twenty rules is one object twenty times).
+
+Values on the right of an operator stay text, as in libsinsp: the *field's* type decides
+later whether ``80`` is a number, so the AST must not guess.
+
+``print_expr`` is the inverse of ``ruleopt.rules.parser.parse_condition``:
+``parse_condition(print_expr(e)) == e`` for every well-formed ``e``. To make that hold,
+the printer parenthesises every ``and``/``or`` nested inside another one (the parser
+keeps ``a and (b and c)`` as two nodes), and quotes every value that would not read
+back as the same bare word.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+# Operators taking no value, one value, or a list of values (libsinsp's three shapes).
+UNARY_OPS: tuple[str, ...] = ("exists",)
+LIST_OPS: tuple[str, ...] = ("in", "intersects", "pmatch")
+SCALAR_OPS: tuple[str, ...] = (
+    "=", "==", "!=", "<", "<=", ">", ">=",
+    "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith",
+    "glob", "iglob", "regex",
+)
+ALL_OPS: tuple[str, ...] = UNARY_OPS + LIST_OPS + SCALAR_OPS
+
+TRANSFORMERS: tuple[str, ...] = ("tolower", "toupper", "b64", "basename", "len")
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field reference: ``proc.name``, ``proc.aname[2]`` (arg ``"2"``), ``evt.arg[0]``.
+
+    ``evt.arg.flags`` is kept as the name ``evt.arg.flags`` with no ``arg``: how a dotted
+    suffix splits into field and argument is the field registry's business, not syntax.
+    """
+
+    name: str
+    arg: str | None = None
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A field transformer applied to an operand: ``tolower(proc.name)``."""
+
+    func: str
+    operand: Operand
+
+
+Operand = Union[Field, Transform]
+
+
+@dataclass(frozen=True)
+class Value:
+    """A literal, always text (``"80"``, ``"/etc/"``, ``"<"``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    """A field used as a value on the right side: ``val(proc.pname)`` or a transformer."""
+
+    operand: Operand
+
+
+@dataclass(frozen=True)
+class ListRef:
+    """A bare name inside a value list that may name a Falco ``list`` (unresolved)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ValueList:
+    """``(a, "b c", shell_binaries)``: items are values, or list names before expansion."""
+
+    items: tuple[Union[Value, ListRef], ...]
+
+
+Rhs = Union[Value, FieldValue, ValueList, None]
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``lhs op rhs``; ``rhs`` is ``None`` for ``exists``, a ``ValueList`` for list ops."""
+
+    lhs: Operand
+    op: str
+    rhs: Rhs = None
+
+
+@dataclass(frozen=True)
+class MacroRef:
+    """A bare identifier used as a condition: a macro name, before expansion."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class BoolConst:
+    """A constant truth value. Not in Falco's syntax; expansion produces it for an empty
+    exception list and tests use it. Printed as an always-true/false comparison would be
+    ambiguous, so it prints as a reserved macro name ``__true__``/``__false__``."""
+
+    value: bool
+
+
+Expr = Union[Compare, MacroRef, Not, And, Or, BoolConst]
+
+
+# --------------------------------------------------------------------------- printer
+
+# A bare value reads back as itself only if it has none of the characters the lexer
+# stops at and is not a word the grammar reserves.
+_BARE_OK = re.compile(r"""^[^\s"'(),=\\]+$""")
+_RESERVED = frozenset({"and", "or", "not"} | set(ALL_OPS))
+
+
+def quote(text: str) -> str:
+    """Quote ``text`` as a Falco string literal (double quotes, backslash escapes)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def print_value(text: str) -> str:
+    if _BARE_OK.match(text) and text not in _RESERVED and not text.startswith(("<", ">", "!")):
+        return text
+    return quote(text)
+
+
+def print_operand(op: Operand) -> str:
+    if isinstance(op, Field):
+        return op.name if op.arg is None else f"{op.name}[{op.arg}]"
+    return f"{op.func}({print_operand(op.operand)})"
+
+
+def _print_rhs(rhs: Rhs) -> str:
+    if rhs is None:
+        return ""
+    if isinstance(rhs, Value):
+        return print_value(rhs.text)
+    if isinstance(rhs, FieldValue):
+        if isinstance(rhs.operand, Field):
+            return f"val({print_operand(rhs.operand)})"
+        return print_operand(rhs.operand)
+    items = ", ".join(
+        item.name if isinstance(item, ListRef) else print_value(item.text) for item in rhs.items
+    )
+    return f"({items})"
+
+
+def print_expr(expr: Expr) -> str:
+    """Render ``expr`` as Falco condition text that parses back to the same AST."""
+    if isinstance(expr, Compare):
+        lhs = print_operand(expr.lhs)
+        if expr.rhs is None:
+            return f"{lhs} {expr.op}"
+        return f"{lhs} {expr.op} {_print_rhs(expr.rhs)}"
+    if isinstance(expr, MacroRef):
+        return expr.name
+    if isinstance(expr, BoolConst):
+        return "__true__" if expr.value else "__false__"
+    if isinstance(expr, Not):
+        inner = expr.operand
+        text = print_expr(inner)
+        if isinstance(inner, (And, Or)):
+            text = f"({text})"
+        return f"not {text}"
+    if isinstance(expr, (And, Or)):
+        word = " and " if isinstance(expr, And) else " or "
+        parts = []
+        for item in expr.items:
+            text = print_expr(item)
+            # Nested and/or always get parentheses: the parser keeps them as separate nodes.
+            parts.append(f"({text})" if isinstance(item, (And, Or)) else text)
+        return word.join(parts)
+    raise TypeError(f"not an expression node: {expr!r}")
+
+
+def walk(expr: Expr):
+    """Yield every expression node of ``expr``, parents before children."""
+    yield expr
+    if isinstance(expr, Not):
+        yield from walk(expr.operand)
+    elif isinstance(expr, (And, Or)):
+        for item in expr.items:
+            yield from walk(item)
+
+
+def fields_of(expr: Expr) -> set[Field]:
+    """Every field a condition reads, on either side of an operator."""
+    out: set[Field] = set()
+
+    def operand_fields(op: Operand) -> None:
+        while isinstance(op, Transform):
+            op = op.operand
+        out.add(op)
+
+    for node in walk(expr):
+        if isinstance(node, Compare):
+            operand_fields(node.lhs)
+            if isinstance(node.rhs, FieldValue):
+                operand_fields(node.rhs.operand)
+    return out

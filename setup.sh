@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# One-step setup for a fresh Debian 12 machine: system packages (the real Falco libraries,
+# sysdig, graphviz), the Python package with its Cython core, and the libsinsp tool.
+# Idempotent: re-running only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(
+  build-essential pkg-config
+  libfalcosecurity0-dev libtbb-dev libjsoncpp-dev libcurl4-openssl-dev libc-ares-dev
+  libb64-dev libjq-dev libelf-dev
+  sysdig graphviz
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing system packages: ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+echo "setup: installing ruleopt (Python package + Cython core)"
+$PY -m pip install -q -e '.[test]'
+# Also build the extensions in place so a plain checkout imports them too.
+$PY setup.py -q build_ext --inplace >/dev/null
+
+echo "setup: building the libsinsp tool (plugin/)"
+make -s -C plugin
+echo "setup: done"
