@@ -140,13 +140,24 @@ def _error_from(proc: subprocess.CompletedProcess, default_file: str) -> Ruleopt
 def extract(
     capture: Path | str, fields: Sequence[str], *, internal: bool = False
 ) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """``extract_full`` without its trailer: ``(meta, rows)``."""
+    meta, rows, _ = extract_full(capture, fields, internal=internal)
+    return meta, rows
+
+
+def extract_full(
+    capture: Path | str, fields: Sequence[str], *, internal: bool = False
+) -> tuple[list[dict[str, Any]], list[list[Any]], dict[str, Any]]:
     """Extract ``fields`` from every event of ``capture`` with libsinsp's filterchecks.
 
     Returns ``(meta, rows)``. ``meta`` has one dict per field: ``name``, ``known`` (does
     this libsinsp know it), ``type`` (e.g. ``"PT_CHARBUF"``), ``canonical``, ``multi``
     (value is a list, see module doc) and ``error`` (why unknown). Each row is
     ``[evt.num, evt.type, dir, v1, v2, ...]`` in capture order, ``dir`` being ``">"``
-    (enter) or ``"<"`` (exit).
+    (enter) or ``"<"`` (exit). The trailer holds ``events``, ``events_read``,
+    ``outside_all_types`` (event type names that Falco's index never gives to a rule
+    without an evt.type condition: generic syscall events) and ``field_errors`` (fields
+    whose extraction threw on some events; those values are absent).
     """
     for f in fields:
         if not f.strip() or "\n" in f or "\r" in f:
@@ -173,7 +184,7 @@ def extract(
             f"ruleopt-sinsp output is incomplete: {len(rows)} rows for {trailer['events']} events",
             file=str(capture),
         )
-    return header["fields"], rows
+    return header["fields"], rows, trailer
 
 
 def run_harness(

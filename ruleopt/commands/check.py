@@ -1,0 +1,92 @@
+"""``ruleopt check``: load rules files and summarise what the evttype index makes of them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ruleopt.rules.loader import load_rules, load_rules_collect
+from ruleopt.rules.model import RuleSet
+
+NAME = "check"
+HELP = "load Falco rules files, report errors, warnings and rules per event type"
+
+# The project's own default ruleset, used when no file is given.
+DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rulesets" / "seed_rules.yaml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE",
+        help="rules files, loaded in order (default: the bundled seed_rules.yaml)",
+    )
+    parser.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object (counts, rules per event type, warnings, errors)",
+    )
+
+
+def summary(ruleset: RuleSet) -> dict:
+    """The JSON-able facts ``check`` reports about a loaded ruleset."""
+    per_type = {
+        name: [r.name for r in rules] for name, rules in ruleset.by_evttype().items()
+    }
+    return {
+        "rules": len(ruleset.rules),
+        "enabled_rules": len(ruleset.enabled_rules()),
+        "macros": len(ruleset.macros),
+        "lists": len(ruleset.lists),
+        "required_engine_version": ruleset.required_engine_version,
+        "rules_per_evttype": per_type,
+        "all_evttype_rules": [r.name for r in ruleset.all_evttype_rules()],
+        "rule_evttypes": {r.name: r.evttypes.to_dict() for r in ruleset.enabled_rules()},
+        "warnings": [w.to_dict() for w in ruleset.warnings],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    files = args.files or [str(DEFAULT_RULES)]
+    if args.json:
+        ruleset, errors = load_rules_collect(files)
+        out = summary(ruleset)
+        out["files"] = files
+        out["errors"] = [e.to_dict() for e in errors]
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 1 if errors else 0
+    # Without --json the first error stops the load; the CLI prints it located.
+    ruleset = load_rules(files)
+    _print_summary(ruleset, files)
+    return 0
+
+
+def _print_summary(ruleset: RuleSet, files: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    data = summary(ruleset)
+    console.print(f"[bold]Loaded[/bold] {', '.join(files)}")
+    console.print(
+        f"rules: {data['rules']} ({data['enabled_rules']} enabled)  "
+        f"macros: {data['macros']}  lists: {data['lists']}"
+    )
+    table = Table(title="Enabled rules per event type")
+    table.add_column("event type")
+    table.add_column("rules", justify="right")
+    table.add_column("rule names", overflow="fold")
+    for name, rules in sorted(data["rules_per_evttype"].items(),
+                              key=lambda kv: (-len(kv[1]), kv[0])):
+        label = "(any other)" if name == "*" else name
+        table.add_row(label, str(len(rules)), ", ".join(rules))
+    console.print(table)
+    if data["all_evttype_rules"]:
+        console.print("[yellow]Rules that run on every event type:[/yellow]")
+        for name in data["all_evttype_rules"]:
+            console.print(f"  {name}")
+    if ruleset.warnings:
+        console.print(f"[yellow]{len(ruleset.warnings)} warning(s):[/yellow]")
+        for w in ruleset.warnings:
+            console.print(f"  {w}", markup=False, highlight=False)

@@ -1,0 +1,128 @@
+"""JSON Lines events: one JSON object per line, field name -> value.
+
+Field names are written as in rules (``proc.name``, ``proc.aname[2]``, ``evt.arg.flags``)
+and canonicalised through ``ruleopt.fields.resolve``, so a JSONL file and a capture give
+the same columns. ``evt.num`` is optional and defaults to the 1-based line number. A JSON
+``null`` means the field is absent on that event, the same as leaving it out.
+
+Every error names the file and line: users write these files by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ruleopt.errors import RuleoptError
+from ruleopt.events.table import EventTable, _as_list, coerce_value, column_specs, is_multi
+
+
+def _resolver():
+    """A memoised ``name -> ResolvedField | Exception``: names repeat on every line."""
+    from ruleopt.fields import resolve
+
+    cache: dict[str, object] = {}
+
+    def get(name: str):
+        hit = cache.get(name)
+        if hit is None:
+            try:
+                hit = resolve(name)
+            except Exception as exc:  # the registry's own error, reported with the line
+                hit = exc
+            cache[name] = hit
+        return hit
+
+    return get
+
+
+def read_jsonl(path: str | os.PathLike, keys: Sequence[str]) -> EventTable:
+    """Read ``path`` into an EventTable with the columns for ``keys`` (plus evt.num and
+    evt.type). Fields present in the file but not needed are validated and dropped."""
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise RuleoptError("no such file", file=where)
+    if path.is_dir():
+        raise RuleoptError("is a directory, not a JSON Lines file", file=where)
+    specs = {key: (type_name, multi) for key, type_name, _kind, multi in column_specs(keys)}
+    resolve = _resolver()
+    records: list[dict[str, object]] = []
+    try:
+        # Binary, decoded per line: text mode decodes ahead in chunks, and a bad byte would
+        # be reported at the wrong line.
+        fh = path.open("rb")
+    except OSError as exc:
+        raise RuleoptError(f"cannot open: {exc.strerror}", file=where) from None
+    with fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RuleoptError(
+                    f"not UTF-8 text ({exc.reason})", file=where, line=lineno,
+                    hint="JSON Lines files are UTF-8; is this a capture? name it .scap",
+                ) from None
+            if not text.strip():
+                continue  # blank lines (a trailing newline, spacing) are not events
+            records.append(_parse_line(text, where, lineno, specs, resolve))
+    if not records:
+        raise RuleoptError(
+            "no events: the file is empty", file=where,
+            hint='write one JSON object per line, e.g. {"evt.type": "open", "proc.name": "cat"}',
+        )
+    return EventTable.from_records(records, list(specs), meta={"source": where,
+                                                                "format": "jsonl"})
+
+
+def _parse_line(text: str, where: str, lineno: int, specs: dict, resolve) -> dict[str, object]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RuleoptError(
+            f"not valid JSON: {exc.msg}", file=where, line=lineno, column=exc.colno,
+            hint="each line must be one complete JSON object",
+        ) from None
+    if not isinstance(obj, dict):
+        raise RuleoptError(
+            f"expected a JSON object mapping field names to values, got {type(obj).__name__}",
+            file=where, line=lineno,
+            hint='e.g. {"evt.type": "open", "proc.name": "cat"}',
+        )
+    record: dict[str, object] = {}
+    seen: set[str] = set()
+    for name, value in obj.items():
+        rf = resolve(name)
+        if isinstance(rf, Exception):
+            detail = getattr(rf, "message", None) or str(rf)
+            raise RuleoptError(
+                f"unknown field {name!r}: {detail}", file=where, line=lineno,
+                hint=getattr(rf, "hint", None)
+                or "use field names as written in Falco rules, e.g. proc.name, fd.name",
+            )
+        key = rf.key
+        if key in seen:
+            raise RuleoptError(
+                f"field {key} given twice (as {name!r} and another spelling)",
+                file=where, line=lineno,
+            )
+        seen.add(key)
+        if value is None:
+            continue
+        multi = is_multi(rf)
+        try:
+            if multi:
+                coerced: object = [
+                    coerce_value(key, rf.info.type, v) for v in _as_list(value, key, lineno - 1)
+                ]
+            else:
+                coerced = coerce_value(key, rf.info.type, value)
+        except RuleoptError as err:
+            # Re-locate the error at the line; the message already names the field.
+            raise RuleoptError(err.message, file=where, line=lineno, hint=err.hint) from None
+        if key in specs:
+            record[key] = coerced
+    record.setdefault("evt.num", lineno)
+    return record

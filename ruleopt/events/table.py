@@ -1,0 +1,604 @@
+"""The EventTable: events stored by column, the one input of every evaluator.
+
+One column per canonical field key (``ruleopt.fields.resolve(name).key``). Strings are
+interned once in a ``StringHeap`` so a column of strings is an ``int32`` array of ids and
+the compiled core compares ids or reads bytes from one packed buffer. Numbers are
+``int64``. A ``present`` mask says, per event, whether the field exists at all (libsinsp's
+extract returned NULL when it does not), which ``exists`` and every comparison need:
+an absent field is not the same as an empty string or zero.
+
+Storage of absent entries (so the compiled core can rely on it): a single-valued "str"
+column holds id ``-1`` and a "num" column holds ``0`` where ``present`` is False; a
+multi-valued column contributes no values for an absent event (``offsets[i] ==
+offsets[i+1]``).
+
+``event(i)`` turns one row back into the ``{key: value}`` mapping the reference evaluator
+reads. It is called ~10^5 times in a verification run, so rows are decoded a block at a
+time with numpy (``tolist`` on slices) and cached, instead of one numpy scalar at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ruleopt.errors import RuleoptError
+
+FORMAT = "ruleopt-eventtable"
+FORMAT_VERSION = 1
+
+# Rows decoded per cache block in ``event(i)``: large enough that numpy's per-call overhead
+# vanishes, small enough that a block of ~100 columns stays a few tens of MB.
+_BLOCK = 1 << 14
+
+
+# --------------------------------------------------------------------------- strings
+
+
+class StringHeap:
+    """Interned strings; an id is the index of first interning, an int32 that never changes."""
+
+    __slots__ = ("_strings", "_ids", "_packed", "_objarray")
+
+    def __init__(self, strings: Iterable[str] = ()) -> None:
+        self._strings: list[str] = []
+        self._ids: dict[str, int] = {}
+        self._packed: tuple[np.ndarray, np.ndarray] | None = None
+        self._objarray: np.ndarray | None = None
+        for s in strings:
+            self.intern(s)
+
+    def intern(self, s: str) -> int:
+        sid = self._ids.get(s)
+        if sid is None:
+            sid = len(self._strings)
+            if sid > np.iinfo(np.int32).max:
+                raise RuleoptError("too many distinct strings for an EventTable (int32 ids)")
+            self._ids[s] = sid
+            self._strings.append(s)
+            # Derived forms are rebuilt on demand; ids already handed out stay valid.
+            self._packed = None
+            self._objarray = None
+        return sid
+
+    def intern_many(self, strings: Iterable[str]) -> np.ndarray:
+        """Intern every string, returning their ids as an int32 array (for bulk builders)."""
+        intern = self.intern
+        return np.fromiter((intern(s) for s in strings), dtype=np.int32)
+
+    def get(self, id: int) -> str:
+        if id < 0:
+            raise IndexError(f"string id {id} is negative")
+        return self._strings[id]
+
+    def lookup(self, s: str) -> int:
+        return self._ids.get(s, -1)
+
+    def __len__(self) -> int:
+        return len(self._strings)
+
+    def __iter__(self):
+        return iter(self._strings)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StringHeap) and self._strings == other._strings
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def packed(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(data, offsets)``: UTF-8 bytes of all strings concatenated (uint8) and int64
+        offsets of length ``len + 1``; string ``i`` is ``data[offsets[i]:offsets[i+1]]``."""
+        if self._packed is None:
+            # surrogateescape keeps byte strings from captures that are not valid UTF-8
+            # round-tripping exactly.
+            encoded = [s.encode("utf-8", "surrogateescape") for s in self._strings]
+            lengths = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=len(encoded))
+            offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            data = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+            self._packed = (data, offsets)
+        return self._packed
+
+    @classmethod
+    def from_packed(cls, data: np.ndarray, offsets: np.ndarray) -> StringHeap:
+        raw = np.asarray(data, dtype=np.uint8).tobytes()
+        offs = np.asarray(offsets, dtype=np.int64).tolist()
+        heap = cls()
+        strings = [
+            raw[offs[i] : offs[i + 1]].decode("utf-8", "surrogateescape")
+            for i in range(len(offs) - 1)
+        ]
+        heap._strings = strings
+        heap._ids = {s: i for i, s in enumerate(strings)}
+        if len(heap._ids) != len(strings):
+            raise ValueError("string heap holds duplicate strings")
+        return heap
+
+    def as_object_array(self) -> np.ndarray:
+        """All strings as a numpy object array, so ``arr[ids]`` decodes a column slice."""
+        if self._objarray is None:
+            arr = np.empty(len(self._strings), dtype=object)
+            arr[:] = self._strings
+            self._objarray = arr
+        return self._objarray
+
+
+# --------------------------------------------------------------------------- storage kinds
+
+# The registry's closed set of types (ruleopt.fields.FIELD_TYPES), by storage. Integers of
+# every width, booleans (0/1), ports and times are numbers; strings, addresses, networks
+# and byte buffers are text to the evaluator (bytes that are not UTF-8 ride as lone
+# surrogates, as ruleopt.events.sinsp delivers them). ``dynamic`` (evt.rawarg) is numeric:
+# the raw arguments rules compare are flags, modes and return codes.
+# ``double`` is text: libsinsp 2022 cannot even parse a double constant, so no condition
+# compares one; keeping the value's text is enough to print it.
+_KINDS: dict[str, str] = {
+    "int": "num", "uint": "num", "bool": "num", "port": "num", "reltime": "num",
+    "abstime": "num", "dynamic": "num",
+    "str": "str", "ipaddr": "str", "ipnet": "str", "bytebuf": "str", "double": "str",
+}
+# Stored as int64 but unsigned 64-bit in libsinsp: values >= 2**63 keep their bit pattern
+# in storage and are turned back into Python ints >= 2**63 by event().
+_UNSIGNED_TYPES = frozenset({"uint", "reltime", "abstime"})
+
+
+def storage_kind(info: object) -> str:
+    """``"num"`` or ``"str"``: how a field of this FieldInfo (or type name) is stored.
+
+    The one place that decides it; ``event()``, JSONL and capture import all follow it.
+    """
+    type_name = info if isinstance(info, str) else info.type  # type: ignore[attr-defined]
+    try:
+        return _KINDS[type_name]
+    except KeyError:
+        raise ValueError(f"no storage for field type {type_name!r}") from None
+
+
+def is_bool_type(type_name: str) -> bool:
+    return type_name == "bool"
+
+
+# --------------------------------------------------------------------------- columns
+
+
+# eq=False: numpy arrays have no single truth value, so field-wise == would raise.
+@dataclass(eq=False)
+class Column:
+    key: str
+    type: str
+    kind: str
+    values: np.ndarray
+    present: np.ndarray
+    offsets: np.ndarray | None = None
+
+    @property
+    def multi(self) -> bool:
+        return self.offsets is not None
+
+    def validate(self, n: int, n_strings: int) -> None:
+        """Raise ValueError unless shapes, dtypes and ids follow the storage contract."""
+        want = np.int32 if self.kind == "str" else np.int64
+        if self.kind not in ("str", "num"):
+            raise ValueError(f"column {self.key}: kind must be 'str' or 'num', not {self.kind!r}")
+        if self.values.dtype != want or self.values.ndim != 1:
+            raise ValueError(f"column {self.key}: values must be 1-d {np.dtype(want).name}")
+        if self.present.dtype != np.bool_ or self.present.shape != (n,):
+            raise ValueError(f"column {self.key}: present must be bool of shape ({n},)")
+        if self.offsets is None:
+            if self.values.shape != (n,):
+                raise ValueError(f"column {self.key}: values must have shape ({n},)")
+            ids = self.values[self.present] if self.kind == "str" else None
+        else:
+            offs = self.offsets
+            if offs.dtype != np.int64 or offs.shape != (n + 1,):
+                raise ValueError(f"column {self.key}: offsets must be int64 of shape ({n + 1},)")
+            if n and (offs[0] != 0 or offs[-1] != len(self.values) or np.any(np.diff(offs) < 0)):
+                raise ValueError(f"column {self.key}: offsets must rise from 0 to len(values)")
+            ids = self.values if self.kind == "str" else None
+        if ids is not None and ids.size and (ids.min() < 0 or ids.max() >= n_strings):
+            raise ValueError(f"column {self.key}: string id outside the heap")
+
+
+def _bools(xs: list) -> list:
+    return [None if x is None else bool(x) for x in xs]
+
+
+def _unsigned(xs: list) -> list:
+    return [x + (1 << 64) if x is not None and x < 0 else x for x in xs]
+
+
+def _floats(xs: list) -> list:
+    return [None if x is None else float(x) for x in xs]
+
+
+def _bytes(xs: list) -> list:
+    return [None if x is None else x.encode("utf-8", "surrogateescape") for x in xs]
+
+
+def _converter(type_name: str, raw: np.ndarray) -> Callable[[list], list] | None:
+    """How stored values (``raw``: the stored ints of a slice) become the evaluator's Python
+    values, as ruleopt.engine.values lists them; None when they already are."""
+    if type_name == "double":
+        return _floats  # kept as text (see _KINDS), compared as a number
+    if type_name == "bytebuf":
+        return _bytes
+    if is_bool_type(type_name):
+        return _bools
+    if type_name in _UNSIGNED_TYPES and raw.size and raw.min() < 0:
+        return _unsigned
+    return None
+
+
+# --------------------------------------------------------------------------- table
+
+
+@dataclass(eq=False)
+class EventTable:
+    n: int
+    evt_num: np.ndarray
+    strings: StringHeap
+    columns: dict[str, Column]
+    # Where the events came from and what could not be filled in ("absent_fields": keys
+    # libsinsp 2022 cannot extract, so the column is absent everywhere). Saved with the table.
+    meta: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def from_columns(
+        cls,
+        columns: Iterable[Column],
+        strings: StringHeap,
+        meta: Mapping | None = None,
+    ) -> EventTable:
+        """Assemble a table from ready columns (the fast path for generated workloads).
+
+        Must include "evt.num" (kind "num") and "evt.type" (kind "str"); every column is
+        checked against the storage contract so the compiled core can trust it.
+        """
+        cols = {c.key: c for c in columns}
+        if "evt.num" not in cols or "evt.type" not in cols:
+            raise ValueError("an EventTable needs the columns evt.num and evt.type")
+        if cols["evt.type"].kind != "str" or cols["evt.num"].kind != "num":
+            raise ValueError("evt.type must be stored as 'str' and evt.num as 'num'")
+        n = int(cols["evt.num"].present.shape[0])
+        for col in cols.values():
+            col.validate(n, len(strings))
+        if not cols["evt.num"].present.all() or cols["evt.num"].multi:
+            raise ValueError("evt.num must be single-valued and present on every event")
+        return cls(n, cols["evt.num"].values, strings, cols, dict(meta or {}))
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[Mapping[str, object]],
+        keys: Sequence[str],
+        meta: Mapping | None = None,
+    ) -> EventTable:
+        """Build a table from ``{key: value}`` rows; keys missing from a row (or None) are
+        absent. ``evt.num`` defaults to the 1-based row number. Values must already have the
+        evaluator's Python types (see ``coerce_value``); a wrong type raises RuleoptError
+        naming the event."""
+        specs = column_specs(keys)
+        records = records if isinstance(records, list) else list(records)
+        strings = StringHeap()
+        columns = []
+        for key, type_name, kind, multi in specs:
+            vals: list = []
+            append = vals.append
+            for i, rec in enumerate(records):
+                v = rec.get(key)
+                if v is None:
+                    append(i + 1 if key == "evt.num" else None)
+                elif multi:
+                    append([coerce_value(key, type_name, x, event=i + 1)
+                            for x in _as_list(v, key, i)])  # fmt: skip
+                else:
+                    append(coerce_value(key, type_name, v, event=i + 1))
+            columns.append(column_from_values(key, type_name, kind, multi, vals, strings))
+        return cls.from_columns(columns, strings, meta)
+
+    # ---------------------------------------------------------------- access
+
+    def column(self, key: str) -> Column:
+        try:
+            return self.columns[key]
+        except KeyError:
+            raise KeyError(f"EventTable has no column {key!r}") from None
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.columns)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def event(self, i: int) -> dict[str, object]:
+        """Event ``i`` (0-based row) as ``{canonical key: value}``, absent keys omitted.
+
+        A table is treated as immutable once built: decoded blocks are cached."""
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(f"event index {i} out of range for {self.n} events")
+        block_no, j = divmod(i, _BLOCK)
+        block = self._cache.get("block")
+        if block is None or block[0] != block_no:
+            block = (block_no, self._decode_block(block_no))
+            self._cache["block"] = block
+        out = {}
+        for key, vals in block[1]:
+            v = vals[j]
+            if v is not None:
+                out[key] = v
+        return out
+
+    def events(self) -> Iterable[dict[str, object]]:
+        for i in range(self.n):
+            yield self.event(i)
+
+    def _decode_block(self, block_no: int) -> list[tuple[str, list]]:
+        lo = block_no * _BLOCK
+        hi = min(lo + _BLOCK, self.n)
+        heap = self.strings.as_object_array()
+        decoded = []
+        for key, col in self.columns.items():
+            pres = col.present[lo:hi]
+            if col.offsets is None:
+                raw = col.values[lo:hi]
+                if col.kind == "str":
+                    # Absent entries hold -1; clamp so indexing works, then mask below.
+                    vals = heap[np.maximum(raw, 0)] if len(heap) else np.full(hi - lo, None)
+                else:
+                    vals = raw.astype(object)
+                vals[~pres] = None
+                lst = vals.tolist()
+                conv = _converter(col.type, raw)
+                if conv is not None:
+                    lst = conv(lst)
+            else:
+                offs = col.offsets[lo : hi + 1]
+                base = int(offs[0])
+                flat_raw = col.values[base : int(offs[-1])]
+                flat = heap[flat_raw].tolist() if col.kind == "str" else flat_raw.tolist()
+                conv = _converter(col.type, flat_raw)
+                if conv is not None:
+                    flat = conv(flat)
+                rel = (offs - base).tolist()
+                plist = pres.tolist()
+                lst = [
+                    flat[rel[k] : rel[k + 1]] if plist[k] else None for k in range(hi - lo)
+                ]
+            decoded.append((key, lst))
+        return decoded
+
+    # ---------------------------------------------------------------- persistence
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the table to ``path`` (.npz) atomically: a temp file in the same directory,
+        then ``os.replace``, so an interrupted save never leaves a half-written table."""
+        path = Path(path)
+        data, offs = self.strings.packed()
+        arrays: dict[str, np.ndarray] = {"strings_data": data, "strings_offsets": offs}
+        colmeta = []
+        for idx, col in enumerate(self.columns.values()):
+            arrays[f"c{idx}_values"] = col.values
+            # Bit-packed: present masks are most of a wide table's bytes otherwise.
+            arrays[f"c{idx}_present"] = np.packbits(col.present)
+            if col.offsets is not None:
+                arrays[f"c{idx}_offsets"] = col.offsets
+            colmeta.append({"key": col.key, "type": col.type, "kind": col.kind,
+                            "multi": col.offsets is not None})  # fmt: skip
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "n": self.n,
+                  "columns": colmeta, "meta": self.meta}  # fmt: skip
+        arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+        atomic_write(path, lambda fh: np.savez(fh, **arrays))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> EventTable:
+        path = Path(path)
+        where = str(path)
+        if not path.exists():
+            raise RuleoptError("no such file", file=where)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                files = set(npz.files)
+                if "header" not in files:
+                    raise RuleoptError(
+                        "not a ruleopt event table (no header)", file=where,
+                        hint="create one with `ruleopt import` or `ruleopt generate`",
+                    )
+                header = json.loads(npz["header"].tobytes().decode("utf-8"))
+                if header.get("format") != FORMAT:
+                    raise RuleoptError("not a ruleopt event table", file=where)
+                if header.get("version") != FORMAT_VERSION:
+                    raise RuleoptError(
+                        f"event table format version {header.get('version')} is not supported "
+                        f"(this ruleopt reads version {FORMAT_VERSION})", file=where,
+                        hint="re-create the table with this version of ruleopt",
+                    )
+                n = int(header["n"])
+                strings = StringHeap.from_packed(npz["strings_data"], npz["strings_offsets"])
+                columns = []
+                for idx, cm in enumerate(header["columns"]):
+                    present = np.unpackbits(npz[f"c{idx}_present"], count=n).astype(np.bool_)
+                    offsets = npz[f"c{idx}_offsets"] if cm["multi"] else None
+                    columns.append(Column(cm["key"], cm["type"], cm["kind"],
+                                          npz[f"c{idx}_values"], present, offsets))  # fmt: skip
+                return cls.from_columns(columns, strings, header.get("meta") or {})
+        except RuleoptError:
+            raise
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            # np.load raises a zoo of errors for truncated or foreign files.
+            raise RuleoptError(
+                f"cannot read event table: {exc}", file=where,
+                hint="the file is not an .npz written by ruleopt, or it is truncated",
+            ) from None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+    """Call ``write(fh)`` on a temp file next to ``path``, then rename it over ``path``.
+    On any error the temp file is removed and ``path`` is untouched."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise RuleoptError("output directory does not exist", file=str(directory))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def column_specs(keys: Sequence[str]) -> list[tuple[str, str, str, bool]]:
+    """``(key, type, kind, multi)`` for each distinct key, with evt.num and evt.type first."""
+    from ruleopt.fields import resolve
+
+    ordered = ["evt.num", "evt.type"] + [k for k in keys if k not in ("evt.num", "evt.type")]
+    seen: set[str] = set()
+    specs = []
+    for name in ordered:
+        rf = resolve(name)
+        if rf.key in seen:
+            continue
+        seen.add(rf.key)
+        specs.append((rf.key, rf.info.type, storage_kind(rf.info), is_multi(rf)))
+    return specs
+
+
+def is_multi(rf: object) -> bool:
+    """A multi-valued field read without an index (``proc.aname``) yields a list."""
+    return bool(rf.info.multi) and rf.arg is None  # type: ignore[attr-defined]
+
+
+def column_from_values(
+    key: str, type_name: str, kind: str, multi: bool, values: Sequence, strings: StringHeap
+) -> Column:
+    """A column from per-event Python values already of the right type: None = absent,
+    a list per event for a multi-valued column."""
+    n = len(values)
+    present = np.fromiter((v is not None for v in values), dtype=np.bool_, count=n)
+    if not multi:
+        return Column(key, type_name, kind, _store(values, kind, strings, type_name), present, None)
+    lengths = np.fromiter((0 if v is None else len(v) for v in values), dtype=np.int64, count=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = [x for v in values if v is not None for x in v]
+    return Column(key, type_name, kind, _store(flat, kind, strings, type_name), present, offsets)
+
+
+def _as_list(v: object, key: str, i: int) -> list:
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    raise RuleoptError(
+        f"{key} is multi-valued: expected a list, got {type(v).__name__}", event=i + 1
+    )
+
+
+def _to_text(v: object) -> str:
+    """The stored text of a value of a "str" column that the evaluator sees as non-str."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "surrogateescape")
+    return repr(float(v)) if isinstance(v, (int, float)) else str(v)
+
+
+def _store(values: list, kind: str, strings: StringHeap, type_name: str = "str") -> np.ndarray:
+    """Python values (None = absent) to the column dtype, interning strings."""
+    if kind == "str":
+        intern = strings.intern
+        if type_name in ("double", "bytebuf"):
+            values = [None if v is None else _to_text(v) for v in values]
+        return np.fromiter(
+            (-1 if v is None else intern(v) for v in values), dtype=np.int32, count=len(values)
+        )
+    return np.fromiter(
+        (0 if v is None else int(v) for v in values), dtype=np.int64, count=len(values)
+    )
+
+
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_UINT64_MAX = (1 << 64) - 1
+
+
+def coerce_value(key: str, type_name: str, value: object, *, event: int | None = None) -> object:
+    """Check ``value`` against the field type and return the evaluator's Python value.
+
+    Numeric fields take ints (bools only for bool fields; an integral float such as 3.0
+    is accepted since JSON writers produce them); ``double`` takes any number (-> float);
+    ``bytebuf`` takes bytes or text (-> bytes); other string fields take str only. Raises
+    RuleoptError naming the field and event otherwise.
+    """
+    kind = storage_kind(type_name)
+    if type_name == "double":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise RuleoptError(
+            f"field {key} ({type_name}) takes a number, got {_describe(value)}", event=event
+        )
+    if type_name == "bytebuf":
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str):
+            # JSON has no bytes: text stands for its UTF-8 bytes (surrogates for raw bytes).
+            return value.encode("utf-8", "surrogateescape")
+        raise RuleoptError(
+            f"field {key} ({type_name}) takes a string, got {_describe(value)}", event=event
+        )
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise RuleoptError(
+            f"field {key} ({type_name}) takes a string, got {_describe(value)}", event=event,
+            hint=f'write it as a JSON string, e.g. "{key}": "{value}"',
+        )
+    if is_bool_type(type_name):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise RuleoptError(
+            f"field {key} ({type_name}) takes true or false, got {_describe(value)}", event=event
+        )
+    if isinstance(value, bool):
+        raise RuleoptError(
+            f"field {key} ({type_name}) takes a number, got {_describe(value)}", event=event
+        )
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise RuleoptError(
+            f"field {key} ({type_name}) takes an integer, got {_describe(value)}", event=event,
+            hint="write numbers without quotes" if isinstance(value, str) else None,
+        )
+    if value > _UINT64_MAX or value < _INT64[0]:
+        raise RuleoptError(f"field {key}: {value} does not fit in 64 bits", event=event)
+    if value > _INT64[1]:
+        # uint64 values above 2^63 keep their bit pattern in int64 storage (as libsinsp's
+        # memory does); they read back negative, which only matters for huge values.
+        value -= 1 << 64
+    return value
+
+
+def _describe(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, (set, bytes)) else repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__ if value is not None else 'null'} {text}"

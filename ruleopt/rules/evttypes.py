@@ -1,0 +1,197 @@
+"""Event-type ("tag") sets: which events a rule can possibly match.
+
+Falco's index runs a rule only on the event types its condition can be true for. We
+keep those sets *symbolic* (names, or "all except names") rather than as numeric codes:
+the event table of a given libsinsp version is not needed to reason about them, and a
+complement stays exact when new event types appear.
+
+``evttypes_of`` mirrors the modern resolver, ``ppm_event_codes`` in
+falcosecurity/libs ``userspace/libsinsp/filter/ppm_codes.cpp`` (ported from Falco's
+``filter_evttype_resolver``):
+
+- ``and`` intersects, ``or`` unions;
+- ``not`` is pushed to the leaves with De Morgan (``not (A and B)`` = ``not A or not B``);
+- a leaf ``evt.type = x`` / ``== x`` / ``in (x, y)`` gives those names, inverted once if
+  it is under an odd number of ``not``s and inverted once more for ``!=``;
+- ``evt.type exists`` gives ALL, and NONE under a ``not``;
+- every other leaf is *neutral*: ALL, negated or not (``not proc.name=cat`` can still be
+  true on any event type).
+
+Differences from libsinsp, on purpose: unknown event names are kept (libsinsp drops
+names it has no code for, so ``evt.type=nosuch`` gives the empty set there too, but
+``!= nosuch`` gives all known codes there and "all but nosuch" here, which is the same
+set of real events); ``evt.type`` compared to a field or through a transformer makes
+libsinsp throw, here it is neutral. ``BoolConst`` (not Falco syntax) is treated as a
+leaf whose set is ALL or NONE.
+
+``evttypes_of_lua`` mirrors the 0.26.2 Lua loader (``get_evttypes`` in
+``userspace/engine/lua/rule_loader.lua``), which the study measured: it collects every
+``evt.type`` name in a pre-order walk, ignoring and/or structure, and falls back to the
+catch-all (ALL, with a warning) when there is none or when one comes after the first
+``not`` or ``!=``. So ``evt.type=open and evt.type=close`` is {open, close} there and
+NONE here, and ``not evt.type=open`` is ALL there and "all but open" here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ruleopt.rules.ast import (
+    And,
+    BoolConst,
+    Compare,
+    Expr,
+    Field,
+    ListRef,
+    Not,
+    Or,
+    Value,
+    ValueList,
+    walk,
+)
+
+EVTTYPE_FIELD = "evt.type"
+_EVTTYPE_OPS = frozenset({"=", "==", "!=", "in"})
+
+
+@dataclass(frozen=True)
+class EvtTypeSet:
+    """A set of event type names: ``names`` itself, or (``complement``) all but ``names``."""
+
+    names: frozenset[str] = frozenset()
+    complement: bool = False
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> EvtTypeSet:
+        return cls(frozenset(names), False)
+
+    @classmethod
+    def all_but(cls, names: Iterable[str]) -> EvtTypeSet:
+        return cls(frozenset(names), True)
+
+    @property
+    def is_all(self) -> bool:
+        return self.complement and not self.names
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.complement and not self.names
+
+    def matches(self, name: str) -> bool:
+        return (name in self.names) != self.complement
+
+    def __and__(self, other: EvtTypeSet) -> EvtTypeSet:
+        a, b = self, other
+        if not a.complement and not b.complement:
+            return EvtTypeSet(a.names & b.names, False)
+        if a.complement and b.complement:
+            return EvtTypeSet(a.names | b.names, True)
+        pos, neg = (a, b) if not a.complement else (b, a)
+        return EvtTypeSet(pos.names - neg.names, False)
+
+    def __or__(self, other: EvtTypeSet) -> EvtTypeSet:
+        a, b = self, other
+        if not a.complement and not b.complement:
+            return EvtTypeSet(a.names | b.names, False)
+        if a.complement and b.complement:
+            return EvtTypeSet(a.names & b.names, True)
+        pos, neg = (a, b) if not a.complement else (b, a)
+        return EvtTypeSet(neg.names - pos.names, True)
+
+    def __invert__(self) -> EvtTypeSet:
+        return EvtTypeSet(self.names, not self.complement)
+
+    def describe(self) -> str:
+        """Short human text: ``open, openat``, ``all``, ``all but close``, ``none``."""
+        listed = ", ".join(sorted(self.names))
+        if self.complement:
+            return f"all but {listed}" if self.names else "all"
+        return listed or "none"
+
+    def to_dict(self) -> dict:
+        return {"names": sorted(self.names), "complement": self.complement}
+
+
+ALL = EvtTypeSet(frozenset(), True)
+NONE = EvtTypeSet(frozenset(), False)
+
+
+def _is_evttype_field(lhs: object) -> bool:
+    # Only the bare field counts: libsinsp requires an empty argument and no transformer.
+    return isinstance(lhs, Field) and lhs.name == EVTTYPE_FIELD and lhs.arg is None
+
+
+def _rhs_names(rhs: object) -> frozenset[str] | None:
+    if isinstance(rhs, Value):
+        return frozenset({rhs.text})
+    if isinstance(rhs, ValueList):
+        # A ListRef left here names no Falco list, so it is a bare event name.
+        return frozenset(i.text if isinstance(i, Value) else i.name for i in rhs.items)
+    if isinstance(rhs, ListRef):
+        return frozenset({rhs.name})
+    return None  # a field on the right: not resolvable, treat as neutral
+
+
+def _resolve(expr: Expr, negated: bool) -> EvtTypeSet:
+    if isinstance(expr, And):
+        # Under a negation De Morgan turns the conjunction into a disjunction.
+        return _combine(expr.items, negated, union=negated)
+    if isinstance(expr, Or):
+        return _combine(expr.items, negated, union=not negated)
+    if isinstance(expr, Not):
+        return _resolve(expr.operand, not negated)
+    if isinstance(expr, BoolConst):
+        value = expr.value != negated
+        return ALL if value else NONE
+    if isinstance(expr, Compare) and _is_evttype_field(expr.lhs):
+        if expr.op == "exists":
+            return NONE if negated else ALL
+        if expr.op in _EVTTYPE_OPS:
+            names = _rhs_names(expr.rhs)
+            if names is not None:
+                codes = EvtTypeSet(names, False)
+                if negated:
+                    codes = ~codes
+                if expr.op == "!=":
+                    codes = ~codes
+                return codes
+    # Neutral leaf (any other comparison, an unexpanded macro): negation leaves it alone.
+    return ALL
+
+
+def _combine(items: Iterable[Expr], negated: bool, *, union: bool) -> EvtTypeSet:
+    acc = NONE if union else ALL
+    for item in items:
+        s = _resolve(item, negated)
+        acc = (acc | s) if union else (acc & s)
+    return acc
+
+
+def evttypes_of(expr: Expr) -> EvtTypeSet:
+    """The event types ``expr`` can be true for, as Falco's evttype index computes them."""
+    return _resolve(expr, False)
+
+
+def evttypes_of_lua(expr: Expr) -> EvtTypeSet:
+    """The event types the 0.26.2 Lua loader indexed ``expr`` under (see module doc)."""
+    names: set[str] = set()
+    found_event = found_not = after_not = False
+    for node in walk(expr):
+        if isinstance(node, Not):
+            found_not = True
+        elif isinstance(node, Compare):
+            if node.op == "!=":
+                found_not = True
+            if isinstance(node.lhs, Field) and node.lhs.name == EVTTYPE_FIELD:
+                found_event = True
+                after_not = after_not or found_not
+                if node.op in ("in", "pmatch") and isinstance(node.rhs, ValueList):
+                    names.update(
+                        i.text if isinstance(i, Value) else i.name for i in node.rhs.items
+                    )
+                elif isinstance(node.rhs, Value):
+                    names.add(node.rhs.text)
+    if not found_event or after_not:
+        return ALL
+    return EvtTypeSet.of(names)

@@ -1,0 +1,1123 @@
+"""Falco rules YAML -> ``RuleSet``: merging, appends, overrides, exceptions, expansion.
+
+The semantics follow modern Falco's loader (``userspace/engine/rule_loader_reader.cpp``,
+``rule_loader_collector.cpp``, ``rule_loader_compiler.cpp``); where the 0.26.2 Lua
+loader agreed (``append``, rule redefinition, enable-only items) nothing differs.
+
+- Items are read in file order, files in the given order, with one running ordinal
+  across them (Falco's ``m_cur_index``).
+- Redefining a list, macro or rule replaces it *in place*: it keeps its first position.
+- ``append: true`` extends a list's items, joins a macro's or rule's condition text with
+  one space, and for rules also merges exceptions by name. ``override:`` per key does the
+  same with ``append``, or replaces the key with ``replace``.
+- Exceptions become condition text exactly as ``build_rule_exception_infos`` writes it
+  (the same quoting, the same parentheses), appended as `` and not (...)`` per exception,
+  and the whole text is parsed once.
+- A macro may only use macros defined before its last definition/append (Falco's
+  "visibility"); rules see every macro. Lists are resolved against their final items.
+- Falco replaces list names in the condition *text*; here they are replaced in the AST,
+  inside value lists only, which is the same for every upstream ruleset. Nested lists
+  are expanded to any depth (Falco: one level, then by text-substitution order).
+- A bare word in a value list that names no list is a value, as in Falco, so there is
+  no "undefined list" error: only appends to an undefined list fail.
+
+Every error is a ``RuleoptError`` located at file, line and column. Positions inside
+conditions are mapped back to the file, through block scalars and appends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ruleopt.errors import RuleoptError
+from ruleopt.rules.ast import (
+    ALL_OPS,
+    LIST_OPS,
+    And,
+    Compare,
+    Expr,
+    ListRef,
+    MacroRef,
+    Not,
+    Or,
+    Value,
+    ValueList,
+    walk,
+)
+from ruleopt.rules.evttypes import evttypes_of
+from ruleopt.rules.model import (
+    PRIORITIES,
+    SYSCALL_SOURCE,
+    ListDef,
+    MacroDef,
+    Rule,
+    RuleSet,
+    Warning,
+)
+
+RULE_APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
+RULE_REPLACEABLE = (
+    "condition", "output", "desc", "priority", "tags", "exceptions", "enabled",
+    "warn_evttypes", "skip-if-unknown-filter",
+)
+_PRIORITY_ALIASES = {"INFO": "INFORMATIONAL"}
+
+_PARSER_WHERE = re.compile(r" at (?:line \d+, )?column \d+ of the condition")
+
+TOO_MANY_EVTTYPES = (
+    "Rule matches too many evt.type values. This has a significant performance penalty."
+)
+
+
+# --------------------------------------------------------------------------- positions
+
+
+@dataclass
+class _Seg:
+    """A piece of a merged condition text and the YAML scalar it came from."""
+
+    start: int  # offset of the piece in the merged text
+    file: str
+    node: yaml.Node
+    exact: bool = True  # False for generated text (exceptions): point at the node only
+
+
+@dataclass
+class _Cond:
+    text: str = ""
+    segs: list[_Seg] = field(default_factory=list)
+
+    def append(self, piece: str, file: str, node: yaml.Node, *, sep: str = " ",
+               exact: bool = True) -> None:
+        if self.segs or self.text:
+            self.text += sep
+        self.segs.append(_Seg(len(self.text), file, node, exact))
+        self.text += piece
+
+
+class _Sources:
+    """File texts, to turn YAML marks plus offsets inside scalars into line:column."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+
+    def locate(self, seg: _Seg, value: str, offset: int) -> tuple[int, int]:
+        """1-based file line/column of ``value[offset]``, ``value`` being ``seg.node``'s text.
+
+        Non-blank characters are matched one to one between the value and its source,
+        which holds for plain, folded and literal scalars (only blanks and line breaks
+        differ); escapes in quoted scalars may shift the column by a character or two.
+        """
+        node = seg.node
+        mark = node.start_mark
+        text = self.texts.get(seg.file)
+        if text is None or not seg.exact or not isinstance(node, yaml.ScalarNode):
+            return mark.line + 1, mark.column + 1
+        begin, end = mark.index, node.end_mark.index
+        style = node.style
+        if style in ("|", ">"):
+            nl = text.find("\n", begin, end)
+            begin = nl + 1 if nl >= 0 else begin
+        elif style in ('"', "'"):
+            begin += 1
+        offset = max(0, min(offset, len(value)))
+        # Count non-blank characters before the target; land on the next one.
+        want = sum(1 for ch in value[:offset] if not ch.isspace())
+        extra = 0
+        if offset >= len(value) or value[offset].isspace():
+            # Target is a blank or the end: find the previous non-blank and step right.
+            prev = offset - 1
+            while prev >= 0 and value[prev].isspace():
+                prev -= 1
+            if prev < 0:
+                return mark.line + 1, mark.column + 1
+            want -= 1
+            extra = offset - prev
+        seen = -1
+        idx = begin
+        while idx < end:
+            if not text[idx].isspace():
+                seen += 1
+                if seen == want:
+                    break
+            idx += 1
+        idx = min(idx + extra, len(text))
+        line = text.count("\n", 0, idx) + 1
+        column = idx - (text.rfind("\n", 0, idx) + 1) + 1
+        return line, column
+
+
+# --------------------------------------------------------------------------- collected infos
+
+
+@dataclass
+class _ListInfo:
+    name: str
+    items: list[str]
+    file: str
+    node: yaml.Node
+    index: int
+    visibility: int
+
+
+@dataclass
+class _MacroInfo:
+    name: str
+    cond: _Cond
+    file: str
+    node: yaml.Node
+    index: int
+    visibility: int
+
+
+@dataclass
+class _ExcInfo:
+    name: str
+    fields: str | list[str] | None
+    comps: str | list[str] | None
+    values: list[Any]
+    file: str
+    node: yaml.Node
+
+
+@dataclass
+class _RuleInfo:
+    name: str
+    cond: _Cond
+    output: str
+    desc: str
+    priority: str
+    tags: list[str]
+    source: str
+    enabled: bool
+    warn_evttypes: bool
+    skip_if_unknown_filter: bool
+    exceptions: list[_ExcInfo]
+    file: str
+    node: yaml.Node
+    index: int
+
+
+class _SkipItem(Exception):
+    """Raised after an error has been recorded, to move on to the next item."""
+
+
+# --------------------------------------------------------------------------- YAML helpers
+
+
+def _err(message: str, file: str | None, node: yaml.Node | yaml.Mark | None,
+         hint: str | None = None) -> RuleoptError:
+    mark = node.start_mark if isinstance(node, yaml.Node) else node
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    return RuleoptError(message, file=file, line=line, column=column, hint=hint)
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _mapping(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for k, v in node.value:
+        key = k.value if isinstance(k, yaml.ScalarNode) else str(k)
+        out[key] = (k, v)
+    return out
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _to_python(node: yaml.Node) -> Any:
+    return _CONSTRUCTOR.construct_object(node, deep=True)
+
+
+# --------------------------------------------------------------------------- exceptions
+
+
+def _quote_item(text: str) -> str:
+    # Falco's quote_item: only items with a space get quotes, and only if not quoted yet.
+    if " " in text and not text.startswith(('"', "'")):
+        return f'"{text}"'
+    return text
+
+
+def _paren_item(text: str) -> str:
+    return text if text.startswith("(") else f"({text})"
+
+
+def _exception_text(ex: _ExcInfo, rule: str) -> str:
+    """The ``(...)`` Falco builds for one exception; ``""`` when it has no values."""
+    where = f"rule '{rule}': exception '{ex.name}'"
+    if isinstance(ex.fields, str):
+        parts = []
+        for val in ex.values:
+            if isinstance(val, list):
+                raise _err(f"{where}: expected values array to contain a list of strings",
+                           ex.file, ex.node,
+                           hint="with a single field, each value is one string")
+            parts.append(_quote_item(val))
+        return f"({ex.fields} {ex.comps} ({', '.join(parts)}))" if parts else ""
+    assert isinstance(ex.fields, list) and isinstance(ex.comps, list)
+    alts = []
+    for values in ex.values:
+        items = values if isinstance(values, list) else []
+        if len(items) != len(ex.fields):
+            raise _err(f"{where}: fields and values lists must have equal length",
+                       ex.file, ex.node,
+                       hint=f"each value needs {len(ex.fields)} entries, one per field")
+        checks = []
+        for fld, comp, val in zip(ex.fields, ex.comps, items, strict=True):
+            if isinstance(val, list):
+                rhs = "(" + ", ".join(_quote_item(v) for v in val) + ")"
+            elif comp in LIST_OPS:
+                rhs = _paren_item(val)
+            else:
+                rhs = _quote_item(val)
+            checks.append(f"{fld} {comp} {rhs}")
+        alts.append("(" + " and ".join(checks) + ")")
+    return "(" + " or ".join(alts) + ")" if alts else ""
+
+
+def _validate_exception(ex: _ExcInfo, rule: str) -> None:
+    """Falco's ``validate_exception_info``: default comps, and shapes that must agree."""
+    where = f"rule '{rule}': exception '{ex.name}'"
+    if ex.fields is None:
+        raise _err(f"{where}: exception must have a fields property", ex.file, ex.node,
+                   hint="add `fields: [proc.name, ...]` or `fields: proc.name`")
+    if isinstance(ex.fields, list):
+        if ex.comps is None:
+            ex.comps = ["="] * len(ex.fields)
+        if not isinstance(ex.comps, list) or len(ex.comps) != len(ex.fields):
+            raise _err(f"{where}: fields and comps lists must have equal length",
+                       ex.file, ex.node, hint="give one comparison operator per field")
+        for comp in ex.comps:
+            if comp not in ALL_OPS:
+                raise _err(f"{where}: '{comp}' is not a supported comparison operator",
+                           ex.file, ex.node, hint="operators: " + ", ".join(ALL_OPS))
+    else:
+        if ex.comps is None:
+            ex.comps = "in"
+        if isinstance(ex.comps, list):
+            raise _err(f"{where}: fields and comps must both be strings", ex.file, ex.node,
+                       hint="with `fields: <one field>`, use `comps: in` (or pmatch)")
+        if ex.comps not in ALL_OPS:
+            raise _err(f"{where}: '{ex.comps}' is not a supported comparison operator",
+                       ex.file, ex.node, hint="operators: " + ", ".join(ALL_OPS))
+        if ex.comps not in LIST_OPS:
+            raise _err(
+                f"{where}: when fields is a single value, comps must be one of "
+                f"({', '.join(LIST_OPS)})", ex.file, ex.node,
+                hint="use the list form `fields: [f]` for other operators")
+
+
+# --------------------------------------------------------------------------- the loader
+
+
+class _Loader:
+    def __init__(self, *, strict: bool) -> None:
+        self.strict = strict
+        self.errors: list[RuleoptError] = []
+        self.warnings: list[Warning] = []
+        self.sources = _Sources()
+        self.lists: dict[str, _ListInfo] = {}
+        self.macros: dict[str, _MacroInfo] = {}
+        self.rules: dict[str, _RuleInfo] = {}
+        self.ordinal = 0
+        self.engine_version: tuple[tuple[int, ...], str] | None = None
+        self.plugin_versions: list[dict[str, Any]] = []
+
+    # ---- error plumbing: raise in strict mode, record and skip otherwise
+
+    def fail(self, err: RuleoptError) -> None:
+        if self.strict:
+            raise err
+        self.errors.append(err)
+        raise _SkipItem
+
+    def warn(self, message: str, file: str | None, node: yaml.Node | None,
+             rule: str | None = None) -> None:
+        line = node.start_mark.line + 1 if node is not None else None
+        self.warnings.append(Warning(message, file, line, rule))
+
+    # ---- reading
+
+    def read_file(self, path: Path | str) -> None:
+        file = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            self.fail_file(RuleoptError(f"cannot read rules file: {exc.strerror or exc}",
+                                        file=file, hint="check the path"))
+            return
+        except UnicodeDecodeError as exc:
+            self.fail_file(RuleoptError(f"rules file is not UTF-8 text: {exc.reason}",
+                                        file=file))
+            return
+        self.sources.texts[file] = text
+        try:
+            docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            problem = exc.problem or exc.context or "invalid YAML"
+            self.fail_file(_err(f"invalid YAML: {problem}", file, mark,
+                                hint="fix the YAML syntax (indentation, quotes, colons)"))
+            return
+        except yaml.YAMLError as exc:
+            self.fail_file(RuleoptError(f"invalid YAML: {exc}", file=file))
+            return
+        for doc in docs:
+            if doc is None or _is_null(doc):
+                continue
+            if not isinstance(doc, yaml.SequenceNode):
+                self.fail_file(_err("rules content is not a YAML sequence of items", file, doc,
+                                    hint="a rules file is a list: `- rule: ...`, "
+                                         "`- macro: ...`, `- list: ...`"))
+                return
+            for item in doc.value:
+                if _is_null(item):
+                    continue
+                try:
+                    self.read_item(file, item)
+                except _SkipItem:
+                    continue
+
+    def fail_file(self, err: RuleoptError) -> None:
+        try:
+            self.fail(err)
+        except _SkipItem:
+            pass
+
+    def read_item(self, file: str, item: yaml.Node) -> None:
+        if not isinstance(item, yaml.MappingNode):
+            self.fail(_err("unexpected element type: each item must be a YAML mapping",
+                           file, item,
+                           hint="start items with `- rule:`, `- macro:` or `- list:`"))
+        keys = _mapping(item)
+        if "required_engine_version" in keys:
+            self.read_engine_version(file, keys["required_engine_version"][1])
+        elif "required_plugin_versions" in keys:
+            self.read_plugin_versions(file, keys["required_plugin_versions"][1])
+        elif "list" in keys:
+            self.read_list(file, item, keys)
+        elif "macro" in keys:
+            self.read_macro(file, item, keys)
+        elif "rule" in keys:
+            self.read_rule(file, item, keys)
+        else:
+            # Falco only warns and skips; an unknown item is almost always a typo in a
+            # hand-written file, so ruleopt refuses it.
+            found = ", ".join(repr(k) for k in keys) or "nothing"
+            self.fail(_err(f"unknown top-level item (keys: {found})", file, item,
+                           hint="items are `rule`, `macro`, `list`, "
+                                "`required_engine_version` or `required_plugin_versions`"))
+
+    def scalar(self, file: str, keys: dict, key: str, item: yaml.Node, *,
+               required: bool = True) -> str | None:
+        if key not in keys:
+            if required:
+                self.fail(_err(f"item has no mapping for key '{key}'", file, item,
+                               hint=f"add `{key}:`"))
+            return None
+        node = keys[key][1]
+        if _is_null(node):
+            self.fail(_err(f"mapping for key '{key}' is empty", file, node,
+                           hint=f"give `{key}` a value"))
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(_err(f"value for key '{key}' is not a scalar value", file, node))
+        if node.value == "" and required:
+            self.fail(_err(f"value for key '{key}' must be non-empty", file, node))
+        return node.value
+
+    def boolean(self, file: str, keys: dict, key: str) -> bool | None:
+        if key not in keys:
+            return None
+        node = keys[key][1]
+        value = _to_python(node) if isinstance(node, yaml.ScalarNode) else None
+        if not isinstance(value, bool):
+            self.fail(_err(f"value for key '{key}' must be true or false", file, node))
+        return value
+
+    def str_seq(self, file: str, keys: dict, key: str, item: yaml.Node, *,
+                required: bool) -> list[str] | None:
+        if key not in keys:
+            if required:
+                self.fail(_err(f"item has no mapping for key '{key}'", file, item,
+                               hint=f"add `{key}: [...]`"))
+            return None
+        node = keys[key][1]
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(_err(f"value for key '{key}' is not a sequence", file, node))
+        out = []
+        for v in node.value:
+            if not isinstance(v, yaml.ScalarNode):
+                self.fail(_err(f"sequence value in '{key}' is not scalar", file, v))
+            out.append(v.value)
+        return out
+
+    def overrides(self, file: str, keys: dict, appendable: Sequence[str],
+                  replaceable: Sequence[str]) -> tuple[set[str], set[str]]:
+        if "override" not in keys:
+            return set(), set()
+        node = keys["override"][1]
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(_err("'override' must be a mapping of key: append|replace", file, node))
+        add, rep = set(), set()
+        for k, v in node.value:
+            key, op = k.value, getattr(v, "value", None)
+            if op == "append":
+                if key not in appendable:
+                    self.fail(_err(f"key '{key}' cannot be appended to, use 'replace' instead",
+                                   file, k))
+                add.add(key)
+            elif op == "replace":
+                if key not in replaceable:
+                    self.fail(_err(f"key '{key}' cannot be replaced", file, k))
+                rep.add(key)
+            else:
+                allowed = [w for w, ok in (("append", key in appendable),
+                                           ("replace", key in replaceable)) if ok]
+                self.fail(_err(f"invalid override operation for key '{key}': '{op}'", file, v,
+                               hint="allowed values: " + (", ".join(allowed) or "none")))
+        return add, rep
+
+    def next_ordinal(self) -> int:
+        self.ordinal += 1
+        return self.ordinal
+
+    def read_engine_version(self, file: str, node: yaml.Node) -> None:
+        if not isinstance(node, yaml.ScalarNode) or not node.value:
+            self.fail(_err("required_engine_version must be a version", file, node))
+        text = node.value
+        if re.fullmatch(r"\d+", text):
+            # Falco reads a bare integer N as engine version 0.N.0.
+            key: tuple[int, ...] = (0, int(text), 0)
+        elif re.fullmatch(r"\d+\.\d+\.\d+", text):
+            key = tuple(int(p) for p in text.split("."))
+        else:
+            self.fail(_err(f"unable to parse engine version '{text}' as a semver string",
+                           file, node, hint='expected "x.y.z" or an integer'))
+        if self.engine_version is None or self.engine_version[0] < key:
+            self.engine_version = (key, text)
+
+    def read_plugin_versions(self, file: str, node: yaml.Node) -> None:
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(_err("value of required_plugin_versions must be a sequence", file, node))
+        for entry in node.value:
+            value = _to_python(entry)
+            if not isinstance(value, dict) or "name" not in value or "version" not in value:
+                self.fail(_err("plugin version must be a mapping with name and version",
+                               file, entry))
+            self.plugin_versions.append(value)
+
+    def read_list(self, file: str, item: yaml.Node, keys: dict) -> None:
+        name = self.scalar(file, keys, "list", item)
+        items = self.str_seq(file, keys, "items", item, required=True)
+        append = bool(self.boolean(file, keys, "append"))
+        add, rep = self.overrides(file, keys, ("items",), ("items",))
+        if append and (add or rep):
+            self.fail(_err(f"list '{name}': 'append' and 'override' cannot be used together",
+                           file, item, hint="keep `override:` and drop `append: true`"))
+        append = append or "items" in add
+        ordinal = self.next_ordinal()
+        if append:
+            prev = self.lists.get(name)
+            if prev is None:
+                self.fail(_err(f"list '{name}' has 'append' but no list by that name is "
+                               "defined earlier", file, item,
+                               hint="define the list first, or load its file first"))
+            prev.items.extend(items)
+            prev.visibility = ordinal
+            return
+        prev = self.lists.get(name)
+        index = prev.index if prev else ordinal
+        self.lists[name] = _ListInfo(name, items, file, item, index, ordinal)
+
+    def read_macro(self, file: str, item: yaml.Node, keys: dict) -> None:
+        name = self.scalar(file, keys, "macro", item)
+        cond_text = self.scalar(file, keys, "condition", item)
+        append = bool(self.boolean(file, keys, "append"))
+        add, rep = self.overrides(file, keys, ("condition",), ("condition",))
+        if append and (add or rep):
+            self.fail(_err(f"macro '{name}': 'append' and 'override' cannot be used together",
+                           file, item, hint="keep `override:` and drop `append: true`"))
+        append = append or "condition" in add
+        ordinal = self.next_ordinal()
+        cond_node = keys["condition"][1]
+        if append:
+            prev = self.macros.get(name)
+            if prev is None:
+                self.fail(_err(f"macro '{name}' has 'append' but no macro by that name is "
+                               "defined earlier", file, item,
+                               hint="define the macro first, or load its file first"))
+            prev.cond.append(cond_text, file, cond_node)
+            prev.visibility = ordinal
+            return
+        cond = _Cond()
+        cond.append(cond_text, file, cond_node)
+        prev = self.macros.get(name)
+        index = prev.index if prev else ordinal
+        self.macros[name] = _MacroInfo(name, cond, file, item, index, ordinal)
+
+    def read_exceptions(self, file: str, keys: dict, rule: str, *,
+                        append: bool) -> list[_ExcInfo] | None:
+        if "exceptions" not in keys:
+            return None
+        node = keys["exceptions"][1]
+        if _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(_err(f"rule '{rule}': exceptions must be a sequence", file, node))
+        out: list[_ExcInfo] = []
+        for ex in node.value:
+            if not isinstance(ex, yaml.MappingNode):
+                self.fail(_err(f"rule '{rule}': rule exception must be a mapping", file, ex))
+            ek = _mapping(ex)
+            name = self.scalar(file, ek, "name", ex)
+            if any(o.name == name for o in out):
+                self.warn(f"multiple definitions of exception '{name}' in the same rule",
+                          file, ex, rule)
+            fields = self._exc_entry(file, ek, "fields", required=not append)
+            comps = self._exc_entry(file, ek, "comps", required=False)
+            values: list[Any] = []
+            if "values" in ek:
+                vnode = ek["values"][1]
+                if not isinstance(vnode, yaml.SequenceNode):
+                    self.fail(_err(f"rule '{rule}': exception '{name}': values must be a "
+                                   "sequence", file, vnode))
+                for v in vnode.value:
+                    values.append(self._exc_value(file, v))
+            elif append:
+                self.warn("overriding/appending exception with no values", file, ex, rule)
+            out.append(_ExcInfo(name, fields, comps, values, file, ex))
+        return out
+
+    def _exc_entry(self, file: str, keys: dict, key: str, *,
+                   required: bool) -> str | list[str] | None:
+        if key not in keys:
+            return None
+        node = keys[key][1]
+        if isinstance(node, yaml.ScalarNode):
+            if not node.value:
+                self.fail(_err(f"value for '{key}' must be non-empty", file, node))
+            return node.value
+        if isinstance(node, yaml.SequenceNode):
+            out = []
+            for v in node.value:
+                if not isinstance(v, yaml.ScalarNode):
+                    self.fail(_err(f"items of '{key}' must be strings", file, v))
+                out.append(v.value)
+            return out
+        self.fail(_err(f"'{key}' must be a string or a list of strings", file, node))
+        return None
+
+    def _exc_value(self, file: str, node: yaml.Node) -> str | list[Any]:
+        """One entry of ``values``: a string (single-field form) or a list whose items
+        are strings or, for list operators, lists of strings."""
+        if isinstance(node, yaml.ScalarNode):
+            return node.value
+        if isinstance(node, yaml.SequenceNode):
+            out: list[Any] = []
+            for v in node.value:
+                if isinstance(v, yaml.ScalarNode):
+                    out.append(v.value)
+                elif isinstance(v, yaml.SequenceNode) and all(
+                        isinstance(x, yaml.ScalarNode) for x in v.value):
+                    out.append([x.value for x in v.value])
+                else:
+                    self.fail(_err("exception value must be a string or a list of strings",
+                                   file, v))
+            return out
+        self.fail(_err("exception value must be a string or a list", file, node))
+        return ""
+
+    def priority(self, file: str, keys: dict, item: yaml.Node) -> str:
+        text = self.scalar(file, keys, "priority", item)
+        upper = _PRIORITY_ALIASES.get(text.upper(), text.upper())
+        if upper not in PRIORITIES:
+            self.fail(_err(f"invalid priority '{text}'", file, keys["priority"][1],
+                           hint="one of: " + ", ".join(p.lower() for p in PRIORITIES)))
+        return upper.capitalize() if upper != "INFORMATIONAL" else "Informational"
+
+    def read_rule(self, file: str, item: yaml.Node, keys: dict) -> None:
+        name = self.scalar(file, keys, "rule", item)
+        append = bool(self.boolean(file, keys, "append"))
+        add, rep = self.overrides(file, keys, RULE_APPENDABLE, RULE_REPLACEABLE)
+        if append and (add or rep):
+            self.fail(_err(f"rule '{name}': 'append' and 'override' cannot be used together",
+                           file, item, hint="keep `override:` and drop `append: true`"))
+        if add or rep:
+            self.override_rule(file, item, keys, name, add, rep)
+        elif append:
+            self.append_rule(file, item, keys, name, ("condition", "exceptions"))
+        elif not any(k in keys for k in ("condition", "output", "desc", "priority")):
+            # An item with only `enabled:` toggles an earlier rule.
+            enabled = self.boolean(file, keys, "enabled")
+            if enabled is None:
+                self.fail(_err(f"rule '{name}': item has no mapping for key 'condition'",
+                               file, item,
+                               hint="a rule needs condition, output, desc and priority; "
+                                    "an item with only `enabled:` toggles an earlier rule"))
+            prev = self.rules.get(name)
+            if prev is None:
+                self.fail(_err(f"rule '{name}' has 'enabled' key but no rule by that name "
+                               "is defined earlier", file, item,
+                               hint="check the rule name, or load its file first"))
+            prev.enabled = enabled
+            self.next_ordinal()
+        else:
+            self.define_rule(file, item, keys, name)
+
+    def define_rule(self, file: str, item: yaml.Node, keys: dict, name: str) -> None:
+        cond_text = self.scalar(file, keys, "condition", item)
+        output = self.scalar(file, keys, "output", item).strip()
+        desc = self.scalar(file, keys, "desc", item)
+        priority = self.priority(file, keys, item)
+        source = self.scalar(file, keys, "source", item, required=False) or SYSCALL_SOURCE
+        enabled = self.boolean(file, keys, "enabled")
+        warn_evttypes = self.boolean(file, keys, "warn_evttypes")
+        skip = self.boolean(file, keys, "skip-if-unknown-filter")
+        tags = self.str_seq(file, keys, "tags", item, required=False) or []
+        exceptions = self.read_exceptions(file, keys, name, append=False) or []
+        prev = self.rules.get(name)
+        if prev is not None and prev.source != source:
+            self.fail(_err(f"rule '{name}' has been re-defined with a different source "
+                           f"({prev.source} -> {source})", file, item))
+        for ex in exceptions:
+            _validate_or_fail(self, ex, name)
+        cond = _Cond()
+        cond.append(cond_text, file, keys["condition"][1])
+        ordinal = self.next_ordinal()
+        self.rules[name] = _RuleInfo(
+            name, cond, output, desc, priority, list(dict.fromkeys(tags)), source,
+            True if enabled is None else enabled,
+            True if warn_evttypes is None else warn_evttypes,
+            bool(skip), exceptions, file, item, prev.index if prev else ordinal,
+        )
+
+    def _prev_rule(self, file: str, item: yaml.Node, name: str, what: str) -> _RuleInfo:
+        prev = self.rules.get(name)
+        if prev is None:
+            self.fail(_err(f"rule '{name}' has '{what}' but no rule by that name is defined "
+                           "earlier", file, item,
+                           hint="define the rule first, or load its file first"))
+        return prev
+
+    def append_rule(self, file: str, item: yaml.Node, keys: dict, name: str,
+                    fields: Sequence[str]) -> None:
+        prev = self._prev_rule(file, item, name, "append")
+        if not any(k in keys for k in fields):
+            self.fail(_err(f"rule '{name}': appended rule must have exceptions or condition "
+                           "property", file, item))
+        if "condition" in fields and "condition" in keys:
+            text = self.scalar(file, keys, "condition", item)
+            prev.cond.append(text, file, keys["condition"][1])
+        if "output" in fields and "output" in keys:
+            prev.output += " " + self.scalar(file, keys, "output", item)
+        if "desc" in fields and "desc" in keys:
+            prev.desc += " " + self.scalar(file, keys, "desc", item)
+        if "tags" in fields and "tags" in keys:
+            tags = self.str_seq(file, keys, "tags", item, required=True) or []
+            prev.tags = list(dict.fromkeys(prev.tags + tags))
+        if "exceptions" in fields and "exceptions" in keys:
+            for ex in self.read_exceptions(file, keys, name, append=True) or []:
+                old = next((o for o in prev.exceptions if o.name == ex.name), None)
+                if old is None:
+                    if not ex.values:
+                        self.fail(_err(f"rule '{name}': exception '{ex.name}' must have values "
+                                       "property with a list of values", file, ex.node))
+                    _validate_or_fail(self, ex, name)
+                    prev.exceptions.append(ex)
+                    continue
+                if ex.fields is not None or ex.comps is not None:
+                    self.fail(_err(f"rule '{name}': exception '{ex.name}': can not append "
+                                   "exception fields or comps to an existing exception, "
+                                   "only values", file, ex.node))
+                old.values.extend(ex.values)
+        self.next_ordinal()
+
+    def override_rule(self, file: str, item: yaml.Node, keys: dict, name: str,
+                      add: set[str], rep: set[str]) -> None:
+        defined = {k for k in (*RULE_APPENDABLE, *RULE_REPLACEABLE) if k in keys}
+        for key in sorted(add | rep):
+            if key not in defined:
+                kind = "append" if key in add else "replace"
+                self.fail(_err(f"rule '{name}': an {kind} override for '{key}' was specified "
+                               f"but '{key}' is not defined", file, item,
+                               hint=f"add `{key}:` to the item"))
+        for key in sorted(defined - add - rep):
+            self.fail(_err(f"rule '{name}': unexpected key '{key}': no corresponding entry "
+                           "under 'override' is defined", file, keys[key][0],
+                           hint=f"add `{key}: append` or `{key}: replace` under `override:`"))
+        if add:
+            self.append_rule(file, item, keys, name, tuple(add))
+        if rep:
+            prev = self._prev_rule(file, item, name, "override")
+            if "condition" in rep:
+                prev.cond = _Cond()
+                prev.cond.append(self.scalar(file, keys, "condition", item), file,
+                                 keys["condition"][1])
+            if "output" in rep:
+                prev.output = self.scalar(file, keys, "output", item)
+            if "desc" in rep:
+                prev.desc = self.scalar(file, keys, "desc", item)
+            if "tags" in rep:
+                prev.tags = list(dict.fromkeys(
+                    self.str_seq(file, keys, "tags", item, required=True) or []))
+            if "priority" in rep:
+                prev.priority = self.priority(file, keys, item)
+            if "exceptions" in rep:
+                exceptions = self.read_exceptions(file, keys, name, append=False) or []
+                for ex in exceptions:
+                    _validate_or_fail(self, ex, name)
+                prev.exceptions = exceptions
+            if "enabled" in rep:
+                prev.enabled = bool(self.boolean(file, keys, "enabled"))
+            if "warn_evttypes" in rep:
+                prev.warn_evttypes = bool(self.boolean(file, keys, "warn_evttypes"))
+            if "skip-if-unknown-filter" in rep:
+                prev.skip_if_unknown_filter = bool(
+                    self.boolean(file, keys, "skip-if-unknown-filter"))
+            self.next_ordinal()
+
+    # ---- compiling
+
+    def parse(self, cond: _Cond, kind: str, name: str) -> Expr:
+        from ruleopt.rules.parser import ConditionSyntaxError, parse_condition
+
+        try:
+            return parse_condition(cond.text)
+        except ConditionSyntaxError as exc:
+            offset = _offset_of(cond.text, exc.cond_line, exc.cond_column)
+            seg = _seg_at(cond, offset)
+            piece_end = _seg_end(cond, seg)
+            line, column = self.sources.locate(
+                seg, cond.text[seg.start:piece_end], offset - seg.start)
+            where = (f"condition column {exc.cond_column}" if exc.cond_line == 1
+                     else f"condition line {exc.cond_line}, column {exc.cond_column}")
+            # The parser names the position in its message; we name it once, up front.
+            message = _PARSER_WHERE.sub("", exc.message)
+            if not seg.exact:
+                where += " (in the text generated from the rule's exceptions)"
+            self.fail(RuleoptError(
+                f"{kind} '{name}': {where}: {message}", file=seg.file, line=line,
+                column=column, hint=getattr(exc, "hint", None) or "fix the condition syntax"))
+        raise AssertionError("unreachable")
+
+    def locate_name(self, cond: _Cond, word: str) -> tuple[str, int, int]:
+        """File position of the first use of ``word`` as an identifier in ``cond``."""
+        m = re.search(rf"(?<![\w.\-]){re.escape(word)}(?![\w.\-])", cond.text)
+        seg = _seg_at(cond, m.start() if m else 0)
+        offset = (m.start() - seg.start) if m else 0
+        line, column = self.sources.locate(seg, cond.text[seg.start:_seg_end(cond, seg)],
+                                           offset)
+        return seg.file, line, column
+
+    def compile(self) -> RuleSet:
+        macro_asts: dict[str, Expr] = {}
+        for m in self.macros.values():
+            try:
+                macro_asts[m.name] = self.parse(m.cond, "macro", m.name)
+            except _SkipItem:
+                continue
+        # Falco resolves each macro against the macros defined before it (by first
+        # definition), up to its own last definition or append.
+        for m in self.macros.values():
+            if m.name not in macro_asts:
+                continue
+            try:
+                for ref in _macro_refs(macro_asts[m.name]):
+                    other = self.macros.get(ref)
+                    if other is None or other.index >= m.visibility:
+                        file, line, col = self.locate_name(m.cond, ref)
+                        later = other is not None
+                        self.fail(RuleoptError(
+                            f"macro '{m.name}': undefined macro '{ref}'"
+                            + (" (it is defined later; macros can only use earlier macros)"
+                               if later else ""),
+                            file=file, line=line, column=col,
+                            hint=(f"move macro '{ref}' above macro '{m.name}'" if later else
+                                  f"define `- macro: {ref}` earlier, or check the spelling")))
+            except _SkipItem:
+                macro_asts.pop(m.name, None)
+        expander = _Expander(self, macro_asts)
+        for name in list(macro_asts):
+            try:
+                expander.macro(name, ())
+            except _SkipItem:
+                macro_asts.pop(name, None)
+
+        rules: list[Rule] = []
+        for info in self.rules.values():
+            try:
+                rules.append(self.compile_rule(info, expander, len(rules)))
+            except _SkipItem:
+                continue
+
+        return RuleSet(
+            rules=tuple(rules),
+            macros={
+                m.name: MacroDef(m.name, macro_asts[m.name], m.file, m.node.start_mark.line + 1,
+                                 m.cond.text)
+                for m in self.macros.values() if m.name in macro_asts
+            },
+            lists={
+                li.name: ListDef(li.name, tuple(li.items), li.file, li.node.start_mark.line + 1)
+                for li in self.lists.values()
+            },
+            required_engine_version=self.engine_version[1] if self.engine_version else None,
+            required_plugin_versions=tuple(self.plugin_versions),
+            warnings=tuple(self.warnings),
+        )
+
+    def compile_rule(self, info: _RuleInfo, expander: _Expander, rule_id: int) -> Rule:
+        cond = _Cond(info.cond.text, list(info.cond.segs))
+        exc_fields: list[str] = []
+        for ex in info.exceptions:
+            text = _exception_text_or_fail(self, ex, info.name)
+            if text:
+                cond.append("and not " + text, ex.file, ex.node, exact=False)
+                fl = ex.fields if isinstance(ex.fields, list) else [ex.fields]
+                exc_fields.extend(f for f in fl if f not in exc_fields)
+        ast = self.parse(cond, "rule", info.name)
+        for ref in _macro_refs(ast):
+            if ref not in self.macros:
+                file, line, col = self.locate_name(cond, ref)
+                self.fail(RuleoptError(
+                    f"rule '{info.name}': undefined macro '{ref}'", file=file, line=line,
+                    column=col,
+                    hint=f"define `- macro: {ref}` (in this or an earlier file), "
+                         "or check the spelling"))
+        expanded = expander.expand(ast, (), cond, f"rule '{info.name}'")
+        enabled = info.enabled
+        line = info.node.start_mark.line + 1
+        if info.skip_if_unknown_filter and info.source == SYSCALL_SOURCE:
+            unknown = unknown_fields(expanded)
+            if unknown:
+                enabled = False
+                self.warnings.append(Warning(
+                    f"skipped: unknown filter field(s) {', '.join(unknown)} "
+                    "(skip-if-unknown-filter is set)", info.file, line, info.name))
+        evttypes = evttypes_of(expanded)
+        if info.source == SYSCALL_SOURCE and info.warn_evttypes:
+            if evttypes.complement:
+                self.warnings.append(Warning(
+                    f"{TOO_MANY_EVTTYPES} It runs on {evttypes.describe()} event types.",
+                    info.file, line, info.name))
+            elif evttypes.is_empty:
+                self.warnings.append(Warning(
+                    "Rule matches no evt.type value: it can never be true.",
+                    info.file, line, info.name))
+        return Rule(
+            id=rule_id, name=info.name, condition=expanded, output=info.output,
+            priority=info.priority, desc=info.desc, tags=tuple(info.tags), source=info.source,
+            enabled=enabled, evttypes=evttypes,
+            skip_if_unknown_filter=info.skip_if_unknown_filter,
+            warn_evttypes=info.warn_evttypes, file=info.file, line=line,
+            condition_text=info.cond.text, exception_fields=tuple(exc_fields),
+        )
+
+
+def _validate_or_fail(loader: _Loader, ex: _ExcInfo, rule: str) -> None:
+    try:
+        _validate_exception(ex, rule)
+    except RuleoptError as err:
+        loader.fail(err)
+
+
+def _exception_text_or_fail(loader: _Loader, ex: _ExcInfo, rule: str) -> str:
+    try:
+        return _exception_text(ex, rule)
+    except RuleoptError as err:
+        loader.fail(err)
+        return ""
+
+
+def _offset_of(text: str, line: int, column: int) -> int:
+    lines = text.split("\n")
+    line = max(1, min(line, len(lines)))
+    return sum(len(x) + 1 for x in lines[: line - 1]) + max(0, column - 1)
+
+
+def _seg_at(cond: _Cond, offset: int) -> _Seg:
+    found = cond.segs[0]
+    for seg in cond.segs:
+        if seg.start <= offset:
+            found = seg
+    return found
+
+
+def _seg_end(cond: _Cond, seg: _Seg) -> int:
+    idx = cond.segs.index(seg)
+    if idx + 1 < len(cond.segs):
+        return cond.segs[idx + 1].start - 1  # minus the joining space
+    return len(cond.text)
+
+
+def _macro_refs(expr: Expr) -> list[str]:
+    seen: dict[str, None] = {}
+    for node in walk(expr):
+        if isinstance(node, MacroRef):
+            seen.setdefault(node.name, None)
+    return list(seen)
+
+
+def _unquote(text: str) -> str:
+    """A list item as the condition parser would read it once substituted into the text:
+    an item written with quotes is a quoted literal, anything else is taken verbatim."""
+    if len(text) >= 2 and text[0] in "\"'" and text[-1] == text[0]:
+        from ruleopt.rules.parser import unescape
+
+        try:
+            return unescape(text)
+        except ValueError:
+            return text[1:-1]
+    return text
+
+
+class _Expander:
+    """Inlines macros and lists, memoised; detects cycles."""
+
+    def __init__(self, loader: _Loader, macro_asts: dict[str, Expr]) -> None:
+        self.loader = loader
+        self.macro_asts = macro_asts
+        self.macro_done: dict[str, Expr] = {}
+        self.list_done: dict[str, tuple[Value, ...]] = {}
+
+    def macro(self, name: str, stack: tuple[str, ...]) -> Expr:
+        if name in self.macro_done:
+            return self.macro_done[name]
+        info = self.loader.macros[name]
+        if name in stack:
+            cycle = " -> ".join(stack[stack.index(name):] + (name,))
+            self.loader.fail(RuleoptError(
+                f"macro '{name}': circular macro reference {cycle}", file=info.file,
+                line=info.node.start_mark.line + 1, column=info.node.start_mark.column + 1,
+                hint="a macro cannot use itself, directly or through other macros"))
+        if name not in self.macro_asts:
+            # Its definition failed already (collect mode); skip whoever uses it.
+            raise _SkipItem
+        out = self.expand(self.macro_asts[name], stack + (name,), info.cond,
+                          f"macro '{name}'")
+        self.macro_done[name] = out
+        return out
+
+    def expand(self, expr: Expr, stack: tuple[str, ...], cond: _Cond, who: str) -> Expr:
+        if isinstance(expr, MacroRef):
+            if expr.name not in self.loader.macros:
+                file, line, col = self.loader.locate_name(cond, expr.name)
+                self.loader.fail(RuleoptError(
+                    f"{who}: undefined macro '{expr.name}'", file=file, line=line, column=col,
+                    hint=f"define `- macro: {expr.name}` earlier, or check the spelling"))
+            return self.macro(expr.name, stack)
+        if isinstance(expr, Not):
+            inner = self.expand(expr.operand, stack, cond, who)
+            return expr if inner is expr.operand else Not(inner)
+        if isinstance(expr, (And, Or)):
+            items = tuple(self.expand(i, stack, cond, who) for i in expr.items)
+            if all(a is b for a, b in zip(items, expr.items, strict=True)):
+                return expr
+            return type(expr)(items)
+        if isinstance(expr, Compare) and isinstance(expr.rhs, ValueList):
+            if any(isinstance(i, ListRef) for i in expr.rhs.items):
+                values: list[Value] = []
+                for item in expr.rhs.items:
+                    if isinstance(item, ListRef):
+                        values.extend(self.list_values(item.name, (), who))
+                    else:
+                        values.append(item)
+                return Compare(expr.lhs, expr.op, ValueList(tuple(values)))
+        return expr
+
+    def list_values(self, name: str, stack: tuple[str, ...], who: str) -> tuple[Value, ...]:
+        """A bare word in a value list: a list's items (recursively), or itself."""
+        info = self.loader.lists.get(name)
+        if info is None:
+            return (Value(name),)
+        if name in self.list_done:
+            return self.list_done[name]
+        if name in stack:
+            cycle = " -> ".join(stack[stack.index(name):] + (name,))
+            self.loader.fail(RuleoptError(
+                f"list '{name}': circular list reference {cycle}", file=info.file,
+                line=info.node.start_mark.line + 1, column=info.node.start_mark.column + 1,
+                hint="a list cannot contain itself, directly or through other lists"))
+        out: list[Value] = []
+        for item in info.items:
+            if item in self.loader.lists:
+                out.extend(self.list_values(item, stack + (name,), who))
+            else:
+                out.append(Value(_unquote(item)))
+        result = tuple(out)
+        self.list_done[name] = result
+        return result
+
+
+# --------------------------------------------------------------------------- fields hook
+
+
+def unknown_fields(expr: Expr) -> list[str]:
+    """Field names in ``expr`` that the field registry does not know.
+
+    Used only for ``skip-if-unknown-filter``. ``ruleopt.fields.resolve`` raises
+    ``RuleoptError`` for unknown names (and bad arguments, which make libsinsp fail the
+    same way); without the registry every field counts as known.
+    """
+    resolver = _field_resolver()
+    if resolver is None:
+        return []
+    from ruleopt.rules.ast import fields_of
+
+    out = []
+    for fld in sorted(fields_of(expr), key=lambda f: (f.name, f.arg or "")):
+        try:
+            resolver(fld)
+        except RuleoptError:
+            out.append(fld.name)
+    return sorted(set(out))
+
+
+def _field_resolver() -> Callable[[str], Any] | None:
+    try:
+        from ruleopt import fields
+    except ImportError:
+        return None
+    return getattr(fields, "resolve", None)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_rules(paths: Sequence[Path | str] | Path | str) -> RuleSet:
+    """Load rules files in order and return the merged, expanded ``RuleSet``.
+
+    Raises ``RuleoptError`` at the first error, located at file:line:column.
+    """
+    loader = _Loader(strict=True)
+    for path in _as_list(paths):
+        loader.read_file(path)
+    return loader.compile()
+
+
+def load_rules_collect(
+    paths: Sequence[Path | str] | Path | str,
+) -> tuple[RuleSet, list[RuleoptError]]:
+    """Like ``load_rules`` but keeps going: bad items and rules are dropped and every
+    error is returned. A file that is not valid YAML contributes nothing."""
+    loader = _Loader(strict=False)
+    for path in _as_list(paths):
+        loader.read_file(path)
+    ruleset = loader.compile()
+    return ruleset, loader.errors
+
+
+def _as_list(paths: Sequence[Path | str] | Path | str) -> list[Path | str]:
+    if isinstance(paths, (str, Path)):
+        return [paths]
+    return list(paths)

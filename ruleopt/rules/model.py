@@ -1,0 +1,143 @@
+"""The loaded ruleset: lists, macros and rules after merging, appends and expansion.
+
+Everything is frozen: a ``RuleSet`` is a value the engine, the profiler and the CLI can
+share without copying or defensive checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruleopt.rules.ast import Expr
+from ruleopt.rules.evttypes import EvtTypeSet
+
+# Falco's priorities, most severe first (falco_common::parse_priority accepts these,
+# case-insensitively, plus "info" for "informational").
+PRIORITIES: tuple[str, ...] = (
+    "EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFORMATIONAL", "DEBUG",
+)
+
+SYSCALL_SOURCE = "syscall"
+
+
+@dataclass(frozen=True)
+class ListDef:
+    """A Falco ``list`` after appends; ``items`` are the raw YAML strings."""
+
+    name: str
+    items: tuple[str, ...]
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class MacroDef:
+    """A Falco ``macro`` after appends; ``condition`` is parsed but not expanded."""
+
+    name: str
+    condition: Expr
+    file: str | None = None
+    line: int | None = None
+    condition_text: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule ready to evaluate.
+
+    ``condition`` is fully expanded: macros inlined, list names replaced by their items,
+    exceptions added as ``and not (...)``. ``condition_text`` is the merged original text
+    (after appends, before exceptions and expansion), as the author wrote it.
+    """
+
+    id: int
+    name: str
+    condition: Expr
+    output: str
+    priority: str
+    desc: str
+    tags: tuple[str, ...]
+    source: str
+    enabled: bool
+    evttypes: EvtTypeSet
+    skip_if_unknown_filter: bool
+    warn_evttypes: bool
+    file: str | None
+    line: int | None
+    condition_text: str
+    exception_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Warning:  # noqa: A001 - the name the loader's users expect; never used as builtin here
+    message: str
+    file: str | None = None
+    line: int | None = None
+    rule: str | None = None
+
+    def __str__(self) -> str:
+        loc = ":".join(str(p) for p in (self.file, self.line) if p is not None)
+        who = f"rule '{self.rule}': " if self.rule else ""
+        return f"{loc}: {who}{self.message}" if loc else f"{who}{self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "file": self.file, "line": self.line, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Rules in load order (ids ``0..n-1``, disabled ones included), macros and lists."""
+
+    rules: tuple[Rule, ...]
+    macros: dict[str, MacroDef] = field(default_factory=dict)
+    lists: dict[str, ListDef] = field(default_factory=dict)
+    required_engine_version: str | None = None
+    required_plugin_versions: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[Warning, ...] = ()
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def rule(self, name: str) -> Rule:
+        for r in self.rules:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def enabled_rules(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.enabled)
+
+    def by_evttype(
+        self, evttypes: Iterator[str] | list[str] | None = None, *, enabled_only: bool = True
+    ) -> dict[str, list[Rule]]:
+        """Rules per event type name, as Falco's index groups them.
+
+        Without ``evttypes`` the keys are the names the rules mention; rules whose set is
+        a complement ("all but ...") appear under every key they match, and under ``"*"``
+        for the event types no rule names. Pass the event table's names for a full index.
+        """
+        rules = self.enabled_rules() if enabled_only else self.rules
+        if evttypes is None:
+            names: set[str] = set()
+            for r in rules:
+                names |= r.evttypes.names
+            keys = sorted(names) + ["*"]
+        else:
+            keys = list(evttypes)
+        out: dict[str, list[Rule]] = {}
+        for key in keys:
+            if key == "*":
+                out[key] = [r for r in rules if r.evttypes.complement]
+            else:
+                out[key] = [r for r in rules if r.evttypes.matches(key)]
+        return out
+
+    def all_evttype_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
+        """Rules that run on every event type (the index cannot skip them)."""
+        rules = self.enabled_rules() if enabled_only else self.rules
+        return tuple(r for r in rules if r.evttypes.is_all)

@@ -1,0 +1,87 @@
+"""``ruleopt check`` through ``ruleopt.cli.main``."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ruleopt.cli import main
+
+RULESETS = Path(__file__).resolve().parents[1].parent / "shared" / "rulesets"
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
+    code = main(["check", "--json", *args])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_check_json_upstream_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    base = RULESETS / "falco_rules-main.yaml"
+    incubating = RULESETS / "falco-incubating_rules-main.yaml"
+    code, data = run_json(capsys, str(base), str(incubating))
+    assert code == 0
+    items = yaml.safe_load(base.read_text()) + yaml.safe_load(incubating.read_text())
+    for kind, key in (("rule", "rules"), ("macro", "macros"), ("list", "lists")):
+        assert data[key] == len({i[kind] for i in items if kind in i}), key
+    assert data["errors"] == []
+    assert data["all_evttype_rules"] == []
+    # Every enabled rule is indexed under at least one event type.
+    indexed = {name for names in data["rules_per_evttype"].values() for name in names}
+    assert len(indexed) == data["enabled_rules"]
+    assert "Terminal shell in container" in data["rules_per_evttype"]["execve"]
+
+
+def test_check_json_warnings_and_default_ruleset(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, str(RULESETS / "falco_rules-falco-0.26.2.yaml"))
+    assert code == 0
+    assert data["rules"] == 59
+    assert "Disallowed SSH Connection" in data["all_evttype_rules"]
+    assert {w["rule"] for w in data["warnings"]} == set(data["all_evttype_rules"])
+    code, seed = run_json(capsys)  # no file: the bundled seed ruleset
+    assert code == 0
+    assert seed["files"][0].endswith("seed_rules.yaml")
+    assert "Write below etc" in seed["rules_per_evttype"]["openat"]
+    assert seed["rules"] == seed["enabled_rules"] + 1
+
+
+def test_check_json_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent("""\
+        - rule: Good
+          condition: evt.type = open
+          output: o
+          desc: d
+          priority: ERROR
+        - rule: Bad
+          condition: evt.type = open and not
+          output: o
+          desc: d
+          priority: ERROR
+    """))
+    code, data = run_json(capsys, str(path))
+    assert code == 1
+    assert data["rules"] == 1  # what did load is still reported
+    [err] = data["errors"]
+    assert err["file"] == str(path) and err["line"] == 7
+    assert err["column"] == len("  condition: evt.type = open and not") + 1
+    assert "rule 'Bad'" in err["message"]
+
+
+def test_check_text_summary_and_error(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(RULESETS / "falco_rules-main.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "rules: 25 (25 enabled)" in out and "macros: 87" in out and "lists: 49" in out
+    assert "execve" in out
+    path = tmp_path / "broken.yaml"
+    path.write_text("- rule: x\n  condition: [\n")
+    assert main(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    first = captured.err.splitlines()[0]
+    assert first.startswith(f"ruleopt check: error: {path}:3:1: invalid YAML")
