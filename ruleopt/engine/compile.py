@@ -1,0 +1,391 @@
+"""Compile expanded rule conditions to the flat arrays the Cython core walks.
+
+A ``CompiledRuleset`` is bound to ONE ``EventTable``: string constants become that
+table's string ids, and answers the C evaluator cannot compute cheaply are precomputed
+over that table's values. Semantics come only from ``ruleopt.engine.values`` (via the
+same helpers the reference evaluator uses), so the core agrees with the oracle by
+construction:
+
+- ``=``/``!=``/``in`` on plain strings compare string ids (a constant absent from the
+  heap equals no event value); ``contains``/``startswith``/``endswith`` on plain strings
+  run in C on UTF-8 bytes from a constant byte pool (substring of code points is
+  substring of UTF-8 bytes, so this equals Python's ``in``/``startswith``).
+- Numbers compare natively (``in``: a sorted int64 set) when the constant is an int64.
+- Everything else (regex, glob, iglob, icontains, pmatch, string ordering, IP, bytes,
+  dynamic fields, transformers on a string column) is a *truth table*: for each string id
+  the column holds, ``values.compare`` decides once at compile time; numeric columns get
+  the sorted set of their values that satisfy the comparison.
+- A ``val(field)`` right side, or a transformer over a multi-valued or numeric column,
+  depends on two values of the same row: it is decided per row by the reference
+  evaluator at compile time (``OP_ROW_TRUTH``). Rare in Falco rules.
+
+Node layout (``nodes`` int64 [n, NF]): kind, op, column, all-flag, a, b, first child,
+child count; the children of a node are contiguous and come after it, so the core's
+recursion always terminates. Codes must match ``cython_core/core_impl.pxi``
+(``LAYOUT``; ``ruleopt.engine.core`` checks they agree on import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ruleopt.errors import RuleoptError
+from ruleopt.events.table import EventTable
+from ruleopt.fields import FieldInfo
+from ruleopt.rules import ast
+from ruleopt.rules.model import Rule
+
+from . import reference, values
+
+# ---------------------------------------------------------------- codes (see core_impl.pxi)
+
+NF = 8
+F_KIND, F_OP, F_COL, F_ALL, F_A, F_B, F_CHILD, F_NCHILD = range(8)
+K_AND, K_OR, K_NOT, K_CMP, K_TRUE, K_FALSE = range(6)
+(
+    OP_EXISTS, OP_STR_EQ, OP_STR_NE, OP_STR_IN, OP_STR_TRUTH, OP_STR_CONTAINS,
+    OP_STR_STARTSWITH, OP_STR_ENDSWITH, OP_NUM_EQ, OP_NUM_NE, OP_NUM_LT, OP_NUM_LE,
+    OP_NUM_GT, OP_NUM_GE, OP_NUM_IN, OP_ROW_TRUTH,
+) = range(16)  # fmt: skip
+
+LAYOUT: dict[str, int] = {
+    name: value for name, value in globals().items()
+    if name.isupper() and name.startswith(("NF", "F_", "K_", "OP_")) and isinstance(value, int)
+}  # fmt: skip
+
+_NUM_NATIVE = {"=": OP_NUM_EQ, "!=": OP_NUM_NE, "<": OP_NUM_LT, "<=": OP_NUM_LE,
+               ">": OP_NUM_GT, ">=": OP_NUM_GE}  # fmt: skip
+_STR_BYTES = {"contains": OP_STR_CONTAINS, "startswith": OP_STR_STARTSWITH,
+              "endswith": OP_STR_ENDSWITH}  # fmt: skip
+_I64 = (-(1 << 63), (1 << 63) - 1)
+# Above this many heap strings a per-node truth table (one byte per string) costs too
+# much memory; the true ids go into a sorted set instead (same answer, O(log n) lookup).
+MAX_TRUTH_TABLE = 1 << 20
+
+
+@dataclass
+class CompiledRuleset:
+    """Flat arrays for one ruleset on one table (fields described in the module doc)."""
+
+    nodes: np.ndarray
+    roots: np.ndarray  # int32 [R]: root node of each compiled rule
+    rule_ids: np.ndarray  # int32 [R]: Rule.id of each compiled rule
+    rule_names: list[str]
+    idx_offsets: np.ndarray  # int64 [heap_len + 1]: CSR over evt.type string ids
+    idx_rules: np.ndarray  # int32: compiled rule positions, bucket by bucket, rule order
+    columns: list[str]  # column keys, by column index
+    num_pool: np.ndarray
+    id_pool: np.ndarray
+    byte_pool: np.ndarray
+    truth_pool: np.ndarray
+    row_pool: np.ndarray
+    heap_len: int
+    n_events: int
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_rules(self) -> int:
+        return len(self.roots)
+
+    def bucket(self, evt_type_id: int) -> np.ndarray:
+        """Compiled rule positions indexed under one evt.type string id."""
+        if not 0 <= evt_type_id < len(self.idx_offsets) - 1:
+            return np.zeros(0, dtype=np.int32)
+        lo, hi = self.idx_offsets[evt_type_id], self.idx_offsets[evt_type_id + 1]
+        return self.idx_rules[lo:hi]
+
+
+class _Builder:
+    def __init__(self, table: EventTable) -> None:
+        self.table = table
+        self.heap_len = len(table.strings)
+        self.rows: list[list[int]] = []
+        self.columns: list[str] = []
+        self.col_index: dict[str, int] = {}
+        self.num_pool: list[int] = []
+        self.id_pool: list[int] = []
+        self.byte_pool = bytearray()
+        self.truth_chunks: list[np.ndarray] = []
+        self.truth_len = 0
+        self.row_chunks: list[np.ndarray] = []
+        self.row_len = 0
+        # Identical comparisons (a macro inlined into many rules) share their constants.
+        self.cache: dict[Any, tuple[int, int, int, int]] = {}
+        self.distinct: dict[str, np.ndarray] = {}
+        self.stats = {"native": 0, "truth": 0, "row_truth": 0, "absent_column": 0}
+
+    # ------------------------------------------------------------ pools
+
+    def col(self, key: str) -> int:
+        if key not in self.col_index:
+            self.col_index[key] = len(self.columns)
+            self.columns.append(key)
+        return self.col_index[key]
+
+    def add_nums(self, nums: Iterable[int]) -> tuple[int, int]:
+        items = sorted(set(nums))
+        off = len(self.num_pool)
+        self.num_pool.extend(items)
+        return off, len(items)
+
+    def add_ids(self, ids: Iterable[int]) -> tuple[int, int]:
+        items = sorted(set(ids))
+        off = len(self.id_pool)
+        self.id_pool.extend(items)
+        return off, len(items)
+
+    def add_bytes(self, data: bytes) -> tuple[int, int]:
+        off = len(self.byte_pool)
+        self.byte_pool += data
+        return off, len(data)
+
+    def distinct_values(self, key: str) -> np.ndarray:
+        """Every value the column holds (ids for strings), so truth tables cover them."""
+        if key not in self.distinct:
+            col = self.table.column(key)
+            vals = col.values if col.offsets is not None else col.values[col.present]
+            self.distinct[key] = np.unique(vals)
+        return self.distinct[key]
+
+    # ------------------------------------------------------------ comparisons
+
+    def truth_for_strings(self, key: str, test) -> tuple[int, int, int]:
+        """(op, a, b) of a per-string-id answer ``test(str) -> bool`` over the column."""
+        heap = self.table.strings
+        true_ids = [sid for sid in self.distinct_values(key).tolist() if test(heap.get(sid))]
+        self.stats["truth"] += 1
+        if self.heap_len > MAX_TRUTH_TABLE:
+            return (OP_STR_IN, *self.add_ids(true_ids))
+        tt = np.zeros(self.heap_len, dtype=np.uint8)
+        tt[np.asarray(true_ids, dtype=np.int64)] = 1
+        off = self.truth_len
+        self.truth_chunks.append(tt)
+        self.truth_len += self.heap_len
+        return OP_STR_TRUTH, off, 0
+
+    def truth_for_numbers(self, key: str, info: FieldInfo, test) -> tuple[int, int, int]:
+        col = self.table.column(key)
+        py = bool if col.type == "bool" else int
+        true_vals = [v for v in self.distinct_values(key).tolist() if test(py(v))]
+        self.stats["truth"] += 1
+        return (OP_NUM_IN, *self.add_nums(true_vals))
+
+    def row_truth(self, cmp: ast.Compare) -> tuple[int, int, int]:
+        """Decide the comparison per row with the reference evaluator."""
+        n = self.table.n
+        tt = np.fromiter(
+            (reference.evaluate(cmp, self.table.event(i)) for i in range(n)),
+            dtype=np.uint8, count=n,
+        )  # fmt: skip
+        off = self.row_len
+        self.row_chunks.append(tt)
+        self.row_len += n
+        self.stats["row_truth"] += 1
+        return OP_ROW_TRUTH, off, 0
+
+    def compare(self, cmp: ast.Compare) -> list[int]:
+        """The node row of one comparison."""
+        key = (cmp.lhs, cmp.op, cmp.rhs)
+        if key not in self.cache:
+            self.cache[key] = self._compare(cmp)
+        kind, op, col, all_flag, a, b = self.cache[key]
+        return [kind, op, col, all_flag, a, b, 0, 0]
+
+    def _compare(self, cmp: ast.Compare) -> tuple[int, int, int, int, int, int]:
+        op = "=" if cmp.op == "==" else cmp.op
+        key, info, funcs = reference.operand_info(cmp.lhs)
+        rhs = cmp.rhs
+        # Parse now, whatever the events: a bad constant fails at compile time, as in
+        # libsinsp and the reference evaluator.
+        if isinstance(rhs, ast.FieldValue):
+            values.check_operator(op, info)
+            reference.operand_info(rhs.operand)
+            const = None
+        elif rhs is None:
+            if op != "exists":
+                raise RuleoptError(f"operator '{op}' needs a value")
+            const = values.prepare_rhs(info, op, None)
+        elif isinstance(rhs, ast.Value):
+            const = values.prepare_rhs(info, op, rhs.text)
+        else:
+            const = values.prepare_rhs(info, op, reference._value_texts(rhs))
+
+        if isinstance(rhs, ast.FieldValue):
+            op_code, a, b = self.row_truth(cmp)
+            return K_CMP, op_code, self.col("evt.type"), 0, a, b
+        if key not in self.table.columns:
+            # The table never has this field: absent everywhere, so every operator
+            # (exists included) is false.
+            self.stats["absent_column"] += 1
+            return K_FALSE, 0, 0, 0, 0, 0
+        column = self.table.column(key)
+        c = self.col(key)
+        multi = column.offsets is not None
+        if funcs:
+            if multi or column.kind != "str":
+                op_code, a, b = self.row_truth(cmp)
+                return K_CMP, op_code, c, 0, a, b
+
+            def transformed(s: str) -> bool:
+                v = s
+                for func in funcs:
+                    v = values.apply_transformer(func, v)
+                return v is not None and values.compare(op, info, v, const)
+
+            op_code, a, b = self.truth_for_strings(key, transformed)
+            return K_CMP, op_code, c, 0, a, b
+
+        # How a multi-valued field combines its values (values.compare on a list).
+        all_flag = 0 * int(
+            multi
+            and (
+                (info.multi_kind == "endpoints" and op == "!=")
+                or (info.multi_kind == "list" and op == "in")
+            )
+        )
+        if op == "exists":
+            self.stats["native"] += 1
+            return K_CMP, OP_EXISTS, c, 0, 0, 0
+
+        def scalar(v: Any) -> bool:
+            # compare() on one value uses the type only, never the multi kind.
+            return values.compare(op, info, v, const)
+
+        if column.kind == "str":
+            if info.type == "str":
+                heap = self.table.strings
+                if op in ("=", "!="):
+                    self.stats["native"] += 1
+                    code = OP_STR_EQ if op == "=" else OP_STR_NE
+                    return K_CMP, code, c, all_flag, heap.lookup(const), 0
+                if op in ("in", "intersects"):
+                    ids = [heap.lookup(s) for s in const]
+                    self.stats["native"] += 1
+                    return K_CMP, OP_STR_IN, c, all_flag, *self.add_ids(i for i in ids if i >= 0)
+                if op in _STR_BYTES:
+                    self.stats["native"] += 1
+                    data = const.encode("utf-8", "surrogateescape")
+                    return K_CMP, _STR_BYTES[op], c, all_flag, *self.add_bytes(data)
+            op_code, a, b = self.truth_for_strings(key, scalar)
+            return K_CMP, op_code, c, all_flag, a, b
+
+        # Numeric column.
+        if info.type in ("int", "uint", "port", "reltime", "abstime", "bool"):
+            if op in _NUM_NATIVE and _fits(const):
+                self.stats["native"] += 1
+                return K_CMP, _NUM_NATIVE[op], c, all_flag, int(const), 0
+            if op in ("in", "intersects") and all(_fits(x) for x in const):
+                self.stats["native"] += 1
+                return K_CMP, OP_NUM_IN, c, all_flag, *self.add_nums(int(x) for x in const)
+        op_code, a, b = self.truth_for_numbers(key, info, scalar)
+        return K_CMP, op_code, c, all_flag, a, b
+
+    # ------------------------------------------------------------ tree
+
+    def place(self, expr: ast.Expr, slot: int) -> None:
+        if isinstance(expr, ast.Compare):
+            self.rows[slot] = self.compare(expr)
+            return
+        if isinstance(expr, ast.BoolConst):
+            self.rows[slot] = [K_TRUE if expr.value else K_FALSE, 0, 0, 0, 0, 0, 0, 0]
+            return
+        if isinstance(expr, ast.Not):
+            items: Sequence[ast.Expr] = (expr.operand,)
+            kind = K_NOT
+        elif isinstance(expr, (ast.And, ast.Or)):
+            items = expr.items
+            kind = K_AND if isinstance(expr, ast.And) else K_OR
+        elif isinstance(expr, ast.MacroRef):
+            raise RuleoptError(
+                f"unresolved macro '{expr.name}' in a condition",
+                hint="compile expanded conditions only (lists and macros inlined)",
+            )
+        else:
+            raise TypeError(f"not an expression node: {expr!r}")
+        first = len(self.rows)
+        # Children take contiguous slots after the parent, filled in source order.
+        self.rows.extend([[0] * NF for _ in items])
+        self.rows[slot] = [kind, 0, 0, 0, 0, 0, first, len(items)]
+        for j, item in enumerate(items):
+            self.place(item, first + j)
+
+    def add_rule(self, expr: ast.Expr) -> int:
+        root = len(self.rows)
+        self.rows.append([0] * NF)
+        self.place(expr, root)
+        return root
+
+
+def _fits(x: Any) -> bool:
+    return isinstance(x, (int, bool)) and _I64[0] <= int(x) <= _I64[1]
+
+
+def compile_rules(
+    rules: Iterable[Rule],
+    table: EventTable,
+    *,
+    sources: Sequence[str] | None = ("syscall",),
+) -> CompiledRuleset:
+    """Compile the enabled rules (of ``sources``; None: any source) for ``table``.
+
+    Disabled rules are not compiled, as Falco does not load them into its index. Raises
+    RuleoptError for a condition libsinsp would refuse (bad constant or operator).
+    """
+    b = _Builder(table)
+    b.col("evt.type")
+    kept: list[Rule] = []
+    roots: list[int] = []
+    for rule in rules:
+        if not rule.enabled or (sources is not None and rule.source not in sources):
+            continue
+        try:
+            roots.append(b.add_rule(rule.condition))
+        except RuleoptError as err:
+            if err.file is None:
+                err.file, err.line = rule.file, rule.line
+            err.message = f"rule '{rule.name}': {err.message}"
+            raise
+        kept.append(rule)
+
+    # The evttype index, as Falco builds it: for each event type, the rules whose
+    # evttype set contains it, in rule (load) order; catch-all rules are in every bucket.
+    heap = table.strings
+    et = table.column("evt.type")
+    type_ids = np.unique(et.values[et.present]).tolist()
+    lengths = np.zeros(len(heap), dtype=np.int64)
+    buckets: dict[int, list[int]] = {}
+    for tid in type_ids:
+        name = heap.get(tid)
+        buckets[tid] = [pos for pos, r in enumerate(kept) if r.evttypes.matches(name)]
+        lengths[tid] = len(buckets[tid])
+    idx_offsets = np.zeros(len(heap) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=idx_offsets[1:])
+    idx_rules = np.zeros(int(idx_offsets[-1]), dtype=np.int32)
+    for tid, positions in buckets.items():
+        idx_rules[idx_offsets[tid] : idx_offsets[tid + 1]] = positions
+
+    def cat(chunks: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
+
+    b.stats["nodes"] = len(b.rows)
+    return CompiledRuleset(
+        nodes=np.asarray(b.rows, dtype=np.int64).reshape(-1, NF),
+        roots=np.asarray(roots, dtype=np.int32),
+        rule_ids=np.asarray([r.id for r in kept], dtype=np.int32),
+        rule_names=[r.name for r in kept],
+        idx_offsets=idx_offsets,
+        idx_rules=idx_rules,
+        columns=b.columns,
+        num_pool=np.asarray(b.num_pool, dtype=np.int64),
+        id_pool=np.asarray(b.id_pool, dtype=np.int32),
+        byte_pool=np.frombuffer(bytes(b.byte_pool), dtype=np.uint8).copy(),
+        truth_pool=cat(b.truth_chunks),
+        row_pool=cat(b.row_chunks),
+        heap_len=len(heap),
+        n_events=table.n,
+        stats=b.stats,
+    )
