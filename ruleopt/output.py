@@ -119,10 +119,10 @@ class Formatter:
     def render(self, get: Getter) -> tuple[str, dict[str, str]]:
         values = [render_value(get(f)) for f in self.fields]
         parts = [self.literals[0]]
-        for value, lit in zip(values, self.literals[1:]):
+        for value, lit in zip(values, self.literals[1:], strict=True):
             parts.append(value)
             parts.append(lit)
-        return "".join(parts), dict(zip(self.fields, values))
+        return "".join(parts), dict(zip(self.fields, values, strict=True))
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,12 @@ def check_against_reference(rules, table: EventTable, compiled=None) -> None:
             if r.enabled and r.id < len(got.matched):
                 n_match = sum(1 for ids in want if r.id in ids)
                 assert got.matched[r.id] == n_match, (variant, r.name)
+                # All-match mode checks a rule on exactly the events its evttypes allow.
+                n_check = sum(
+                    1 for i in range(table.n)
+                    if (e := table.event(i).get("evt.type")) is not None and r.evttypes.matches(e)
+                )  # fmt: skip
+                assert got.checks[r.id] == n_check, (variant, r.name)
 
 
 # ---------------------------------------------------------------- property test

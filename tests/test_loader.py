@@ -10,7 +10,14 @@ import yaml
 
 from ruleopt.errors import RuleoptError
 from ruleopt.rules.ast import And, Compare, Expr, Field, ListRef, Not, Or, Value, ValueList
-from ruleopt.rules.evttypes import ALL, NONE, EvtTypeSet, evttypes_of, evttypes_of_lua
+from ruleopt.rules.evttypes import (
+    ALL,
+    NONE,
+    EvtTypeSet,
+    evttypes_of,
+    evttypes_of_lua,
+    evttypes_of_modern,
+)
 from ruleopt.rules.loader import load_rules, load_rules_collect
 from ruleopt.rules.parser import parse_condition
 
@@ -608,7 +615,24 @@ def test_collect_mode_reports_every_error(tmp_path: Path) -> None:
 
 
 def ev(text: str) -> EvtTypeSet:
+    return evttypes_of_modern(parse_condition(text))
+
+
+def ev2022(text: str) -> EvtTypeSet:
     return evttypes_of(parse_condition(text))
+
+
+def test_evttypes_2022_index_complements_the_child() -> None:
+    # What libsinsp 2022's sinsp_filter::evttypes() returns (checked against the harness
+    # for every shared ruleset in tests/test_index.py): `not` complements its child's
+    # set, but the complement of "all" stays "all".
+    assert ev2022("not (evt.type = open and proc.name = cat)") == EvtTypeSet.all_but({"open"})
+    assert ev2022("not (evt.type = open or proc.name = cat)") == ALL
+    assert ev2022("not proc.name = cat") == ALL
+    assert ev2022("not evt.type != open") == EvtTypeSet.of({"open"})
+    assert ev2022("not (evt.type = open and evt.type = close)") == ALL
+    assert ev2022("evt.type = open and not proc.name = cat") == EvtTypeSet.of({"open"})
+    assert ev2022("evt.type = read or not evt.type = open") == EvtTypeSet.all_but({"open"})
 
 
 def test_evttypes_leaves() -> None:

@@ -62,4 +62,5 @@ text_piece = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_s
 def test_output_paths_byte_identical(pieces, tail, values, t):
     fmt = "".join(lit + "%" + f + " " for lit, f in pieces) + tail
     meta = {0: RuleMeta("r", "Notice", fmt)}
-    assert LuaOutput(meta).alert(0, 1, t, values.get) == CachedOutput(meta).alert(0, 1, t, values.get)
+    lua = LuaOutput(meta).alert(0, 1, t, values.get)
+    assert lua == CachedOutput(meta).alert(0, 1, t, values.get)

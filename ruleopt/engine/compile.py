@@ -240,7 +240,7 @@ class _Builder:
             return K_CMP, op_code, c, 0, a, b
 
         # How a multi-valued field combines its values (values.compare on a list).
-        all_flag = 0 * int(
+        all_flag = int(
             multi
             and (
                 (info.multi_kind == "endpoints" and op == "!=")

@@ -112,7 +112,7 @@ class CoreResult:
 
     @property
     def matches(self) -> set[tuple[int, int]]:
-        return set(zip(self.match_evt.tolist(), self.match_rule.tolist()))
+        return set(zip(self.match_evt.tolist(), self.match_rule.tolist(), strict=True))
 
     @property
     def rules_checked(self) -> int:

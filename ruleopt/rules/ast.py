@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 # Operators taking no value, one value, or a list of values (libsinsp's three shapes).
 UNARY_OPS: tuple[str, ...] = ("exists",)
@@ -52,7 +51,7 @@ class Transform:
     operand: Operand
 
 
-Operand = Union[Field, Transform]
+Operand = Field | Transform
 
 
 @dataclass(frozen=True)
@@ -80,10 +79,10 @@ class ListRef:
 class ValueList:
     """``(a, "b c", shell_binaries)``: items are values, or list names before expansion."""
 
-    items: tuple[Union[Value, ListRef], ...]
+    items: tuple[Value | ListRef, ...]
 
 
-Rhs = Union[Value, FieldValue, ValueList, None]
+Rhs = Value | FieldValue | ValueList | None
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ class BoolConst:
     value: bool
 
 
-Expr = Union[Compare, MacroRef, Not, And, Or, BoolConst]
+Expr = Compare | MacroRef | Not | And | Or | BoolConst
 
 
 # --------------------------------------------------------------------------- printer
@@ -134,6 +133,11 @@ Expr = Union[Compare, MacroRef, Not, And, Or, BoolConst]
 # A bare value reads back as itself only if it has none of the characters the lexer
 # stops at and is not a word the grammar reserves.
 _BARE_OK = re.compile(r"""^[^\s"'(),=\\]+$""")
+# A quoted list item shaped like an identifier must stay quoted, or it reads back as a
+# list name (ListRef).
+_LIST_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A field argument printed bare must not hold what ends or quotes it.
+_BARE_ARG = re.compile(r"""[^\[\]"'\s]+""")
 _RESERVED = frozenset({"and", "or", "not"} | set(ALL_OPS))
 
 
@@ -151,7 +155,10 @@ def print_value(text: str) -> str:
 
 def print_operand(op: Operand) -> str:
     if isinstance(op, Field):
-        return op.name if op.arg is None else f"{op.name}[{op.arg}]"
+        if op.arg is None:
+            return op.name
+        arg = op.arg if _BARE_ARG.fullmatch(op.arg) else quote(op.arg)
+        return f"{op.name}[{arg}]"
     return f"{op.func}({print_operand(op.operand)})"
 
 
@@ -165,7 +172,10 @@ def _print_rhs(rhs: Rhs) -> str:
             return f"val({print_operand(rhs.operand)})"
         return print_operand(rhs.operand)
     items = ", ".join(
-        item.name if isinstance(item, ListRef) else print_value(item.text) for item in rhs.items
+        item.name if isinstance(item, ListRef)
+        else quote(item.text) if _LIST_NAME.fullmatch(item.text)
+        else print_value(item.text)
+        for item in rhs.items
     )
     return f"({items})"
 

@@ -168,8 +168,36 @@ def _combine(items: Iterable[Expr], negated: bool, *, union: bool) -> EvtTypeSet
     return acc
 
 
+def evttypes_of_modern(expr: Expr) -> EvtTypeSet:
+    """The event types ``expr`` can be true for, as today's libsinsp resolver computes
+    them (negation pushed to the leaves; see module doc)."""
+    return _resolve(expr, False)
+
+
 def evttypes_of(expr: Expr) -> EvtTypeSet:
-    """The event types ``expr`` can be true for, as Falco's evttype index computes them."""
+    """The event types Falco's index files ``expr`` under, as the 2022 libsinsp that
+    ruleopt measures against computes them (``sinsp_filter::evttypes()``).
+
+    It works bottom-up on the boolean tree: ``and`` intersects, ``or`` unions, and
+    ``not`` *complements its child's set* — except that the complement of "all" stays
+    "all" (a condition that names no event type stays a catch-all). So
+    ``not (evt.type = read and proc.name = x)`` is filed under "all but read": on a read
+    event the rule is never checked, although its condition could be true there. The
+    harness confirms this set for every rule of the shared rulesets (tests/test_index.py).
+    """
+    if isinstance(expr, And):
+        acc = ALL
+        for item in expr.items:
+            acc = acc & evttypes_of(item)
+        return acc
+    if isinstance(expr, Or):
+        acc = NONE
+        for item in expr.items:
+            acc = acc | evttypes_of(item)
+        return acc
+    if isinstance(expr, Not):
+        inner = evttypes_of(expr.operand)
+        return inner if inner.is_all else ~inner
     return _resolve(expr, False)
 
 

@@ -1,0 +1,659 @@
+# The event-loop core: the replica of Falco's matching loop, shared by the three builds.
+#
+# Included by core_untraced.pyx / core_rules.pyx / core_stacks.pyx; the build's macro
+# (RULEOPT_TRACE_RULES / RULEOPT_TRACE_STACKS, see plugin/trace.h) decides which trace
+# records exist. Everything below `_run_*` is nogil C over flat arrays made by
+# ruleopt.engine.compile; `run()` validates those arrays first, so no index read in the
+# nogil code can leave its array whatever the caller passes.
+#
+# Loop, per event (Falco 0.26 falco_engine::process_sinsp_event + ruleset run):
+#   next_event    read the row (the event's type id)
+#   index_lookup  the CSR bucket of rules indexed under that type
+#   rule_checks   each rule in bucket order through the recursive short-circuit
+#                 evaluator (libsinsp filter::run -> check); Falco stops at the first
+#                 rule that matches (RULES_BROKEN), else RULES_UNBROKEN
+#   output        emit (event, rule) pairs (Falco formats the alert here)
+
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcmp, memset
+
+import numpy as np
+
+cimport numpy as cnp
+
+from trace cimport (
+    TRACE_BRANCH_RULES_BROKEN,
+    TRACE_BRANCH_RULES_UNBROKEN,
+    TRACE_BRANCH_SCAP_TIMEOUT,
+    TRACE_HIST_BUCKETS,
+    TRACE_MAX_RULES,
+    TRACE_NUM_BRANCHES,
+    TRACE_NUM_STAGES,
+    TRACE_RULE_BRANCHES,
+    TRACE_RULES_ON,
+    TRACE_STACKS_ON,
+    TRACE_STAGE_INDEX_LOOKUP,
+    TRACE_STAGE_ITERATION,
+    TRACE_STAGE_NEXT_EVENT,
+    TRACE_STAGE_OUTPUT,
+    TRACE_STAGE_RULE_CHECKS,
+    trace_export_rules,
+    trace_export_stages,
+    trace_mode,
+    trace_rdtsc,
+    trace_reset,
+    trace_rule,
+    trace_stage,
+    trace_tsc_hz,
+)
+
+cnp.import_array()
+
+# ---------------------------------------------------------------- layout (see compile.py)
+
+# Node row fields.
+cdef enum:
+    NF = 8
+    F_KIND = 0
+    F_OP = 1
+    F_COL = 2
+    F_ALL = 3
+    F_A = 4
+    F_B = 5
+    F_CHILD = 6
+    F_NCHILD = 7
+
+cdef enum:
+    K_AND = 0
+    K_OR = 1
+    K_NOT = 2
+    K_CMP = 3
+    K_TRUE = 4
+    K_FALSE = 5
+    N_KINDS = 6
+
+cdef enum:
+    OP_EXISTS = 0
+    OP_STR_EQ = 1
+    OP_STR_NE = 2
+    OP_STR_IN = 3
+    OP_STR_TRUTH = 4
+    OP_STR_CONTAINS = 5
+    OP_STR_STARTSWITH = 6
+    OP_STR_ENDSWITH = 7
+    OP_NUM_EQ = 8
+    OP_NUM_NE = 9
+    OP_NUM_LT = 10
+    OP_NUM_LE = 11
+    OP_NUM_GT = 12
+    OP_NUM_GE = 13
+    OP_NUM_IN = 14
+    OP_ROW_TRUTH = 15
+    N_OPS = 16
+
+LAYOUT = {
+    "NF": NF, "F_KIND": F_KIND, "F_OP": F_OP, "F_COL": F_COL, "F_ALL": F_ALL, "F_A": F_A,
+    "F_B": F_B, "F_CHILD": F_CHILD, "F_NCHILD": F_NCHILD,
+    "K_AND": K_AND, "K_OR": K_OR, "K_NOT": K_NOT, "K_CMP": K_CMP, "K_TRUE": K_TRUE,
+    "K_FALSE": K_FALSE,
+    "OP_EXISTS": OP_EXISTS, "OP_STR_EQ": OP_STR_EQ, "OP_STR_NE": OP_STR_NE,
+    "OP_STR_IN": OP_STR_IN, "OP_STR_TRUTH": OP_STR_TRUTH, "OP_STR_CONTAINS": OP_STR_CONTAINS,
+    "OP_STR_STARTSWITH": OP_STR_STARTSWITH, "OP_STR_ENDSWITH": OP_STR_ENDSWITH,
+    "OP_NUM_EQ": OP_NUM_EQ, "OP_NUM_NE": OP_NUM_NE, "OP_NUM_LT": OP_NUM_LT,
+    "OP_NUM_LE": OP_NUM_LE, "OP_NUM_GT": OP_NUM_GT, "OP_NUM_GE": OP_NUM_GE,
+    "OP_NUM_IN": OP_NUM_IN, "OP_ROW_TRUTH": OP_ROW_TRUTH,
+}
+
+MAX_DEPTH = 2000        # deepest condition tree the recursive evaluator accepts
+MAX_RULES = TRACE_MAX_RULES
+CELL_WORDS = 2 + TRACE_HIST_BUCKETS
+STAGES = ("next_event", "index_lookup", "rule_checks", "output", "iteration")
+BRANCHES = ("scap_timeout", "rules_unbroken", "rules_broken")
+
+
+cdef struct Core:
+    const int64_t* nodes
+    const int32_t* roots          # per compiled rule: root node
+    const int32_t* rule_ids       # per compiled rule: Rule.id (trace / output id)
+    const int64_t* idx_off        # [n_buckets + 1] CSR over evt.type string ids
+    const int32_t* idx_rules      # compiled rule positions, bucket by bucket
+    int64_t n_buckets
+    const int32_t* etype          # evt.type column (string ids, -1 absent)
+    const int64_t* num_pool
+    const int32_t* id_pool
+    const uint8_t* byte_pool
+    const uint8_t* truth_pool
+    const uint8_t* row_pool
+    const uint8_t* heap_data
+    const int64_t* heap_off
+    const int32_t** col_s
+    const int64_t** col_n
+    const uint8_t** col_p
+    const int64_t** col_off
+    int64_t row
+    int first_match
+    int64_t* checks
+    int64_t* matched
+    int32_t* per_event
+    int32_t* scratch
+    int64_t* out_evt
+    int32_t* out_rule
+    int64_t out_cap
+    int64_t out_n
+
+
+# ---------------------------------------------------------------- comparisons
+
+cdef inline bint _in_sorted_i32(const int32_t* a, int64_t n, int32_t x) noexcept nogil:
+    cdef int64_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < n and a[lo] == x
+
+
+cdef inline bint _in_sorted_i64(const int64_t* a, int64_t n, int64_t x) noexcept nogil:
+    cdef int64_t lo = 0, hi = n, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < n and a[lo] == x
+
+
+cdef inline bint _contains(const uint8_t* h, int64_t hn, const uint8_t* nd, int64_t nn) noexcept nogil:
+    cdef int64_t i
+    if nn == 0:
+        return True
+    if nn > hn:
+        return False
+    for i in range(hn - nn + 1):
+        if h[i] == nd[0] and memcmp(h + i, nd, nn) == 0:
+            return True
+    return False
+
+
+cdef inline bint _cmp_str(Core* c, int64_t op, int64_t a, int64_t b, int32_t sid) noexcept nogil:
+    cdef const uint8_t* s
+    cdef int64_t sn
+    if op == OP_STR_EQ:
+        return sid == a
+    if op == OP_STR_NE:
+        return sid != a
+    if op == OP_STR_IN:
+        return _in_sorted_i32(c.id_pool + a, b, sid)
+    if op == OP_STR_TRUTH:
+        return c.truth_pool[a + sid] != 0
+    s = c.heap_data + c.heap_off[sid]
+    sn = c.heap_off[sid + 1] - c.heap_off[sid]
+    if op == OP_STR_CONTAINS:
+        return _contains(s, sn, c.byte_pool + a, b)
+    if op == OP_STR_STARTSWITH:
+        return sn >= b and memcmp(s, c.byte_pool + a, b) == 0
+    if op == OP_STR_ENDSWITH:
+        return sn >= b and memcmp(s + sn - b, c.byte_pool + a, b) == 0
+    return False
+
+
+cdef inline bint _cmp_num(Core* c, int64_t op, int64_t a, int64_t b, int64_t v) noexcept nogil:
+    if op == OP_NUM_EQ:
+        return v == a
+    if op == OP_NUM_NE:
+        return v != a
+    if op == OP_NUM_LT:
+        return v < a
+    if op == OP_NUM_LE:
+        return v <= a
+    if op == OP_NUM_GT:
+        return v > a
+    if op == OP_NUM_GE:
+        return v >= a
+    if op == OP_NUM_IN:
+        return _in_sorted_i64(c.num_pool + a, b, v)
+    return False
+
+
+cdef bint _eval_cmp(Core* c, const int64_t* nd) noexcept nogil:
+    cdef int64_t op = nd[F_OP], col = nd[F_COL], a = nd[F_A], b = nd[F_B]
+    cdef int64_t row = c.row, k, k0, k1
+    cdef const int64_t* offs
+    cdef bint is_str, r
+    if op == OP_ROW_TRUTH:
+        # Decided per row at compile time (presence included).
+        return c.row_pool[a + row] != 0
+    # An absent field fails every operator but exists (libsinsp: extract returned
+    # nothing); so does an empty multi-valued field (values.compare on []).
+    if c.col_p[col][row] == 0:
+        return False
+    is_str = c.col_s[col] != NULL
+    offs = c.col_off[col]
+    if offs != NULL and offs[row + 1] <= offs[row]:
+        return False
+    if op == OP_EXISTS:
+        return True
+    if offs == NULL:
+        if is_str:
+            return _cmp_str(c, op, a, b, c.col_s[col][row])
+        return _cmp_num(c, op, a, b, c.col_n[col][row])
+    # Multi-valued: any value satisfies, or (F_ALL) every value does.
+    k0 = offs[row]
+    k1 = offs[row + 1]
+    if nd[F_ALL]:
+        for k in range(k0, k1):
+            r = _cmp_str(c, op, a, b, c.col_s[col][k]) if is_str else _cmp_num(c, op, a, b, c.col_n[col][k])
+            if not r:
+                return False
+        return True
+    for k in range(k0, k1):
+        r = _cmp_str(c, op, a, b, c.col_s[col][k]) if is_str else _cmp_num(c, op, a, b, c.col_n[col][k])
+        if r:
+            return True
+    return False
+
+
+cdef bint _eval(Core* c, int64_t i) noexcept nogil:
+    """The recursive short-circuit evaluator: children in source order, stop at the
+    first child that decides the node."""
+    cdef const int64_t* nd = c.nodes + i * NF
+    cdef int64_t kind = nd[F_KIND]
+    cdef int64_t j, j0, j1
+    if kind == K_CMP:
+        return _eval_cmp(c, nd)
+    j0 = nd[F_CHILD]
+    j1 = j0 + nd[F_NCHILD]
+    if kind == K_AND:
+        for j in range(j0, j1):
+            if not _eval(c, j):
+                return False
+        return True
+    if kind == K_OR:
+        for j in range(j0, j1):
+            if _eval(c, j):
+                return True
+        return False
+    if kind == K_NOT:
+        return not _eval(c, j0)
+    return kind == K_TRUE
+
+
+# ---------------------------------------------------------------- the loop
+
+cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
+    """One event-loop iteration on row ``i``; returns its cycles when stage tracing is on
+    (0 otherwise)."""
+    cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, ts = 0
+    cdef int64_t lo = 0, hi = 0, p, m, nm = 0
+    cdef int32_t et, r
+    cdef bint hit
+    cdef uint32_t branch
+    if TRACE_STACKS_ON:
+        t0 = trace_rdtsc()
+    # next_event: read the row.
+    c.row = i
+    et = c.etype[i]
+    if TRACE_STACKS_ON:
+        t1 = trace_rdtsc()
+    # index_lookup.
+    if 0 <= et < c.n_buckets:
+        lo = c.idx_off[et]
+        hi = c.idx_off[et + 1]
+    if TRACE_STACKS_ON:
+        t2 = trace_rdtsc()
+    # rule_checks.
+    for p in range(lo, hi):
+        r = c.idx_rules[p]
+        if TRACE_RULES_ON:
+            ts = trace_rdtsc()
+        hit = _eval(c, c.roots[r])
+        if TRACE_RULES_ON:
+            trace_rule(<uint32_t>c.rule_ids[r], hit, trace_rdtsc() - ts)
+        c.checks[r] += 1
+        if hit:
+            c.matched[r] += 1
+            c.scratch[nm] = r
+            nm += 1
+            if c.first_match:
+                break
+    c.per_event[i] = <int32_t>(p - lo + 1 if nm and c.first_match else hi - lo)
+    if TRACE_STACKS_ON:
+        t3 = trace_rdtsc()
+    # output: Falco formats and emits the alert; we record the pairs.
+    for m in range(nm):
+        if c.out_n < c.out_cap:
+            c.out_evt[c.out_n] = i
+            c.out_rule[c.out_n] = c.rule_ids[c.scratch[m]]
+        c.out_n += 1
+    if TRACE_STACKS_ON:
+        t4 = trace_rdtsc()
+        branch = TRACE_BRANCH_RULES_BROKEN if nm else TRACE_BRANCH_RULES_UNBROKEN
+        trace_stage(TRACE_STAGE_NEXT_EVENT, branch, t1 - t0)
+        trace_stage(TRACE_STAGE_INDEX_LOOKUP, branch, t2 - t1)
+        trace_stage(TRACE_STAGE_RULE_CHECKS, branch, t3 - t2)
+        trace_stage(TRACE_STAGE_OUTPUT, branch, t4 - t3)
+        trace_stage(TRACE_STAGE_ITERATION, branch, t4 - t0)
+        return t4 - t0
+    return 0
+
+
+cdef void _run_offline(Core* c, int64_t n) noexcept nogil:
+    cdef int64_t i
+    for i in range(n):
+        _process(c, i)
+
+
+cdef void _run_rate(Core* c, int64_t n, double cycles_per_event, int64_t bufsize,
+                    double wait_cycles, int64_t* ring, uint8_t* processed,
+                    int64_t* stats) noexcept nogil:
+    """Replay at a rate in simulated time: event i arrives at i * cycles_per_event; a
+    ring of ``bufsize`` slots holds arrived events; the consumer takes the measured cycles
+    of each iteration. An empty ring makes the iteration a SCAP_TIMEOUT (the consumer
+    then waits ``wait_cycles``, or until the next arrival if 0); arrivals into a full
+    ring are dropped. stats: [timeouts, drops, processed, sim_end_cycles]."""
+    cdef double now = 0.0
+    cdef int64_t next_arr = 0, head = 0, count = 0, timeouts = 0, drops = 0, done = 0
+    cdef int64_t i
+    cdef uint64_t t0, dt
+    while next_arr < n or count > 0:
+        # Producer: everything that arrived by `now` goes into the ring or is dropped.
+        while next_arr < n and next_arr * cycles_per_event <= now:
+            if count < bufsize:
+                ring[(head + count) % bufsize] = next_arr
+                count += 1
+            else:
+                drops += 1
+            next_arr += 1
+        t0 = trace_rdtsc()
+        if count == 0:
+            dt = trace_rdtsc() - t0
+            trace_stage(TRACE_STAGE_NEXT_EVENT, TRACE_BRANCH_SCAP_TIMEOUT, dt)
+            trace_stage(TRACE_STAGE_ITERATION, TRACE_BRANCH_SCAP_TIMEOUT, dt)
+            timeouts += 1
+            if wait_cycles > 0:
+                now += dt + wait_cycles
+            elif next_arr < n:
+                now = next_arr * cycles_per_event if next_arr * cycles_per_event > now + dt else now + dt
+            continue
+        i = ring[head]
+        head = (head + 1) % bufsize
+        count -= 1
+        _process(c, i)
+        processed[i] = 1
+        done += 1
+        now += <double>(trace_rdtsc() - t0)
+    stats[0] = timeouts
+    stats[1] = drops
+    stats[2] = done
+    stats[3] = <int64_t>now
+
+
+# ---------------------------------------------------------------- validation
+
+def _arr(x, dtype, name):
+    a = np.ascontiguousarray(x, dtype=dtype)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-d")
+    return a
+
+
+def validate(compiled, table):
+    """Check every index the nogil loop will follow; raise ValueError on the first bad one.
+
+    Returns the arrays, contiguous and of the exact dtypes the loop reads.
+    """
+    nodes = np.ascontiguousarray(compiled.nodes, dtype=np.int64)
+    if nodes.ndim != 2 or nodes.shape[1] != NF:
+        raise ValueError(f"nodes must have shape (n, {NF})")
+    nn = nodes.shape[0]
+    roots = _arr(compiled.roots, np.int32, "roots")
+    rule_ids = _arr(compiled.rule_ids, np.int32, "rule_ids")
+    idx_off = _arr(compiled.idx_offsets, np.int64, "idx_offsets")
+    idx_rules = _arr(compiled.idx_rules, np.int32, "idx_rules")
+    num_pool = _arr(compiled.num_pool, np.int64, "num_pool")
+    id_pool = _arr(compiled.id_pool, np.int32, "id_pool")
+    byte_pool = _arr(compiled.byte_pool, np.uint8, "byte_pool")
+    truth_pool = _arr(compiled.truth_pool, np.uint8, "truth_pool")
+    row_pool = _arr(compiled.row_pool, np.uint8, "row_pool")
+    nr = roots.shape[0]
+    if rule_ids.shape[0] != nr:
+        raise ValueError("roots and rule_ids differ in length")
+    if nr and (rule_ids.min() < 0 or rule_ids.max() >= TRACE_MAX_RULES):
+        raise ValueError(f"rule ids must lie in [0, {TRACE_MAX_RULES})")
+    if nr and (roots.min() < 0 or roots.max() >= nn):
+        raise ValueError("a rule root is not a node")
+    if idx_off.shape[0] < 1 or idx_off[0] != 0 or idx_off[idx_off.shape[0] - 1] != idx_rules.shape[0] \
+            or np.any(np.diff(idx_off) < 0):
+        raise ValueError("idx_offsets must rise from 0 to len(idx_rules)")
+    if idx_rules.size and (idx_rules.min() < 0 or idx_rules.max() >= nr):
+        raise ValueError("idx_rules names a rule that is not compiled")
+    heap_len = len(table.strings)
+    if compiled.heap_len != heap_len or compiled.n_events != table.n:
+        raise ValueError("compiled for another table (string heap or event count differ)")
+    cols = [table.column(k) for k in compiled.columns]
+    ncol = len(cols)
+    kind = nodes[:, F_KIND]
+    if nn and (kind.min() < 0 or kind.max() >= N_KINDS):
+        raise ValueError("bad node kind")
+    inner = (kind == K_AND) | (kind == K_OR) | (kind == K_NOT)
+    ch, nch = nodes[:, F_CHILD], nodes[:, F_NCHILD]
+    here = np.arange(nn)
+    # Children strictly after their parent: the recursion always terminates.
+    if np.any(inner & ((ch <= here) | (nch < 0) | (ch + nch > nn))):
+        raise ValueError("a node's children are out of range")
+    if np.any((kind == K_NOT) & (nch != 1)):
+        raise ValueError("a not node must have one child")
+    depth = np.zeros(nn, dtype=np.int64)
+    for i in np.nonzero(inner)[0].tolist():
+        c0, c1 = int(ch[i]), int(ch[i] + nch[i])
+        depth[c0:c1] = np.maximum(depth[c0:c1], depth[i] + 1)
+    if nn and depth.max() > MAX_DEPTH:
+        raise ValueError(f"condition deeper than {MAX_DEPTH}")
+    for i in np.nonzero(kind == K_CMP)[0].tolist():
+        op, col, a, b = (int(v) for v in nodes[i, [F_OP, F_COL, F_A, F_B]])
+        if not 0 <= col < ncol:
+            raise ValueError(f"node {i}: column {col} out of range")
+        is_str = cols[col].kind == "str"
+        if op in (OP_STR_EQ, OP_STR_NE, OP_STR_IN, OP_STR_TRUTH, OP_STR_CONTAINS,
+                  OP_STR_STARTSWITH, OP_STR_ENDSWITH) and not is_str:
+            raise ValueError(f"node {i}: string operator on a numeric column")
+        if OP_NUM_EQ <= op <= OP_NUM_IN and is_str:
+            raise ValueError(f"node {i}: numeric operator on a string column")
+        if op == OP_STR_IN and not (0 <= a and b >= 0 and a + b <= id_pool.shape[0]):
+            raise ValueError(f"node {i}: id set out of range")
+        elif op == OP_NUM_IN and not (0 <= a and b >= 0 and a + b <= num_pool.shape[0]):
+            raise ValueError(f"node {i}: number set out of range")
+        elif op == OP_STR_TRUTH and not (0 <= a and a + heap_len <= truth_pool.shape[0]):
+            raise ValueError(f"node {i}: truth table out of range")
+        elif op in (OP_STR_CONTAINS, OP_STR_STARTSWITH, OP_STR_ENDSWITH) and not (
+                0 <= a and b >= 0 and a + b <= byte_pool.shape[0]):
+            raise ValueError(f"node {i}: constant bytes out of range")
+        elif op == OP_ROW_TRUTH and not (0 <= a and a + table.n <= row_pool.shape[0]):
+            raise ValueError(f"node {i}: row truth out of range")
+        elif not 0 <= op < N_OPS:
+            raise ValueError(f"node {i}: bad operator {op}")
+    et = table.column("evt.type")
+    if et.kind != "str" or et.offsets is not None:
+        raise ValueError("evt.type must be a single-valued string column")
+    for col in cols + [et]:
+        col.validate(table.n, heap_len)
+    return dict(nodes=nodes, roots=roots, rule_ids=rule_ids, idx_off=idx_off,
+                idx_rules=idx_rules, num_pool=num_pool, id_pool=id_pool,
+                byte_pool=byte_pool, truth_pool=truth_pool, row_pool=row_pool, cols=cols)
+
+
+cdef const void* _ptr(cnp.ndarray a):
+    # An empty array may have a NULL-ish data pointer; nothing reads it (validated), but
+    # keep every pointer valid.
+    return <const void*>cnp.PyArray_DATA(a)
+
+
+# ---------------------------------------------------------------- entry point
+
+def tsc_hz() -> float:
+    """TSC ticks per second (measured once, ~50 ms)."""
+    return trace_tsc_hz()
+
+
+def mode() -> int:
+    """1: this build traces rules, 2: stages, 0: untraced."""
+    return trace_mode()
+
+
+def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
+        double empty_wait_s=0.0, bint first_match=True, int64_t out_cap=-1):
+    """Run the loop over ``table`` with ``compiled`` (see ruleopt.engine.core.run_core).
+
+    Offline (``rate`` None): the whole table ``repeat`` times, cycles per repeat. Rate
+    replay: once, at ``rate`` events/s into a ring of ``buffer`` slots. Returns a dict.
+    """
+    if repeat < 1:
+        raise ValueError("repeat must be >= 1")
+    if rate is not None and not (rate > 0):
+        raise ValueError("rate must be > 0 events/s")
+    if rate is not None and buffer < 1:
+        raise ValueError("buffer must be >= 1 slot for a rate replay")
+    v = validate(compiled, table)
+    cdef int64_t n = table.n, nr = v["roots"].shape[0], ncol = len(v["cols"])
+    cdef int64_t i
+    heap_data, heap_off = table.strings.packed()
+    heap_data = np.ascontiguousarray(heap_data, dtype=np.uint8)
+    heap_off = np.ascontiguousarray(heap_off, dtype=np.int64)
+    if heap_data.shape[0] == 0:
+        heap_data = np.zeros(1, dtype=np.uint8)
+    bucket_len = np.diff(v["idx_off"])
+    max_bucket = int(bucket_len.max()) if bucket_len.size else 0
+    if out_cap < 0:
+        # Exact bound for first-match (<= 1 per event); for all-match, a guess that the
+        # overflow re-run below corrects.
+        out_cap = n if first_match else max(n, 1024)
+    checks = np.zeros(max(nr, 1), dtype=np.int64)
+    matched = np.zeros(max(nr, 1), dtype=np.int64)
+    per_event = np.zeros(max(n, 1), dtype=np.int32)
+    scratch = np.zeros(max(max_bucket, 1), dtype=np.int32)
+    keep = []  # arrays whose data pointers the Core holds
+    cdef Core c
+    memset(&c, 0, sizeof(Core))
+    c.col_s = <const int32_t**>malloc(max(ncol, 1) * sizeof(void*))
+    c.col_n = <const int64_t**>malloc(max(ncol, 1) * sizeof(void*))
+    c.col_p = <const uint8_t**>malloc(max(ncol, 1) * sizeof(void*))
+    c.col_off = <const int64_t**>malloc(max(ncol, 1) * sizeof(void*))
+    if c.col_s == NULL or c.col_n == NULL or c.col_p == NULL or c.col_off == NULL:
+        free(c.col_s); free(c.col_n); free(c.col_p); free(c.col_off)
+        raise MemoryError()
+    cdef uint64_t t0
+    cdef int64_t stats_buf[4]
+    cdef cnp.ndarray ring_a, proc_a, cyc_a
+    cdef double cpe = 0.0, wait = 0.0, hz = trace_tsc_hz()
+    cdef int r
+    try:
+        for i, col in enumerate(v["cols"]):
+            pres = np.ascontiguousarray(col.present).view(np.uint8)
+            keep.append(pres)
+            c.col_p[i] = <const uint8_t*>_ptr(pres)
+            if col.kind == "str":
+                vals = np.ascontiguousarray(col.values, dtype=np.int32)
+                c.col_s[i] = <const int32_t*>_ptr(vals)
+                c.col_n[i] = NULL
+            else:
+                vals = np.ascontiguousarray(col.values, dtype=np.int64)
+                c.col_n[i] = <const int64_t*>_ptr(vals)
+                c.col_s[i] = NULL
+            keep.append(vals)
+            if col.offsets is not None:
+                offs = np.ascontiguousarray(col.offsets, dtype=np.int64)
+                keep.append(offs)
+                c.col_off[i] = <const int64_t*>_ptr(offs)
+            else:
+                c.col_off[i] = NULL
+        etype = np.ascontiguousarray(table.column("evt.type").values, dtype=np.int32)
+        if etype.shape[0] == 0:
+            etype = np.zeros(1, dtype=np.int32)
+        for name in ("nodes", "roots", "rule_ids", "idx_off", "idx_rules", "num_pool",
+                     "id_pool", "byte_pool", "truth_pool", "row_pool"):
+            if v[name].size == 0:
+                v[name] = np.zeros(1, dtype=v[name].dtype)
+        c.nodes = <const int64_t*>_ptr(v["nodes"])
+        c.roots = <const int32_t*>_ptr(v["roots"])
+        c.rule_ids = <const int32_t*>_ptr(v["rule_ids"])
+        c.idx_off = <const int64_t*>_ptr(v["idx_off"])
+        c.idx_rules = <const int32_t*>_ptr(v["idx_rules"])
+        c.n_buckets = bucket_len.shape[0]
+        c.etype = <const int32_t*>_ptr(etype)
+        c.num_pool = <const int64_t*>_ptr(v["num_pool"])
+        c.id_pool = <const int32_t*>_ptr(v["id_pool"])
+        c.byte_pool = <const uint8_t*>_ptr(v["byte_pool"])
+        c.truth_pool = <const uint8_t*>_ptr(v["truth_pool"])
+        c.row_pool = <const uint8_t*>_ptr(v["row_pool"])
+        c.heap_data = <const uint8_t*>_ptr(heap_data)
+        c.heap_off = <const int64_t*>_ptr(heap_off)
+        c.first_match = first_match
+        c.checks = <int64_t*>_ptr(checks)
+        c.matched = <int64_t*>_ptr(matched)
+        c.per_event = <int32_t*>_ptr(per_event)
+        c.scratch = <int32_t*>_ptr(scratch)
+
+        while True:
+            out_evt = np.zeros(max(out_cap, 1), dtype=np.int64)
+            out_rule = np.zeros(max(out_cap, 1), dtype=np.int32)
+            c.out_evt = <int64_t*>_ptr(out_evt)
+            c.out_rule = <int32_t*>_ptr(out_rule)
+            c.out_cap = out_cap
+            trace_reset()
+            cyc_a = np.zeros(repeat, dtype=np.uint64)
+            result = {}
+            if rate is None:
+                for r in range(repeat):
+                    # Counters describe one pass; traces accumulate over all repeats.
+                    checks[:] = 0
+                    matched[:] = 0
+                    c.out_n = 0
+                    with nogil:
+                        t0 = trace_rdtsc()
+                        _run_offline(&c, n)
+                        (<uint64_t*>cnp.PyArray_DATA(cyc_a))[r] = trace_rdtsc() - t0
+                result["processed"] = np.ones(n, dtype=np.bool_)
+            else:
+                ring_a = np.zeros(buffer, dtype=np.int64)
+                proc_a = np.zeros(max(n, 1), dtype=np.uint8)
+                cpe = hz / float(rate)
+                wait = empty_wait_s * hz
+                c.out_n = 0
+                checks[:] = 0
+                matched[:] = 0
+                with nogil:
+                    t0 = trace_rdtsc()
+                    _run_rate(&c, n, cpe, buffer, wait, <int64_t*>cnp.PyArray_DATA(ring_a),
+                              <uint8_t*>cnp.PyArray_DATA(proc_a), stats_buf)
+                    (<uint64_t*>cnp.PyArray_DATA(cyc_a))[0] = trace_rdtsc() - t0
+                result["processed"] = proc_a[:n].astype(np.bool_)
+                result["timeouts"] = int(stats_buf[0])
+                result["drops"] = int(stats_buf[1])
+                result["sim_cycles"] = int(stats_buf[3])
+            if c.out_n <= out_cap:
+                break
+            out_cap = c.out_n  # second pass with the exact size
+        rules_dump = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES, CELL_WORDS), dtype=np.uint64)
+        stages_dump = np.zeros((TRACE_NUM_STAGES, TRACE_NUM_BRANCHES, CELL_WORDS), dtype=np.uint64)
+        if TRACE_RULES_ON:
+            trace_export_rules(<uint64_t*>cnp.PyArray_DATA(rules_dump), TRACE_MAX_RULES)
+        if TRACE_STACKS_ON:
+            trace_export_stages(<uint64_t*>cnp.PyArray_DATA(stages_dump))
+    finally:
+        free(c.col_s); free(c.col_n); free(c.col_p); free(c.col_off)
+    result.update(
+        match_evt=out_evt[: c.out_n].copy(),
+        match_rule=out_rule[: c.out_n].copy(),
+        checks=checks[:nr].copy(),
+        matched=matched[:nr].copy(),
+        per_event_checks=per_event[:n].copy(),
+        cycles=cyc_a,
+        tsc_hz=hz,
+        trace_rules=rules_dump if TRACE_RULES_ON else None,
+        trace_stages=stages_dump if TRACE_STACKS_ON else None,
+    )
+    return result

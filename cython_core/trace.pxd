@@ -1,0 +1,31 @@
+# The tracing library's C interface (plugin/trace.h), for the core builds.
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef extern from "trace.h" nogil:
+    enum:
+        TRACE_MAX_RULES
+        TRACE_HIST_BUCKETS
+        TRACE_RULE_BRANCHES
+        TRACE_STAGE_NEXT_EVENT
+        TRACE_STAGE_INDEX_LOOKUP
+        TRACE_STAGE_RULE_CHECKS
+        TRACE_STAGE_OUTPUT
+        TRACE_STAGE_ITERATION
+        TRACE_NUM_STAGES
+        TRACE_BRANCH_SCAP_TIMEOUT
+        TRACE_BRANCH_RULES_UNBROKEN
+        TRACE_BRANCH_RULES_BROKEN
+        TRACE_NUM_BRANCHES
+        # Compile-time 0/1 per build, so untaken tracing code is removed by the C compiler.
+        TRACE_RULES_ON
+        TRACE_STACKS_ON
+
+    uint64_t trace_rdtsc()
+    void trace_rule(uint32_t rule, int matched, uint64_t cycles)
+    void trace_stage(uint32_t stage, uint32_t branch, uint64_t cycles)
+    int trace_mode()
+    void trace_reset()
+    void trace_export_rules(uint64_t *out, uint32_t n_rules)
+    void trace_export_stages(uint64_t *out)
+    double trace_tsc_hz()
