@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ruleopt.engine.index import evttype_buckets
 from ruleopt.errors import RuleoptError
 from ruleopt.events.table import EventTable
 from ruleopt.fields import FieldInfo
@@ -351,17 +352,13 @@ def compile_rules(
             raise
         kept.append(rule)
 
-    # The evttype index, as Falco builds it: for each event type, the rules whose
-    # evttype set contains it, in rule (load) order; catch-all rules are in every bucket.
+    # The evttype index, as Falco builds it (ruleopt.engine.index, the one place for it):
+    # for each event type, the rules filed under it, in rule (load) order.
     heap = table.strings
-    et = table.column("evt.type")
-    type_ids = np.unique(et.values[et.present]).tolist()
+    buckets = evttype_buckets(kept, table)
     lengths = np.zeros(len(heap), dtype=np.int64)
-    buckets: dict[int, list[int]] = {}
-    for tid in type_ids:
-        name = heap.get(tid)
-        buckets[tid] = [pos for pos, r in enumerate(kept) if r.evttypes.matches(name)]
-        lengths[tid] = len(buckets[tid])
+    for tid, positions in buckets.items():
+        lengths[tid] = len(positions)
     idx_offsets = np.zeros(len(heap) + 1, dtype=np.int64)
     np.cumsum(lengths, out=idx_offsets[1:])
     idx_rules = np.zeros(int(idx_offsets[-1]), dtype=np.int32)

@@ -1,0 +1,132 @@
+"""``ruleopt harness``: profile the real libsinsp 2022 on a capture (the study's offline report).
+
+Loads the rules, runs every enabled rule libsinsp can judge through the instrumented
+harness (its own filter compiler, Falco's event-type index), writes the profile
+directory (profile.json, stacks.dot, stacks.folded, plots) and prints where the cycles
+went next to the study's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ruleopt.engine.verify import unsupported_reason
+from ruleopt.errors import RuleoptError
+from ruleopt.events.sinsp import run_harness
+from ruleopt.profile.harness_report import profile_from_harness
+from ruleopt.profile.model import Profile
+from ruleopt.profile.writers import write_profile_dir
+from ruleopt.rules.ast import print_expr
+from ruleopt.rules.loader import load_rules
+
+NAME = "harness"
+HELP = "profile libsinsp 2022's rule checks on a .scap capture (cycles per rule and per next())"
+
+TOP = 15
+# The study's "write below etc" figures (clock cycles per check), for scale.
+STUDY_UNMATCHED = 300
+STUDY_MATCHED = 34_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="RULES", help="rules files, loaded in order")
+    parser.add_argument("--trace", required=True, metavar="CAPTURE.scap",
+                        help="capture to replay through libsinsp")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="passes over the capture (default 1)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="directory for profile.json, stacks.dot, stacks.folded and plots")
+    parser.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        raise RuleoptError(f"--repeat must be at least 1, not {args.repeat}")
+    if not Path(args.trace).is_file():
+        raise RuleoptError("capture not found", file=args.trace)
+    ruleset = load_rules(args.files)
+    judged, skipped = [], []
+    for rule in ruleset.enabled_rules():
+        reason = unsupported_reason(rule)
+        if reason:
+            skipped.append({"rule": rule.name, "reason": reason})
+        else:
+            judged.append(rule)
+    if not judged:
+        raise RuleoptError("no enabled rule that libsinsp 2022 can judge",
+                           file=args.files[0], hint="check the rules' source and fields")
+    console = Console(stderr=args.json)
+    with console.status(f"libsinsp harness: {len(judged)} rules, {args.trace}, "
+                        f"{args.repeat} pass(es)"):
+        doc = run_harness(args.trace, [(r.id, r.name, print_expr(r.condition)) for r in judged],
+                          args.repeat)
+    profile = profile_from_harness(doc)
+    profile.settings.update({"rules_files": [str(f) for f in args.files],
+                             "skipped_rules": skipped})
+    with console.status(f"writing {args.output}"):
+        files = write_profile_dir(profile, args.output, plots=not args.no_plots)
+    summary = report(profile, files)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        _print(console, profile, summary)
+    return 0
+
+
+def report(profile: Profile, files: list[Path]) -> dict:
+    """The JSON summary: headline figures, the study's for scale, top rules, files."""
+    out = profile.summary()
+    out.update({
+        "study": {"cycles_per_check_unmatched": STUDY_UNMATCHED,
+                  "cycles_per_check_matched": STUDY_MATCHED,
+                  "rule": "Write below etc"},
+        "rdtsc_overhead": profile.settings.get("rdtsc_overhead"),
+        "rejected_rules": profile.settings.get("rejected_rules", []),
+        "skipped_rules": profile.settings.get("skipped_rules", []),
+        "top_rules": [{"name": r.name, "checks": r.checks, "matches": r.matches,
+                       "mean_unmatched": r.unmatched.mean, "mean_matched": r.matched.mean,
+                       "total_cycles": r.total_cycles} for r in profile.top_rules(TOP)],
+        "files": [str(f) for f in files],
+    })
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def _print(console: Console, profile: Profile, s: dict) -> None:
+    table = Table(title=f"libsinsp 2022: top {len(s['top_rules'])} rules by total cycles "
+                        f"({s['events']} events x {s['repeat']} passes)")
+    table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=44)
+    for col in ("checks", "matches", "mean unmatched", "mean matched", "total cycles"):
+        table.add_column(col, justify="right")
+    for r in s["top_rules"]:
+        table.add_row(r["name"], str(r["checks"]), str(r["matches"]),
+                      _fmt(r["mean_unmatched"]) if r["checks"] - r["matches"] else "-",
+                      _fmt(r["mean_matched"]) if r["matches"] else "-",
+                      _fmt(r["total_cycles"]))
+    console.print(table)
+    per = Table(title="cycles per operation (mean, raw rdtsc)")
+    per.add_column("")
+    per.add_column("this run", justify="right")
+    per.add_column("study (Write below etc)", justify="right")
+    per.add_row("per check, unmatched", _fmt(s["cycles_per_check_unmatched"]),
+                f"~{STUDY_UNMATCHED:,}")
+    per.add_row("per check, matched",
+                _fmt(s["cycles_per_check_matched"]) if s["cycles_per_check_matched"]
+                is not None else "- (no match)",
+                f"~{STUDY_MATCHED:,}")
+    per.add_row("per next()", _fmt(s["cycles_per_next"]), "-")
+    console.print(per)
+    console.print(f"rules profiled {s['rules']}, rejected by libsinsp {len(s['rejected_rules'])}, "
+                  f"skipped (not judgeable) {len(s['skipped_rules'])}; "
+                  f"rdtsc overhead {s['rdtsc_overhead']} cycles per measurement")
+    for f in s["files"]:
+        console.print(f"wrote {f}")
