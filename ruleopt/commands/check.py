@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.rules.loader import load_rules, load_rules_collect
 from ruleopt.rules.model import RuleSet
 
 NAME = "check"
 HELP = "load Falco rules files, report errors, warnings and rules per event type"
 
-# The project's own default ruleset, used when no file is given.
-DEFAULT_RULES = Path(__file__).resolve().parents[2] / "rulesets" / "seed_rules.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,10 +19,8 @@ time with numpy (``tolist`` on slices) and cached, instead of one numpy scalar a
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ruleopt.errors import RuleoptError
+from ruleopt.fsutil import atomic_write
 
 FORMAT = "ruleopt-eventtable"
 FORMAT_VERSION = 1
@@ -446,26 +445,6 @@ class EventTable:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Call ``write(fh)`` on a temp file next to ``path``, then rename it over ``path``.
-    On any error the temp file is removed and ``path`` is untouched."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise RuleoptError("output directory does not exist", file=str(directory))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def column_specs(keys: Sequence[str]) -> list[tuple[str, str, str, bool]]:

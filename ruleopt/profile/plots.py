@@ -20,8 +20,8 @@ matplotlib.use("Agg")  # headless: never try to open a window
 
 from matplotlib.figure import Figure  # noqa: E402 - after the backend is chosen
 
+from ruleopt.fsutil import atomic_write  # noqa: E402
 from ruleopt.profile.model import NBUCKETS, Hist, Profile  # noqa: E402
-from ruleopt.profile.writers import atomic_write  # noqa: E402
 
 LATENCY_TOP = 6
 TOTALS_TOP = 15

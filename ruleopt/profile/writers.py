@@ -13,16 +13,15 @@ failure leaves the output directory as it was.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from ruleopt.errors import RuleoptError
+from ruleopt.fsutil import write_text
 from ruleopt.profile.model import (
     ALL,
     BRANCH_KEYS,
@@ -43,36 +42,8 @@ _BRANCH_COLOR = {
 }
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write(fh)`` on a temp file beside ``path``, then rename it over ``path``;
-    on error the temp file goes and ``path`` is untouched. Unlike mkstemp's 0600, the
-    result gets the usual permissions (0666 less the umask): reports are meant to be read.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _write_text(path: Path | str, text: str) -> None:
-    atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
-
-
 def write_json(profile: Profile, path: Path | str) -> None:
-    _write_text(path, json.dumps(profile.to_dict(), indent=1) + "\n")
+    write_text(path, json.dumps(profile.to_dict(), indent=1) + "\n")
 
 
 # ------------------------------------------------------------------------------ .dot
@@ -146,7 +117,7 @@ def dot_text(profile: Profile) -> str:
 
 
 def write_dot(profile: Profile, path: Path | str) -> None:
-    _write_text(path, dot_text(profile))
+    write_text(path, dot_text(profile))
 
 
 # --------------------------------------------------------------------------- .folded
@@ -204,7 +175,7 @@ def folded_text(profile: Profile) -> str:
 
 
 def write_folded(profile: Profile, path: Path | str) -> None:
-    _write_text(path, folded_text(profile))
+    write_text(path, folded_text(profile))
 
 
 # ---------------------------------------------------------------------------- all of it
