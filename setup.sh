@@ -26,9 +26,8 @@ fi
 
 PY=${PYTHON:-python3}
 echo "setup: installing ruleopt (Python package + Cython core)"
+# The editable install builds the Cython core into ruleopt/_ext/ (in place).
 $PY -m pip install -q -e '.[test]'
-# Also build the extensions in place so a plain checkout imports them too.
-$PY setup.py -q build_ext --inplace >/dev/null
 
 echo "setup: building the libsinsp tool (plugin/)"
 make -s -C plugin

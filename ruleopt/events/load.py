@@ -73,8 +73,13 @@ _REIMPORT_HINT = "re-import the capture with these rules: ruleopt import CAPTURE
 def check_columns(
     table: EventTable, keys: list[str], where: str, hint: str = _REIMPORT_HINT
 ) -> None:
-    """Every evaluator indexes columns by key: a missing one is an error now, not later."""
-    missing = [k for k in keys if k not in table.columns]
+    """Every evaluator indexes columns by key: a missing one is an error now, not later.
+
+    Keys the table's producer declares absent everywhere (``meta["absent_fields"]``, the
+    generator's fields with no model) are not missing: the field is simply never there,
+    which every evaluator reads as absent."""
+    declared = set(table.meta.get("absent_fields") or ()) if isinstance(table.meta, dict) else set()
+    missing = [k for k in keys if k not in table.columns and k not in declared]
     if missing:
         more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
         shown = ", ".join(missing[:8]) + more

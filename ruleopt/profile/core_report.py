@@ -1,0 +1,298 @@
+"""The replica core's profile: traced runs of the compiled core as one ``Profile``.
+
+The study built Falco twice, once with rule tracing and once with stack tracing (two
+mutually exclusive macros), because timing every rule check inside a timed stage would
+inflate the stage figures. The core keeps that split (``ruleopt._ext.core_rules`` and
+``core_stacks``), so one profile run measures several passes and merges them:
+
+* per rule, unmatched and matched: cycle histograms from the rules-traced build;
+* per stage (``ruleopt.profile.model.STAGES``) and branch (SCAP_TIMEOUT, RULES_UNBROKEN,
+  RULES_BROKEN): cycle histograms from the stacks-traced build;
+* the headline throughput from the untraced build, which is what Falco would run.
+
+``profile_core`` runs the passes (interleaved build by build, so drift hits each alike)
+and ``profile_from_core`` turns any set of ``CoreResult``s into the ``Profile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ruleopt.engine.compile import CompiledRuleset
+from ruleopt.engine.core import BRANCHES as CORE_BRANCHES
+from ruleopt.engine.core import STAGES as CORE_STAGES
+from ruleopt.engine.core import CoreResult, TraceCells, run_core
+from ruleopt.errors import RuleoptError
+from ruleopt.events.table import EventTable
+from ruleopt.profile.model import (
+    BRANCHES,
+    NBUCKETS,
+    STAGES,
+    Hist,
+    Profile,
+    RuleProfile,
+    StageProfile,
+    machine_info,
+)
+
+ENGINE_PREFIX = "replica"
+DEFAULT_VARIANT = "baseline"
+
+# The core exports stages and branches in its own order; the model names them. They are
+# checked against each other at import so a renaming or reordering cannot mislabel data.
+if set(CORE_STAGES) != set(STAGES) or tuple(b.upper() for b in CORE_BRANCHES) != BRANCHES:
+    raise ImportError("ruleopt.engine.core and ruleopt.profile.model disagree on the "
+                      "stages or branches")
+
+NOTES_BASE = (
+    "replica core: one profile merges separate builds, as the study built Falco twice "
+    "(rule tracing and stack tracing are mutually exclusive macros): per-rule cycles come "
+    "from the rules-traced build, per-stage cycles from the stacks-traced build, and the "
+    "headline events/s from the untraced build (settings.builds)",
+    "cycles are raw rdtsc differences around each rule check or stage, so each includes "
+    "one rdtsc pair's overhead; settings.headline.untraced_cycles_per_check_bound is the "
+    "untraced pass's cycles divided by its checks (an upper bound without tracing)",
+    "rule checks and matches count every pass of the rules-traced build (events x repeat)",
+)
+NOTE_OFFLINE = ("every pass replays the events offline, as fast as possible: no "
+                "SCAP_TIMEOUT branch (the ring never runs dry)")
+NOTE_RATE = ("the stacks-traced passes replay the events at settings.rate events/s into a "
+             "ring of settings.buffer slots: SCAP_TIMEOUT counts polls of an empty ring, "
+             "RULES_* count the processed (not dropped) events; the rules-traced passes "
+             "stay offline, so rule counts cover every event")
+
+
+def hist_from_trace(count: int, total: int, trace_hist: Sequence[int]) -> Hist:
+    """A model ``Hist`` from one trace cell.
+
+    plugin/trace.h buckets a value ``x`` at ``floor(log2 x)`` (0 and 1 share bucket 0),
+    the model (and the libsinsp harness) at ``bit_length(x)``: trace bucket ``k`` is model
+    bucket ``k + 1``. Trace bucket 0 cannot tell 0 from 1; it becomes model bucket 1 (a
+    check of 1 cycle) unless the cell's sum is 0, when every value was 0. The model's
+    last bucket takes whatever would fall past it.
+    """
+    th = [int(x) for x in trace_hist]
+    if len(th) != NBUCKETS:
+        raise RuleoptError(f"trace histogram has {len(th)} buckets, expected {NBUCKETS}")
+    buckets = [0] * NBUCKETS
+    buckets[0 if total == 0 else 1] += th[0]
+    for k in range(1, NBUCKETS):
+        buckets[min(k + 1, NBUCKETS - 1)] += th[k]
+    h = Hist(int(count), int(total), buckets)
+    if sum(buckets) != h.count:
+        raise RuleoptError(f"trace cell is inconsistent: {sum(buckets)} bucketed values, "
+                           f"count {h.count}")
+    return h
+
+
+def _cell(trace: TraceCells, index: tuple[int, ...]) -> Hist:
+    return hist_from_trace(int(trace.count[index]), int(trace.sum[index]), trace.hist[index])
+
+
+def _passes(result: CoreResult) -> int:
+    # One cycles entry per offline pass, one for a rate replay: the traces (which
+    # accumulate across passes) cover this many passes; counters cover the last one.
+    return len(result.cycles)
+
+
+def _evttypes(rule: Any) -> list[str] | None:
+    """The rule's event types as the harness reports them (None: every type)."""
+    ets = getattr(rule, "evttypes", None)
+    if ets is None or ets.complement:
+        return None
+    return sorted(ets.names)
+
+
+def profile_from_core(
+    result: CoreResult | Iterable[CoreResult],
+    compiled: CompiledRuleset,
+    table: EventTable,
+    variant: str = DEFAULT_VARIANT,
+    settings: dict[str, Any] | None = None,
+    *,
+    rules: Iterable[Any] | None = None,
+    notes: Sequence[str] = (),
+) -> Profile:
+    """Merge core results (any builds, any number of passes) into one ``Profile``.
+
+    Rule histograms and per-rule checks/matches come from the results of the rules-traced
+    build (all passes summed); without one, checks/matches come from the other results'
+    counters and the histograms stay empty. Stage histograms come from the stacks-traced
+    results; without one, ``stages`` is empty (not measured is absent, never zero).
+    ``variant`` names the engine configuration (``engine = "replica:<variant>"``);
+    ``rules`` (the loaded Rule objects) adds each rule's event types.
+    """
+    results = [result] if isinstance(result, CoreResult) else list(result)
+    if not results:
+        raise RuleoptError("no core results to build a profile from")
+    for r in results:
+        if r.n_events != table.n:
+            raise RuleoptError(f"a core result covers {r.n_events} events, the table has "
+                               f"{table.n}: results and table do not belong together")
+    traced_rules = [r for r in results if r.trace_rules is not None]
+    traced_stages = [r for r in results if r.trace_stages is not None]
+    counted = traced_rules or results[:1]
+    by_id = {int(getattr(r, "id", -1)): r for r in (rules or ())}
+
+    rule_profiles = []
+    for pos, rid in enumerate(np.asarray(compiled.rule_ids).tolist()):
+        rp = RuleProfile(id=int(rid), name=compiled.rule_names[pos], checks=0, matches=0,
+                         evttypes=_evttypes(by_id[rid]) if rid in by_id else None)
+        for r in counted:
+            k = _passes(r)
+            rp.checks += int(r.checks[rid]) * k
+            rp.matches += int(r.matched[rid]) * k
+        for r in traced_rules:
+            assert r.trace_rules is not None  # for the type checker; filtered above
+            rp.unmatched = rp.unmatched.merge(_cell(r.trace_rules, (rid, 0)))
+            rp.matched = rp.matched.merge(_cell(r.trace_rules, (rid, 1)))
+        rule_profiles.append(rp)
+
+    stages: dict[str, StageProfile] = {}
+    for s, stage in enumerate(CORE_STAGES):
+        branches: dict[str, Hist] = {}
+        for b, key in enumerate(BRANCHES):
+            h = Hist()
+            for r in traced_stages:
+                assert r.trace_stages is not None
+                h = h.merge(_cell(r.trace_stages, (s, b)))
+            # A branch no iteration took stays out: "never happened" is not "0 cycles".
+            if h.count:
+                branches[key] = h
+        if traced_stages:
+            stages[stage] = StageProfile(stage, branches)
+
+    repeat = sum(_passes(r) for r in counted)
+    all_notes = list(NOTES_BASE)
+    rate_stacks = any(r.sim_seconds > 0 or r.timeouts or r.drops for r in traced_stages)
+    all_notes.append(NOTE_RATE if rate_stacks else NOTE_OFFLINE)
+    all_notes.extend(notes)
+    return Profile(
+        engine=f"{ENGINE_PREFIX}:{variant}",
+        rules=rule_profiles,
+        stages=stages,
+        events=table.n,
+        repeat=repeat,
+        tsc_hz=results[0].tsc_hz or None,
+        settings=dict(settings or {}),
+        machine=machine_info(),
+        notes=all_notes,
+    )
+
+
+# ------------------------------------------------------------------------ a profile run
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=np.float64)
+    return {"median": float(np.median(a)), "min": float(a.min()), "max": float(a.max()),
+            "std": float(a.std())}
+
+
+def profile_core(
+    compiled: CompiledRuleset,
+    table: EventTable,
+    *,
+    repeat: int = 3,
+    rate: float | None = None,
+    buffer: int = 8192,
+    first_match: bool = True,
+    warmup: bool = True,
+    variant: str = DEFAULT_VARIANT,
+    settings: dict[str, Any] | None = None,
+    rules: Iterable[Any] | None = None,
+    on_pass: Callable[[str], None] | None = None,
+) -> Profile:
+    """Measure ``compiled`` on ``table`` with every build and return the merged profile.
+
+    Each of ``repeat`` rounds runs, in this order, an untraced offline pass (headline
+    events/s), a rules-traced offline pass (per-rule cycles) and a stacks-traced pass
+    (per-stage cycles); with ``rate`` the stacks pass is a rate replay and an untraced
+    rate replay is added, whose drops and SCAP_TIMEOUT polls are the headline (tracing
+    would add cycles per iteration and so drops Falco would not have). Interleaving the
+    builds round by round spreads frequency and cache drift over all of them. With
+    ``warmup``, one unrecorded pass per build first (cold caches and page faults of the
+    first pass are not the engine's steady cost). ``on_pass(label)`` is called after
+    every pass, for a progress bar. The headline goes to ``settings["headline"]``.
+    """
+    if repeat < 1:
+        raise RuleoptError(f"repeat must be at least 1, not {repeat}")
+    if table.n == 0:
+        raise RuleoptError("no events to profile", hint="pass an event file with events")
+    if rate is not None and not rate > 0:
+        raise RuleoptError("rate must be a positive number of events per second")
+    rules = list(rules) if rules is not None else None
+
+    def run(variant_: str, with_rate: bool) -> CoreResult:
+        return run_core(compiled, table, variant_, rate=rate if with_rate else None,
+                        buffer=buffer, first_match=first_match)
+
+    plan: list[tuple[str, str, bool]] = [("untraced", "untraced", False)]
+    if rate is not None:
+        plan.append(("untraced@rate", "untraced", True))
+    plan += [("rules", "rules", False), ("stacks", "stacks", rate is not None)]
+    if warmup:
+        for label, build, with_rate in plan:
+            run(build, with_rate)
+            if on_pass:
+                on_pass(f"warm-up {label}")
+    got: dict[str, list[CoreResult]] = {label: [] for label, _, _ in plan}
+    for _ in range(repeat):
+        for label, build, with_rate in plan:
+            got[label].append(run(build, with_rate))
+            if on_pass:
+                on_pass(label)
+
+    hz = got["untraced"][0].tsc_hz
+    cycles = {label: [float(r.cycles[0]) for r in rs] for label, rs in got.items()}
+    offline = {b: _spread(cycles[b]) for b in ("untraced", "rules", "stacks")
+               if not (b == "stacks" and rate is not None)}
+    med_u = offline["untraced"]["median"]
+    builds = {b: {"cycles_per_pass": cycles[b], **s,
+                  "overhead_vs_untraced": s["median"] / med_u - 1 if med_u else None}
+              for b, s in offline.items()}
+    checks_per_pass = got["untraced"][0].rules_checked
+    base = got["untraced"][0]
+    profile = profile_from_core(got["rules"] + got["stacks"], compiled, table, variant,
+                                settings, rules=rules)
+    matched, unmatched = profile.checks_hist(True), profile.checks_hist(False)
+    eps = [table.n / (c / hz) for c in cycles["untraced"]] if hz else []
+    headline: dict[str, Any] = {
+        "events_per_second": table.n / (med_u / hz) if hz and med_u else None,
+        "events_per_second_spread": _spread(eps) if eps else None,
+        "cycles_per_event": med_u / table.n,
+        "rule_checks_per_event": checks_per_pass / table.n,
+        "matches_per_pass": len(base.match_evt),
+        "cycles_per_check_matched": matched.mean if matched.count else None,
+        "cycles_per_check_unmatched": unmatched.mean if unmatched.count else None,
+        "untraced_cycles_per_check_bound": med_u / checks_per_pass if checks_per_pass else None,
+    }
+    rate_info: dict[str, Any] | None = None
+    if rate is not None:
+        ur = got["untraced@rate"]
+        sr = got["stacks"]
+        drops = [r.drops for r in ur]
+        timeouts = [r.timeouts for r in ur]
+        rate_info = {
+            "rate": rate, "buffer": buffer, "replays": len(ur),
+            "drops": int(np.median(drops)), "drops_per_replay": drops,
+            "drop_share": float(np.median(drops)) / table.n,
+            "scap_timeouts": int(np.median(timeouts)), "scap_timeouts_per_replay": timeouts,
+            "processed": int(np.median([int(r.processed.sum()) for r in ur])),
+            "sim_seconds": float(np.median([r.sim_seconds for r in ur])),
+            "stacks_build_drops_per_replay": [r.drops for r in sr],
+            "stacks_build_scap_timeouts_per_replay": [r.timeouts for r in sr],
+        }
+        headline.update(drops=rate_info["drops"], drop_share=rate_info["drop_share"],
+                        scap_timeouts=rate_info["scap_timeouts"])
+    profile.settings.update({
+        "first_match": first_match, "warmup": warmup, "repeat": repeat,
+        "rate": rate, "buffer": buffer if rate is not None else None,
+        "builds": builds, "rate_replay": rate_info, "headline": headline,
+        "compiled": {"rules": compiled.n_rules, "nodes": int(len(compiled.nodes)),
+                     **{k: int(v) for k, v in compiled.stats.items()}},
+    })
+    return profile
