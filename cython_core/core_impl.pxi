@@ -141,6 +141,22 @@ cdef struct Core:
     int32_t* out_rule
     int64_t out_cap
     int64_t out_n
+    # Optional flat matcher (ruleopt.engine.program): when prog_start is not NULL each
+    # rule runs as a bytecode program instead of the recursive evaluator.
+    const int32_t* prog           # [n_instr, 2]: opcode, argument
+    const int32_t* prog_start     # per compiled rule: first instruction
+    uint64_t* memo_gen            # per memo slot: generation (event) of the stored value
+    uint8_t* memo_val
+    uint64_t gen                  # current generation: one per processed event
+    # Optional finer index (ruleopt.engine.finer): a decision tree from the event-type
+    # id to a bucket; dt_n == 0 means bucket = evt.type id (Falco's index).
+    int64_t dt_n
+    const int32_t* dt_col         # per tree node: column to branch on, -1 for a leaf
+    const int32_t* dt_arg         # leaf: its bucket; inner: the child node taken when the
+                                  # value is absent or not a key
+    const int64_t* dt_koff        # [dt_n + 1] CSR over dt_keys / dt_child
+    const int64_t* dt_keys        # sorted per node: string id or number
+    const int32_t* dt_child
 
 
 # ---------------------------------------------------------------- comparisons
@@ -282,13 +298,104 @@ cdef bint _eval(Core* c, int64_t i) noexcept nogil:
     return kind == K_TRUE
 
 
+# ---------------------------------------------------------------- flat matcher
+#
+# A rule's condition as straight-line code over one accumulator, evaluated by a loop (no
+# recursion, no call per tree node). Short-circuit and/or become forward jumps:
+#   and(c1..cn): c1 JF end c2 JF end ... cn end:     or: the same with JT
+# Every jump goes forward (checked in validate), so a program always terminates.
+# LOAD/STORE bracket a sub-expression shared by several rules: LOAD jumps past the
+# STORE with the value computed earlier for this event (memo_gen == gen), else the
+# code runs and STORE records it. Generation stamps make "clear the memo" free.
+
+cdef enum:
+    I_CMP = 0      # acc = comparison node arg
+    I_JF = 1       # if not acc: goto arg
+    I_JT = 2       # if acc: goto arg
+    I_NOT = 3      # acc = not acc
+    I_CONST = 4    # acc = arg
+    I_RET = 5      # return acc
+    I_LOAD = 6     # if memo slot (next instr's arg) is fresh: acc = its value; goto arg
+    I_STORE = 7    # memo slot arg = acc
+    N_INSTR = 8
+
+INSTR = {"I_CMP": I_CMP, "I_JF": I_JF, "I_JT": I_JT, "I_NOT": I_NOT, "I_CONST": I_CONST,
+         "I_RET": I_RET, "I_LOAD": I_LOAD, "I_STORE": I_STORE}
+
+
+cdef bint _run_prog(Core* c, int64_t pc) noexcept nogil:
+    cdef const int32_t* ins
+    cdef bint acc = False
+    cdef int32_t slot
+    while True:
+        ins = c.prog + 2 * pc
+        if ins[0] == I_CMP:
+            acc = _eval_cmp(c, c.nodes + <int64_t>ins[1] * NF)
+            pc += 1
+        elif ins[0] == I_JF:
+            pc = ins[1] if not acc else pc + 1
+        elif ins[0] == I_JT:
+            pc = ins[1] if acc else pc + 1
+        elif ins[0] == I_NOT:
+            acc = not acc
+            pc += 1
+        elif ins[0] == I_CONST:
+            acc = ins[1] != 0
+            pc += 1
+        elif ins[0] == I_LOAD:
+            # The slot is the argument of the STORE this LOAD pairs with (ins[1] - 1).
+            slot = c.prog[2 * (<int64_t>ins[1] - 1) + 1]
+            if c.memo_gen[slot] == c.gen:
+                acc = c.memo_val[slot]
+                pc = ins[1]
+            else:
+                pc += 1
+        elif ins[0] == I_STORE:
+            c.memo_gen[ins[1]] = c.gen
+            c.memo_val[ins[1]] = acc
+            pc += 1
+        else:
+            return acc
+
+
+cdef inline int64_t _bucket(Core* c, int32_t et) noexcept nogil:
+    """The bucket of the current row: its evt.type id, refined by the decision tree."""
+    cdef int64_t node, lo, hi, mid, row = c.row, key
+    cdef int32_t col
+    cdef bint found
+    if c.dt_n == 0:
+        return et
+    if not (0 <= et < c.dt_n):
+        return -1
+    node = et  # node t < number of types is the root for evt.type id t
+    while c.dt_col[node] >= 0:
+        col = c.dt_col[node]
+        found = False
+        if c.col_p[col][row] != 0:
+            key = c.col_s[col][row] if c.col_s[col] != NULL else c.col_n[col][row]
+            lo = c.dt_koff[node]
+            hi = c.dt_koff[node + 1]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if c.dt_keys[mid] < key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < c.dt_koff[node + 1] and c.dt_keys[lo] == key:
+                node = c.dt_child[lo]
+                found = True
+        if not found:
+            node = c.dt_arg[node]
+    return c.dt_arg[node]
+
+
 # ---------------------------------------------------------------- the loop
 
 cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
     """One event-loop iteration on row ``i``; returns its cycles when stage tracing is on
     (0 otherwise)."""
     cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, ts = 0
-    cdef int64_t lo = 0, hi = 0, p, m, nm = 0
+    cdef int64_t lo = 0, hi = 0, p, m, nm = 0, bk
     cdef int32_t et, r
     cdef bint hit
     cdef uint32_t branch
@@ -296,13 +403,15 @@ cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
         t0 = trace_rdtsc()
     # next_event: read the row.
     c.row = i
+    c.gen += 1
     et = c.etype[i]
     if TRACE_STACKS_ON:
         t1 = trace_rdtsc()
     # index_lookup.
-    if 0 <= et < c.n_buckets:
-        lo = c.idx_off[et]
-        hi = c.idx_off[et + 1]
+    bk = _bucket(c, et)
+    if 0 <= bk < c.n_buckets:
+        lo = c.idx_off[bk]
+        hi = c.idx_off[bk + 1]
     if TRACE_STACKS_ON:
         t2 = trace_rdtsc()
     # rule_checks.
@@ -310,7 +419,10 @@ cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
         r = c.idx_rules[p]
         if TRACE_RULES_ON:
             ts = trace_rdtsc()
-        hit = _eval(c, c.roots[r])
+        if c.prog_start != NULL:
+            hit = _run_prog(c, c.prog_start[r])
+        else:
+            hit = _eval(c, c.roots[r])
         if TRACE_RULES_ON:
             trace_rule(<uint32_t>c.rule_ids[r], hit, trace_rdtsc() - ts)
         c.checks[r] += 1
@@ -486,6 +598,83 @@ def validate(compiled, table):
                 byte_pool=byte_pool, truth_pool=truth_pool, row_pool=row_pool, cols=cols)
 
 
+def validate_program(program, int64_t n_rules, nodes):
+    """Check a flat program (ruleopt.engine.program.Program) for the nogil interpreter:
+    opcodes known, every jump forward and inside the code, every CMP on a comparison node,
+    LOAD paired with a STORE, slots in range, and every rule's code ending in RET."""
+    code = np.ascontiguousarray(program.code, dtype=np.int32)
+    starts = _arr(program.starts, np.int32, "program starts")
+    n_slots = int(program.n_slots)
+    if code.ndim != 2 or code.shape[1] != 2:
+        raise ValueError("program code must have shape (n, 2)")
+    if starts.shape[0] != n_rules:
+        raise ValueError("the program has a start per compiled rule")
+    n = code.shape[0]
+    if n_slots < 0:
+        raise ValueError("negative memo slot count")
+    if n_rules and (starts.min() < 0 or starts.max() >= n):
+        raise ValueError("a program start is outside the code")
+    op, arg = code[:, 0].astype(np.int64), code[:, 1].astype(np.int64)
+    here = np.arange(n)
+    if n and (op.min() < 0 or op.max() >= N_INSTR):
+        raise ValueError("bad opcode")
+    jump = (op == I_JF) | (op == I_JT) | (op == I_LOAD)
+    if np.any(jump & ((arg <= here) | (arg >= n))):
+        raise ValueError("a jump goes backwards or leaves the code")
+    # Nothing runs past the end: the last instruction returns.
+    if n and op[n - 1] != I_RET:
+        raise ValueError("the code must end with RET")
+    cmp = op == I_CMP
+    if np.any(cmp & ((arg < 0) | (arg >= nodes.shape[0]))):
+        raise ValueError("a CMP names no node")
+    if np.any(nodes[arg[cmp], F_KIND] != K_CMP):
+        raise ValueError("a CMP names a node that is not a comparison")
+    load = np.nonzero(op == I_LOAD)[0]
+    if load.size and np.any(op[arg[load] - 1] != I_STORE):
+        raise ValueError("a LOAD does not skip to just after a STORE")
+    store = op == I_STORE
+    if np.any(store & ((arg < 0) | (arg >= n_slots))):
+        raise ValueError("a memo slot is out of range")
+    return code, starts, n_slots
+
+
+def validate_dtree(dtree, int64_t n_types, int64_t n_buckets, cols):
+    """Check a finer-index decision tree (ruleopt.engine.finer.DecisionTree): one root
+    per evt.type id, children after their parent (the walk terminates), columns
+    single-valued, keys sorted per node, leaves naming buckets that exist."""
+    col = _arr(dtree.col, np.int32, "tree columns")
+    targ = _arr(dtree.arg, np.int32, "tree args")
+    koff = _arr(dtree.koff, np.int64, "tree key offsets")
+    keys = _arr(dtree.keys, np.int64, "tree keys")
+    child = _arr(dtree.child, np.int32, "tree children")
+    n = col.shape[0]
+    if targ.shape[0] != n or koff.shape[0] != n + 1 or child.shape[0] != keys.shape[0]:
+        raise ValueError("decision tree arrays differ in length")
+    if n and n < n_types:
+        raise ValueError("the decision tree needs a root per evt.type id")
+    if koff[0] != 0 or koff[n] != keys.shape[0] or np.any(np.diff(koff) < 0):
+        raise ValueError("tree key offsets must rise from 0 to len(keys)")
+    here = np.arange(n)
+    leaf = col < 0
+    if np.any(leaf & ((targ < 0) | (targ >= n_buckets))):
+        raise ValueError("a tree leaf names a bucket that does not exist")
+    inner = ~leaf
+    if np.any(inner & ((targ <= here) | (targ >= n))):
+        raise ValueError("a tree node's default child is out of order")
+    if np.any(inner & (col >= len(cols))):
+        raise ValueError("a tree node branches on a column that does not exist")
+    for i in np.nonzero(inner)[0].tolist():
+        if cols[col[i]].offsets is not None:
+            raise ValueError("a tree node branches on a multi-valued column")
+        k0, k1 = int(koff[i]), int(koff[i + 1])
+        if k1 - k0 > 1 and np.any(np.diff(keys[k0:k1]) <= 0):
+            raise ValueError("tree keys must be sorted and distinct")
+        ch = child[k0:k1]
+        if ch.size and (ch.min() <= i or ch.max() >= n):
+            raise ValueError("a tree child is out of order")
+    return col, targ, koff, keys, child
+
+
 cdef const void* _ptr(cnp.ndarray a):
     # An empty array may have a NULL-ish data pointer; nothing reads it (validated), but
     # keep every pointer valid.
@@ -504,12 +693,28 @@ def mode() -> int:
     return trace_mode()
 
 
+cdef void _probe(Core* c, int64_t nn, const int64_t* rows, int64_t m, uint8_t* truth,
+                 double* cycles) noexcept nogil:
+    cdef int64_t j, k
+    cdef uint64_t t0
+    for j in range(nn):
+        t0 = trace_rdtsc()
+        for k in range(m):
+            c.row = rows[k]
+            truth[j * m + k] = _eval(c, j)
+        cycles[j] = <double>(trace_rdtsc() - t0) / (m if m else 1)
+
+
 def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
-        double empty_wait_s=0.0, bint first_match=True, int64_t out_cap=-1):
+        double empty_wait_s=0.0, bint first_match=True, int64_t out_cap=-1, probe=None):
     """Run the loop over ``table`` with ``compiled`` (see ruleopt.engine.core.run_core).
 
     Offline (``rate`` None): the whole table ``repeat`` times, cycles per repeat. Rate
     replay: once, at ``rate`` events/s into a ring of ``buffer`` slots. Returns a dict.
+
+    ``probe`` (row numbers): instead of the loop, evaluate every node (the recursive
+    evaluator, whole subtree) on those rows; returns {"truth": uint8 [nodes, rows],
+    "cycles": mean cycles per evaluation of each node} for cost/selectivity ordering.
     """
     if repeat < 1:
         raise ValueError("repeat must be >= 1")
@@ -525,6 +730,13 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
     heap_off = np.ascontiguousarray(heap_off, dtype=np.int64)
     if heap_data.shape[0] == 0:
         heap_data = np.zeros(1, dtype=np.uint8)
+    program = getattr(compiled, "program", None)
+    dtree = getattr(compiled, "dtree", None)
+    if program is not None:
+        p_code, p_starts, n_slots = validate_program(program, nr, v["nodes"])
+    if dtree is not None:
+        d_col, d_arg, d_koff, d_keys, d_child = validate_dtree(
+            dtree, len(table.strings), int(v["idx_off"].shape[0]) - 1, v["cols"])
     bucket_len = np.diff(v["idx_off"])
     max_bucket = int(bucket_len.max()) if bucket_len.size else 0
     if out_cap < 0:
@@ -592,6 +804,41 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
         c.heap_data = <const uint8_t*>_ptr(heap_data)
         c.heap_off = <const int64_t*>_ptr(heap_off)
         c.first_match = first_match
+        if probe is not None:
+            rows_a = np.ascontiguousarray(probe, dtype=np.int64)
+            if rows_a.ndim != 1 or (rows_a.size and (rows_a.min() < 0 or rows_a.max() >= n)):
+                raise ValueError("probe rows must be row numbers of the table")
+            nn_p = compiled.nodes.shape[0]
+            truth_a = np.zeros((nn_p, rows_a.shape[0]), dtype=np.uint8)
+            ncyc_a = np.zeros(nn_p, dtype=np.float64)
+            if rows_a.size == 0:
+                rows_a = np.zeros(1, dtype=np.int64)
+                m_p = 0
+            else:
+                m_p = rows_a.shape[0]
+            _probe(&c, nn_p, <const int64_t*>_ptr(rows_a), m_p,
+                   <uint8_t*>_ptr(truth_a) if truth_a.size else NULL,
+                   <double*>_ptr(ncyc_a) if nn_p else NULL)
+            return {"truth": truth_a, "cycles": ncyc_a}
+        if program is not None:
+            memo_gen = np.zeros(max(n_slots, 1), dtype=np.uint64)
+            memo_val = np.zeros(max(n_slots, 1), dtype=np.uint8)
+            keep.extend((p_code, p_starts, memo_gen, memo_val))
+            c.prog = <const int32_t*>_ptr(p_code)
+            c.prog_start = <const int32_t*>_ptr(p_starts) if nr else NULL
+            c.memo_gen = <uint64_t*>_ptr(memo_gen)
+            c.memo_val = <uint8_t*>_ptr(memo_val)
+        if dtree is not None and d_col.shape[0]:
+            if d_keys.shape[0] == 0:
+                d_keys = np.zeros(1, dtype=np.int64)
+                d_child = np.zeros(1, dtype=np.int32)
+            keep.extend((d_col, d_arg, d_koff, d_keys, d_child))
+            c.dt_n = d_col.shape[0]
+            c.dt_col = <const int32_t*>_ptr(d_col)
+            c.dt_arg = <const int32_t*>_ptr(d_arg)
+            c.dt_koff = <const int64_t*>_ptr(d_koff)
+            c.dt_keys = <const int64_t*>_ptr(d_keys)
+            c.dt_child = <const int32_t*>_ptr(d_child)
         c.checks = <int64_t*>_ptr(checks)
         c.matched = <int64_t*>_ptr(matched)
         c.per_event = <int32_t*>_ptr(per_event)

@@ -87,6 +87,12 @@ class CompiledRuleset:
     heap_len: int
     n_events: int
     stats: dict[str, int] = field(default_factory=dict)
+    # Optional parts a strategy swaps in (ruleopt.engine.strategies): a flat program run
+    # instead of the recursive evaluator (ruleopt.engine.program.Program), and a decision
+    # tree from evt.type to bucket (ruleopt.engine.finer.DecisionTree; idx_offsets then
+    # index bucket ids, not evt.type ids, and ``bucket`` no longer applies).
+    program: Any = None
+    dtree: Any = None
 
     @property
     def n_rules(self) -> int:

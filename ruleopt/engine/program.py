@@ -1,0 +1,299 @@
+"""Flat matchers: each rule's compiled tree as straight-line code for the core's loop.
+
+Proposal 1 of the study: the recursive ``filter::run -> check`` walk is replaced by a
+program over one accumulator, evaluated by a loop in ``cython_core/core_impl.pxi``
+(``_run_prog``). The comparison itself stays the one implementation (``_eval_cmp`` on the
+compiled node), so a program differs from the recursive evaluator only in control flow:
+
+- ``flat``: ``and``/``or`` become forward jumps (``JF``/``JT``) to the end of the node;
+  jump threading then sends a jump that lands on another jump it would take straight to
+  its final target (a false ``and`` inside an ``and`` leaves both at once).
+- ``shared``: sub-expressions that several rules contain (macros inline to identical
+  subtrees) are hash-consed: each distinct subtree gets a memo slot, its code is wrapped
+  in ``LOAD``/``STORE`` and runs at most once per event; the slot's generation stamp
+  says whether the stored value belongs to this event, so nothing is cleared per event.
+- ``reorder``: the children of each ``and``/``or`` are emitted cheapest-decisive first,
+  from each child's measured cycles and its measured truth on a sample of the workload
+  (the rows that reach the rule). Falco conditions have no side effects and every
+  comparison is total (absent fields compare false), so any order gives the same value.
+
+Opcodes must equal the extension's ``INSTR`` (checked by ``check_opcodes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import numpy as np
+
+from ruleopt.errors import RuleoptError
+
+from .compile import (
+    F_A,
+    F_ALL,
+    F_B,
+    F_CHILD,
+    F_COL,
+    F_KIND,
+    F_NCHILD,
+    F_OP,
+    K_AND,
+    K_CMP,
+    K_NOT,
+    K_OR,
+    K_TRUE,
+    OP_NUM_IN,
+    OP_ROW_TRUTH,
+    OP_STR_CONTAINS,
+    OP_STR_ENDSWITH,
+    OP_STR_IN,
+    OP_STR_STARTSWITH,
+    OP_STR_TRUTH,
+    CompiledRuleset,
+)  # fmt: skip
+
+I_CMP, I_JF, I_JT, I_NOT, I_CONST, I_RET, I_LOAD, I_STORE = range(8)
+INSTR: dict[str, int] = {
+    "I_CMP": I_CMP, "I_JF": I_JF, "I_JT": I_JT, "I_NOT": I_NOT, "I_CONST": I_CONST,
+    "I_RET": I_RET, "I_LOAD": I_LOAD, "I_STORE": I_STORE,
+}  # fmt: skip
+
+# Leaves worth a memo slot: a LOAD/STORE pair costs about one string-id compare, so only
+# comparisons that cost more (scans, set lookups, tables) are shared on their own.
+_COSTLY_OPS = frozenset({OP_STR_IN, OP_STR_TRUTH, OP_STR_CONTAINS, OP_STR_STARTSWITH,
+                         OP_STR_ENDSWITH, OP_NUM_IN, OP_ROW_TRUTH})  # fmt: skip
+
+
+@dataclass
+class Program:
+    """Code for every compiled rule: ``code`` int32 [n, 2] (opcode, argument), ``starts``
+    the first instruction of each rule, ``n_slots`` memo slots used by LOAD/STORE."""
+
+    code: np.ndarray
+    starts: np.ndarray
+    n_slots: int
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def check_opcodes(mod: ModuleType) -> None:
+    """Refuse an extension built with other opcodes than this module emits."""
+    theirs = getattr(mod, "INSTR", None)
+    if theirs != INSTR:
+        raise RuleoptError(
+            f"{mod.__name__} does not run this flat-program format",
+            hint="rebuild the extensions (python setup.py build_ext --inplace)",
+        )
+
+
+def _children(nodes: np.ndarray, i: int) -> range:
+    c0 = int(nodes[i, F_CHILD])
+    return range(c0, c0 + int(nodes[i, F_NCHILD]))
+
+
+def subtree_keys(nodes: np.ndarray) -> np.ndarray:
+    """Hash-consing: one id per distinct subtree (equal ids: equal node rows all the way
+    down, so equal values on every event). Children follow their parent, so a reverse
+    pass sees children first."""
+    ids = np.zeros(len(nodes), dtype=np.int64)
+    table: dict[tuple, int] = {}
+    for i in range(len(nodes) - 1, -1, -1):
+        row = nodes[i]
+        kind = int(row[F_KIND])
+        if kind == K_CMP:
+            key: tuple = (kind, int(row[F_OP]), int(row[F_COL]), int(row[F_ALL]),
+                          int(row[F_A]), int(row[F_B]))  # fmt: skip
+        elif kind in (K_AND, K_OR, K_NOT):
+            key = (kind, *(int(ids[j]) for j in _children(nodes, i)))
+        else:
+            key = (kind,)
+        ids[i] = table.setdefault(key, len(table))
+    return ids
+
+
+def _shared_nodes(nodes: np.ndarray, roots: Sequence[int]) -> dict[int, int]:
+    """node -> memo slot, for subtrees that occur more than once and are worth a slot.
+
+    A subtree that occurs only inside one shared parent (as often as the parent) gains
+    nothing from its own slot: the parent's memo already skips it."""
+    keys = subtree_keys(nodes)
+    count = np.bincount(keys, minlength=int(keys.max()) + 1 if len(keys) else 0)
+    parent = np.full(len(nodes), -1, dtype=np.int64)
+    for i in range(len(nodes)):
+        if int(nodes[i, F_KIND]) in (K_AND, K_OR, K_NOT):
+            parent[list(_children(nodes, i))] = i
+    reachable = np.zeros(len(nodes), dtype=bool)
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if not reachable[i]:
+            reachable[i] = True
+            if int(nodes[i, F_KIND]) in (K_AND, K_OR, K_NOT):
+                stack.extend(_children(nodes, i))
+
+    def worth(i: int) -> bool:
+        kind = int(nodes[i, F_KIND])
+        if kind in (K_AND, K_OR, K_NOT):
+            return True
+        return kind == K_CMP and int(nodes[i, F_OP]) in _COSTLY_OPS
+
+    slots: dict[int, int] = {}
+    slot_of_key: dict[int, int] = {}
+    for i in range(len(nodes)):
+        k = int(keys[i])
+        if not reachable[i] or count[k] < 2 or not worth(i):
+            continue
+        p = int(parent[i])
+        if p >= 0 and count[int(keys[p])] == count[k] and worth(p):
+            continue
+        slots[i] = slot_of_key.setdefault(k, len(slot_of_key))
+    return slots
+
+
+class _Emitter:
+    def __init__(self, nodes: np.ndarray, slots: Mapping[int, int],
+                 order: Mapping[int, Sequence[int]]) -> None:  # fmt: skip
+        self.nodes = nodes
+        self.slots = slots
+        self.order = order
+        self.code: list[list[int]] = []
+
+    def emit(self, i: int) -> None:
+        slot = self.slots.get(i)
+        if slot is None:
+            self._body(i)
+            return
+        load = len(self.code)
+        self.code.append([I_LOAD, -1])
+        self._body(i)
+        self.code.append([I_STORE, slot])
+        self.code[load][1] = len(self.code)  # skip past the STORE with the memo's value
+
+    def _body(self, i: int) -> None:
+        nodes, code = self.nodes, self.code
+        kind = int(nodes[i, F_KIND])
+        if kind == K_CMP:
+            code.append([I_CMP, i])
+        elif kind == K_NOT:
+            self.emit(int(nodes[i, F_CHILD]))
+            code.append([I_NOT, 0])
+        elif kind in (K_AND, K_OR):
+            kids = list(self.order.get(i, _children(nodes, i)))
+            if not kids:
+                code.append([I_CONST, int(kind == K_AND)])
+                return
+            jump = I_JF if kind == K_AND else I_JT
+            pending = []
+            for j in kids[:-1]:
+                self.emit(j)
+                pending.append(len(code))
+                code.append([jump, -1])
+            self.emit(kids[-1])
+            for at in pending:
+                code[at][1] = len(code)
+        else:
+            code.append([I_CONST, int(kind == K_TRUE)])
+
+
+def _thread_jumps(code: list[list[int]]) -> int:
+    """Retarget each JF/JT past jumps its accumulator value decides (a JF lands on a
+    JF: taken again; on a JT: falls through). Targets only move forward; a STORE is
+    never skipped, so memo slots stay filled. Returns the number of retargeted jumps."""
+    moved = 0
+    for ins in code:
+        if ins[0] not in (I_JF, I_JT):
+            continue
+        t = ins[1]
+        while True:
+            op = code[t][0]
+            if op == ins[0]:
+                t = code[t][1]  # same test, same accumulator: taken again
+            elif op in (I_JF, I_JT):
+                t += 1  # the opposite test on the same accumulator: falls through
+            else:
+                break
+        if t != ins[1]:
+            ins[1] = t
+            moved += 1
+    return moved
+
+
+def compile_program(
+    compiled: CompiledRuleset,
+    *,
+    share: bool = False,
+    order: Mapping[int, Sequence[int]] | None = None,
+    thread: bool = True,
+) -> Program:
+    """Code for every rule of ``compiled``; ``share`` adds memo slots for subtrees that
+    several rules contain; ``order`` gives, per and/or node, the order to test its
+    children in (a permutation of them; see ``measured_order``)."""
+    nodes = np.asarray(compiled.nodes)
+    roots = [int(r) for r in compiled.roots]
+    order = dict(order or {})
+    for i, kids in order.items():
+        if sorted(kids) != list(_children(nodes, i)):
+            raise RuleoptError(f"order for node {i} is not a permutation of its children")
+    slots = _shared_nodes(nodes, roots) if share else {}
+    em = _Emitter(nodes, slots, order)
+    starts = []
+    for r in roots:
+        starts.append(len(em.code))
+        em.emit(r)
+        em.code.append([I_RET, 0])
+    threaded = _thread_jumps(em.code) if thread else 0
+    n_slots = max(slots.values(), default=-1) + 1
+    code = np.asarray(em.code, dtype=np.int32).reshape(-1, 2)
+    return Program(
+        code=code,
+        starts=np.asarray(starts, dtype=np.int32),
+        n_slots=n_slots,
+        stats={"instructions": len(code), "memo_slots": n_slots,
+               "shared_subtrees": len(slots), "threaded_jumps": threaded},
+    )
+
+
+def measured_order(
+    compiled: CompiledRuleset,
+    truth: np.ndarray,
+    cycles: np.ndarray,
+    rule_rows: Sequence[np.ndarray],
+) -> dict[int, list[int]]:
+    """Child order per and/or node from measurements on a sample.
+
+    ``truth`` [node, sample row] and ``cycles`` [node] come from the core's probe;
+    ``rule_rows[r]`` are the sample rows (indices into ``truth``'s columns) the index
+    gives rule ``r``. Greedy, per node: among the children not placed yet, take the one
+    with the least cycles per decided row (for ``and`` a false child decides, for ``or``
+    a true one) over the rows still undecided, then keep only the rows it leaves
+    undecided. Rows a node never sees keep the source order (ties break by position)."""
+    nodes = np.asarray(compiled.nodes)
+    out: dict[int, list[int]] = {}
+    for r, root in enumerate(compiled.roots.tolist()):
+        rows = np.asarray(rule_rows[r], dtype=np.int64)
+        stack = [(int(root), rows)]
+        while stack:
+            i, live = stack.pop()
+            kind = int(nodes[i, F_KIND])
+            if kind == K_NOT:
+                stack.append((int(nodes[i, F_CHILD]), live))
+            if kind not in (K_AND, K_OR):
+                continue
+            want = kind == K_OR  # the child value that decides the node
+            left = list(_children(nodes, i))
+            placed: list[int] = []
+            while left:
+                best, best_score = left[0], float("inf")
+                for j in left:
+                    decided = int(np.count_nonzero(truth[j, live] == want)) if live.size else 0
+                    score = float(cycles[j]) / decided if decided else float("inf")
+                    if score < best_score:
+                        best, best_score = j, score
+                left.remove(best)
+                placed.append(best)
+                stack.append((best, live))
+                if live.size:
+                    live = live[truth[best, live] != want]
+            out[i] = placed
+    return out
