@@ -738,7 +738,8 @@ bool g_match_overflow = false;
 inline unsigned bucket(uint64_t c)
 {
 	// Bucket b holds values in [2^(b-1), 2^b); bucket 0 holds 0.
-	return c == 0 ? 0 : (unsigned)(64 - __builtin_clzll(c)) & (NBUCKETS - 1);
+	unsigned b = c == 0 ? 0 : (unsigned)(64 - __builtin_clzll(c));
+	return b > NBUCKETS - 1 ? NBUCKETS - 1 : b;
 }
 
 inline void record(cycle_stats &s, uint64_t c)

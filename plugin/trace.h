@@ -98,9 +98,12 @@ static inline uint64_t trace_rdtsc(void) {
 #endif
 }
 
-/* log2 bucket: 0 for 0 and 1, else floor(log2(x)); 63 caps. */
+/* log2 bucket, the one convention of the project (the libsinsp harness and the profile
+ * model use it too): bucket b holds values in [2^(b-1), 2^b), i.e. b = bit_length(x);
+ * bucket 0 holds 0; the last bucket takes everything from 2^62 up. */
 static inline unsigned trace_bucket(uint64_t x) {
-    return x ? (unsigned)(63 - __builtin_clzll(x)) : 0u;
+    unsigned b = x ? (unsigned)(64 - __builtin_clzll(x)) : 0u;
+    return b > 63u ? 63u : b;
 }
 
 static inline void trace_cell_add(trace_cell_t *c, uint64_t cycles) {

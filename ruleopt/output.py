@@ -93,7 +93,7 @@ class Alert:
     rule_id: int
     evt_num: int
     line: str
-    json: str
+    json: str | None = None  # only with json_output, as Falco's json_output option
 
 
 Getter = Callable[[str], object]
@@ -115,6 +115,15 @@ class Formatter:
             pos = m.end()
         literals.append((fmt or "")[pos:])
         return cls(tuple(literals), tuple(fields))
+
+    def render_text(self, get: Getter) -> str:
+        """The formatted output alone: what a text alert needs, nothing more."""
+        lits = self.literals
+        parts = [lits[0]]
+        for i, f in enumerate(self.fields):
+            parts.append(render_value(get(f)))
+            parts.append(lits[i + 1])
+        return "".join(parts)
 
     def render(self, get: Getter) -> tuple[str, dict[str, str]]:
         values = [render_value(get(f)) for f in self.fields]
@@ -160,9 +169,13 @@ class CachedOutput:
             self._prios[rid] = meta.priority
             self._fmts[rid] = Formatter.parse(meta.output)
 
-    def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter) -> Alert:
-        text, fields = self._fmts[rule_id].render(get)
+    def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
+              json_output: bool = False) -> Alert:
         prio = self._prios[rule_id]
+        if not json_output:
+            text = self._fmts[rule_id].render_text(get)
+            return Alert(rule_id, evt_num, alert_line(time_ns, prio, text))
+        text, fields = self._fmts[rule_id].render(get)
         return Alert(rule_id, evt_num, alert_line(time_ns, prio, text),
                      alert_json(time_ns, self._names[rule_id], prio, text, fields))
 
@@ -210,7 +223,8 @@ class LuaOutput:
             load(rid, meta.name, meta.priority, meta.output)
         self._handle = self._lua.globals().handle_event
 
-    def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter) -> Alert:
+    def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
+              json_output: bool = False) -> Alert:
         fields: dict[str, str] = {}
 
         def resolve(candidate: str) -> str:
@@ -228,8 +242,10 @@ class LuaOutput:
             return "".join(out)
 
         name, prio, text, _ = self._handle(rule_id, resolve)
-        return Alert(rule_id, evt_num, alert_line(time_ns, prio, text),
-                     alert_json(time_ns, name, prio, text, fields))
+        line = alert_line(time_ns, prio, text)
+        if not json_output:
+            return Alert(rule_id, evt_num, line)
+        return Alert(rule_id, evt_num, line, alert_json(time_ns, name, prio, text, fields))
 
 
 OUTPUTS = {"lua": LuaOutput, "cached": CachedOutput}

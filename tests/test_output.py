@@ -40,8 +40,8 @@ def test_lua_and_cached_agree_on_a_real_format():
                         "File below /etc opened for writing (user=%user.name "
                         "command=%proc.cmdline parent=%proc.pname file=%fd.name)")}
     values = {"user.name": "root", "proc.cmdline": "cat > /etc/x", "fd.name": "/etc/x"}
-    lua = LuaOutput(meta).alert(7, 42, 10**9, values.get)
-    cached = CachedOutput(meta).alert(7, 42, 10**9, values.get)
+    lua = LuaOutput(meta).alert(7, 42, 10**9, values.get, json_output=True)
+    cached = CachedOutput(meta).alert(7, 42, 10**9, values.get, json_output=True)
     assert lua == cached
     assert lua.line == ("00:00:01.000000000: Error File below /etc opened for writing "
                         "(user=root command=cat > /etc/x parent=<NA> file=/etc/x)")
@@ -62,5 +62,7 @@ text_piece = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_s
 def test_output_paths_byte_identical(pieces, tail, values, t):
     fmt = "".join(lit + "%" + f + " " for lit, f in pieces) + tail
     meta = {0: RuleMeta("r", "Notice", fmt)}
-    lua = LuaOutput(meta).alert(0, 1, t, values.get)
-    assert lua == CachedOutput(meta).alert(0, 1, t, values.get)
+    for json_output in (False, True):
+        lua = LuaOutput(meta).alert(0, 1, t, values.get, json_output=json_output)
+        assert lua == CachedOutput(meta).alert(0, 1, t, values.get, json_output=json_output)
+        assert (lua.json is not None) == json_output

@@ -24,6 +24,7 @@ from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine.compile import compile_rules
 from ruleopt.engine.core import run_core
 from ruleopt.engine.verify import unsupported_reason
+from ruleopt.errors import RuleoptError
 from ruleopt.events.load import load_events
 from ruleopt.events.sinsp import run_harness
 from ruleopt.events.table import EventTable
@@ -211,23 +212,37 @@ def test_bad_options_exit_1(tmp_path, capsys):
 # ------------------------------------------------------------------ the conversion
 
 
-def test_hist_from_trace_shifts_to_the_model_buckets():
-    # plugin/trace.h: bucket floor(log2 x); the model: bit_length(x) = floor(log2 x) + 1.
+def test_trace_histograms_use_the_model_buckets():
+    # plugin/trace.h, the harness and the model share one convention: b = bit_length(x).
     th = [0] * NBUCKETS
-    th[8] = 3  # three values in [256, 512)
+    th[Hist.bucket_of(300)] = 3
     h = hist_from_trace(3, 3 * 300, th)
-    assert h.buckets[Hist.bucket_of(300)] == 3 and Hist.bucket_of(300) == 9
+    assert Hist.bucket_of(300) == 9
     lo, hi = Hist.bucket_bounds(9)
     assert lo <= h.mean < hi
-    # trace bucket 0 (0 or 1 cycles): 1 cycle unless the sum says every value was 0.
-    th = [0] * NBUCKETS
-    th[0] = 2
-    assert hist_from_trace(2, 1, th).buckets[1] == 2
-    assert hist_from_trace(2, 0, th).buckets[0] == 2
-    # Past the model's last bucket: kept, in the last bucket.
-    th = [0] * NBUCKETS
-    th[62], th[63] = 1, 1
-    assert hist_from_trace(2, 5, th).buckets[NBUCKETS - 1] == 2
+    with pytest.raises(RuleoptError):
+        hist_from_trace(4, 1200, th)  # count disagrees with the histogram
+
+
+def test_core_histogram_buckets_hold_the_measured_cycles():
+    """Every traced check's cycles fall inside its bucket's bounds: the mean of each rule's
+    histogram lies within the span of its non-empty buckets."""
+    rules = load_rules([RULESETS / "falco_rules-falco-0.26.2.yaml"])
+    table = load_events(TRACES / "cat_write.scap", rules)
+    res = run_core(rules.rules, table, "rules", repeat=3)
+    tr = res.trace_rules
+    checked = 0
+    for rid in range(tr.count.shape[0]):
+        for branch in range(tr.count.shape[1]):
+            n = int(tr.count[rid, branch])
+            if not n:
+                continue
+            nz = [b for b, c in enumerate(tr.hist[rid, branch]) if c]
+            lo, _ = Hist.bucket_bounds(nz[0])
+            _, hi = Hist.bucket_bounds(nz[-1])
+            assert lo <= tr.sum[rid, branch] / n < hi
+            checked += 1
+    assert checked > 0
 
 
 def test_profile_from_core_real_runs():

@@ -66,21 +66,11 @@ NOTE_RATE = ("the stacks-traced passes replay the events at settings.rate events
 
 
 def hist_from_trace(count: int, total: int, trace_hist: Sequence[int]) -> Hist:
-    """A model ``Hist`` from one trace cell.
-
-    plugin/trace.h buckets a value ``x`` at ``floor(log2 x)`` (0 and 1 share bucket 0),
-    the model (and the libsinsp harness) at ``bit_length(x)``: trace bucket ``k`` is model
-    bucket ``k + 1``. Trace bucket 0 cannot tell 0 from 1; it becomes model bucket 1 (a
-    check of 1 cycle) unless the cell's sum is 0, when every value was 0. The model's
-    last bucket takes whatever would fall past it.
-    """
-    th = [int(x) for x in trace_hist]
-    if len(th) != NBUCKETS:
-        raise RuleoptError(f"trace histogram has {len(th)} buckets, expected {NBUCKETS}")
-    buckets = [0] * NBUCKETS
-    buckets[0 if total == 0 else 1] += th[0]
-    for k in range(1, NBUCKETS):
-        buckets[min(k + 1, NBUCKETS - 1)] += th[k]
+    """A model ``Hist`` from one trace cell (plugin/trace.h buckets by bit_length, as the
+    model and the harness do), checked for consistency."""
+    buckets = [int(x) for x in trace_hist]
+    if len(buckets) != NBUCKETS:
+        raise RuleoptError(f"trace histogram has {len(buckets)} buckets, expected {NBUCKETS}")
     h = Hist(int(count), int(total), buckets)
     if sum(buckets) != h.count:
         raise RuleoptError(f"trace cell is inconsistent: {sum(buckets)} bucketed values, "
