@@ -239,7 +239,7 @@ def check_against_reference(rules, table: EventTable, compiled=None) -> None:
 
 
 @settings(
-    max_examples=150, deadline=None,
+    max_examples=1000, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.filter_too_much],
 )  # fmt: skip
