@@ -15,20 +15,12 @@ from ruleopt.errors import RuleoptError
 
 # Order is the order of ``ruleopt --help``.
 COMMANDS: tuple[str, ...] = (
-    "check", "import_", "generate", "verify", "profile", "harness", "compare", "run",
+    "check", "import_", "generate", "verify", "harness", "profile", "compare",
 )
 
 
 def _load_commands() -> list:
-    mods = []
-    for name in COMMANDS:
-        try:
-            mods.append(importlib.import_module(f"ruleopt.commands.{name}"))
-        except ModuleNotFoundError as exc:
-            # A command whose module is not written yet simply is not offered.
-            if exc.name != f"ruleopt.commands.{name}":
-                raise
-    return mods
+    return [importlib.import_module(f"ruleopt.commands.{name}") for name in COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ import pytest
 from conftest import READABLE_TRACES, RULESETS
 
 from ruleopt.cli import main
-from ruleopt.commands.compare import split_inputs
+from ruleopt.commands.inputs import split_inputs
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine import strategies as S
 from ruleopt.errors import RuleoptError

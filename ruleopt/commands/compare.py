@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ruleopt.commands.inputs import split_inputs
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine import strategies as S
 from ruleopt.errors import RuleoptError
 
 NAME = "compare"
 HELP = "run matching strategies side by side: speed, rules checked, output cost, equivalence"
-RULES_SUFFIXES = (".yaml", ".yml")
 BASELINE = "baseline"
 
 
@@ -42,16 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="write bar plots (compare_cycles.svg, compare_output.svg) here")
-
-
-def split_inputs(inputs: list[str]) -> tuple[list[str], str | None]:
-    """Rules files by suffix; the rest is the (single) event file."""
-    rules = [p for p in inputs if p.lower().endswith(RULES_SUFFIXES)]
-    events = [p for p in inputs if not p.lower().endswith(RULES_SUFFIXES)]
-    if len(events) > 1:
-        raise RuleoptError(f"one event file at most, got {len(events)}: {', '.join(events)}",
-                           hint="rules files end in .yaml or .yml")  # fmt: skip
-    return rules, (events[0] if events else None)
 
 
 def strategy_names(text: str) -> list[str]:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ruleopt.commands.inputs import split_inputs
 from ruleopt.errors import RuleoptError
 from ruleopt.profile.model import Profile
 
@@ -31,7 +32,6 @@ DEFAULT_OUTPUT = "profile-out"
 DEFAULT_REPEAT = 3
 DEFAULT_BUFFER = 8192
 TOP = 15
-RULES_SUFFIXES = (".yaml", ".yml")
 
 
 def _positive_int(text: str) -> int:
@@ -71,16 +71,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"ring slots for --rate (default {DEFAULT_BUFFER})")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
-
-
-def split_inputs(inputs: list[str]) -> tuple[list[str], str | None]:
-    """Rules files (by suffix) and the one events file, in the order given."""
-    rules = [p for p in inputs if p.lower().endswith(RULES_SUFFIXES)]
-    events = [p for p in inputs if not p.lower().endswith(RULES_SUFFIXES)]
-    if len(events) > 1:
-        raise RuleoptError(f"more than one events file: {', '.join(events)}",
-                           hint="rules files end in .yaml/.yml; give at most one events file")
-    return rules, events[0] if events else None
 
 
 def _check_paths(rules: list[str], events: str | None, output: str) -> None:
