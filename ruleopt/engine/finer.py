@@ -20,7 +20,13 @@ matches in the whole bucket: Falco's first-match result is unchanged.
 
 Which field: the one that minimises the rules checked per event, counted over a seeded
 sample of the workload's rows of that type; then the same again inside each sub-bucket
-(``levels``, default 3). A bucket is split only when that lowers the count.
+(``levels``, default 6). A bucket is split only when that lowers the count.
+
+Besides equality and ``in``, any ordered or string test on a single-valued column
+constrains a rule (its allowed values are the column's values in this table that pass
+the test; an absent value passes none), so ``fd.sport >= 30000`` keeps a catch-all
+network rule off every event without a port. Values admitting the same rules share one
+subtree.
 """
 
 from __future__ import annotations
@@ -43,15 +49,38 @@ from .compile import (
     K_AND,
     K_CMP,
     OP_NUM_EQ,
+    OP_NUM_GE,
+    OP_NUM_GT,
     OP_NUM_IN,
+    OP_NUM_LE,
+    OP_NUM_LT,
+    OP_NUM_NE,
+    OP_STR_CONTAINS,
+    OP_STR_ENDSWITH,
     OP_STR_EQ,
     OP_STR_IN,
+    OP_STR_NE,
+    OP_STR_STARTSWITH,
     OP_STR_TRUTH,
     CompiledRuleset,
 )  # fmt: skip
 
+# Comparisons whose allowed values are found by testing each distinct value of the
+# column in this table: an ordered numeric test or a string test on bytes. Each still
+# fails on an absent field (values.py), so a rule needing one is filed only under the
+# values that pass it; this is what lets `fd.sport >= 30000` skip events without a port.
+_NUM_TESTS = {
+    OP_NUM_NE: np.not_equal, OP_NUM_LT: np.less, OP_NUM_LE: np.less_equal,
+    OP_NUM_GT: np.greater, OP_NUM_GE: np.greater_equal,
+}
+_BYTE_TESTS = {
+    OP_STR_CONTAINS: lambda s, c: c in s,
+    OP_STR_STARTSWITH: bytes.startswith,
+    OP_STR_ENDSWITH: bytes.endswith,
+}
+
 SAMPLE_ROWS = 200_000
-LEVELS = 3
+LEVELS = 6
 
 
 @dataclass
@@ -98,12 +127,24 @@ def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[
                 allowed = frozenset(compiled.id_pool[a:a + b].tolist())
             elif op == OP_NUM_IN:
                 allowed = frozenset(compiled.num_pool[a:a + b].tolist())
-            elif op == OP_STR_TRUTH:
+            elif op in (OP_STR_TRUTH, OP_STR_NE, *_NUM_TESTS, *_BYTE_TESTS):
                 if col not in distinct:
                     c = table.column(compiled.columns[col])
                     distinct[col] = np.unique(c.values[c.present])
                 vals = distinct[col]
-                allowed = frozenset(vals[compiled.truth_pool[a + vals] != 0].tolist())
+                if op == OP_STR_TRUTH:
+                    keep = compiled.truth_pool[a + vals] != 0
+                elif op == OP_STR_NE:
+                    keep = vals != a
+                elif op in _NUM_TESTS:
+                    keep = _NUM_TESTS[op](vals, a)
+                else:
+                    const = compiled.byte_pool[a:a + b].tobytes()
+                    heap, test = table.strings, _BYTE_TESTS[op]
+                    keep = np.fromiter(
+                        (test(heap.get(int(v)).encode("utf-8", "surrogateescape"), const)
+                         for v in vals), dtype=bool, count=len(vals))
+                allowed = frozenset(vals[keep].tolist())
             else:
                 continue
             cons[col] = cons[col] & allowed if col in cons else allowed
@@ -173,21 +214,33 @@ class _Builder:
             self.leaf(node, rules)
             return
         uncon = [r for r in rules if col not in self.cons[r]]
-        keys = sorted({k for r in rules for k in self.cons[r].get(col, ())})
+        con = [r for r in rules if col in self.cons[r]]
+        allowed = [np.fromiter(self.cons[r][col], np.int64) for r in con]
+        keys = np.unique(np.concatenate(allowed)) if allowed else np.zeros(0, np.int64)
         vals, present = self.column_values(col)
         self.col[node] = col
         default = self.new_node()
         self.arg[node] = default
-        kids = [self.new_node() for _ in keys]
-        self.keys[node] = keys
-        self.child[node] = kids
+        # Values that admit the same rules share one child: `fd.num >= 0` admits every
+        # present value, and must cost one subtree, not one per distinct fd.num. Group
+        # the keys by their row of the key x constrained-rule membership matrix.
+        member = np.stack([np.isin(keys, a) for a in allowed], axis=1)
+        packed = np.ascontiguousarray(np.packbits(member, axis=1))
+        rows_as_bytes = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+        _, first, group = np.unique(rows_as_bytes, return_index=True, return_inverse=True)
+        group = group.reshape(-1)
+        kids = [self.new_node() for _ in first]
+        self.keys[node] = keys.tolist()  # sorted: the core binary-searches them
+        self.child[node] = [kids[g] for g in group.tolist()]
         pv = present[sel]
         v = vals[sel]
-        known = np.isin(v, np.asarray(keys, dtype=np.int64)) & pv
+        known = np.isin(v, keys) & pv
         self.build(default, uncon, sel[~known], depth + 1, used | {col})
-        for k, kid in zip(keys, kids, strict=True):
-            members = [r for r in rules if col not in self.cons[r] or k in self.cons[r][col]]
-            self.build(kid, members, sel[pv & (v == k)], depth + 1, used | {col})
+        pos = {r: j for j, r in enumerate(con)}
+        for g, k0 in enumerate(first.tolist()):
+            members = [r for r in rules if r not in pos or member[k0, pos[r]]]
+            rows = sel[pv & np.isin(v, keys[group == g])]
+            self.build(kids[g], members, rows, depth + 1, used | {col})
 
 
 def finer_index(
