@@ -52,6 +52,18 @@ def test_default_workload_table_and_plots(tmp_path, capsys) -> None:
     assert (tmp_path / "compare_output.svg").exists()
 
 
+def test_capacity_accounts_for_output(capsys) -> None:
+    code, doc = _json(capsys, ["--strategies", "cached-output"])
+    assert code == 0
+    base, cached = doc["strategies"]
+    for r in (base, cached):
+        out = r["output_cycles_per_alert"]["median"]
+        hz = r["events_per_second"] * r["cycles_per_event"]["median"]
+        per_event = r["cycles_per_event"]["median"] + out * r["alerts"] / doc["n_events"]
+        assert r["capacity_events_per_second"] < r["events_per_second"]
+        assert abs(r["capacity_events_per_second"] * per_event / hz - 1) < 1e-6
+
+
 @pytest.fixture
 def small_events(tmp_path):
     rules = load_rules([DEFAULT_RULES])
