@@ -203,6 +203,11 @@ def test_plots_are_svg_with_titles_in_cycles(tmp_path):
     texts = _svg_texts(plots.bar_compare(["a", "b"], [1.0, 2.0], [0.1, 0.2],
                                          "mean cycles per event", tmp_path / "cmp.svg"))
     assert "mean cycles per event" in texts
+    texts = _svg_texts(plots.line_plot({"baseline": ([1e5, 1e6], [0.0, 12.5])},
+                                       "Dropped events vs offered rate", tmp_path / "d.svg",
+                                       "offered rate (events/s)", "events dropped (%)"))
+    assert "Dropped events vs offered rate" in texts and "events dropped (%)" in texts
+    assert "baseline" in texts
 
 
 def test_profile_dir_writes_everything(tmp_path):

@@ -108,3 +108,20 @@ def write_plots(profile: Profile, outdir: Path | str) -> list[Path]:
     outdir = Path(outdir)
     return [latency_plot(profile, outdir / "rule_latency.svg"),
             totals_plot(profile, outdir / "rule_totals.svg")]
+
+
+def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str,
+              path: Path | str, xlabel: str, ylabel: str, *, logx: bool = True) -> Path:
+    """One line per named ``(xs, ys)`` series; ``title`` and the labels name the units."""
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for name, (xs, ys) in series.items():
+        ax.plot(list(xs), list(ys), marker="o", label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return _save(fig, Path(path))
