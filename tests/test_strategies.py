@@ -99,7 +99,7 @@ def check_strategies(rules, table: EventTable) -> None:
     assert results["finer"].rules_checked_per_event <= base.rules_checked_per_event
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])  # fmt: skip
 @given(rules=rulesets(), recs=st.lists(events(), min_size=1, max_size=30))
