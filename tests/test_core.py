@@ -436,3 +436,20 @@ def test_real_rules_on_captures(capture: str, rules_file: str) -> None:
 
 def test_captures_are_found() -> None:
     assert len(CAPTURES) >= 10, CAPTURES
+
+
+def test_unsigned_64_bit_values_order_like_the_reference() -> None:
+    """evt.num is unsigned 64-bit: values >= 2**63 sit in int64 storage by bit pattern, and
+    ordered comparisons must still see them as large (regression: they compared signed)."""
+    big = (1 << 63, (1 << 64) - 1, 5)
+    recs = [{"evt.type": "open", "evt.num": n} for n in big]
+    table = EventTable.from_records(recs, ["evt.type", "evt.num"])
+    conds = [
+        ast.Compare(ast.Field("evt.num"), ">", ast.Value(str((1 << 63) - 1))),
+        ast.Compare(ast.Field("evt.num"), "<", ast.Value("100")),
+        ast.Compare(ast.Field("evt.num"), ">=", ast.Value("0")),
+    ]
+    rules = [make_rule(i, c, EvtTypeSet.of({"open"})) for i, c in enumerate(conds)]
+    check_against_reference(rules, table)
+    got = run_core(comp.compile_rules(rules, table), table, first_match=False)
+    assert got.matched[0] == 2 and got.matched[1] == 1 and got.matched[2] == 3

@@ -35,7 +35,7 @@ import numpy as np
 
 from ruleopt.engine.index import evttype_buckets
 from ruleopt.errors import RuleoptError
-from ruleopt.events.table import EventTable
+from ruleopt.events.table import EventTable, has_wrapped_unsigned, python_number
 from ruleopt.fields import FieldInfo
 from ruleopt.rules import ast
 from ruleopt.rules.model import Rule
@@ -176,8 +176,8 @@ class _Builder:
 
     def truth_for_numbers(self, key: str, info: FieldInfo, test) -> tuple[int, int, int]:
         col = self.table.column(key)
-        py = bool if col.type == "bool" else int
-        true_vals = [v for v in self.distinct_values(key).tolist() if test(py(v))]
+        true_vals = [v for v in self.distinct_values(key).tolist()
+                     if test(python_number(col.type, v))]
         self.stats["truth"] += 1
         return (OP_NUM_IN, *self.add_nums(true_vals))
 
@@ -282,7 +282,10 @@ class _Builder:
 
         # Numeric column.
         if info.type in ("int", "uint", "port", "reltime", "abstime", "bool"):
-            if op in _NUM_NATIVE and _fits(const):
+            # Native compares are signed int64: an unsigned column holding values >= 2**63
+            # (stored by bit pattern) must be ordered through the truth path instead.
+            ordered_ok = op in ("=", "!=") or not has_wrapped_unsigned(column)
+            if op in _NUM_NATIVE and _fits(const) and ordered_ok:
                 self.stats["native"] += 1
                 return K_CMP, _NUM_NATIVE[op], c, all_flag, int(const), 0
             if op in ("in", "intersects") and all(_fits(x) for x in const):

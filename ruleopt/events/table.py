@@ -149,6 +149,23 @@ _KINDS: dict[str, str] = {
 _UNSIGNED_TYPES = frozenset({"uint", "reltime", "abstime"})
 
 
+def python_number(type_name: str, stored: int) -> int | bool:
+    """The evaluator's value of one stored number (bools, and unsigned 64-bit values kept
+    by bit pattern in int64 storage)."""
+    if is_bool_type(type_name):
+        return bool(stored)
+    if type_name in _UNSIGNED_TYPES and stored < 0:
+        return stored + (1 << 64)
+    return stored
+
+
+def has_wrapped_unsigned(column: Column) -> bool:
+    """Does this unsigned column hold values >= 2**63 (negative in int64 storage)? Native
+    signed comparisons would order those wrongly."""
+    return (column.kind == "num" and column.type in _UNSIGNED_TYPES
+            and column.values.size > 0 and int(column.values.min()) < 0)
+
+
 def storage_kind(info: object) -> str:
     """``"num"`` or ``"str"``: how a field of this FieldInfo (or type name) is stored.
 
