@@ -42,10 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    # Conditions are trees walked recursively (printer, resolver, evaluator); real rules
+    # nest a few dozen levels, generated ones more, so allow deeper than Python's 1000.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     try:
         return int(args._run(args) or 0)
     except RuleoptError as err:
         print(f"ruleopt {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print(f"ruleopt {args.command}: error: a condition is nested too deeply to process "
+              "(thousands of levels of not/and/or or macros)\n"
+              "  hint: flatten the condition or split the macro chain", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ruleopt: interrupted", file=sys.stderr)

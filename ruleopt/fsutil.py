@@ -30,15 +30,23 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> None:
     if not directory.is_dir():
         raise RuleoptError("output directory does not exist", file=str(directory),
                            hint="create it first, or choose another output path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise RuleoptError(f"cannot write here: {exc.strerror}", file=str(path),
+                           hint="choose an output path in a writable directory") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise RuleoptError(f"cannot write the output: {exc.strerror or exc}",
+                               file=str(path), hint="check the path and free disk space"
+                               ) from None
         raise
 
 

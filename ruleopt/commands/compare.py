@@ -209,6 +209,17 @@ def write_plots(doc: dict, outdir: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     rule_files, events = split_inputs(args.inputs)
     names = strategy_names(args.strategies)
+    if args.output:
+        # Checked before minutes of measuring, not after.
+        out = Path(args.output)
+        if out.exists() and not out.is_dir():
+            raise RuleoptError("output path exists and is not a directory", file=str(out),
+                               hint="pick another -o DIR")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RuleoptError(f"cannot create the output directory: {exc.strerror}",
+                               file=str(out), hint="pick another -o DIR") from None
     doc = compare(rule_files, events, names, args.repeat, progress=sys.stderr.isatty())
     if args.output:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]
