@@ -550,6 +550,9 @@ FIELDS: dict[str, FieldInfo] = _build()
 # over a shorter prefix.
 _DOTTED = sorted((n for n, i in FIELDS.items() if i.arg_kind == "dotted"), key=len, reverse=True)
 _INDEX_RE = re.compile(r"^-?[0-9]+$")
+# Ancestor indexes (proc.aname[N]) past any real process tree; also bounds what the
+# generator and the table build for one field.
+MAX_INDEX = 1000
 
 
 def get(name: str) -> FieldInfo | None:
@@ -604,6 +607,11 @@ def _resolve(name: str, arg: str | None) -> ResolvedField:
         raise RuleoptError(
             f"field '{info.name}' needs a numeric index, got '{shown}'",
             hint=f"write e.g. {info.name}[1]",
+        )
+    if kind in ("index", "index_or_none") and not 0 <= int(arg) <= MAX_INDEX:
+        raise RuleoptError(
+            f"field '{info.name}' index out of range in '{shown}'",
+            hint=f"use an index from 0 to {MAX_INDEX}",
         )
     if dotted:
         key = f"{info.name}.{arg}"

@@ -85,3 +85,24 @@ def test_check_text_summary_and_error(tmp_path: Path,
     assert "Traceback" not in captured.err
     first = captured.err.splitlines()[0]
     assert first.startswith(f"ruleopt check: error: {path}:3:1: invalid YAML")
+
+
+@pytest.mark.parametrize("cond, phrase", [
+    ("bogus.field = x", "unknown field 'bogus.field'"),
+    ("proc.aname[abc] = x", "needs a numeric index"),
+    ("proc.aname[-1] = x", "index out of range"),
+    ("fd.sport > abc", "unrecognized port or service 'abc'"),
+    ("fd.ip = 1.2.3", "unrecognized IPv4 address '1.2.3'"),
+    ("evt.num > 0x10", "is not a valid number for field 'evt.num'"),
+    ("evt.is_open_write = 1", "unrecognized boolean value '1'"),
+])
+def test_check_rejects_what_libsinsp_would_not_compile(tmp_path, capsys, cond, phrase) -> None:
+    """Fields and constants are validated at load time, located in the file."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("- rule: r\n  desc: d\n"
+                    f"  condition: evt.type=open and {cond}\n"
+                    "  output: o\n  priority: WARNING\n")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:3:" in err and "rule 'r'" in err and phrase in err
+    assert "Traceback" not in err

@@ -876,6 +876,20 @@ class _Loader:
             warnings=tuple(self.warnings),
         )
 
+    def validate_condition(self, expanded: Expr, info: _RuleInfo, cond: _Cond,
+                           line: int) -> None:  # fmt: skip
+        try:
+            _check_constants(expanded)
+        except RuleoptError as err:
+            # Point at the first mention of the field the message names, if any.
+            word = next((w for w in re.findall(r"'([^']+)'", err.message)
+                         if w in cond.text), None)
+            file, at_line, col = (self.locate_name(cond, word) if word
+                                  else (info.file, line, None))
+            self.fail(RuleoptError(f"rule '{info.name}': {err.message}", file=file,
+                                   line=at_line, column=col,
+                                   hint=err.hint or "fix the field or the value"))
+
     def compile_rule(self, info: _RuleInfo, expander: _Expander, rule_id: int) -> Rule:
         cond = _Cond(info.cond.text, list(info.cond.segs))
         exc_fields: list[str] = []
@@ -904,6 +918,8 @@ class _Loader:
                 self.warnings.append(Warning(
                     f"skipped: unknown filter field(s) {', '.join(unknown)} "
                     "(skip-if-unknown-filter is set)", info.file, line, info.name))
+        if enabled or not info.skip_if_unknown_filter:
+            self.validate_condition(expanded, info, cond, line)
         evttypes = evttypes_of(expanded)
         if info.source == SYSCALL_SOURCE and info.warn_evttypes:
             if evttypes.complement:
@@ -922,6 +938,16 @@ class _Loader:
             warn_evttypes=info.warn_evttypes, file=info.file, line=line,
             condition_text=info.cond.text, exception_fields=tuple(exc_fields),
         )
+
+
+def _check_constants(expr: Expr) -> None:
+    """What libsinsp's compiler rejects once a condition is expanded: unknown fields,
+    bad field arguments, operators a field's type does not support, and constants that do
+    not parse (``fd.sport > abc``). The reference evaluator's ``prepare`` does exactly this
+    parsing, once, so it is the check."""
+    from ruleopt.engine.reference import prepare
+
+    prepare(expr)
 
 
 def _validate_or_fail(loader: _Loader, ex: _ExcInfo, rule: str) -> None:
