@@ -114,3 +114,18 @@ def test_binary_file_and_missing_file(tmp_path):
     assert err.value.file == str(path) and err.value.line == 2
     with pytest.raises(RuleoptError, match="no such file"):
         read_jsonl(tmp_path / "nope.jsonl", KEYS)
+
+
+@pytest.mark.parametrize("line, phrase", [
+    ('{"evt.type": "open", "proc.name": "\\ud800"}', "not valid Unicode"),
+    ('{"evt.type": "open", "fd.sip": "notanip"}', "takes an IP address"),
+    ('{"evt.type": "open", "fd.sport": 70000}', "out of range [0, 65535]"),
+    ('{"evt.type": "open", "evt.rawtime": -5}', "out of range [0,"),
+    ('{"evt.type": "open", "fd.num": 9223372036854775808}', "out of range"),
+])
+def test_values_outside_the_field_type(tmp_path, line, phrase):
+    path = write(tmp_path, ['{"evt.type": "close"}', line])
+    with pytest.raises(RuleoptError) as err:
+        read_jsonl(path, KEYS + ["fd.sip", "fd.sport", "evt.rawtime"])
+    assert err.value.file == str(path) and err.value.line == 2
+    assert phrase in err.value.message

@@ -19,6 +19,7 @@ time with numpy (``tolist`` on slices) and cached, instead of one numpy scalar a
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import zipfile
@@ -532,6 +533,11 @@ def _store(values: list, kind: str, strings: StringHeap, type_name: str = "str")
 
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _UINT64_MAX = (1 << 64) - 1
+# The values a field of each numeric type can hold (libsinsp's widths that matter here).
+_RANGES: dict[str, tuple[int, int]] = {
+    "int": _INT64, "uint": (0, _UINT64_MAX), "reltime": (0, _UINT64_MAX),
+    "abstime": (0, _UINT64_MAX), "port": (0, 65535),
+}
 
 
 def coerce_value(key: str, type_name: str, value: object, *, event: int | None = None) -> object:
@@ -560,6 +566,19 @@ def coerce_value(key: str, type_name: str, value: object, *, event: int | None =
         )
     if kind == "str":
         if isinstance(value, str):
+            try:
+                value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise RuleoptError(
+                    f"field {key}: the text is not valid Unicode (a lone surrogate escape)",
+                    event=event, hint="write the value as valid UTF-8 text") from None
+            if type_name in ("ipaddr", "ipnet"):
+                try:
+                    ipaddress.ip_address(value)
+                except ValueError:
+                    raise RuleoptError(f"field {key} ({type_name}) takes an IP address, "
+                                       f"got {_describe(value)}", event=event,
+                                       hint='e.g. "10.0.0.1" or "::1"') from None
             return value
         raise RuleoptError(
             f"field {key} ({type_name}) takes a string, got {_describe(value)}", event=event,
@@ -584,8 +603,10 @@ def coerce_value(key: str, type_name: str, value: object, *, event: int | None =
             f"field {key} ({type_name}) takes an integer, got {_describe(value)}", event=event,
             hint="write numbers without quotes" if isinstance(value, str) else None,
         )
-    if value > _UINT64_MAX or value < _INT64[0]:
-        raise RuleoptError(f"field {key}: {value} does not fit in 64 bits", event=event)
+    lo, hi = _RANGES.get(type_name, (_INT64[0], _UINT64_MAX))
+    if not lo <= value <= hi:
+        raise RuleoptError(f"field {key} ({type_name}): {value} is out of range [{lo}, {hi}]",
+                           event=event)
     if value > _INT64[1]:
         # uint64 values above 2^63 keep their bit pattern in int64 storage (as libsinsp's
         # memory does); they read back negative, which only matters for huge values.
