@@ -13,7 +13,7 @@ from ruleopt.cli import main
 from ruleopt.engine.reference import evaluate, prepare
 from ruleopt.errors import RuleoptError
 from ruleopt.events import solver
-from ruleopt.events.generator import _break_rows, default_workload, generate
+from ruleopt.events.generator import _break_rows, default_workload, generate, rule_templates
 from ruleopt.events.table import EventTable, is_multi, storage_kind
 from ruleopt.fields import resolve
 from ruleopt.rules import ast
@@ -420,3 +420,23 @@ def test_cli_missing_output_directory(tmp_path, capsys):
     assert rc == 1
     assert "output directory does not exist" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [rules]
+
+
+def test_conditions_the_solver_cannot_handle_cost_only_their_rule(tmp_path):
+    """val() comparisons and constants past a field's range: the rule gets no breaking
+    events (reported), the rest of the workload is generated."""
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "- rule: odd val\n  desc: d\n  condition: evt.type=open and proc.name = val(proc.pname)\n"
+        "  output: o\n  priority: WARNING\n"
+        "- rule: past range\n  desc: d\n"
+        "  condition: evt.type=open and evt.rawtime > 99999999999999999999\n"
+        "  output: o\n  priority: WARNING\n"
+        "- rule: fine\n  desc: d\n  condition: evt.type=open and proc.name=cat\n"
+        "  output: o\n  priority: WARNING\n")
+    rules = load_rules([path])
+    templates, missing = rule_templates(rules, seed=0)
+    assert set(missing) == {"odd val", "past range"}
+    assert [rules.rule("fine").id] == list(templates)
+    table = generate(rules, 500, seed=0)
+    assert table.n == 500

@@ -31,7 +31,7 @@ import numpy as np
 
 from ruleopt.errors import RuleoptError
 from ruleopt.events import solver as _solver
-from ruleopt.events.table import Column, EventTable, StringHeap, storage_kind
+from ruleopt.events.table import Column, EventTable, StringHeap, coerce_value, storage_kind
 from ruleopt.rules.ast import Field, fields_of
 
 DEFAULT_EVENTS = 200_000
@@ -998,14 +998,36 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
     missing: dict[str, str] = {}
     samples = {**(samples or {}), "evt.num": [1, max(1, n)]}
     for rule in rules.enabled_rules():
-        res = _solver.build_templates(rule.condition, spec_of, evaluate, samples=samples,
-                                      count=count, seed=seed, complete=complete,
-                                      base={"evt.num": 1})  # fmt: skip
-        if res.templates:
-            out[rule.id] = res.templates
+        try:
+            res = _solver.build_templates(rule.condition, spec_of, evaluate, samples=samples,
+                                          count=count, seed=seed, complete=complete,
+                                          base={"evt.num": 1})  # fmt: skip
+        except (ValueError, TypeError, IndexError, OverflowError, RuleoptError) as exc:
+            # The solver is best effort: a condition shape it cannot handle (val() on odd
+            # types, constants past a field's range) costs that rule its breaking events,
+            # reported, never the whole workload.
+            missing[rule.name] = f"the solver cannot handle this condition ({exc})"
+            continue
+        kept = [t for t in res.templates if _storable(t)]
+        if kept:
+            out[rule.id] = kept
         else:
-            missing[rule.name] = res.reason or "no template"
+            missing[rule.name] = res.reason or "no template with values the fields can hold"
     return out, missing
+
+
+def _storable(template: dict) -> bool:
+    """Can every value of ``template`` be stored in its column (type and range)?"""
+    from ruleopt.fields import resolve
+
+    for key, value in template.items():
+        if value is None or isinstance(value, list):
+            continue
+        try:
+            coerce_value(key, resolve(key).info.type, value)
+        except (RuleoptError, ValueError):
+            return False
+    return True
 
 
 def generate(
