@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def strategy_names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise RuleoptError("--strategies names no strategy",
+                           hint=f"e.g. --strategies finer,best; known: {', '.join(S.STRATEGIES)}")
     for n in names:
         S.get_strategy(n)
     return [BASELINE] + [n for n in dict.fromkeys(names) if n != BASELINE]
