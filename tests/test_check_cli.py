@@ -106,3 +106,15 @@ def test_check_rejects_what_libsinsp_would_not_compile(tmp_path, capsys, cond, p
     err = capsys.readouterr().err
     assert f"{path}:3:" in err and "rule 'r'" in err and phrase in err
     assert "Traceback" not in err
+
+
+def test_exponential_macro_expansion_is_refused_quickly(tmp_path, capsys) -> None:
+    lines = ["- macro: m0\n  condition: proc.pid > 0\n"]
+    lines += [f"- macro: m{i}\n  condition: (m{i - 1} or m{i - 1})\n" for i in range(1, 40)]
+    lines.append("- rule: r\n  desc: d\n  condition: evt.type=open and m39\n"
+                 "  output: o\n  priority: WARNING\n")
+    path = tmp_path / "exp.yaml"
+    path.write_text("".join(lines))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:81:" in err and "expands to 1,099,511,627,777 nodes" in err

@@ -909,6 +909,14 @@ class _Loader:
                     hint=f"define `- macro: {ref}` (in this or an earlier file), "
                          "or check the spelling"))
         expanded = expander.expand(ast, (), cond, f"rule '{info.name}'")
+        size = _tree_size(expanded)
+        if size > MAX_CONDITION_NODES:
+            self.fail(RuleoptError(
+                f"rule '{info.name}': the condition expands to {size:,} nodes "
+                f"(more than {MAX_CONDITION_NODES:,})", file=info.file,
+                line=info.node.start_mark.line + 1,
+                hint="a macro used twice per level doubles the size at every level; "
+                     "restructure the macros"))
         enabled = info.enabled
         line = info.node.start_mark.line + 1
         if info.skip_if_unknown_filter and info.source == SYSCALL_SOURCE:
@@ -938,6 +946,26 @@ class _Loader:
             warn_evttypes=info.warn_evttypes, file=info.file, line=line,
             condition_text=info.cond.text, exception_fields=tuple(exc_fields),
         )
+
+
+# Expanded conditions are DAGs (a macro used twice is one shared subtree), but every
+# consumer walks them as trees; past this size, walking them takes minutes.
+MAX_CONDITION_NODES = 200_000
+
+
+def _tree_size(expr: Expr) -> int:
+    """Node count of ``expr`` as a tree, computed over the shared DAG in linear time."""
+    memo: dict[int, int] = {}
+
+    def size(e: Expr) -> int:
+        key = id(e)
+        if key not in memo:
+            kids = e.items if isinstance(e, (And, Or)) else (
+                (e.operand,) if isinstance(e, Not) else ())
+            memo[key] = 1 + sum(size(k) for k in kids)
+        return memo[key]
+
+    return size(expr)
 
 
 def _check_constants(expr: Expr) -> None:
