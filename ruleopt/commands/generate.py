@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     # Check the destination before minutes of work, not after.
+    if out.suffix.lower() != ".npz":
+        # Every command finds an EventTable by its .npz suffix.
+        raise RuleoptError("the output must be an .npz file", file=str(out),
+                           hint=f"e.g. -o {out.with_suffix('.npz')}")  # fmt: skip
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise RuleoptError("output directory does not exist", file=str(out.parent),
                            hint="create it first, or pick another -o path")  # fmt: skip
