@@ -516,14 +516,22 @@ class _Loader:
                                file, entry))
             self.plugin_versions.append(value)
 
+    def merge_mode(self, kind: str, name: str, file: str, item: yaml.Node, keys: dict,
+                   appendable: Sequence[str], replaceable: Sequence[str],
+                   ) -> tuple[bool, Any, Any]:  # fmt: skip
+        """``(append, override-append keys, override-replace keys)`` of one item; the
+        legacy ``append: true`` and ``override:`` cannot be combined."""
+        append = bool(self.boolean(file, keys, "append"))
+        add, rep = self.overrides(file, keys, appendable, replaceable)
+        if append and (add or rep):
+            self.fail(_err(f"{kind} '{name}': 'append' and 'override' cannot be used together",
+                           file, item, hint="keep `override:` and drop `append: true`"))
+        return append, add, rep
+
     def read_list(self, file: str, item: yaml.Node, keys: dict) -> None:
         name = self.scalar(file, keys, "list", item)
         items = self.str_seq(file, keys, "items", item, required=True)
-        append = bool(self.boolean(file, keys, "append"))
-        add, rep = self.overrides(file, keys, ("items",), ("items",))
-        if append and (add or rep):
-            self.fail(_err(f"list '{name}': 'append' and 'override' cannot be used together",
-                           file, item, hint="keep `override:` and drop `append: true`"))
+        append, add, _ = self.merge_mode("list", name, file, item, keys, ("items",), ("items",))
         append = append or "items" in add
         ordinal = self.next_ordinal()
         if append:
@@ -542,11 +550,8 @@ class _Loader:
     def read_macro(self, file: str, item: yaml.Node, keys: dict) -> None:
         name = self.scalar(file, keys, "macro", item)
         cond_text = self.scalar(file, keys, "condition", item)
-        append = bool(self.boolean(file, keys, "append"))
-        add, rep = self.overrides(file, keys, ("condition",), ("condition",))
-        if append and (add or rep):
-            self.fail(_err(f"macro '{name}': 'append' and 'override' cannot be used together",
-                           file, item, hint="keep `override:` and drop `append: true`"))
+        append, add, rep = self.merge_mode("macro", name, file, item, keys,
+                                           ("condition",), ("condition",))
         append = append or "condition" in add
         ordinal = self.next_ordinal()
         cond_node = keys["condition"][1]
@@ -647,11 +652,8 @@ class _Loader:
 
     def read_rule(self, file: str, item: yaml.Node, keys: dict) -> None:
         name = self.scalar(file, keys, "rule", item)
-        append = bool(self.boolean(file, keys, "append"))
-        add, rep = self.overrides(file, keys, RULE_APPENDABLE, RULE_REPLACEABLE)
-        if append and (add or rep):
-            self.fail(_err(f"rule '{name}': 'append' and 'override' cannot be used together",
-                           file, item, hint="keep `override:` and drop `append: true`"))
+        append, add, rep = self.merge_mode("rule", name, file, item, keys,
+                                           RULE_APPENDABLE, RULE_REPLACEABLE)
         if add or rep:
             self.override_rule(file, item, keys, name, add, rep)
         elif append:
