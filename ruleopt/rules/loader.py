@@ -550,7 +550,7 @@ class _Loader:
     def read_macro(self, file: str, item: yaml.Node, keys: dict) -> None:
         name = self.scalar(file, keys, "macro", item)
         cond_text = self.scalar(file, keys, "condition", item)
-        append, add, rep = self.merge_mode("macro", name, file, item, keys,
+        append, add, _ = self.merge_mode("macro", name, file, item, keys,
                                            ("condition",), ("condition",))
         append = append or "condition" in add
         ordinal = self.next_ordinal()
