@@ -18,7 +18,7 @@ from ruleopt.events.capture import table_from_capture
 from ruleopt.events.load import needed_keys
 from ruleopt.events.table import EventTable
 from ruleopt.fields import resolve
-from ruleopt.rules.ast import fields_of, print_expr
+from ruleopt.rules.ast import fields_of, libsinsp2022_misread, print_expr
 from ruleopt.rules.model import Rule, RuleSet
 
 
@@ -47,7 +47,8 @@ def unsupported_reason(rule: Rule) -> str | None:
                       if not resolve(f).info.libsinsp2022})
     if unknown:
         return "fields unknown to libsinsp 2022: " + ", ".join(unknown)
-    return None
+    # The condition text would mean something else there: judging it would be unfair.
+    return libsinsp2022_misread(rule.condition)
 
 
 def reference_matches(rules: Sequence[Rule], table: EventTable) -> dict[int, list[int]]:
@@ -81,7 +82,8 @@ def verify_capture(ruleset: RuleSet, capture: str | Path) -> list[RuleVerdict]:
             judged.append(r)
     table = table_from_capture(capture, needed_keys(judged))
     ours = reference_matches(judged, table)
-    harness = sinsp.run_harness(capture, [(r.id, r.name, print_expr(r.condition)) for r in judged])
+    harness = sinsp.run_harness(
+        capture, [(r.id, r.name, print_expr(r.condition, libsinsp2022=True)) for r in judged])
     theirs = {h["id"]: h for h in harness["rules"]}
     for r in judged:
         h = theirs[r.id]

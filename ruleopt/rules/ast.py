@@ -16,7 +16,8 @@ The text is also what libsinsp 2022's filter compiler (``sinsp_filter_compiler``
 harness's judge) reads as the same condition: that compiler rejects ``and`` and ``or``
 mixed at one level, and folds a run of ``not``s into one, so both are always
 parenthesised. ``libsinsp2022_misread`` names the few ASTs whose text it would read
-differently (values it cannot spell).
+differently (values it cannot spell); ``print_expr(e, libsinsp2022=True)`` rewrites the
+one construct it misreads but can be spelt otherwise (a check against an empty list).
 """
 
 from __future__ import annotations
@@ -186,9 +187,19 @@ def _print_rhs(rhs: Rhs) -> str:
     return f"({items})"
 
 
-def print_expr(expr: Expr) -> str:
-    """Render ``expr`` as Falco condition text that parses back to the same AST."""
+def print_expr(expr: Expr, *, libsinsp2022: bool = False) -> str:
+    """Render ``expr`` as Falco condition text that parses back to the same AST.
+
+    With ``libsinsp2022``, the text is for libsinsp 2022's compiler instead (the
+    harness): identical except that a check against an empty list, which that compiler
+    would read as the list ``("")``, is written as an always-false check on the same
+    field (``(f exists and not f exists)``: same value, same event types there).
+    """
     if isinstance(expr, Compare):
+        if (libsinsp2022 and isinstance(expr.rhs, ValueList) and not expr.rhs.items
+                and isinstance(expr.lhs, Field) and expr.lhs.name != "evt.type"):
+            lhs = print_operand(expr.lhs)
+            return f"({lhs} exists and not {lhs} exists)"
         lhs = print_operand(expr.lhs)
         if expr.rhs is None:
             return f"{lhs} {expr.op}"
@@ -199,7 +210,7 @@ def print_expr(expr: Expr) -> str:
         return "__true__" if expr.value else "__false__"
     if isinstance(expr, Not):
         inner = expr.operand
-        text = print_expr(inner)
+        text = print_expr(inner, libsinsp2022=libsinsp2022)
         # A nested `not` needs parentheses too: libsinsp 2022 reads `not not a` as
         # `not a` (and so does our parser), `not (not a)` as `a`.
         if isinstance(inner, (And, Or, Not)):
@@ -209,7 +220,7 @@ def print_expr(expr: Expr) -> str:
         word = " and " if isinstance(expr, And) else " or "
         parts = []
         for item in expr.items:
-            text = print_expr(item)
+            text = print_expr(item, libsinsp2022=libsinsp2022)
             # Nested and/or always get parentheses: the parser keeps them as separate nodes.
             parts.append(f"({text})" if isinstance(item, (And, Or)) else text)
         return word.join(parts)
@@ -241,3 +252,52 @@ def fields_of(expr: Expr) -> set[Field]:
             if isinstance(node.rhs, FieldValue):
                 operand_fields(node.rhs.operand)
     return out
+
+
+# ------------------------------------------------- what libsinsp 2022 cannot read back
+
+# libsinsp 2022's compiler ends a field name at a blank or one of these characters.
+_FIELD_ARG_STOP = re.compile(r"""[\s()!=<>"']""")
+# What the harness turns into a blank: it passes one condition per line of a TSV file.
+_FLATTENED = re.compile(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def libsinsp2022_misread(expr: Expr) -> str | None:
+    """Why ``print_expr(expr, libsinsp2022=True)`` would mean something else to
+    libsinsp 2022's filter compiler (as the harness hands it over), or None.
+
+    The structure always reads back (see the module doc); a few values cannot be
+    spelt in that compiler's language: its quoted strings end at either quote character
+    and have no escape for ``'`` but ``\\x27``, which our parser (modern libsinsp's
+    escapes) rejects; it reads ``()`` as the one-value list ``("")``; it has no ``==``
+    (``a == b`` reads as ``a = "="`` followed by ``b``). Constructs it lacks altogether
+    (transformers, ``val()``, ``regex``, ...) need no entry: it rejects them.
+    """
+    for node in walk(expr):
+        if not isinstance(node, Compare):
+            continue
+        if node.op == "==":
+            return "libsinsp 2022 has no '==' operator"
+        operand: Operand = node.lhs
+        while isinstance(operand, Transform):
+            operand = operand.operand
+        if operand.arg is not None and _FIELD_ARG_STOP.search(operand.arg):
+            return f"libsinsp 2022 cannot read the field argument of {operand.name}[{operand.arg}]"
+        rhs = node.rhs
+        values: tuple[Value | ListRef, ...] = ()
+        if isinstance(rhs, Value):
+            values = (rhs,)
+        elif isinstance(rhs, ValueList):
+            if not rhs.items and not (isinstance(node.lhs, Field)
+                                      and node.lhs.name != "evt.type"):
+                # print_expr(libsinsp2022=True) rewrites the other empty lists.
+                return "libsinsp 2022 reads an empty list () as the list (\"\")"
+            values = rhs.items
+        for v in values:
+            if isinstance(v, Value):
+                if "'" in v.text:
+                    return f"libsinsp 2022 cannot spell the value {v.text!r} (a ' ends its strings)"
+                if _FLATTENED.search(v.text):
+                    return (f"the value {v.text!r} holds a line break or tab, which the "
+                            "harness cannot pass to libsinsp 2022")
+    return None
