@@ -73,7 +73,7 @@ _tricky = st.sampled_from([
     "<", ">", "!", "!=", "<=", "and", "or", "not", "in", "exists", "contains", "val(x.y)",
     "tolower", "tolower(", "/etc/", "*.log", "1.2.3.4/8", "%", ":", "-", "80", "-1",
     "python -c 'import x'", 'say "hi"', "ünïcødé", "日本", "tab\there", "new\nline",
-    "bash", "__true__", "[x]",
+    "bash", "__true__", "[x]", "/var/run/docker.sock\n", "x\r\n", "a\t",
 ])
 _value_text = _tricky | st.text(max_size=12)
 _value = st.builds(Value, _value_text)

@@ -82,8 +82,7 @@ def verify_capture(ruleset: RuleSet, capture: str | Path) -> list[RuleVerdict]:
             judged.append(r)
     table = table_from_capture(capture, needed_keys(judged))
     ours = reference_matches(judged, table)
-    harness = sinsp.run_harness(
-        capture, [(r.id, r.name, print_expr(r.condition, libsinsp2022=True)) for r in judged])
+    harness = sinsp.run_harness(capture, [(r.id, r.name, print_expr(r.condition)) for r in judged])
     theirs = {h["id"]: h for h in harness["rules"]}
     for r in judged:
         h = theirs[r.id]

@@ -16,8 +16,7 @@ The text is also what libsinsp 2022's filter compiler (``sinsp_filter_compiler``
 harness's judge) reads as the same condition: that compiler rejects ``and`` and ``or``
 mixed at one level, and folds a run of ``not``s into one, so both are always
 parenthesised. ``libsinsp2022_misread`` names the few ASTs whose text it would read
-differently (values it cannot spell); ``print_expr(e, libsinsp2022=True)`` rewrites the
-one construct it misreads but can be spelt otherwise (a check against an empty list).
+differently (values it cannot spell).
 """
 
 from __future__ import annotations
@@ -139,7 +138,7 @@ Expr = Compare | MacroRef | Not | And | Or | BoolConst
 
 # A bare value reads back as itself only if it has none of the characters the lexer
 # stops at and is not a word the grammar reserves.
-_BARE_OK = re.compile(r"""^[^\s"'(),=\\]+$""")
+_BARE_OK = re.compile(r"""[^\s"'(),=\\]+""")
 # A quoted list item shaped like an identifier must stay quoted, or it reads back as a
 # list name (ListRef).
 _LIST_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -155,7 +154,9 @@ def quote(text: str) -> str:
 
 
 def print_value(text: str) -> str:
-    if _BARE_OK.match(text) and text not in _RESERVED and not text.startswith(("<", ">", "!")):
+    # fullmatch, not match with "$": "$" also matches before a final line break, which
+    # would print "x\n" bare and read it back as "x".
+    if _BARE_OK.fullmatch(text) and text not in _RESERVED and not text.startswith(("<", ">", "!")):
         return text
     return quote(text)
 
@@ -187,19 +188,9 @@ def _print_rhs(rhs: Rhs) -> str:
     return f"({items})"
 
 
-def print_expr(expr: Expr, *, libsinsp2022: bool = False) -> str:
-    """Render ``expr`` as Falco condition text that parses back to the same AST.
-
-    With ``libsinsp2022``, the text is for libsinsp 2022's compiler instead (the
-    harness): identical except that a check against an empty list, which that compiler
-    would read as the list ``("")``, is written as an always-false check on the same
-    field (``(f exists and not f exists)``: same value, same event types there).
-    """
+def print_expr(expr: Expr) -> str:
+    """Render ``expr`` as Falco condition text that parses back to the same AST."""
     if isinstance(expr, Compare):
-        if (libsinsp2022 and isinstance(expr.rhs, ValueList) and not expr.rhs.items
-                and isinstance(expr.lhs, Field) and expr.lhs.name != "evt.type"):
-            lhs = print_operand(expr.lhs)
-            return f"({lhs} exists and not {lhs} exists)"
         lhs = print_operand(expr.lhs)
         if expr.rhs is None:
             return f"{lhs} {expr.op}"
@@ -210,7 +201,7 @@ def print_expr(expr: Expr, *, libsinsp2022: bool = False) -> str:
         return "__true__" if expr.value else "__false__"
     if isinstance(expr, Not):
         inner = expr.operand
-        text = print_expr(inner, libsinsp2022=libsinsp2022)
+        text = print_expr(inner)
         # A nested `not` needs parentheses too: libsinsp 2022 reads `not not a` as
         # `not a` (and so does our parser), `not (not a)` as `a`.
         if isinstance(inner, (And, Or, Not)):
@@ -220,7 +211,7 @@ def print_expr(expr: Expr, *, libsinsp2022: bool = False) -> str:
         word = " and " if isinstance(expr, And) else " or "
         parts = []
         for item in expr.items:
-            text = print_expr(item, libsinsp2022=libsinsp2022)
+            text = print_expr(item)
             # Nested and/or always get parentheses: the parser keeps them as separate nodes.
             parts.append(f"({text})" if isinstance(item, (And, Or)) else text)
         return word.join(parts)
@@ -263,15 +254,17 @@ _FLATTENED = re.compile(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 
 
 def libsinsp2022_misread(expr: Expr) -> str | None:
-    """Why ``print_expr(expr, libsinsp2022=True)`` would mean something else to
-    libsinsp 2022's filter compiler (as the harness hands it over), or None.
+    """Why ``print_expr(expr)`` would mean something else to libsinsp 2022's filter
+    compiler (as the harness hands it over), or None when it means the same.
 
     The structure always reads back (see the module doc); a few values cannot be
     spelt in that compiler's language: its quoted strings end at either quote character
     and have no escape for ``'`` but ``\\x27``, which our parser (modern libsinsp's
-    escapes) rejects; it reads ``()`` as the one-value list ``("")``; it has no ``==``
+    escapes) rejects; it has no ``==``
     (``a == b`` reads as ``a = "="`` followed by ``b``). Constructs it lacks altogether
-    (transformers, ``val()``, ``regex``, ...) need no entry: it rejects them.
+    (transformers, ``val()``, ``regex``, ...) need no entry: it rejects them. Its
+    reading of ``()`` as ``("")`` is no entry either: ``values.py`` gives the AST that
+    meaning (``EMPTY_LIST_IS_EMPTY_STRING``).
     """
     for node in walk(expr):
         if not isinstance(node, Compare):
@@ -288,10 +281,6 @@ def libsinsp2022_misread(expr: Expr) -> str | None:
         if isinstance(rhs, Value):
             values = (rhs,)
         elif isinstance(rhs, ValueList):
-            if not rhs.items and not (isinstance(node.lhs, Field)
-                                      and node.lhs.name != "evt.type"):
-                # print_expr(libsinsp2022=True) rewrites the other empty lists.
-                return "libsinsp 2022 reads an empty list () as the list (\"\")"
             values = rhs.items
         for v in values:
             if isinstance(v, Value):
