@@ -173,14 +173,17 @@ class _ToAst(Transformer):
     def negation(self, items: list) -> Not:
         # items: the run of NOT tokens, then the operand. libsinsp 2022 ORs one NOT bit
         # into the operand's boolean operator per `not`, so a run is a single negation.
+        # (Falco's Lua loader and modern parser nest one negation per `not`: the two
+        # engines disagree on this spelling, hence the note.)
         nots, operand = items[:-1], items[-1]
         notes = _NOTES.get()
         if len(nots) > 1 and notes is not None:
             first = nots[0]
             spelled = " ".join(["not"] * len(nots))
             notes.append(ParseNote(
-                f"'{spelled}' reads as a single 'not' (as libsinsp 2022 reads it); "
-                "write 'not (not ...)' for a double negation, or one 'not'",
+                f"'{spelled}' reads as a single 'not', as libsinsp 2022's filter compiler "
+                "reads it (Falco's own rule loaders read nested negations); write "
+                "'not (not ...)' for a double negation, or one 'not'",
                 first.line or 1, first.column or 1))
         return Not(operand)
 
