@@ -56,10 +56,23 @@ def main(argv: list[str] | None = None) -> int:
               "  hint: flatten the condition or split the macro chain", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        # Temp files and staging directories are removed on the way up (fsutil).
         print("ruleopt: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except OSError as exc:
+        # The paths were checked before any work; this is the OS refusing later (a full
+        # disk, a file swapped under us). Still one located line, never a traceback.
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        from ruleopt.fsutil import located_os_error
+
+        print(f"ruleopt {args.command}: error: {located_os_error(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"ruleopt {args.command}: error: out of memory\n"
+              "  hint: use fewer events, a smaller --repeat or --buffer, or a machine with "
+              "more memory", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
