@@ -106,9 +106,9 @@ def check_input_file(path: Path | str, what: str = "file", hint: str | None = No
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise RuleoptError("no such file", file=where, hint=hint or "check the path") from None
+        raise RuleoptError(f"no such {what}", file=where, hint=hint or "check the path") from None
     except NotADirectoryError:
-        raise RuleoptError("no such file (a part of the path is not a directory)",
+        raise RuleoptError(f"no such {what} (a part of the path is not a directory)",
                            file=where, hint=hint or "check the path") from None
     except OSError as exc:
         _raise_os(exc, path, f"read the {what} at", hint)

@@ -60,12 +60,19 @@ def count(lo: int, hi: int, what: str, why: str = "") -> Callable[[str], int]:
     accepted); ``why`` says where the upper limit comes from."""
 
     def parse(text: str) -> int:
-        value = _number(text)
+        try:
+            value = _number(text)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(str(exc).replace("not a number", "not an integer")
+                                             ) from None
         if isinstance(value, float):
             if math.isinf(value) or not value.is_integer():
                 raise argparse.ArgumentTypeError(f"must be a whole number of {what}, "
                                                  f"got {text}")
             value = int(value)
+        if value < lo and lo == 1:
+            raise argparse.ArgumentTypeError(f"must be a positive number of {what}, "
+                                             f"got {value:,}")
         if not lo <= value <= hi:
             raise argparse.ArgumentTypeError(
                 f"must be {lo:,} to {hi:,} {what}{why}, got {value:,}")

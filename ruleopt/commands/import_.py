@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ruleopt.commands.inputs import check_events_file, check_output, check_rules_files
+from ruleopt.commands.inputs import check_output, check_rules_files
 from ruleopt.errors import RuleoptError
 
 NAME = "import"
@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
 def check_input(src: Path) -> None:
     """Clear errors before any reader sees the file: an invalid name, missing, not a
     regular readable file (a directory, a FIFO, a device), an unknown kind, empty."""
-    check_events_file(src)
+    from ruleopt.events.load import input_kind
+    from ruleopt.fsutil import check_input_file
+
+    check_input_file(src, "file", hint="pass an existing .scap capture or .jsonl file")
+    input_kind(src)
     if src.stat().st_size == 0:
         raise RuleoptError("the file is empty: no events", file=str(src))
