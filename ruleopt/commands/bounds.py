@@ -15,6 +15,9 @@ import re
 from collections.abc import Callable
 
 from ruleopt.errors import RuleoptError
+from ruleopt.resources import available_memory, check_memory
+
+__all__ = ["available_memory", "check_memory"]  # re-exported for the commands
 
 # Event passes (events x repeats x builds or strategies) a single run may ask for. The
 # core evaluates ~2M events/s with tracing, so this is over ten minutes of one core: far
@@ -101,30 +104,6 @@ events = count(1, MAX_EVENTS, "events")
 seed = count(0, MAX_SEED, "", " (the generator uses a 32-bit seed)")
 buffer = count(1, MAX_BUFFER, "ring slots")
 rate = real(MIN_RATE, MAX_RATE, "events/s", " (the replay's simulated clock is 64-bit)")
-
-
-def available_memory() -> int | None:
-    """Bytes the kernel says a new allocation can get (MemAvailable), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _gib(n: float) -> str:
-    return f"{n / (1 << 30):,.1f} GiB"
-
-
-def check_memory(need: int, what: str, hint: str) -> None:
-    """Refuse ``what`` when it needs more than the memory available now."""
-    avail = available_memory()
-    if avail is not None and need > avail:
-        raise RuleoptError(f"{what} needs about {_gib(need)} of memory; "
-                           f"{_gib(avail)} is available", hint=hint)
 
 
 def table_bytes(n_events: int, n_columns: int) -> int:
