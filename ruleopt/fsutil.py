@@ -44,8 +44,11 @@ def _limit(directory: Path, name: str, default: int) -> int:
 
 def _existing_ancestor(path: Path) -> Path:
     for parent in path.absolute().parents:
-        if parent.exists():
-            return parent
+        try:
+            if stat.S_ISDIR(os.stat(parent).st_mode):
+                return parent
+        except (OSError, ValueError):  # Path.exists() raises on ENAMETOOLONG: no use here
+            continue
     return Path("/")
 
 
@@ -77,7 +80,7 @@ def _raise_os(exc: OSError, path: Path | str, doing: str, hint: str | None = Non
     raise located_os_error(exc, path, doing, hint) from None
 
 
-def located_os_error(exc: OSError, path: Path | str | None = None, doing: str = "use",
+def located_os_error(exc: OSError, path: Path | str | None = None, doing: str = "use this path",
                      hint: str | None = None) -> RuleoptError:
     """An ``OSError`` (from any step after the checks) as one located ``RuleoptError``."""
     where = path if path is not None else (exc.filename or None)
@@ -90,7 +93,7 @@ def located_os_error(exc: OSError, path: Path | str | None = None, doing: str = 
         hint = hint or "free disk space or choose another output path"
     elif exc.errno == errno.EIO:
         hint = hint or "the file cannot be read as data (a special file, or a failing disk)"
-    return RuleoptError(f"cannot {doing} this path: {reason}",
+    return RuleoptError(f"cannot {doing}: {reason}",
                         file=shown(where) if where is not None else None, hint=hint)
 
 
@@ -111,7 +114,7 @@ def check_input_file(path: Path | str, what: str = "file", hint: str | None = No
         raise RuleoptError(f"no such {what} (a part of the path is not a directory)",
                            file=where, hint=hint or "check the path") from None
     except OSError as exc:
-        _raise_os(exc, path, f"read the {what} at", hint)
+        _raise_os(exc, path, f"read the {what}", hint)
     kind = _special_kind(st.st_mode)
     if kind:
         raise RuleoptError(f"is {kind}, not a {what}", file=where,
@@ -126,7 +129,7 @@ def check_input_file(path: Path | str, what: str = "file", hint: str | None = No
         finally:
             os.close(fd)
     except OSError as exc:
-        _raise_os(exc, path, f"read the {what} at", hint)
+        _raise_os(exc, path, f"read the {what}", hint)
     return path
 
 
@@ -185,7 +188,7 @@ def check_output_file(path: Path | str, suffix: str | None = None) -> Path:
     except FileNotFoundError:
         return path
     except OSError as exc:
-        _raise_os(exc, path, "write the output at", "choose another output path")
+        _raise_os(exc, path, "write the output", "choose another output path")
     kind = _special_kind(st.st_mode)
     if kind:
         raise RuleoptError(f"the output path exists and is {kind}", file=where,
@@ -212,6 +215,9 @@ def check_output_dir(path: Path | str) -> Path:
                 break
             probe = parent
             continue
+        except NotADirectoryError:
+            raise RuleoptError("a part of the output path is not a directory", file=where,
+                               hint="choose another -o DIR") from None
         except OSError as exc:
             _raise_os(exc, probe, "use the output directory", "choose another -o DIR")
         if not stat.S_ISDIR(st.st_mode):
@@ -251,7 +257,7 @@ def staged_dir(outdir: Path | str) -> Iterator[tuple[Path, list[Path]]]:
                 os.replace(staging / name, outdir / name)
                 moved.append(outdir / name)
         except OSError as exc:
-            _raise_os(exc, outdir, "write the output in", "check free disk space")
+            _raise_os(exc, outdir, "write the output", "check free disk space")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     except BaseException:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         out["errors"] = [e.to_dict() for e in path_errors + errors]
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 1 if errors else 0
+        return 1 if path_errors or errors else 0
     # Without --json the first error stops the load; the CLI prints it located.
     check_rules_files(files)
     ruleset = load_rules(files)

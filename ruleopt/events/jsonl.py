@@ -91,7 +91,7 @@ def _lines(fh, where: str):
         try:
             raw = fh.readline(MAX_LINE + 1)
         except OSError as exc:
-            raise located_os_error(exc, where, "read the JSON Lines file at") from None
+            raise located_os_error(exc, where, "read the JSON Lines file") from None
         if not raw:
             return
         lineno += 1
