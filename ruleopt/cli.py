@@ -8,7 +8,6 @@ as one located message with a non-zero exit, never as a traceback.
 from __future__ import annotations
 
 import argparse
-import codecs
 import importlib
 import sys
 
@@ -37,35 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _raw_bytes(exc: UnicodeError) -> tuple[bytes, int]:
-    """Encode error handler: a surrogateescape'd byte (U+DC80..U+DCFF) is written as the
-    byte it stands for, any other unencodable character as a ``\\uXXXX`` escape."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    out = bytearray()
-    for ch in exc.object[exc.start:exc.end]:
-        code = ord(ch)
-        out += bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else \
-            ch.encode("ascii", "backslashreplace")
-    return bytes(out), exc.end
-
-
-def _printable_streams() -> None:
-    # Event text may carry raw non-UTF-8 bytes (from captures, or \udcXX escapes in JSON
-    # Lines) as surrogateescape; paths from argv do too. Print them back as the bytes they
-    # are, and anything else unencodable escaped: never crash while printing.
-    codecs.register_error("ruleopt-raw-bytes", _raw_bytes)
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            try:
-                reconfigure(errors="ruleopt-raw-bytes")
-            except (ValueError, OSError):  # a stream that cannot change (closed, custom)
-                pass
+def _printable(text: str) -> str:
+    """Error text as the terminal can show it: raw bytes that ride in paths, field names
+    and values as lone surrogates (surrogateescape) are shown escaped, never crash the
+    print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        # Building the parser imports every command (numpy, rich): Ctrl-C may land here.
+        parser = build_parser()
+    except KeyboardInterrupt:
+        print("ruleopt: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
@@ -73,11 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     # Conditions are trees walked recursively (printer, resolver, evaluator); real rules
     # nest a few dozen levels, generated ones more, so allow deeper than Python's 1000.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-    _printable_streams()
     try:
         return int(args._run(args) or 0)
     except RuleoptError as err:
-        print(f"ruleopt {args.command}: error: {err}", file=sys.stderr)
+        print(_printable(f"ruleopt {args.command}: error: {err}"), file=sys.stderr)
         return 1
     except RecursionError:
         print(f"ruleopt {args.command}: error: a condition is nested too deeply to process "
@@ -95,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from ruleopt.fsutil import located_os_error
 
-        print(f"ruleopt {args.command}: error: {located_os_error(exc)}", file=sys.stderr)
+        print(_printable(f"ruleopt {args.command}: error: {located_os_error(exc)}"),
+              file=sys.stderr)
         return 1
     except MemoryError:
         print(f"ruleopt {args.command}: error: out of memory\n"
