@@ -216,6 +216,21 @@ def test_a_hostile_header_member_is_refused(tmp_path, good, header):
     assert "header" in err.message or "event table" in err.message
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"type": "uint", "kind": "num"}, "the field is 'str'"),
+    ({"multi": True}, "(multi-valued)"),
+    ({"key": "proc.nosuchfield"}, "not a field this ruleopt knows"),
+])
+def test_columns_must_be_typed_as_the_field_registry_types_them(tmp_path, good, change,
+                                                                message):
+    # Otherwise proc.name stored as numbers would be evaluated, silently and wrongly.
+    header = json.loads(np.load(io.BytesIO(good["header.npy"])).tobytes())
+    header["columns"][_column(good, "proc.name")].update(change)
+    good["header.npy"] = _npy(np.frombuffer(json.dumps(header).encode(), np.uint8))
+    err = _load_error(_write(tmp_path, good))
+    assert "member header" in err.message and message in err.message
+
+
 def test_a_hostile_table_through_the_cli_is_one_located_line(tmp_path, good, capsys):
     idx = _column(good, "proc.name")
     good[f"c{idx}_present.npy"] = _npy(np.zeros(1, np.float64))

@@ -653,6 +653,15 @@ def _load_header(npz: NpzReader) -> dict:
                                       f"{kind!r}, which do not go together")
         if not isinstance(multi, bool):
             raise npz.error("header", f"column {key}: 'multi' must be true or false")
+        # The evaluators read a column as the field registry types it: a table that says
+        # otherwise (proc.name stored as a number) would be evaluated wrongly, silently.
+        want = _registry_spec(key)
+        if want is None:
+            raise npz.error("header", f"column {key!r} is not a field this ruleopt knows")
+        if want != (type_name, multi):
+            raise npz.error("header", f"column {key} is stored as {type_name!r}"
+                                      f"{' (multi-valued)' if multi else ''}; the field is "
+                                      f"{want[0]!r}{' (multi-valued)' if want[1] else ''}")
     meta = header.get("meta", {})
     if meta is None:
         meta = {}
@@ -665,6 +674,19 @@ def _load_header(npz: NpzReader) -> dict:
             raise npz.error("header", f"meta.{name} must be a list of strings")
     header["meta"] = meta
     return header
+
+
+def _registry_spec(key: str) -> tuple[str, bool] | None:
+    """``(type, multi)`` of a canonical column key, as ``column_specs`` would store it."""
+    from ruleopt.fields import resolve
+
+    try:
+        rf = resolve(key)
+    except Exception:  # noqa: BLE001 - the registry's error for a name it does not know
+        return None
+    if rf.key != key:
+        return None
+    return rf.info.type, is_multi(rf)
 
 
 def _load_checked(cls: type[EventTable], npz: NpzReader) -> EventTable:
