@@ -105,3 +105,27 @@ def test_printing_a_value_with_raw_bytes_does_not_crash(tmp_path, capsys):
     assert main(["import", str(path), "-r", str(RULES), "-o", str(tmp_path / "o.npz")]) == 1
     err = capsys.readouterr().err
     assert "unknown field" in err and "\\udcff\\ud800.x" in err
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Text near JSON: brackets, quotes, escapes, digits, the literals, and anything else.
+_PIECES = st.sampled_from(['{', '}', '[', ']', '"', ':', ',', '\\', '\\u', 'd800', 'dcff',
+                           '1', '9' * 30, '-', 'e400', '.5', 'NaN', 'Infinity', 'true',
+                           'null', '"evt.type"', '"proc.name"', '"fd.num"', '"open"', ' '])
+_LINES = st.lists(_PIECES | st.text(max_size=3), max_size=30).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(_LINES, min_size=1, max_size=3))
+def test_any_text_loads_or_is_one_located_error(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("j") / "events.jsonl"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass"))
+    try:
+        table = read_jsonl(path, KEYS)
+    except RuleoptError as err:
+        assert err.file == str(path)
+        return
+    for i in range(table.n):
+        table.event(i)

@@ -245,3 +245,36 @@ def test_a_hostile_table_through_the_cli_is_one_located_line(tmp_path, good, cap
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"member c{idx}_present" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ any damage at all
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_EDITS = st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1,
+                  max_size=4)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(member=st.integers(0, 50), edits=_EDITS, cut=st.none() | st.integers(0, 1 << 12),
+       deflate=st.booleans())
+def test_any_damaged_member_loads_or_is_one_ruleopt_error(tmp_path, good, member, edits,
+                                                         cut, deflate):
+    names = sorted(good)
+    name = names[member % len(names)]
+    data = bytearray(good[name])
+    for pos, byte in edits:
+        data[pos % len(data)] = byte
+    if cut is not None:
+        data = data[:cut]
+    path = _write(tmp_path, {**good, name: bytes(data)}, "fuzz.npz",
+                  zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED)
+    try:
+        table = EventTable.load(path)
+    except RuleoptError as err:
+        assert err.file == str(path)
+        return
+    for i in range(table.n):  # a table that loads is a table every reader can use
+        table.event(i)
