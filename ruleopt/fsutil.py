@@ -32,7 +32,7 @@ _TMP_STEM_MAX = 100
 def shown(path: Path | str) -> str:
     """The path as an error message shows it: whole unless absurdly long."""
     text = os.fspath(path)
-    return text if len(text) <= 160 else f"{text[:100]}...{text[-40:]}"
+    return text if len(text) <= 300 else f"{text[:120]}...{text[-60:]}"
 
 
 def _limit(directory: Path, name: str, default: int) -> int:
