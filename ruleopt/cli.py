@@ -36,8 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _printable(text: str) -> str:
+    """Error text as the terminal can show it: raw bytes that ride in paths, field names
+    and values as lone surrogates (surrogateescape) are shown escaped, never crash the
+    print."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        # Building the parser imports every command (numpy, rich): Ctrl-C may land here.
+        parser = build_parser()
+    except KeyboardInterrupt:
+        print("ruleopt: interrupted", file=sys.stderr)
+        return 130
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
@@ -48,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except RuleoptError as err:
-        print(f"ruleopt {args.command}: error: {err}", file=sys.stderr)
+        print(_printable(f"ruleopt {args.command}: error: {err}"), file=sys.stderr)
         return 1
     except RecursionError:
         print(f"ruleopt {args.command}: error: a condition is nested too deeply to process "
@@ -56,10 +68,24 @@ def main(argv: list[str] | None = None) -> int:
               "  hint: flatten the condition or split the macro chain", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        # Temp files and staging directories are removed on the way up (fsutil).
         print("ruleopt: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except OSError as exc:
+        # The paths were checked before any work; this is the OS refusing later (a full
+        # disk, a file swapped under us). Still one located line, never a traceback.
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        from ruleopt.fsutil import located_os_error
+
+        print(_printable(f"ruleopt {args.command}: error: {located_os_error(exc)}"),
+              file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"ruleopt {args.command}: error: out of memory\n"
+              "  hint: use fewer events, a smaller --repeat or --buffer, or a machine with "
+              "more memory", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

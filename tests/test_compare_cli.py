@@ -117,4 +117,6 @@ def test_input_errors(capsys) -> None:
     assert "one event file at most" in capsys.readouterr().err
     assert main(["compare", "--strategies", "nope"]) == 1
     assert "unknown strategy 'nope'" in capsys.readouterr().err
-    assert main(["compare", "--repeat", "0", "--strategies", "flat"]) == 1
+    with pytest.raises(SystemExit) as exc:  # argparse's usage error
+        main(["compare", "--repeat", "0", "--strategies", "flat"])
+    assert exc.value.code == 2

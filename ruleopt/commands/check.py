@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from ruleopt.commands.inputs import check_rules_files
 from ruleopt.defaults import DEFAULT_RULES
+from ruleopt.errors import RuleoptError
 from ruleopt.rules.loader import load_rules, load_rules_collect
 from ruleopt.rules.model import RuleSet
 
@@ -47,14 +49,24 @@ def summary(ruleset: RuleSet) -> dict:
 def run(args: argparse.Namespace) -> int:
     files = args.files or [str(DEFAULT_RULES)]
     if args.json:
-        ruleset, errors = load_rules_collect(files)
+        # A path that cannot be read is one more error in the document; the readable
+        # files are still loaded.
+        path_errors, readable = [], []
+        for f in files:
+            try:
+                check_rules_files([f])
+                readable.append(f)
+            except RuleoptError as err:
+                path_errors.append(err)
+        ruleset, errors = load_rules_collect(readable)
         out = summary(ruleset)
         out["files"] = files
-        out["errors"] = [e.to_dict() for e in errors]
+        out["errors"] = [e.to_dict() for e in path_errors + errors]
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 1 if errors else 0
+        return 1 if path_errors or errors else 0
     # Without --json the first error stops the load; the CLI prints it located.
+    check_rules_files(files)
     ruleset = load_rules(files)
     _print_summary(ruleset, files)
     return 0

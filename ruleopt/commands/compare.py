@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ruleopt.commands.inputs import split_inputs
+from ruleopt.commands import bounds
+from ruleopt.commands.inputs import (
+    check_events_file,
+    check_output,
+    check_rules_files,
+    split_inputs,
+)
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine import strategies as S
 from ruleopt.errors import RuleoptError
@@ -37,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"strategies to run (baseline is always run first); known: "
              f"{', '.join(S.STRATEGIES)}",
     )  # fmt: skip
-    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+    parser.add_argument("--repeat", type=bounds.repeat, default=3, metavar="N",
                         help="measured passes per strategy (default 3)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("-o", "--output", metavar="DIR",
@@ -72,6 +78,9 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
         raise RuleoptError("--repeat must be at least 1")
     ruleset = load_rules(rule_files or [str(DEFAULT_RULES)])
     table = load_events(events, ruleset)
+    bounds.check_work(len(names) * (repeat + 1) * table.n,
+                      f"{len(names)} strategies x {repeat + 1} passes x {table.n:,} events",
+                      "use a smaller --repeat, fewer --strategies or fewer events")
     compiled, kept = S.compile_for(ruleset, table)
     with _progress(progress) as bar:
         task = bar.add_task("building strategies", total=len(names) * (repeat + 1))
@@ -188,9 +197,17 @@ def print_table(doc: dict) -> None:
 
 
 def write_plots(doc: dict, outdir: Path) -> list[Path]:
+    """The bar plots, written all or nothing into ``outdir`` (created only now)."""
+    from ruleopt.fsutil import staged_dir
+
+    with staged_dir(outdir) as (staging, moved):
+        _render_plots(doc, staging)
+    return moved
+
+
+def _render_plots(doc: dict, outdir: Path) -> list[Path]:
     from ruleopt.profile.plots import bar_compare
 
-    outdir.mkdir(parents=True, exist_ok=True)
     rows = doc["strategies"]
     names = [r["strategy"] for r in rows]
     paths = [bar_compare(
@@ -212,17 +229,11 @@ def write_plots(doc: dict, outdir: Path) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     rule_files, events = split_inputs(args.inputs)
     names = strategy_names(args.strategies)
+    # Checked before minutes of measuring, not after; nothing is created until the end.
+    check_rules_files(rule_files)
+    check_events_file(events)
     if args.output:
-        # Checked before minutes of measuring, not after.
-        out = Path(args.output)
-        if out.exists() and not out.is_dir():
-            raise RuleoptError("output path exists and is not a directory", file=str(out),
-                               hint="pick another -o DIR")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RuleoptError(f"cannot create the output directory: {exc.strerror}",
-                               file=str(out), hint="pick another -o DIR") from None
+        check_output(args.output, directory=True)
     doc = compare(rule_files, events, names, args.repeat, progress=sys.stderr.isatty())
     if args.output:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]

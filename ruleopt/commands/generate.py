@@ -6,20 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ruleopt.errors import RuleoptError
+from ruleopt.commands import bounds
+from ruleopt.commands.inputs import check_output, check_rules_files
 
 NAME = "generate"
 HELP = "generate a seeded synthetic event workload for a ruleset, with rule-breaking events"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of events, got {value}")
-    return value
 
 
 def _share(text: str) -> float:
@@ -35,9 +26,10 @@ def _share(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--rules", nargs="+", required=True, metavar="RULES",
                         help="Falco rules files, loaded in order")  # fmt: skip
-    parser.add_argument("-n", "--events", type=_positive_int, required=True, metavar="N",
+    parser.add_argument("-n", "--events", type=bounds.events, required=True, metavar="N",
                         help="number of events to generate")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=bounds.seed, default=0,
+                        help=f"random seed, 0 to {bounds.MAX_SEED} (default 0)")
     parser.add_argument("--break-share", type=_share, default=0.01, metavar="F",
                         help="share of events built to break a rule (default 0.01)")  # fmt: skip
     parser.add_argument("-o", "--output", required=True, metavar="FILE.npz",
@@ -47,25 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ruleopt.events.generator import GenerationReport, generate
+    from ruleopt.events.load import needed_keys
     from ruleopt.rules.loader import load_rules
 
     out = Path(args.output)
-    # Check the destination before minutes of work, not after.
-    if out.suffix.lower() != ".npz":
-        # Every command finds an EventTable by its .npz suffix.
-        raise RuleoptError("the output must be an .npz file", file=str(out),
-                           hint=f"e.g. -o {out.with_suffix('.npz')}")  # fmt: skip
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise RuleoptError("output directory does not exist", file=str(out.parent),
-                           hint="create it first, or pick another -o path")  # fmt: skip
-    if out.is_dir():
-        raise RuleoptError("output path is a directory", file=str(out),
-                           hint="give a file name, e.g. -o workload.npz")  # fmt: skip
-    for path in args.rules:
-        if not Path(path).is_file():
-            raise RuleoptError("no such rules file", file=str(path),
-                               hint="pass existing Falco rules YAML files with -r")  # fmt: skip
+    # Check the destination before minutes of work, not after. Every command finds an
+    # EventTable by its .npz suffix.
+    check_output(out, directory=False, suffix=".npz")
+    check_rules_files(args.rules)
     rules = load_rules(args.rules)
+    bounds.check_memory(bounds.table_bytes(args.events, len(needed_keys(rules))),
+                        f"generating {args.events:,} events for these rules",
+                        "generate fewer events (-n)")
     report = GenerationReport(args.events, args.seed, args.break_share)
     table = generate(rules, args.events, args.seed, args.break_share,
                      progress=not args.quiet and sys.stderr.isatty(), report=report)  # fmt: skip

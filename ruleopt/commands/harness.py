@@ -15,6 +15,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ruleopt.commands import bounds
+from ruleopt.commands.inputs import check_capture, check_output, check_rules_files
 from ruleopt.engine.verify import unsupported_reason
 from ruleopt.errors import RuleoptError
 from ruleopt.events.sinsp import run_harness
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="RULES", help="rules files, loaded in order")
     parser.add_argument("--trace", required=True, metavar="CAPTURE.scap",
                         help="capture to replay through libsinsp")
-    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+    parser.add_argument("--repeat", type=bounds.repeat, default=1, metavar="N",
                         help="passes over the capture (default 1)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="directory for profile.json, stacks.dot, stacks.folded and plots")
@@ -46,10 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.repeat < 1:
-        raise RuleoptError(f"--repeat must be at least 1, not {args.repeat}")
-    if not Path(args.trace).is_file():
-        raise RuleoptError("capture not found", file=args.trace)
+    check_rules_files(args.files)
+    check_capture(args.trace)
+    check_output(args.output, directory=True)
+    most = bounds.capture_events_bound(args.trace)
+    bounds.check_work(most * args.repeat,
+                      f"--repeat {args.repeat:,} over up to {most:,} events (from the "
+                      f"capture's size)", "use a smaller --repeat")
     ruleset = load_rules(args.files)
     judged, skipped = [], []
     for rule in ruleset.enabled_rules():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ruleopt.commands.inputs import check_output, check_rules_files
 from ruleopt.errors import RuleoptError
 
 NAME = "import"
@@ -32,14 +33,10 @@ def run(args: argparse.Namespace) -> int:
 
     src = Path(args.input)
     out = Path(args.output)
-    if out.suffix.lower() != ".npz":
-        raise RuleoptError("the output must be an .npz file", file=str(out),
-                           hint=f"e.g. -o {out.with_suffix('.npz')}")  # fmt: skip
-    out_dir = out.parent if str(out.parent) else Path(".")
-    if not out_dir.is_dir():
-        # Checked now, not at save time: extraction may take a while.
-        raise RuleoptError("the output directory does not exist", file=str(out_dir))
+    # Every path is checked now, not at save time: extraction may take a while.
+    check_output(out, directory=False, suffix=".npz")
     check_input(src)
+    check_rules_files(args.rules)
     if input_kind(src) == "table":
         raise RuleoptError("already an event table; nothing to import", file=str(src),
                            hint="pass it directly to the commands that read events")  # fmt: skip
@@ -67,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_input(src: Path) -> None:
-    """Clear errors before any reader sees the file: missing, a directory, empty."""
-    if not src.exists():
-        raise RuleoptError("no such file", file=str(src))
-    if src.is_dir():
-        raise RuleoptError("is a directory, not an event file", file=str(src))
+    """Clear errors before any reader sees the file: an invalid name, missing, not a
+    regular readable file (a directory, a FIFO, a device), an unknown kind, empty."""
+    from ruleopt.events.load import input_kind
+    from ruleopt.fsutil import check_input_file
+
+    check_input_file(src, "file", hint="pass an existing .scap capture or .jsonl file")
+    input_kind(src)
     if src.stat().st_size == 0:
         raise RuleoptError("the file is empty: no events", file=str(src))

@@ -20,7 +20,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ruleopt.commands.inputs import split_inputs
+from ruleopt.commands import bounds
+from ruleopt.commands.inputs import (
+    check_events_file,
+    check_output,
+    check_rules_files,
+    split_inputs,
+)
 from ruleopt.errors import RuleoptError
 from ruleopt.profile.model import Profile
 
@@ -34,26 +40,6 @@ DEFAULT_BUFFER = 8192
 TOP = 15
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of events/s, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs", nargs="*", metavar="RULES... [EVENTS]",
@@ -62,12 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="DIR",
                         help=f"directory for profile.json, stacks.dot, stacks.folded and "
                              f"plots (default {DEFAULT_OUTPUT}/)")
-    parser.add_argument("--repeat", type=_positive_int, default=DEFAULT_REPEAT, metavar="N",
+    parser.add_argument("--repeat", type=bounds.repeat, default=DEFAULT_REPEAT, metavar="N",
                         help=f"measured passes per build (default {DEFAULT_REPEAT})")
-    parser.add_argument("--rate", type=_rate, metavar="EV_PER_S",
+    parser.add_argument("--rate", type=bounds.rate, metavar="EV_PER_S",
                         help="also replay the events at this rate into a ring buffer: "
                              "reports drops and SCAP_TIMEOUT polls")
-    parser.add_argument("--buffer", type=_positive_int, metavar="N",
+    parser.add_argument("--buffer", type=bounds.buffer, metavar="N",
                         help=f"ring slots for --rate (default {DEFAULT_BUFFER})")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
@@ -75,17 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check_paths(rules: list[str], events: str | None, output: str) -> None:
     # Everything a user can get wrong is checked before minutes of measuring.
-    for path in rules:
-        if not Path(path).is_file():
-            raise RuleoptError("no such rules file", file=path, hint="check the path")
-    if events is not None and not Path(events).is_file():
-        raise RuleoptError("no such events file", file=events,
-                           hint="pass an existing .npz, .scap or .jsonl file, or none "
-                                "for the bundled default workload")
-    out = Path(output)
-    if out.exists() and not out.is_dir():
-        raise RuleoptError("output path exists and is not a directory", file=output,
-                           hint="pick another -o DIR")
+    check_rules_files(rules)
+    check_events_file(events)
+    check_output(output, directory=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
                            hint="check that the rules files enable at least one rule")
     per_round = 3 + (args.rate is not None)
     total = per_round * (args.repeat + 1)  # + one warm-up pass per build
+    bounds.check_work(total * table.n, f"--repeat {args.repeat:,} x {per_round} builds x "
+                      f"{table.n:,} events", "use a smaller --repeat or fewer events")
+    if args.rate is not None:
+        bounds.check_rate(args.rate, table.n, buffer)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True,
                         disable=not err.is_terminal)

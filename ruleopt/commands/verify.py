@@ -9,6 +9,7 @@ from collections import Counter
 from rich.console import Console
 from rich.table import Table
 
+from ruleopt.commands.inputs import check_capture, check_rules_files
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine.verify import verify_capture
 from ruleopt.rules.loader import load_rules
@@ -26,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    ruleset = load_rules(args.files or [DEFAULT_RULES])
+    files = args.files or [DEFAULT_RULES]
+    check_rules_files(files)
+    for trace in args.trace:
+        check_capture(trace)
+    ruleset = load_rules(files)
     reports = []
     console = Console(stderr=args.json)
     for trace in args.trace:

@@ -26,13 +26,16 @@ _ROW_NUM, _ROW_TYPE, _ROW_DIR, _ROW_FIRST = 0, 1, 2, 3
 
 def check_capture_file(path: Path) -> None:
     """Clear errors for the inputs libsinsp would reject with a cryptic message."""
+    from ruleopt.fsutil import check_input_file, located_os_error
+
     where = str(path)
-    if not path.exists():
-        raise RuleoptError("no such file", file=where)
-    if path.is_dir():
-        raise RuleoptError("is a directory, not a capture", file=where)
-    with path.open("rb") as fh:
-        head = fh.read(4)
+    # A FIFO or device would block libsinsp (or never end): refused here, with the rest.
+    check_input_file(path, "capture", hint="pass a .scap capture file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise located_os_error(exc, path, "read the capture") from None
     if not head:
         raise RuleoptError("the capture is empty: no events", file=where)
     if not (head.startswith(_GZIP_MAGIC) or head == _SCAP_MAGIC):

@@ -6,17 +6,28 @@ the same columns. ``evt.num`` is optional and defaults to the 1-based line numbe
 ``null`` means the field is absent on that event, the same as leaving it out.
 
 Every error names the file and line: users write these files by hand.
+
+Hostile text is refused line by line, never with a traceback: a line longer than
+``MAX_LINE`` bytes (``/dev/zero``, a file with no newlines), bytes that are not UTF-8,
+nesting deeper than ``jsontext.MAX_DEPTH``, ``NaN``/``Infinity``, integers of thousands of
+digits. Strings are Unicode; a JSON escape of a lone surrogate in ``\\udc80``-``\\udcff``
+stands for one raw byte (0x80-0xff), the form in which libsinsp's non-UTF-8 bytes reach
+us from captures (surrogateescape), and is kept; any other lone surrogate is an error.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from ruleopt.errors import RuleoptError
+from ruleopt.events.jsontext import JsonProblem, loads
 from ruleopt.events.table import EventTable, _as_list, coerce_value, column_specs, is_multi
+from ruleopt.fsutil import check_input_file, located_os_error
+
+# One event per line: the longest real one (a process with a huge command line and
+# environment) is far below this. A longer line is refused rather than read into memory.
+MAX_LINE = 16 << 20
 
 
 def _resolver():
@@ -41,12 +52,8 @@ def _resolver():
 def read_jsonl(path: str | os.PathLike, keys: Sequence[str]) -> EventTable:
     """Read ``path`` into an EventTable with the columns for ``keys`` (plus evt.num and
     evt.type). Fields present in the file but not needed are validated and dropped."""
-    path = Path(path)
+    path = check_input_file(path, "file", hint="pass a JSON Lines file (.jsonl)")
     where = str(path)
-    if not path.exists():
-        raise RuleoptError("no such file", file=where)
-    if path.is_dir():
-        raise RuleoptError("is a directory, not a JSON Lines file", file=where)
     specs = {key: (type_name, multi) for key, type_name, _kind, multi in column_specs(keys)}
     resolve = _resolver()
     records: list[dict[str, object]] = []
@@ -57,7 +64,7 @@ def read_jsonl(path: str | os.PathLike, keys: Sequence[str]) -> EventTable:
     except OSError as exc:
         raise RuleoptError(f"cannot open: {exc.strerror}", file=where) from None
     with fh:
-        for lineno, raw in enumerate(fh, start=1):
+        for lineno, raw in enumerate(_lines(fh, where), start=1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -77,12 +84,30 @@ def read_jsonl(path: str | os.PathLike, keys: Sequence[str]) -> EventTable:
                                                                 "format": "jsonl"})
 
 
+def _lines(fh, where: str):
+    """The file's lines as bytes, each at most ``MAX_LINE`` long, or a located error."""
+    lineno = 0
+    while True:
+        try:
+            raw = fh.readline(MAX_LINE + 1)
+        except OSError as exc:
+            raise located_os_error(exc, where, "read the JSON Lines file") from None
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > MAX_LINE:
+            raise RuleoptError(
+                f"the line is longer than {MAX_LINE:,} bytes", file=where, line=lineno,
+                hint="one event per line; is this really a JSON Lines file?")
+        yield raw
+
+
 def _parse_line(text: str, where: str, lineno: int, specs: dict, resolve) -> dict[str, object]:
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
+        obj = loads(text)
+    except JsonProblem as exc:
         raise RuleoptError(
-            f"not valid JSON: {exc.msg}", file=where, line=lineno, column=exc.colno,
+            f"not valid JSON: {exc.message}", file=where, line=lineno, column=exc.column,
             hint="each line must be one complete JSON object",
         ) from None
     if not isinstance(obj, dict):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ruleopt.errors import RuleoptError
+from ruleopt.events.npz import NpzReader
 from ruleopt.fsutil import atomic_write
 
 FORMAT = "ruleopt-eventtable"
@@ -422,44 +422,16 @@ class EventTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> EventTable:
-        path = Path(path)
-        where = str(path)
-        if not path.exists():
-            raise RuleoptError("no such file", file=where)
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                files = set(npz.files)
-                if "header" not in files:
-                    raise RuleoptError(
-                        "not a ruleopt event table (no header)", file=where,
-                        hint="create one with `ruleopt import` or `ruleopt generate`",
-                    )
-                header = json.loads(npz["header"].tobytes().decode("utf-8"))
-                if header.get("format") != FORMAT:
-                    raise RuleoptError("not a ruleopt event table", file=where)
-                if header.get("version") != FORMAT_VERSION:
-                    raise RuleoptError(
-                        f"event table format version {header.get('version')} is not supported "
-                        f"(this ruleopt reads version {FORMAT_VERSION})", file=where,
-                        hint="re-create the table with this version of ruleopt",
-                    )
-                n = int(header["n"])
-                strings = StringHeap.from_packed(npz["strings_data"], npz["strings_offsets"])
-                columns = []
-                for idx, cm in enumerate(header["columns"]):
-                    present = np.unpackbits(npz[f"c{idx}_present"], count=n).astype(np.bool_)
-                    offsets = npz[f"c{idx}_offsets"] if cm["multi"] else None
-                    columns.append(Column(cm["key"], cm["type"], cm["kind"],
-                                          npz[f"c{idx}_values"], present, offsets))  # fmt: skip
-                return cls.from_columns(columns, strings, header.get("meta") or {})
-        except RuleoptError:
-            raise
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-            # np.load raises a zoo of errors for truncated or foreign files.
-            raise RuleoptError(
-                f"cannot read event table: {exc}", file=where,
-                hint="the file is not an .npz written by ruleopt, or it is truncated",
-            ) from None
+        """Read a table written by ``save``. The file is untrusted data: every member is
+        checked (``ruleopt.events.npz``: header, dtype, shape, byte size) and so are the
+        relations between them (lengths, offsets, string ids, absent entries) before the
+        table exists; any problem is one RuleoptError naming the file and the member."""
+        from ruleopt.fsutil import check_input_file
+
+        path = check_input_file(path, "file", hint="pass an .npz written by `ruleopt "
+                                                   "import` or `ruleopt generate`")
+        with NpzReader(path) as npz:
+            return _load_checked(cls, npz)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -560,7 +532,14 @@ def coerce_value(key: str, type_name: str, value: object, *, event: int | None =
             return value
         if isinstance(value, str):
             # JSON has no bytes: text stands for its UTF-8 bytes (surrogates for raw bytes).
-            return value.encode("utf-8", "surrogateescape")
+            try:
+                return value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise RuleoptError(
+                    f"field {key}: the text is not valid Unicode (a lone surrogate that "
+                    f"stands for no byte)", event=event,
+                    hint="write the value as valid UTF-8 text; \\udc80-\\udcff stand for "
+                         "raw bytes 0x80-0xff") from None
         raise RuleoptError(
             f"field {key} ({type_name}) takes a string, got {_describe(value)}", event=event
         )
@@ -619,3 +598,182 @@ def _describe(value: object) -> str:
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__ if value is not None else 'null'} {text}"
+
+
+# --------------------------------------------------------------------------- loading
+
+# The header is a small JSON document (columns, meta); a bigger one is not ours.
+_MAX_HEADER_BYTES = 256 << 20
+_TABLE_HINT = "create one with `ruleopt import` or `ruleopt generate`"
+
+
+def _load_header(npz: NpzReader) -> dict:
+    from ruleopt.events.jsontext import JsonProblem, loads
+
+    where = npz.where
+    if "header" not in npz.names():
+        raise RuleoptError("not a ruleopt event table (no header)", file=where,
+                           hint=_TABLE_HINT)
+    member = npz.header("header", np.uint8)
+    if member.length > _MAX_HEADER_BYTES:
+        raise npz.error("header", f"is {member.length:,} bytes; a table header is at most "
+                                  f"{_MAX_HEADER_BYTES:,}")
+    raw = npz.read(member).tobytes()
+    try:
+        header = loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise npz.error("header", "is not UTF-8 JSON") from None
+    except JsonProblem as exc:
+        raise npz.error("header", f"is not valid JSON: {exc.message}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise RuleoptError("not a ruleopt event table", file=where, hint=_TABLE_HINT)
+    if header.get("version") != FORMAT_VERSION:
+        raise RuleoptError(
+            f"event table format version {header.get('version')!r} is not supported "
+            f"(this ruleopt reads version {FORMAT_VERSION})", file=where,
+            hint="re-create the table with this version of ruleopt")
+    n = header.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 1 << 48:
+        raise npz.error("header", f"'n' must be a number of events, not {n!r}")
+    columns = header.get("columns")
+    if not isinstance(columns, list) or not columns:
+        raise npz.error("header", "'columns' must be a non-empty list")
+    keys: set[str] = set()
+    for idx, cm in enumerate(columns):
+        what = f"column {idx}"
+        if not isinstance(cm, dict):
+            raise npz.error("header", f"{what} must be an object")
+        key, type_name, kind, multi = (cm.get("key"), cm.get("type"), cm.get("kind"),
+                                       cm.get("multi"))  # fmt: skip
+        if not isinstance(key, str) or not key or key in keys:
+            raise npz.error("header", f"{what} has a missing or repeated key {key!r}")
+        keys.add(key)
+        if type_name not in _KINDS or kind != _KINDS[type_name]:
+            raise npz.error("header", f"column {key} has type {type_name!r} and kind "
+                                      f"{kind!r}, which do not go together")
+        if not isinstance(multi, bool):
+            raise npz.error("header", f"column {key}: 'multi' must be true or false")
+        # The evaluators read a column as the field registry types it: a table that says
+        # otherwise (proc.name stored as a number) would be evaluated wrongly, silently.
+        want = _registry_spec(key)
+        if want is None:
+            raise npz.error("header", f"column {key!r} is not a field this ruleopt knows")
+        if want != (type_name, multi):
+            raise npz.error("header", f"column {key} is stored as {type_name!r}"
+                                      f"{' (multi-valued)' if multi else ''}; the field is "
+                                      f"{want[0]!r}{' (multi-valued)' if want[1] else ''}")
+    meta = header.get("meta", {})
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise npz.error("header", "'meta' must be an object")
+    for name in ("absent_fields", "outside_all_types"):
+        value = meta.get(name)
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(x, str) for x in value)):
+            raise npz.error("header", f"meta.{name} must be a list of strings")
+    header["meta"] = meta
+    return header
+
+
+def _registry_spec(key: str) -> tuple[str, bool] | None:
+    """``(type, multi)`` of a canonical column key, as ``column_specs`` would store it."""
+    from ruleopt.fields import resolve
+
+    try:
+        rf = resolve(key)
+    except Exception:  # noqa: BLE001 - the registry's error for a name it does not know
+        return None
+    if rf.key != key:
+        return None
+    return rf.info.type, is_multi(rf)
+
+
+def _load_checked(cls: type[EventTable], npz: NpzReader) -> EventTable:
+    """Headers first (every member's dtype and length against the header's n), then the
+    memory the data needs against what is available, then the data and its relations."""
+    from ruleopt.resources import check_memory
+
+    header = _load_header(npz)
+    n: int = header["n"]
+    cols = header["columns"]
+    # Pass 1: headers only, nothing allocated beyond them.
+    s_data = npz.header("strings_data", np.uint8)
+    s_offs = npz.header("strings_offsets", np.int64)
+    if s_offs.length < 1:
+        raise npz.error("strings_offsets", "must hold at least one offset (0)")
+    if s_offs.length - 1 > np.iinfo(np.int32).max:
+        raise npz.error("strings_offsets", "holds more strings than int32 ids can name")
+    plan = []
+    for idx, cm in enumerate(cols):
+        kind = cm["kind"]
+        present = npz.header(f"c{idx}_present", np.uint8)
+        if present.length != (n + 7) // 8:
+            raise npz.error(present.name, f"holds {present.length:,} bytes of bits; "
+                                          f"{n:,} events need {(n + 7) // 8:,}")
+        values = npz.header(f"c{idx}_values", np.int32 if kind == "str" else np.int64)
+        offsets = None
+        if cm["multi"]:
+            offsets = npz.header(f"c{idx}_offsets", np.int64)
+            if offsets.length != n + 1:
+                raise npz.error(offsets.name, f"holds {offsets.length:,} offsets; {n:,} "
+                                              f"events need {n + 1:,}")
+        elif values.length != n:
+            raise npz.error(values.name, f"holds {values.length:,} values; the table has "
+                                         f"{n:,} events")
+        plan.append((cm, present, values, offsets))
+    members = [s_data, s_offs] + [m for _, p, v, o in plan for m in (p, v, o) if m]
+    need = sum(m.length * m.dtype.itemsize for m in members)
+    # The bits unpack to one byte per event per column, and strings become Python objects.
+    need += n * len(cols) + s_data.length * 4 + s_offs.length * 64
+    check_memory(need, f"loading {npz.where}", "this table is too large for this machine")
+
+    # Pass 2: the data, and the relations between members.
+    sd, so = npz.read(s_data), npz.read(s_offs)
+    if so[0] != 0 or so[-1] != len(sd) or (len(so) > 1 and np.any(np.diff(so) < 0)):
+        raise npz.error("strings_offsets", "must rise from 0 to the size of strings_data")
+    try:
+        strings = StringHeap.from_packed(sd, so)
+    except ValueError as exc:
+        raise npz.error("strings_data", str(exc)) from None
+    n_strings = len(strings)
+    columns = []
+    for cm, present_m, values_m, offsets_m in plan:
+        key, kind = cm["key"], cm["kind"]
+        present = np.unpackbits(npz.read(present_m), count=n).astype(np.bool_)
+        values = npz.read(values_m)
+        offsets = None
+        if offsets_m is not None:
+            offsets = npz.read(offsets_m)
+            steps = np.diff(offsets)
+            if offsets[0] != 0 or offsets[-1] != len(values) or np.any(steps < 0):
+                raise npz.error(offsets_m.name, f"must rise from 0 to the {len(values):,} "
+                                                f"values of column {key}")
+            if np.any(steps[~present] != 0):
+                raise npz.error(offsets_m.name, f"column {key} has values on events where "
+                                                f"it is absent")
+            ids = values
+        else:
+            # The storage contract (module doc): absent entries hold -1 or 0. Restored
+            # rather than refused: they are never read as values.
+            values[~present] = -1 if kind == "str" else 0
+            ids = values[present]
+        if kind == "str" and ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n_strings):
+            raise npz.error(values_m.name, f"column {key} names a string id outside the "
+                                           f"heap of {n_strings:,} strings")
+        columns.append(Column(key, cm["type"], kind, values, present, offsets))
+    by_key = {c.key: c for c in columns}
+    num, typ = by_key.get("evt.num"), by_key.get("evt.type")
+    if num is None or typ is None or num.kind != "num" or typ.kind != "str":
+        raise npz.error("header", "an event table needs the columns evt.num (a number) and "
+                                  "evt.type (a string)")
+    if num.multi or not num.present.all():
+        raise npz.error("header", "evt.num must be single-valued and present on every event")
+    try:
+        return cls.from_columns(columns, strings, header["meta"])
+    except ValueError as exc:
+        raise RuleoptError(f"not a valid event table: {exc}", file=npz.where,
+                           hint=_HINT_LOAD) from None
+
+
+_HINT_LOAD = "the file is not an event table written by ruleopt, or it is damaged; re-create it"

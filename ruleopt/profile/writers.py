@@ -14,14 +14,10 @@ failure leaves the output directory as it was.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ruleopt.errors import RuleoptError
-from ruleopt.fsutil import write_text
+from ruleopt.fsutil import staged_dir, write_text
 from ruleopt.profile.model import (
     ALL,
     BRANCH_KEYS,
@@ -184,22 +180,13 @@ def write_folded(profile: Profile, path: Path | str) -> None:
 def write_profile_dir(profile: Profile, outdir: Path | str, plots: bool = True) -> list[Path]:
     """Write ``profile.json``, ``stacks.dot``, ``stacks.folded`` (and the plots) to
     ``outdir``, creating it. Everything is rendered in a staging directory first and
-    only then moved in, so on failure ``outdir`` holds nothing new."""
-    outdir = Path(outdir)
-    created = not outdir.exists()
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RuleoptError(f"cannot create output directory: {exc.strerror}",
-                           file=str(outdir)) from None
-    if not outdir.is_dir():
-        raise RuleoptError("output path is not a directory", file=str(outdir))
+    only then moved in, so on failure ``outdir`` holds nothing new (and is removed, with
+    any parent, if this call created it)."""
     writers: list[tuple[str, Callable[[Profile, Path], None]]] = [
         ("profile.json", write_json), ("stacks.dot", write_dot),
         ("stacks.folded", write_folded)]
-    staging = Path(tempfile.mkdtemp(prefix=".ruleopt-profile-", dir=outdir))
-    try:
-        names = []
+    names = []
+    with staged_dir(outdir) as (staging, _moved):
         for name, write in writers:
             write(profile, staging / name)
             names.append(name)
@@ -207,14 +194,4 @@ def write_profile_dir(profile: Profile, outdir: Path | str, plots: bool = True) 
             from ruleopt.profile.plots import write_plots  # matplotlib only when asked
 
             names += [p.name for p in write_plots(profile, staging)]
-        final = []
-        for name in names:
-            os.replace(staging / name, outdir / name)
-            final.append(outdir / name)
-        return final
-    except BaseException:
-        if created:
-            shutil.rmtree(outdir, ignore_errors=True)
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return [Path(outdir) / name for name in names]
