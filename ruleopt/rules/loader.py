@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from ruleopt.errors import RuleoptError
+from ruleopt.rules import yamlsafe
 from ruleopt.rules.ast import (
     ALL_OPS,
     LIST_OPS,
@@ -231,11 +232,9 @@ def _mapping(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     return out
 
 
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
-
-
 def _to_python(node: yaml.Node) -> Any:
-    return _CONSTRUCTOR.construct_object(node, deep=True)
+    # Never PyYAML's constructor: tags were checked by yamlsafe, values stay text.
+    return yamlsafe.to_plain(node)
 
 
 # --------------------------------------------------------------------------- exceptions
@@ -351,23 +350,34 @@ class _Loader:
     def read_file(self, path: Path | str) -> None:
         file = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            data = Path(path).read_bytes()
         except OSError as exc:
             self.fail_file(RuleoptError(f"cannot read rules file: {exc.strerror or exc}",
                                         file=file, hint="check the path"))
             return
-        except UnicodeDecodeError as exc:
-            self.fail_file(RuleoptError(f"rules file is not UTF-8 text: {exc.reason}",
-                                        file=file))
-            return
-        self.sources.texts[file] = text
         try:
-            docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            text = yamlsafe.decode(data, file)
+            self.sources.texts[file] = text
+            docs = yamlsafe.compose_documents(text, file)
+        except RuleoptError as err:
+            self.fail_file(err)
+            return
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             problem = exc.problem or exc.context or "invalid YAML"
             self.fail_file(_err(f"invalid YAML: {problem}", file, mark,
                                 hint="fix the YAML syntax (indentation, quotes, colons)"))
+            return
+        except yaml.reader.ReaderError as exc:
+            # A character YAML does not allow (control characters, U+FFFE...).
+            pos = exc.position
+            char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            line = text.count("\n", 0, pos) + 1
+            column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+            self.fail_file(RuleoptError(
+                f"invalid YAML: character U+{char:04X} is not allowed in YAML",
+                file=file, line=line, column=column,
+                hint="remove the control character (tabs and line breaks are fine)"))
             return
         except yaml.YAMLError as exc:
             self.fail_file(RuleoptError(f"invalid YAML: {exc}", file=file))
