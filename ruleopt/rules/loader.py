@@ -370,13 +370,14 @@ class _Loader:
             return
         except yaml.reader.ReaderError as exc:
             # A character YAML does not allow (control characters, U+FFFE...).
-            pos = exc.position
-            char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            found = yamlsafe.bad_character(text)
+            pos, char = found if found else (0, 0)
             line = text.count("\n", 0, pos) + 1
             column = pos - (text.rfind("\n", 0, pos) + 1) + 1
             self.fail_file(RuleoptError(
-                f"invalid YAML: character U+{char:04X} is not allowed in YAML",
-                file=file, line=line, column=column,
+                f"invalid YAML: character U+{char:04X} is not allowed in YAML"
+                if found else f"invalid YAML: {exc}",
+                file=file, line=line if found else None, column=column if found else None,
                 hint="remove the control character (tabs and line breaks are fine)"))
             return
         except yaml.YAMLError as exc:
@@ -831,6 +832,76 @@ class _Loader:
                                            offset)
         return seg.file, line, column
 
+    def macro_order(self, macro_asts: dict[str, Expr], depth: dict[str, int]) -> list[str]:
+        """Macros in dependency order (post-order, iteratively), filling ``depth`` with
+        each macro's expanded depth. Cycles and macros deeper than
+        ``MAX_CONDITION_DEPTH`` are reported once, at the macro that causes them, and
+        dropped from ``macro_asts`` with every macro that uses them."""
+        shape = {n: _ast_depths(a) for n, a in macro_asts.items()}
+        refs = {n: r for n, (_, r) in shape.items()}
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        order: list[str] = []
+        bad: set[str] = set()
+        for root in macro_asts:
+            if root in state:
+                continue
+            path, iters = [root], [iter(refs[root])]
+            state[root] = 1
+            while path:
+                step = next(iters[-1], None)
+                if step is None:
+                    done = path.pop()
+                    iters.pop()
+                    state[done] = 2
+                    order.append(done)
+                    depth[done] = _expanded_depth(shape[done][0], refs[done], depth)
+                    continue
+                ref = step[0]
+                if ref not in macro_asts:
+                    continue  # undefined: reported when the user is expanded
+                if state.get(ref) == 1:
+                    cycle = path[path.index(ref):] + [ref]
+                    bad.update(cycle[:-1])
+                    info = self.macros[ref]
+                    self._record(RuleoptError(
+                        f"macro '{ref}': circular macro reference {' -> '.join(cycle)}",
+                        file=info.file, line=info.node.start_mark.line + 1,
+                        column=info.node.start_mark.column + 1,
+                        hint="a macro cannot use itself, directly or through other macros"))
+                    continue
+                if ref not in state:
+                    state[ref] = 1
+                    path.append(ref)
+                    iters.append(iter(refs[ref]))
+        out = []
+        for name in order:
+            used = [r for r, _ in refs[name] if r in macro_asts]
+            if name in bad or any(r in bad for r in used):
+                bad.add(name)
+            elif depth[name] > MAX_CONDITION_DEPTH:
+                bad.add(name)
+                info = self.macros[name]
+                self._record(RuleoptError(
+                    f"macro '{name}': the condition nests {depth[name]:,} levels deep once "
+                    f"macros are expanded (more than {MAX_CONDITION_DEPTH:,}), through "
+                    f"{_chain(name, refs, depth)}", file=info.file,
+                    line=info.node.start_mark.line + 1,
+                    column=info.node.start_mark.column + 1,
+                    hint="a macro chain that long cannot be evaluated; shorten the chain "
+                         "or combine the macros with `or`/`and` at one level"))
+            else:
+                out.append(name)
+        for name in bad:
+            macro_asts.pop(name, None)
+        return out
+
+    def _record(self, err: RuleoptError) -> None:
+        """``fail`` for errors found outside any one item: raise or record, never skip."""
+        try:
+            self.fail(err)
+        except _SkipItem:
+            pass
+
     def compile(self) -> RuleSet:
         macro_asts: dict[str, Expr] = {}
         for m in self.macros.values():
@@ -859,7 +930,9 @@ class _Loader:
             except _SkipItem:
                 macro_asts.pop(m.name, None)
         expander = _Expander(self, macro_asts)
-        for name in list(macro_asts):
+        # Dependencies first, so expanding one macro never recurses into another: a
+        # chain of 12,000 macros is 12,000 steps, not 12,000 nested calls.
+        for name in self.macro_order(macro_asts, expander.depth):
             try:
                 expander.macro(name, ())
             except _SkipItem:
@@ -920,12 +993,21 @@ class _Loader:
                     column=col,
                     hint=f"define `- macro: {ref}` (in this or an earlier file), "
                          "or check the spelling"))
+        own, refs = _ast_depths(ast)
+        depth = _expanded_depth(own, [(r, d) for r, d in refs if r in expander.depth],
+                                expander.depth)
+        if depth > MAX_CONDITION_DEPTH:
+            self.fail(RuleoptError(
+                f"rule '{info.name}': the condition nests {depth:,} levels deep once macros "
+                f"are expanded (more than {MAX_CONDITION_DEPTH:,})", file=info.file,
+                line=info.node.start_mark.line + 1, column=info.node.start_mark.column + 1,
+                hint="flatten the condition or shorten the macro chain"))
         expanded = expander.expand(ast, (), cond, f"rule '{info.name}'")
         size = _tree_size(expanded)
         if size > MAX_CONDITION_NODES:
             self.fail(RuleoptError(
-                f"rule '{info.name}': the condition expands to {size:,} nodes "
-                f"(more than {MAX_CONDITION_NODES:,})", file=info.file,
+                f"rule '{info.name}': the condition expands to {size:,} nodes and list "
+                f"values (more than {MAX_CONDITION_NODES:,})", file=info.file,
                 line=info.node.start_mark.line + 1,
                 hint="a macro used twice per level doubles the size at every level; "
                      "restructure the macros"))
@@ -966,18 +1048,72 @@ MAX_CONDITION_NODES = 200_000
 
 
 def _tree_size(expr: Expr) -> int:
-    """Node count of ``expr`` as a tree, computed over the shared DAG in linear time."""
+    """Node count of ``expr`` as a tree, plus the values of its value lists (every tree
+    consumer walks those too), computed over the shared DAG in linear time and without
+    recursion."""
     memo: dict[int, int] = {}
-
-    def size(e: Expr) -> int:
+    todo: list[tuple[Expr, bool]] = [(expr, False)]
+    while todo:
+        e, kids_done = todo.pop()
         key = id(e)
-        if key not in memo:
-            kids = e.items if isinstance(e, (And, Or)) else (
-                (e.operand,) if isinstance(e, Not) else ())
-            memo[key] = 1 + sum(size(k) for k in kids)
-        return memo[key]
+        if key in memo:
+            continue
+        kids = _kids(e)
+        if kids_done or not kids:
+            own = len(e.rhs.items) if isinstance(e, Compare) and isinstance(
+                e.rhs, ValueList) else 0
+            memo[key] = 1 + own + sum(memo[id(k)] for k in kids)
+            continue
+        todo.append((e, True))
+        todo.extend((k, False) for k in kids if id(k) not in memo)
+    return memo[id(expr)]
 
-    return size(expr)
+
+def _kids(e: Expr) -> tuple[Expr, ...]:
+    if isinstance(e, (And, Or)):
+        return e.items
+    if isinstance(e, Not):
+        return (e.operand,)
+    return ()
+
+
+# Expanded conditions nest at most this deep: every consumer (printer, evaluator,
+# compiler, evttype resolver) walks them recursively. Real rules nest a few dozen levels.
+MAX_CONDITION_DEPTH = 1000
+
+
+def _ast_depths(expr: Expr) -> tuple[int, list[tuple[str, int]]]:
+    """Depth of ``expr``'s tree and every macro reference with the depth it sits at."""
+    best, refs = 0, []
+    todo: list[tuple[Expr, int]] = [(expr, 1)]
+    while todo:
+        e, d = todo.pop()
+        best = max(best, d)
+        if isinstance(e, MacroRef):
+            refs.append((e.name, d))
+        todo.extend((k, d + 1) for k in _kids(e))
+    return best, refs
+
+
+def _expanded_depth(own: int, refs: list[tuple[str, int]], depth: dict[str, int]) -> int:
+    # A reference at depth d is replaced by a tree of depth depth[ref]: d - 1 + that.
+    return max([own] + [d - 1 + depth.get(r, 1) for r, d in refs])
+
+
+def _chain(name: str, refs: dict[str, list[tuple[str, int]]],
+           depth: dict[str, int]) -> str:
+    """The macro chain that makes ``name`` deep, deepest reference first, shortened."""
+    chain = [name]
+    while len(chain) <= MAX_CONDITION_DEPTH + 1:
+        nxt = max(refs.get(chain[-1], ()), key=lambda rd: rd[1] - 1 + depth.get(rd[0], 1),
+                  default=None)
+        if nxt is None or nxt[0] not in depth or nxt[0] in chain:
+            break
+        chain.append(nxt[0])
+    if len(chain) > 6:
+        return " -> ".join(chain[:3]) + f" -> ... ({len(chain) - 5} more) -> " + \
+            " -> ".join(chain[-2:])
+    return " -> ".join(chain)
 
 
 def _check_constants(expr: Expr) -> None:
@@ -1054,7 +1190,10 @@ class _Expander:
         self.loader = loader
         self.macro_asts = macro_asts
         self.macro_done: dict[str, Expr] = {}
+        self.depth: dict[str, int] = {}  # expanded depth per macro (Loader.macro_order)
         self.list_done: dict[str, tuple[Value, ...]] = {}
+        self.list_failed: set[str] = set()
+        self.built_items = 0
 
     def macro(self, name: str, stack: tuple[str, ...]) -> Expr:
         if name in self.macro_done:
@@ -1106,23 +1245,96 @@ class _Expander:
         info = self.loader.lists.get(name)
         if info is None:
             return (Value(name),)
-        if name in self.list_done:
-            return self.list_done[name]
-        if name in stack:
-            cycle = " -> ".join(stack[stack.index(name):] + (name,))
-            self.loader.fail(RuleoptError(
-                f"list '{name}': circular list reference {cycle}", file=info.file,
-                line=info.node.start_mark.line + 1, column=info.node.start_mark.column + 1,
-                hint="a list cannot contain itself, directly or through other lists"))
+        if name not in self.list_done:
+            self.expand_list(name)
+        return self.list_done[name]
+
+    def expand_list(self, root: str) -> None:
+        """Expand ``root`` without recursion, in time linear in the lists and the items
+        built: sizes first (an exponential list is refused before anything is built),
+        then the items of ``root`` and of the lists named more than once (kept for
+        reuse); a list named once is walked in place, so a 30,000-list chain builds one
+        30,000-item tuple, not 30,000 of them."""
+        lists = self.loader.lists
+        sizes: dict[str, int] = {}
+        uses: dict[str, int] = {}
+        order: list[str] = []
+        path, iters = [root], [iter(lists[root].items)]
+        on_path = {root}
+        while path:
+            item = next(iters[-1], None)
+            if item is None:
+                done = path.pop()
+                iters.pop()
+                on_path.discard(done)
+                sizes[done] = sum(self._size(i, sizes) for i in lists[done].items)
+                order.append(done)
+                if sizes[done] > MAX_LIST_ITEMS:
+                    self._list_fail(done, f"list '{done}' expands to {sizes[done]:,} items "
+                                    f"(more than {MAX_LIST_ITEMS:,})",
+                                    "a list that names another list twice per level "
+                                    "doubles at every level; list each item once")
+                continue
+            if item not in lists or item in self.list_done:
+                continue
+            if item in self.list_failed:
+                raise _SkipItem
+            uses[item] = uses.get(item, 0) + 1
+            if item in sizes:
+                continue
+            if item in on_path:
+                cycle = path[path.index(item):] + [item]
+                self.list_failed.update(cycle[:-1])
+                self._list_fail(item, f"list '{item}': circular list reference "
+                                f"{' -> '.join(cycle)}",
+                                "a list cannot contain itself, directly or through other "
+                                "lists")
+            path.append(item)
+            iters.append(iter(lists[item].items))
+            on_path.add(item)
+        for name in order:  # dependencies first
+            if name == root or uses.get(name, 0) > 1:
+                self.built_items += sizes[name]
+                if self.built_items > MAX_EXPANDED_ITEMS:
+                    self._list_fail(name, f"list '{name}': expanding the lists builds more "
+                                    f"than {MAX_EXPANDED_ITEMS:,} items in all",
+                                    "many large lists that name each other; merge them")
+                self.list_done[name] = self._flatten(name)
+
+    def _size(self, item: str, sizes: dict[str, int]) -> int:
+        if item not in self.loader.lists:
+            return 1
+        done = self.list_done.get(item)
+        return len(done) if done is not None else sizes[item]
+
+    def _flatten(self, name: str) -> tuple[Value, ...]:
+        """``name``'s items, walking unexpanded lists in place (each is named once)."""
+        lists = self.loader.lists
         out: list[Value] = []
-        for item in info.items:
-            if item in self.loader.lists:
-                out.extend(self.list_values(item, stack + (name,), who))
-            else:
+        iters = [iter(lists[name].items)]
+        while iters:
+            item = next(iters[-1], None)
+            if item is None:
+                iters.pop()
+            elif item not in lists:
                 out.append(Value(_unquote(item)))
-        result = tuple(out)
-        self.list_done[name] = result
-        return result
+            elif item in self.list_done:
+                out.extend(self.list_done[item])
+            else:
+                iters.append(iter(lists[item].items))
+        return tuple(out)
+
+    def _list_fail(self, name: str, message: str, hint: str) -> None:
+        self.list_failed.add(name)
+        li = self.loader.lists[name]
+        self.loader.fail(RuleoptError(message, file=li.file, line=li.node.start_mark.line + 1,
+                                      column=li.node.start_mark.column + 1, hint=hint))
+
+
+# Items of one list once the lists it names are expanded; far past any real list.
+MAX_LIST_ITEMS = 200_000
+# Items built for all expanded lists of one load.
+MAX_EXPANDED_ITEMS = 5_000_000
 
 
 # --------------------------------------------------------------------------- fields hook
