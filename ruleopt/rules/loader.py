@@ -27,8 +27,10 @@ conditions are mapped back to the file, through block scalars and appends.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1378,9 +1380,10 @@ def load_rules(paths: Sequence[Path | str] | Path | str) -> RuleSet:
     Raises ``RuleoptError`` at the first error, located at file:line:column.
     """
     loader = _Loader(strict=True)
-    for path in _as_list(paths):
-        loader.read_file(path)
-    return loader.compile()
+    with _no_gc():
+        for path in _as_list(paths):
+            loader.read_file(path)
+        return loader.compile()
 
 
 def load_rules_collect(
@@ -1389,10 +1392,24 @@ def load_rules_collect(
     """Like ``load_rules`` but keeps going: bad items and rules are dropped and every
     error is returned. A file that is not valid YAML contributes nothing."""
     loader = _Loader(strict=False)
-    for path in _as_list(paths):
-        loader.read_file(path)
-    ruleset = loader.compile()
+    with _no_gc():
+        for path in _as_list(paths):
+            loader.read_file(path)
+        ruleset = loader.compile()
     return ruleset, loader.errors
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Loading builds hundreds of thousands of nodes and no garbage cycles; the cyclic
+    collector rescanning them all tripled the time of a 30,000-list file."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _as_list(paths: Sequence[Path | str] | Path | str) -> list[Path | str]:
