@@ -966,6 +966,7 @@ class _Loader:
     def validate_condition(self, expanded: Expr, info: _RuleInfo, cond: _Cond,
                            line: int) -> None:  # fmt: skip
         try:
+            _check_sources(expanded, info.source)
             _check_constants(expanded)
         except RuleoptError as err:
             # Point at the first mention of the field the message names, if any.
@@ -1015,14 +1016,22 @@ class _Loader:
                      "restructure the macros"))
         enabled = info.enabled
         line = info.node.start_mark.line + 1
-        if info.skip_if_unknown_filter and info.source == SYSCALL_SOURCE:
-            unknown = unknown_fields(expanded)
+        known_source = _source_known(info.source)
+        if info.skip_if_unknown_filter and known_source:
+            unknown = unknown_fields(expanded, info.source)
             if unknown:
                 enabled = False
                 self.warnings.append(Warning(
                     f"skipped: unknown filter field(s) {', '.join(unknown)} "
                     "(skip-if-unknown-filter is set)", info.file, line, info.name))
-        if enabled or not info.skip_if_unknown_filter:
+        if not known_source:
+            # Falco would load it if the plugin were loaded; its fields are taken as
+            # that plugin's, unchecked.
+            self.warnings.append(Warning(
+                f"source '{info.source}' is not a source ruleopt knows the fields of: the "
+                "condition's syntax, macros and lists were checked, its fields were not "
+                "validated", info.file, line, info.name))
+        elif enabled or not info.skip_if_unknown_filter:
             self.validate_condition(expanded, info, cond, line)
         evttypes = evttypes_of(expanded)
         if info.source == SYSCALL_SOURCE and info.warn_evttypes:
@@ -1126,6 +1135,25 @@ def _check_constants(expr: Expr) -> None:
     from ruleopt.engine.reference import prepare
 
     prepare(expr)
+
+
+def _source_known(source: str) -> bool:
+    from ruleopt.fields import KNOWN_SOURCES
+
+    return source in KNOWN_SOURCES
+
+
+def _check_sources(expr: Expr, source: str) -> None:
+    """Every field of ``expr`` must be one events of ``source`` carry."""
+    from ruleopt.fields import check_source, resolve
+    from ruleopt.rules.ast import fields_of
+
+    for fld in sorted(fields_of(expr), key=lambda f: (f.name, f.arg or "")):
+        try:
+            resolved = resolve(fld)
+        except RuleoptError:
+            continue  # unknown or malformed: _check_constants says so
+        check_source(resolved, source)
 
 
 def _validate_or_fail(loader: _Loader, ex: _ExcInfo, rule: str) -> None:
@@ -1342,8 +1370,8 @@ MAX_EXPANDED_ITEMS = 5_000_000
 # --------------------------------------------------------------------------- fields hook
 
 
-def unknown_fields(expr: Expr) -> list[str]:
-    """Field names in ``expr`` that the field registry does not know.
+def unknown_fields(expr: Expr, source: str = SYSCALL_SOURCE) -> list[str]:
+    """Field names in ``expr`` that the field registry does not know for ``source``.
 
     Used only for ``skip-if-unknown-filter``. ``ruleopt.fields.resolve`` raises
     ``RuleoptError`` for unknown names (and bad arguments, which make libsinsp fail the
@@ -1357,7 +1385,9 @@ def unknown_fields(expr: Expr) -> list[str]:
     out = []
     for fld in sorted(fields_of(expr), key=lambda f: (f.name, f.arg or "")):
         try:
-            resolver(fld)
+            resolved = resolver(fld)
+            if source not in resolved.info.sources:
+                out.append(fld.name)
         except RuleoptError:
             out.append(fld.name)
     return sorted(set(out))
