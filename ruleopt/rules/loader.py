@@ -997,6 +997,8 @@ class _Loader:
                     hint=f"define `- macro: {ref}` (in this or an earlier file), "
                          "or check the spelling"))
         own, refs = _ast_depths(ast)
+        if any(r not in expander.macro_asts for r, _ in refs):
+            raise _SkipItem  # a macro it uses failed, and that was reported
         depth = _expanded_depth(own, [(r, d) for r, d in refs if r in expander.depth],
                                 expander.depth)
         if depth > MAX_CONDITION_DEPTH:

@@ -115,7 +115,8 @@ class _Composer:
         item = stack[1].node
         index = len(stack[0].node.value) + 1
         if isinstance(item, yaml.MappingNode):
-            for k, v in item.value:
+            pending = [(stack[1].key, None)] if stack[1].key is not None else []
+            for k, v in item.value + pending:
                 if k.value in ("rule", "macro", "list") and isinstance(v, yaml.ScalarNode):
                     return f" (in item {index}, {k.value} '{v.value}')"
                 if k.value in ("required_plugin_versions", "required_engine_version"):
