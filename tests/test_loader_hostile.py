@@ -422,3 +422,29 @@ def test_verify_and_compare_skip_plugin_rules_with_a_note() -> None:
                   ["baseline"], 1, progress=False)
     assert sorted(s["rule"] for s in doc["skipped_rules"]) == sorted(
         r.name for r in rs.enabled_rules())
+
+
+def test_deep_condition_in_one_macro_is_located(tmp_path: Path) -> None:
+    depth = 5_000
+    text = ("- macro: m\n  condition: " + "not " * depth + "evt.type = open\n"
+            + RULE.replace("evt.type = open", "m"))
+    err = error_of(tmp_path, text)
+    assert err.message == (f"macro 'm': the condition nests {depth + 1:,} levels deep "
+                           f"(more than {MAX_CONDITION_DEPTH:,})")
+    assert (err.line, err.column) == (1, 3)
+
+
+def test_recursion_limit_below_the_depth_bound_is_a_located_error(tmp_path: Path) -> None:
+    import inspect
+
+    path = write(tmp_path, RULE.replace("evt.type = open",
+                                        "not " * (MAX_CONDITION_DEPTH - 100) + "evt.type = open"))
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 150)
+    try:
+        with pytest.raises(RuleoptError) as info:
+            load_rules(path)
+    finally:
+        sys.setrecursionlimit(old)
+    assert info.value.message.startswith("rule 'r': the condition is nested too deeply")
+    assert (info.value.file, info.value.line) == (str(path), 1)

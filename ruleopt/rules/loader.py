@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +52,6 @@ from ruleopt.rules.ast import (
     Or,
     Value,
     ValueList,
-    walk,
 )
 from ruleopt.rules.evttypes import evttypes_of
 from ruleopt.rules.model import (
@@ -883,14 +883,19 @@ class _Loader:
             elif depth[name] > MAX_CONDITION_DEPTH:
                 bad.add(name)
                 info = self.macros[name]
+                own = shape[name][0]
                 self._record(RuleoptError(
+                    f"macro '{name}': the condition nests {own:,} levels deep (more than "
+                    f"{MAX_CONDITION_DEPTH:,})" if own > MAX_CONDITION_DEPTH else
                     f"macro '{name}': the condition nests {depth[name]:,} levels deep once "
                     f"macros are expanded (more than {MAX_CONDITION_DEPTH:,}), through "
                     f"{_chain(name, refs, depth)}", file=info.file,
                     line=info.node.start_mark.line + 1,
                     column=info.node.start_mark.column + 1,
-                    hint="a macro chain that long cannot be evaluated; shorten the chain "
-                         "or combine the macros with `or`/`and` at one level"))
+                    hint="flatten the condition (fewer nested not/and/or levels)"
+                    if own > MAX_CONDITION_DEPTH else
+                    "a macro chain that long cannot be evaluated; shorten the chain "
+                    "or combine the macros with `or`/`and` at one level"))
             else:
                 out.append(name)
         for name in bad:
@@ -908,7 +913,8 @@ class _Loader:
         macro_asts: dict[str, Expr] = {}
         for m in self.macros.values():
             try:
-                macro_asts[m.name] = self.parse(m.cond, "macro", m.name)
+                macro_asts[m.name] = self.guarded(self.parse, (m.cond, "macro", m.name),
+                                                  "macro", m.name, m.file, m.node)
             except _SkipItem:
                 continue
         # Falco resolves each macro against the macros defined before it (by first
@@ -943,7 +949,8 @@ class _Loader:
         rules: list[Rule] = []
         for info in self.rules.values():
             try:
-                rules.append(self.compile_rule(info, expander, len(rules)))
+                rules.append(self.guarded(self.compile_rule, (info, expander, len(rules)),
+                                          "rule", info.name, info.file, info.node))
             except _SkipItem:
                 continue
 
@@ -977,6 +984,22 @@ class _Loader:
             self.fail(RuleoptError(f"rule '{info.name}': {err.message}", file=file,
                                    line=at_line, column=col,
                                    hint=err.hint or "fix the field or the value"))
+
+    def guarded(self, step: Callable[..., Any], call: tuple, kind: str, name: str,
+                file: str, node: yaml.Node) -> Any:
+        """``step(*call)``, turning a RecursionError (a condition deeper than this
+        Python's recursion limit allows, yet under ``MAX_CONDITION_DEPTH``) into an
+        error located at the item."""
+        try:
+            return step(*call)
+        except RecursionError:
+            pass
+        self.fail(RuleoptError(
+            f"{kind} '{name}': the condition is nested too deeply to process "
+            f"(Python's recursion limit is {sys.getrecursionlimit():,})", file=file,
+            line=node.start_mark.line + 1, column=node.start_mark.column + 1,
+            hint="flatten the condition (fewer nested not/and/or levels or macros)"))
+        return None
 
     def compile_rule(self, info: _RuleInfo, expander: _Expander, rule_id: int) -> Rule:
         cond = _Cond(info.cond.text, list(info.cond.segs))
@@ -1195,10 +1218,14 @@ def _seg_end(cond: _Cond, seg: _Seg) -> int:
 
 
 def _macro_refs(expr: Expr) -> list[str]:
+    """Macro names ``expr`` uses, in order of first use (iteratively: any depth)."""
     seen: dict[str, None] = {}
-    for node in walk(expr):
+    todo = [expr]
+    while todo:
+        node = todo.pop()
         if isinstance(node, MacroRef):
             seen.setdefault(node.name, None)
+        todo.extend(reversed(_kids(node)))
     return list(seen)
 
 
