@@ -448,3 +448,10 @@ def test_recursion_limit_below_the_depth_bound_is_a_located_error(tmp_path: Path
         sys.setrecursionlimit(old)
     assert info.value.message.startswith("rule 'r': the condition is nested too deeply")
     assert (info.value.file, info.value.line) == (str(path), 1)
+
+
+def test_check_text_names_the_plugin_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(RULESETS / "falco_rules-main.yaml"), str(PLUGIN_RULES)]) == 0
+    out = capsys.readouterr().out
+    for source in ("aws_cloudtrail", "github", "k8s_audit", "okta"):
+        assert f"source {source}: 2 enabled rule(s), not in the syscall event-type index" in out
