@@ -455,3 +455,9 @@ def test_check_text_names_the_plugin_sources(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     for source in ("aws_cloudtrail", "github", "k8s_audit", "okta"):
         assert f"source {source}: 2 enabled rule(s), not in the syscall event-type index" in out
+
+
+def test_crlf_files_are_located_as_before(tmp_path: Path) -> None:
+    text = RULE.replace("evt.type = open", "evt.type = open and\n    proc.name = = x")
+    err = error_of(tmp_path, text.replace("\n", "\r\n").encode())
+    assert (err.line, err.column) == (4, 17)

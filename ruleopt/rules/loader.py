@@ -21,6 +21,15 @@ loader agreed (``append``, rule redefinition, enable-only items) nothing differs
 - A bare word in a value list that names no list is a value, as in Falco, so there is
   no "undefined list" error: only appends to an undefined list fail.
 
+Hostile input is bounded before it costs time or memory: YAML through ``yamlsafe``
+(depth, aliases, tags, keys), lists past ``MAX_LIST_ITEMS`` items, conditions past
+``MAX_CONDITION_NODES`` nodes or ``MAX_CONDITION_DEPTH`` levels once expanded; lists and
+macros are expanded without recursion, so long chains load.
+
+Rules of every event source load the same way; fields are checked against the rule's
+source (``ruleopt.fields``: syscall and Falco's official plugins), and a source ruleopt
+does not know loads with a warning that its fields were not validated.
+
 Every error is a ``RuleoptError`` located at file, line and column. Positions inside
 conditions are mapped back to the file, through block scalars and appends.
 """

@@ -37,9 +37,11 @@ _BOOL_VALUES = yaml.constructor.SafeConstructor.bool_values
 
 
 def decode(data: bytes, file: str) -> str:
-    """``data`` as UTF-8 text; a bad byte is reported with its line, column and offset."""
+    """``data`` as UTF-8 text with universal newlines (as ``Path.read_text`` reads it, so
+    positions count ``\r\n`` as one line break); a bad byte is reported with its line,
+    column and byte offset."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         pos = exc.start
         line_start = data.rfind(b"\n", 0, pos) + 1
