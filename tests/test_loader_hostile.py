@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, RULESETS
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ruleopt.cli import main
 from ruleopt.engine.verify import unsupported_reason
@@ -461,3 +463,48 @@ def test_crlf_files_are_located_as_before(tmp_path: Path) -> None:
     text = RULE.replace("evt.type = open", "evt.type = open and\n    proc.name = = x")
     err = error_of(tmp_path, text.replace("\n", "\r\n").encode())
     assert (err.line, err.column) == (4, 17)
+
+
+# --------------------------------------------------------------------------- composer = PyYAML's
+
+
+def _shape(node: yaml.Node, seen: dict[int, int] | None = None) -> object:
+    """A node graph as nested tuples; a node met again (an alias) becomes ("alias", n)."""
+    seen = {} if seen is None else seen
+    if id(node) in seen:
+        return ("alias", seen[id(node)])
+    seen[id(node)] = len(seen)
+    if isinstance(node, yaml.ScalarNode):
+        return (node.tag, node.value, node.start_mark.line, node.start_mark.column)
+    if isinstance(node, yaml.SequenceNode):
+        return (node.tag, tuple(_shape(v, seen) for v in node.value))
+    return (node.tag, tuple((_shape(k, seen), _shape(v, seen)) for k, v in node.value))
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
+                     st.floats(allow_nan=False))
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> object:
+    data = draw(st.recursive(
+        _scalars,
+        lambda kids: st.one_of(st.lists(kids, max_size=4),
+                               st.dictionaries(st.text(max_size=6), kids, max_size=4)),
+        max_leaves=20))
+    if isinstance(data, list) and data and draw(st.booleans()):
+        data.append(data[0])  # the same object twice: safe_dump writes an anchor and alias
+    return data
+
+
+@settings(max_examples=60, deadline=None)
+@given(_documents(), st.booleans())
+def test_composer_builds_what_pyyaml_builds(data: object, flow: bool) -> None:
+    from ruleopt.rules.yamlsafe import compose_documents
+
+
+    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    ours = compose_documents(text, "f.yaml")
+    theirs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    assume(all(d is not None for d in theirs))
+    assert [_shape(d) for d in ours] == [_shape(d) for d in theirs]
