@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
+from ruleopt import plugin_fields
 from ruleopt.errors import RuleoptError
 from ruleopt.rules import ast
 
@@ -91,6 +92,9 @@ class FieldInfo:
     multi_kind: str = ""
     syscall: bool = True
     filter_only: bool = False
+    # Event sources whose events carry the field (Falco validates a rule's fields
+    # against its source's extractors).
+    sources: tuple[str, ...] = ("syscall",)
 
     @property
     def width(self) -> int:
@@ -501,7 +505,8 @@ def _desc(name: str) -> str:
     return f"{_CLASS_DESC.get(name.split('.', 1)[0], 'field')} field"
 
 
-def _load(table: str, *, libsinsp2022: bool, syscall: bool) -> dict[str, FieldInfo]:
+def _load(table: str, *, libsinsp2022: bool, syscall: bool,
+          sources: tuple[str, ...] = ("syscall",)) -> dict[str, FieldInfo]:
     out: dict[str, FieldInfo] = {}
     for line in table.strip().splitlines():
         parts = line.split()
@@ -527,6 +532,7 @@ def _load(table: str, *, libsinsp2022: bool, syscall: bool) -> dict[str, FieldIn
             multi_kind=multi_kind,
             syscall=syscall,
             filter_only=name in _FILTER_ONLY,
+            sources=sources,
         )
     return out
 
@@ -535,16 +541,38 @@ def _build() -> dict[str, FieldInfo]:
     reg = _load(_SINSP_2022_TABLE, libsinsp2022=True, syscall=True)
     for table, kw in (
         (_MODERN_TABLE, {"libsinsp2022": False, "syscall": True}),
-        (_K8S_AUDIT_TABLE, {"libsinsp2022": False, "syscall": False}),
+        (_K8S_AUDIT_TABLE, {"libsinsp2022": False, "syscall": False,
+                            "sources": (K8S_AUDIT_SOURCE,)}),
     ):
         for name, info in _load(table, **kw).items():
             if name in reg:
                 raise ValueError(f"field {name} registered twice")
             reg[name] = info
+    plugin_tables = [(src, table) for src, table in plugin_fields.SOURCE_FIELDS.items()]
+    plugin_tables += [(src, plugin_fields.JSON_FIELDS) for src in plugin_fields.SOURCE_FIELDS]
+    for source, table in plugin_tables:
+        for name, info in _load(table, libsinsp2022=False, syscall=False,
+                                sources=(source,)).items():
+            old = reg.get(name)
+            if old is None:
+                reg[name] = info
+            elif old.syscall:
+                raise ValueError(f"plugin field {name} is also a syscall field")
+            elif source not in old.sources:
+                # The same field from another source's plugin (json.*, jevt.*): the first
+                # registration's shape, one more source.
+                reg[name] = replace(old, sources=old.sources + (source,))
+    for name in plugin_fields.GENERIC_EVENT_FIELDS:
+        reg[name] = replace(reg[name], sources=reg[name].sources + tuple(
+            plugin_fields.SOURCE_FIELDS))
     return reg
 
 
+K8S_AUDIT_SOURCE = "k8s_audit"
 FIELDS: dict[str, FieldInfo] = _build()
+# Every event source some registered field belongs to: the sources whose rules ruleopt
+# validates field by field.
+KNOWN_SOURCES: frozenset[str] = frozenset(s for i in FIELDS.values() for s in i.sources)
 
 # Fields taking ``.arg`` after their name, longest first so ``evtin.span.p.arg`` wins
 # over a shorter prefix.
@@ -635,3 +663,17 @@ def resolve(field: ast.Field | str) -> ResolvedField:
             raise _unknown(field)
         return _resolve(m.group(1), m.group(2))
     return _resolve(field.name, field.arg)
+
+
+def check_source(field: ResolvedField, source: str) -> None:
+    """Raise ``RuleoptError`` if events of ``source`` do not carry ``field`` (Falco
+    refuses a rule whose fields no extractor of its source provides)."""
+    if source in field.info.sources:
+        return
+    owners = ", ".join(
+        f"{s} (the {plugin_fields.PLUGIN_OF_SOURCE[s]} plugin)"
+        if s in plugin_fields.PLUGIN_OF_SOURCE else s for s in field.info.sources)
+    raise RuleoptError(
+        f"field '{field.info.name}' is not a field of source '{source}'",
+        hint=f"'{field.info.name}' is a field of {owners}: set the rule's `source:` "
+             "to it, or use a field of this source")

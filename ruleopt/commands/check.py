@@ -10,7 +10,7 @@ from ruleopt.commands.inputs import check_rules_files
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.errors import RuleoptError
 from ruleopt.rules.loader import load_rules, load_rules_collect
-from ruleopt.rules.model import RuleSet
+from ruleopt.rules.model import SYSCALL_SOURCE, RuleSet
 
 NAME = "check"
 HELP = "load Falco rules files, report errors, warnings and rules per event type"
@@ -41,6 +41,10 @@ def summary(ruleset: RuleSet) -> dict:
         "required_engine_version": ruleset.required_engine_version,
         "rules_per_evttype": per_type,
         "all_evttype_rules": [r.name for r in ruleset.all_evttype_rules()],
+        # Only syscall rules enter the evttype index; plugin-source rules are listed here.
+        "rules_per_source": {
+            src: [r.name for r in rules] for src, rules in ruleset.by_source().items()
+        },
         "rule_evttypes": {r.name: r.evttypes.to_dict() for r in ruleset.enabled_rules()},
         "warnings": [w.to_dict() for w in ruleset.warnings],
     }
@@ -83,7 +87,11 @@ def _print_summary(ruleset: RuleSet, files: list[str]) -> None:
         f"rules: {data['rules']} ({data['enabled_rules']} enabled)  "
         f"macros: {data['macros']}  lists: {data['lists']}"
     )
-    table = Table(title="Enabled rules per event type")
+    others = {s: r for s, r in data["rules_per_source"].items() if s != SYSCALL_SOURCE}
+    for src, names in others.items():
+        console.print(f"source {src}: {len(names)} enabled rule(s), not in the syscall "
+                      "event-type index")
+    table = Table(title="Enabled syscall rules per event type")
     table.add_column("event type")
     table.add_column("rules", justify="right")
     table.add_column("rule names", overflow="fold")

@@ -97,7 +97,12 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
                 samples[k].append(S.measure_once(p, table, cache))
                 bar.advance(task)
     results = [S.summarize(p, table, s) for p, s in zip(prepared, samples, strict=True)]
-    return report(results, rule_files or [str(DEFAULT_RULES)], events)
+    doc = report(results, rule_files or [str(DEFAULT_RULES)], events)
+    # Rules of plugin sources (k8s_audit, aws_cloudtrail...) never see syscall events.
+    doc["skipped_rules"] = [
+        {"rule": r.name, "reason": f"source '{r.source}' cannot run on syscall events"}
+        for r in ruleset.enabled_rules() if r.source != "syscall"]
+    return doc
 
 
 def _alert_doc(a: tuple | None) -> dict | None:
@@ -184,6 +189,12 @@ def print_table(doc: dict) -> None:
     console.print("events/s: matching only; capacity: the event rate one core sustains with "
                   "this workload's alerts formatted too (above it, Falco drops events)",
                   highlight=False)
+    skipped = doc.get("skipped_rules") or []
+    if skipped:
+        sources = sorted({s["reason"].split("'")[1] for s in skipped})
+        console.print(f"note: {len(skipped)} enabled rule(s) of source(s) "
+                      f"{', '.join(sources)} skipped: they cannot run on syscall events",
+                      highlight=False)
     for r in doc["strategies"]:
         d = r["first_difference"]
         if d is not None:

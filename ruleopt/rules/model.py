@@ -117,13 +117,14 @@ class RuleSet:
     def by_evttype(
         self, evttypes: Iterator[str] | list[str] | None = None, *, enabled_only: bool = True
     ) -> dict[str, list[Rule]]:
-        """Rules per event type name, as Falco's index groups them.
+        """Syscall rules per event type name, as Falco's index groups them (rules of
+        other sources never meet a syscall event: see ``by_source``).
 
         Without ``evttypes`` the keys are the names the rules mention; rules whose set is
         a complement ("all but ...") appear under every key they match, and under ``"*"``
         for the event types no rule names. Pass the event table's names for a full index.
         """
-        rules = self.enabled_rules() if enabled_only else self.rules
+        rules = self.syscall_rules(enabled_only=enabled_only)
         if evttypes is None:
             names: set[str] = set()
             for r in rules:
@@ -140,6 +141,18 @@ class RuleSet:
         return out
 
     def all_evttype_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
-        """Rules that run on every event type (the index cannot skip them)."""
+        """Syscall rules that run on every event type (the index cannot skip them)."""
+        return tuple(r for r in self.syscall_rules(enabled_only=enabled_only)
+                     if r.evttypes.is_all)
+
+    def syscall_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
         rules = self.enabled_rules() if enabled_only else self.rules
-        return tuple(r for r in rules if r.evttypes.is_all)
+        return tuple(r for r in rules if r.source == SYSCALL_SOURCE)
+
+    def by_source(self, *, enabled_only: bool = True) -> dict[str, list[Rule]]:
+        """Rules per event source, syscall first, then by name."""
+        rules = self.enabled_rules() if enabled_only else self.rules
+        out: dict[str, list[Rule]] = {}
+        for r in sorted(rules, key=lambda r: (r.source != SYSCALL_SOURCE, r.source)):
+            out.setdefault(r.source, []).append(r)
+        return out
