@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, RULESETS
+from conftest import READABLE_TRACES, REPO, RULESETS
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -230,7 +230,7 @@ def test_exponential_list_is_refused_before_expanding(tmp_path: Path) -> None:
 def test_exponential_list_is_refused_by_verify(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, doubling_lists(24))
-    assert main(["verify", "--trace", str(tmp_path / "unused.scap"), str(path)]) == 1
+    assert main(["verify", "--trace", str(READABLE_TRACES[0]), str(path)]) == 1
     assert "expands to" in capsys.readouterr().err
 
 
@@ -428,7 +428,7 @@ def test_verify_and_compare_skip_plugin_rules_with_a_note() -> None:
 
 def test_deep_condition_in_one_macro_is_located(tmp_path: Path) -> None:
     depth = 5_000
-    text = ("- macro: m\n  condition: " + "not " * depth + "evt.type = open\n"
+    text = ("- macro: m\n  condition: " + "not (" * depth + "evt.type = open" + ")" * depth + "\n"
             + RULE.replace("evt.type = open", "m"))
     err = error_of(tmp_path, text)
     assert err.message == (f"macro 'm': the condition nests {depth + 1:,} levels deep "
@@ -440,7 +440,8 @@ def test_recursion_limit_below_the_depth_bound_is_a_located_error(tmp_path: Path
     import inspect
 
     path = write(tmp_path, RULE.replace("evt.type = open",
-                                        "not " * (MAX_CONDITION_DEPTH - 100) + "evt.type = open"))
+                                        "not (" * (MAX_CONDITION_DEPTH - 100) + "evt.type = open"
+                                        + ")" * (MAX_CONDITION_DEPTH - 100)))
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(len(inspect.stack()) + 150)
     try:
