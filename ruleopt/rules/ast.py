@@ -209,13 +209,19 @@ def print_expr(expr: Expr) -> str:
 
 
 def walk(expr: Expr):
-    """Yield every expression node of ``expr``, parents before children."""
-    yield expr
-    if isinstance(expr, Not):
-        yield from walk(expr.operand)
-    elif isinstance(expr, (And, Or)):
-        for item in expr.items:
-            yield from walk(item)
+    """Yield every expression node of ``expr``, parents before children (pre-order).
+
+    An explicit stack, not nested ``yield from``: each item a nested generator yields
+    passes through every enclosing generator, so the recursive form costs O(depth) per
+    node, quadratic on a condition nested thousands of levels deep."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Not):
+            stack.append(node.operand)
+        elif isinstance(node, (And, Or)):
+            stack.extend(reversed(node.items))
 
 
 def fields_of(expr: Expr) -> set[Field]:
