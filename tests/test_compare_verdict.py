@@ -79,8 +79,8 @@ def test_a_run_every_strategy_gets_wrong_alike_is_caught(workload, capsys,
         assert m["evt_num"] == first_row
 
 
-def test_the_table_names_the_reference_check_and_a_broken_baseline(workload, capsys,
-                                                                   monkeypatch) -> None:  # fmt: skip
+def test_the_table_names_the_check_and_a_broken_baseline(workload, capsys,
+                                                         monkeypatch) -> None:  # fmt: skip
     real = S.summarize
 
     def break_baseline(p, table, samples):
