@@ -107,15 +107,37 @@ def test_large_workloads_are_judged_on_a_stated_seeded_sample(workload, capsys,
     alerts = doc["strategies"][0]["alerts"]
     assert ref["sampled"] is True and ref["seed"] == oracle.REFERENCE_SEED
     assert ref["random_events"] == 500 and ref["baseline_alert_events"] == alerts
-    assert 500 <= ref["events"] <= 500 + alerts
-    assert "seeded sample of 500 (seed 0)" in ref["description"]
+    assert ref["events"] == 500 + alerts and ref["node_budget"] is None
+    assert ref["description"] == (f"{500 + alerts:,} events: a seeded sample (seed 0) of "
+                                  f"500 events, plus every one of the {alerts:,} events "
+                                  "the baseline alerted on")  # fmt: skip
+
+
+def test_a_node_budget_shrinks_the_sample_of_huge_conditions(workload, capsys,
+                                                             monkeypatch) -> None:  # fmt: skip
+    monkeypatch.setattr(oracle, "REFERENCE_BUDGET", 2_000)
+    code, doc = _compare(capsys, list(workload))
+    assert code == 0
+    ref = doc["reference_check"]
+    assert ref["sampled"] and ref["node_budget"] == 2_000
+    assert 0 < ref["events"] < doc["n_events"] and "at most 2,000 condition nodes" in \
+        ref["description"]
 
 
 def test_sample_holds_every_alert_row_and_mismatches_see_duplicates() -> None:
     s = oracle.reference_sample(10_000, [7, 9_999, 7], limit=100, seed=1)
     assert {7, 9_999} <= set(s.rows.tolist()) and np.all(np.diff(s.rows) > 0)
-    assert s.alert_rows == 2 and len(s.rows) in (100, 101, 102)
+    assert s.alert_rows == s.baseline_alerts == 2 and len(s.rows) == 102
     assert oracle.reference_sample(50, [3]).rows.tolist() == list(range(50))
+    # Costly rows: the budget bounds the judged rows' cost, alerts included (half of it).
+    cost = np.full(10_000, 10)
+    b = oracle.reference_sample(10_000, list(range(0, 10_000, 10)), row_cost=cost,
+                                budget=3_000, seed=2)  # fmt: skip
+    assert int(cost[b.rows].sum()) <= 3_000 and b.budget == 3_000
+    assert b.alert_rows == 150 and b.baseline_alerts == 1_000 and b.random_rows == 150
+    assert "a seeded sample of 150 of the 1,000 events" in b.describe()
+    assert oracle.reference_sample(100, [], row_cost=np.full(100, 10), budget=1_000,
+                                   seed=3).sampled is False  # fmt: skip
     want = np.full(len(s.rows), oracle.NO_MATCH)
     k7 = int(np.searchsorted(s.rows, 7))
     want[k7] = 4
