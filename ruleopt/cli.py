@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from ruleopt.deep import call_deep
 from ruleopt.errors import RuleoptError
 
 # Order is the order of ``ruleopt --help``.
@@ -55,10 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     # Conditions are trees walked recursively (printer, resolver, evaluator); real rules
-    # nest a few dozen levels, generated ones more, so allow deeper than Python's 1000.
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    # nest a few dozen levels, generated ones 20,000+: run on a thread whose stack fits.
     try:
-        return int(args._run(args) or 0)
+        return int(call_deep(lambda: args._run(args)) or 0)
     except RuleoptError as err:
         print(_printable(f"ruleopt {args.command}: error: {err}"), file=sys.stderr)
         return 1

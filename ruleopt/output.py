@@ -2,13 +2,16 @@
 
 An alert line is what Falco prints: ``<time>: <Priority> <output>``, where ``output`` is
 the rule's format with every ``%field`` token replaced by the event's value (``<NA>``
-when absent). Both output paths below render through the same functions
-(``render_value``, ``format_time``, ``alert_line``, ``alert_json``), so byte-identity
-between them is a property of the design, and the tests check it anyway.
+when absent). Both output paths below read the format through the one tokenizer
+(``ruleopt.output_tokens``, libsinsp 2022's rules for what a token is) and render through
+the same functions (``render_token``, ``format_time``, ``alert_line``, ``alert_json``), so
+byte-identity between them is a property of the design, and the tests check it anyway.
+A format libsinsp refuses (``%%``, an unknown field, a trailing ``%``) is refused by both,
+with the rule named.
 
 - ``LuaOutput`` is the seed-era path the study measured: rule metadata lives in an
   embedded Lua engine, and on every alert Falco called into Lua to fetch the rule's name,
-  priority and format, then resolved the format's ``%field`` tokens from scratch.
+  priority and format, and built the output there, calling back for every field.
 - ``CachedOutput`` is proposal 3: formats are parsed once at start-up into formatters kept
   in a list indexed by rule id (a direct-access array); an alert is one index and a join.
 """
@@ -17,9 +20,11 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+from ruleopt.errors import RuleoptError
+from ruleopt.output_tokens import FieldToken, FormatError, apply_width, field_tokens, tokenize
 
 # Falco's priority names as it prints them, keyed by every spelling rules files use.
 PRIORITIES: dict[str, str] = {
@@ -33,10 +38,6 @@ PRIORITIES: dict[str, str] = {
     "info": "Informational",
     "debug": "Debug",
 }
-
-# A format token: %field, %field[arg] or %field.with.dots; `%%` is not special in Falco.
-# The name ends on a letter, digit or underscore, so "file %fd.name." keeps its full stop.
-TOKEN = re.compile(r"%([A-Za-z_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?)(\[[^\]]*\])?")
 
 NA = "<NA>"
 
@@ -93,8 +94,8 @@ def alert_json(time_ns: int | None, rule: str, priority: str, text: str,
 
 
 def output_fields(fmt: str) -> list[str]:
-    """The field names (``proc.aname[2]`` with its argument) a format refers to."""
-    return [m.group(1) + (m.group(2) or "") for m in TOKEN.finditer(fmt or "")]
+    """The fields (``proc.aname[2]`` with its argument, as written) a format prints."""
+    return [t.text for t in field_tokens(fmt or "")]
 
 
 @dataclass(frozen=True)
@@ -110,37 +111,49 @@ Getter = Callable[[str], object]
 
 @dataclass(frozen=True)
 class Formatter:
-    """A format parsed once: literal pieces and field names, alternating."""
+    """A format tokenized once (``ruleopt.output_tokens``): literal pieces and field
+    tokens, alternating (``literals`` has one more item than ``tokens``)."""
 
     literals: tuple[str, ...]
-    fields: tuple[str, ...]
+    tokens: tuple[FieldToken, ...]
 
     @classmethod
     def parse(cls, fmt: str) -> Formatter:
-        literals, fields, pos = [], [], 0
-        for m in TOKEN.finditer(fmt or ""):
-            literals.append(fmt[pos:m.start()])
-            fields.append(m.group(1) + (m.group(2) or ""))
-            pos = m.end()
-        literals.append((fmt or "")[pos:])
-        return cls(tuple(literals), tuple(fields))
+        literals, tokens = [""], []
+        for piece in tokenize(fmt or ""):
+            if isinstance(piece, FieldToken):
+                tokens.append(piece)
+                literals.append("")
+            else:
+                literals[-1] += piece
+        return cls(tuple(literals), tuple(tokens))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields as written (the JSON ``output_fields`` keys)."""
+        return tuple(t.text for t in self.tokens)
 
     def render_text(self, get: Getter) -> str:
         """The formatted output alone: what a text alert needs, nothing more."""
         lits = self.literals
         parts = [lits[0]]
-        for i, f in enumerate(self.fields):
-            parts.append(render_value(get(f)))
+        for i, tok in enumerate(self.tokens):
+            parts.append(render_token(tok, get))
             parts.append(lits[i + 1])
         return "".join(parts)
 
     def render(self, get: Getter) -> tuple[str, dict[str, str]]:
-        values = [render_value(get(f)) for f in self.fields]
+        values = [render_value(get(t.key)) for t in self.tokens]
         parts = [self.literals[0]]
-        for value, lit in zip(values, self.literals[1:], strict=True):
-            parts.append(value)
+        for tok, value, lit in zip(self.tokens, values, self.literals[1:], strict=True):
+            parts.append(apply_width(value, tok.width))
             parts.append(lit)
-        return "".join(parts), dict(zip(self.fields, values, strict=True))
+        return "".join(parts), {t.text: v for t, v in zip(self.tokens, values, strict=True)}
+
+
+def render_token(tok: FieldToken, get: Getter) -> str:
+    """One token as it prints in a text alert: the value, cut or padded to its width."""
+    return apply_width(render_value(get(tok.key)), tok.width)
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,18 @@ class RuleMeta:
     name: str
     priority: str
     output: str
+    file: str | None = None
+    line: int | None = None
+
+
+def _parse_format(meta: RuleMeta) -> Formatter:
+    """The rule's formatter, or a RuleoptError naming the rule (libsinsp 2022 refuses
+    the format, so Falco would not load the rule)."""
+    try:
+        return Formatter.parse(meta.output)
+    except FormatError as err:
+        raise RuleoptError(f"rule '{meta.name}': {err.message} in {meta.output!r}",
+                           file=meta.file, line=meta.line, hint=err.hint) from None
 
 
 def _clean_output(text: str) -> str:
@@ -158,7 +183,8 @@ def _clean_output(text: str) -> str:
 def rule_metas(rules: Sequence) -> dict[int, RuleMeta]:
     """Metadata for output, by rule id, from loaded ``Rule`` objects."""
     return {
-        r.id: RuleMeta(r.name, normalize_priority(r.priority), _clean_output(r.output))
+        r.id: RuleMeta(r.name, normalize_priority(r.priority), _clean_output(r.output),
+                       getattr(r, "file", None), getattr(r, "line", None))
         for r in rules
     }
 
@@ -176,7 +202,7 @@ class CachedOutput:
         for rid, meta in metas.items():
             self._names[rid] = meta.name
             self._prios[rid] = meta.priority
-            self._fmts[rid] = Formatter.parse(meta.output)
+            self._fmts[rid] = _parse_format(meta)
 
     def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
               json_output: bool = False) -> Alert:
@@ -190,22 +216,23 @@ class CachedOutput:
 
 
 # The Lua side of the seed-era path: rule metadata is a Lua table filled at start-up, and
-# every alert asks Lua for the rule and re-scans its format for %field tokens.
+# every alert asks Lua for the rule and builds its output there, piece by piece. The
+# pieces are the one tokenizer's (``ruleopt.output_tokens``): literal strings, and token
+# numbers that Lua asks Python to render (the event's values live on the Python side).
 _LUA_SOURCE = r"""
 local rules = {}
-function load_rule(id, name, priority, output)
-  rules[id] = {name = name, priority = priority, output = output}
+function load_rule(id, name, priority, pieces)
+  rules[id] = {name = name, priority = priority, pieces = pieces}
 end
 function handle_event(id, get)
   local r = rules[id]
-  local fields = {}
-  local out = string.gsub(r.output, PATTERN, function(tok)
-    local v = get(tok)
-    fields[#fields + 1] = tok
-    fields[#fields + 1] = v
-    return v
-  end)
-  return r.name, r.priority, out, fields
+  local p = r.pieces
+  local out = {}
+  for i = 1, #p do
+    local x = p[i]
+    if type(x) == "number" then out[i] = get(x) else out[i] = x end
+  end
+  return r.name, r.priority, table.concat(out)
 end
 """
 
@@ -219,38 +246,36 @@ class LuaOutput:
         try:
             import lupa
         except ImportError as exc:  # pragma: no cover - lupa is a hard dependency
-            from ruleopt.errors import RuleoptError
-
             raise RuleoptError("the Lua output path needs the 'lupa' package",
                                hint="run: bash setup.sh") from exc
         self._lua = lupa.LuaRuntime(unpack_returned_tuples=True)
-        # Lua patterns cannot express the lookahead of TOKEN, so Lua finds candidate tokens
-        # and a Python resolver splits each candidate exactly as TOKEN would.
-        self._lua.execute(_LUA_SOURCE.replace("PATTERN", "'%%[%w_%.%[%]]+'"))
+        self._lua.execute(_LUA_SOURCE)
         load = self._lua.globals().load_rule
+        self._tokens: dict[int, tuple[FieldToken, ...]] = {}
         for rid, meta in metas.items():
-            load(rid, meta.name, meta.priority, meta.output)
+            fmt = _parse_format(meta)
+            pieces: list[str | int] = []
+            for k, lit in enumerate(fmt.literals):
+                if lit:
+                    pieces.append(lit)
+                if k < len(fmt.tokens):
+                    pieces.append(k)
+            self._tokens[rid] = fmt.tokens
+            load(rid, meta.name, meta.priority, self._lua.table(*pieces))
         self._handle = self._lua.globals().handle_event
 
     def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
               json_output: bool = False) -> Alert:
+        tokens = self._tokens[rule_id]
         fields: dict[str, str] = {}
 
-        def resolve(candidate: str) -> str:
-            # `candidate` is "%name[arg]..." as Lua's greedy pattern saw it; re-tokenise it
-            # with the one TOKEN grammar and render any trailing text unchanged.
-            out, pos = [], 0
-            for m in TOKEN.finditer(candidate):
-                out.append(candidate[pos:m.start()])
-                key = m.group(1) + (m.group(2) or "")
-                val = render_value(get(key))
-                fields[key] = val
-                out.append(val)
-                pos = m.end()
-            out.append(candidate[pos:])
-            return "".join(out)
+        def resolve(k: int) -> str:
+            tok = tokens[k]
+            value = render_value(get(tok.key))
+            fields[tok.text] = value
+            return apply_width(value, tok.width)
 
-        name, prio, text, _ = self._handle(rule_id, resolve)
+        name, prio, text = self._handle(rule_id, resolve)
         line = alert_line(time_ns, prio, text)
         if not json_output:
             return Alert(rule_id, evt_num, line)

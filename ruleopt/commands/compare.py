@@ -4,7 +4,10 @@ Every strategy is built from the same compiled ruleset, then the repeats are int
 (repeat 1 of every strategy, then repeat 2, ...) so machine noise hits all of them alike;
 speedups are per-repeat ratios against the baseline of the same round. The verdict is
 equivalence: each strategy's alerts (evt.num, rule, output line) must equal the
-baseline's, else the first differing alert is printed and the exit status is 1.
+baseline's on every event, and the first-match alerts of the baseline and of every
+strategy must equal the reference evaluator's (``ruleopt.engine.oracle``: every event up
+to 200,000, else every event the baseline alerted on plus a seeded sample; the report
+says which). Otherwise the first difference is printed and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ from ruleopt.commands.inputs import (
     split_inputs,
 )
 from ruleopt.defaults import DEFAULT_RULES
+from ruleopt.engine import oracle
 from ruleopt.engine import strategies as S
+from ruleopt.engine.compile import CompiledRuleset
 from ruleopt.errors import RuleoptError
+from ruleopt.events.table import EventTable
+from ruleopt.rules.model import Rule
 
 NAME = "compare"
 HELP = "run matching strategies side by side: speed, rules checked, output cost, equivalence"
@@ -96,8 +103,10 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
                 bar.update(task, description=f"repeat {r + 1}/{repeat}: {p.strategy.name}")
                 samples[k].append(S.measure_once(p, table, cache))
                 bar.advance(task)
-    results = [S.summarize(p, table, s) for p, s in zip(prepared, samples, strict=True)]
-    doc = report(results, rule_files or [str(DEFAULT_RULES)], events)
+        results = [S.summarize(p, table, s) for p, s in zip(prepared, samples, strict=True)]
+        bar.update(task, description="checking against the reference evaluator")
+        ref = reference_check(results, compiled, kept, table)
+    doc = report(results, rule_files or [str(DEFAULT_RULES)], events, ref)
     # Rules of plugin sources (k8s_audit, aws_cloudtrail...) never see syscall events.
     doc["skipped_rules"] = [
         {"rule": r.name, "reason": f"source '{r.source}' cannot run on syscall events"}
@@ -105,16 +114,44 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
     return doc
 
 
+def reference_check(results: list[S.StrategyResult], compiled: CompiledRuleset,
+                    kept: list[Rule], table: EventTable) -> dict:  # fmt: skip
+    """Each run's first-match alerts against the reference evaluator's on a sample."""
+    by_id = {r.id: r for r in kept}
+    rules = [by_id[rid] for rid in compiled.rule_ids.tolist()]
+    sample = oracle.reference_sample(table.n, results[0].match_rows,
+                                     row_cost=oracle.row_costs(rules, table),
+                                     limit=oracle.REFERENCE_ROWS,
+                                     budget=oracle.REFERENCE_BUDGET)
+    want = oracle.reference_first_match(rules, table, sample.rows)
+    evt_num = np.asarray(table.evt_num)
+    per: dict[str, dict] = {}
+    for res in results:
+        rules_of = np.asarray([m[1] for m in res.matches], dtype=np.int64)
+        bad = oracle.mismatches(sample, want, res.match_rows, rules_of)
+        first = None
+        if bad:
+            m = bad[0]
+            first = {"evt_num": int(evt_num[m.row]),
+                     "reference_rule_id": None if m.reference < 0 else m.reference,
+                     "strategy_rule_id": None if m.strategy < 0 else m.strategy}
+        per[res.name] = {"mismatches": len(bad), "first_mismatch": first}
+    return {**sample.to_dict(), "reference_alerts": int(np.count_nonzero(want >= 0)),
+            "strategies": per}
+
+
 def _alert_doc(a: tuple | None) -> dict | None:
     return None if a is None else {"evt_num": a[0], "rule_id": a[1], "line": a[2]}
 
 
-def report(results: list[S.StrategyResult], rule_files: list[str], events: str | None) -> dict:
+def report(results: list[S.StrategyResult], rule_files: list[str], events: str | None,
+           ref: dict) -> dict:  # fmt: skip
     base = results[0]
     rows = []
     for res in results:
         ratio = base.cycles_per_event / res.cycles_per_event
         diff = S.first_difference(base, res)
+        vs_ref = ref["strategies"][res.name]
         # The study's question: at what event rate does this engine fall behind? Matching
         # every event plus formatting its share of alerts, on one core.
         out = 0.0 if np.isnan(res.out_median) else res.out_median
@@ -137,7 +174,11 @@ def report(results: list[S.StrategyResult], rule_files: list[str], events: str |
             },
             "speedup": {"median": float(np.median(ratio)),
                         "spread": float((ratio.max() - ratio.min()) / 2)},
-            "equivalent": diff is None,
+            "equivalent": diff is None and vs_ref["mismatches"] == 0,
+            "equal_to_baseline": diff is None,
+            "equal_to_reference": vs_ref["mismatches"] == 0,
+            "reference_mismatches": vs_ref["mismatches"],
+            "first_reference_mismatch": vs_ref["first_mismatch"],
             "first_difference": None if diff is None else {
                 "baseline": _alert_doc(diff[0]), "strategy": _alert_doc(diff[1])},
             "stats": res.stats,
@@ -149,6 +190,8 @@ def report(results: list[S.StrategyResult], rule_files: list[str], events: str |
         "repeats": len(base.cycles_per_event),
         "baseline": base.name,
         "strategies": rows,
+        # What "equivalent" was checked against: the reference evaluator on these events.
+        "reference_check": {k: v for k, v in ref.items() if k != "strategies"},
         "equivalent": all(r["equivalent"] for r in rows),
     }
 
@@ -195,6 +238,21 @@ def print_table(doc: dict) -> None:
         console.print(f"note: {len(skipped)} enabled rule(s) of source(s) "
                       f"{', '.join(sources)} skipped: they cannot run on syscall events",
                       highlight=False)
+    rc = doc["reference_check"]
+    console.print(f"equivalent: alerts equal to {doc['baseline']}'s on all "
+                  f"{doc['n_events']:,} events, and first-match alerts equal to the reference "
+                  f"evaluator's on {rc['description']} ({rc['reference_alerts']:,} reference "
+                  "alerts)", highlight=False)
+    for r in doc["strategies"]:
+        m = r["first_reference_mismatch"]
+        if m is not None:
+            def rule(x: int | None) -> str:
+                return "no alert" if x is None else f"rule {x}"
+            console.print(f"[bold red]{r['strategy']} differs from the reference evaluator[/] "
+                          f"on {r['reference_mismatches']:,} checked events; first at "
+                          f"evt.num {m['evt_num']}: reference {rule(m['reference_rule_id'])}, "
+                          f"{r['strategy']} {rule(m['strategy_rule_id'])}",
+                          highlight=False)  # fmt: skip
     for r in doc["strategies"]:
         d = r["first_difference"]
         if d is not None:

@@ -22,6 +22,8 @@ Opcodes must equal the extension's ``INSTR`` (checked by ``check_opcodes``).
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -199,17 +201,23 @@ class _Emitter:
 def _thread_jumps(code: list[list[int]]) -> int:
     """Retarget each JF/JT past jumps its accumulator value decides (a JF lands on a
     JF: taken again; on a JT: falls through). Targets only move forward; a STORE is
-    never skipped, so memo slots stay filled. Returns the number of retargeted jumps."""
+    never skipped, so memo slots stay filled. Returns the number of retargeted jumps.
+
+    Jumps are threaded last to first: a jump landing on a jump of its own kind takes
+    that one's final target, already threaded, so each jump is resolved in a few steps
+    and the pass is linear (following each chain afresh is quadratic on deep nesting)."""
     moved = 0
-    for ins in code:
+    for pc in range(len(code) - 1, -1, -1):
+        ins = code[pc]
         if ins[0] not in (I_JF, I_JT):
             continue
         t = ins[1]
         while True:
             op = code[t][0]
             if op == ins[0]:
-                t = code[t][1]  # same test, same accumulator: taken again
-            elif op in (I_JF, I_JT):
+                t = code[t][1]  # same test, same accumulator: taken again (already final)
+                break
+            if op in (I_JF, I_JT):
                 t += 1  # the opposite test on the same accumulator: falls through
             else:
                 break
@@ -269,6 +277,7 @@ def measured_order(
     a true one) over the rows still undecided, then keep only the rows it leaves
     undecided. Rows a node never sees keep the source order (ties break by position)."""
     nodes = np.asarray(compiled.nodes)
+    truth = np.asarray(truth, dtype=bool)
     out: dict[int, list[int]] = {}
     for r, root in enumerate(compiled.roots.tolist()):
         rows = np.asarray(rule_rows[r], dtype=np.int64)
@@ -280,20 +289,75 @@ def measured_order(
                 stack.append((int(nodes[i, F_CHILD]), live))
             if kind not in (K_AND, K_OR):
                 continue
-            want = kind == K_OR  # the child value that decides the node
-            left = list(_children(nodes, i))
-            placed: list[int] = []
-            while left:
-                best, best_score = left[0], float("inf")
-                for j in left:
-                    decided = int(np.count_nonzero(truth[j, live] == want)) if live.size else 0
-                    score = float(cycles[j]) / decided if decided else float("inf")
-                    if score < best_score:
-                        best, best_score = j, score
-                left.remove(best)
-                placed.append(best)
-                stack.append((best, live))
-                if live.size:
-                    live = live[truth[best, live] != want]
+            placed, lives = _greedy_order(list(_children(nodes, i)), kind == K_OR,
+                                          truth, cycles, live)
             out[i] = placed
+            stack.extend(zip(placed, lives, strict=True))
     return out
+
+
+_CHUNK = 1 << 22  # truth cells counted per numpy call when scoring children at first
+
+
+def _decided(truth: np.ndarray, kids: Sequence[int], want: bool,
+             live: np.ndarray) -> np.ndarray:
+    """Per child, how many of the ``live`` rows it decides (its value is ``want``)."""
+    out = np.zeros(len(kids), dtype=np.int64)
+    if not live.size or not kids:
+        return out
+    step = max(1, _CHUNK // live.size)
+    ix = np.asarray(kids, dtype=np.int64)
+    for a in range(0, len(ix), step):
+        block = truth[ix[a:a + step]][:, live]
+        out[a:a + step] = np.count_nonzero(block == want, axis=1)
+    return out
+
+
+def _greedy_order(kids: list[int], want: bool, truth: np.ndarray, cycles: np.ndarray,
+                  live: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+    """The greedy order of one node's children and the rows live before each.
+
+    Greedy: repeatedly the child of least cycles per decided row over the rows still
+    undecided (ties: source position). Rows only ever leave the live set, so a child's
+    score can only grow: a heap of scores computed on older live sets holds lower bounds
+    (lazy greedy), and a popped child whose fresh score still beats the heap's top is the
+    exact greedy choice. A child deciding no live row stays at infinity for good: those
+    keep source order once every finite one is placed. Linear in children when scores
+    settle, instead of rescoring every child on every step (quadratic)."""
+    scores = _decided(truth, kids, want, live)
+    heap: list[tuple[float, int]] = []
+    never: list[int] = []  # positions of children that decide no live row, in order
+    for pos, d in enumerate(scores.tolist()):
+        if d:
+            heap.append((float(cycles[kids[pos]]) / d, pos))
+        else:
+            never.append(pos)
+    heapq.heapify(heap)
+    placed: list[int] = []
+    lives: list[np.ndarray] = []
+    # Children scored on the current live set (by position); cleared when it shrinks.
+    fresh = {pos for _, pos in heap}
+    while heap:
+        score, pos = heapq.heappop(heap)
+        if pos not in fresh:
+            j = kids[pos]
+            d = int(np.count_nonzero(truth[j, live] == want)) if live.size else 0
+            if not d:
+                bisect.insort(never, pos)
+                continue
+            score = float(cycles[j]) / d
+            if heap and (score, pos) > heap[0]:
+                fresh.add(pos)
+                heapq.heappush(heap, (score, pos))
+                continue
+        j = kids[pos]
+        placed.append(j)
+        lives.append(live)
+        rest = live[truth[j, live] != want] if live.size else live
+        if rest.size != live.size:
+            fresh.clear()
+        live = rest
+    for pos in never:
+        placed.append(kids[pos])
+        lives.append(live)
+    return placed, lives

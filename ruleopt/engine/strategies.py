@@ -210,6 +210,7 @@ class StrategyResult:
     strategy: Strategy
     n_events: int
     matches: list[tuple[int, int]]  # (evt.num, Rule.id), emission order
+    match_rows: np.ndarray  # table row of each match, aligned with ``matches``
     alerts: list[Alert]
     cycles_per_event: np.ndarray  # one per repeat
     rules_checked_per_event: float
@@ -328,6 +329,7 @@ def summarize(p: Prepared, table: EventTable, samples: Sequence[Sample]) -> Stra
         n_events=table.n,
         matches=list(zip(evt_num[first.match_rows].tolist(), first.match_rules.tolist(),
                          strict=True)),
+        match_rows=np.asarray(first.match_rows, dtype=np.int64),
         alerts=first.alerts,
         cycles_per_event=np.array([s.cycles / n for s in samples]),
         rules_checked_per_event=float(first.checks.mean()) if table.n else 0.0,

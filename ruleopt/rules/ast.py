@@ -190,42 +190,63 @@ def _print_rhs(rhs: Rhs) -> str:
 
 def print_expr(expr: Expr) -> str:
     """Render ``expr`` as Falco condition text that parses back to the same AST."""
+    out: list[str] = []
+    _emit(expr, out)
+    return "".join(out)
+
+
+def _emit(expr: Expr, out: list[str]) -> None:
+    # Pieces are appended to one list and joined once: building each level's text from
+    # its children's strings copies the inner text at every level, quadratic in depth.
     if isinstance(expr, Compare):
         lhs = print_operand(expr.lhs)
-        if expr.rhs is None:
-            return f"{lhs} {expr.op}"
-        return f"{lhs} {expr.op} {_print_rhs(expr.rhs)}"
-    if isinstance(expr, MacroRef):
-        return expr.name
-    if isinstance(expr, BoolConst):
-        return "__true__" if expr.value else "__false__"
-    if isinstance(expr, Not):
+        out.append(f"{lhs} {expr.op}" if expr.rhs is None
+                   else f"{lhs} {expr.op} {_print_rhs(expr.rhs)}")
+    elif isinstance(expr, MacroRef):
+        out.append(expr.name)
+    elif isinstance(expr, BoolConst):
+        out.append("__true__" if expr.value else "__false__")
+    elif isinstance(expr, Not):
         inner = expr.operand
-        text = print_expr(inner)
+        out.append("not ")
         # A nested `not` needs parentheses too: libsinsp 2022 reads `not not a` as
         # `not a` (and so does our parser), `not (not a)` as `a`.
         if isinstance(inner, (And, Or, Not)):
-            text = f"({text})"
-        return f"not {text}"
-    if isinstance(expr, (And, Or)):
+            out.append("(")
+            _emit(inner, out)
+            out.append(")")
+        else:
+            _emit(inner, out)
+    elif isinstance(expr, (And, Or)):
         word = " and " if isinstance(expr, And) else " or "
-        parts = []
-        for item in expr.items:
-            text = print_expr(item)
+        for k, item in enumerate(expr.items):
+            if k:
+                out.append(word)
             # Nested and/or always get parentheses: the parser keeps them as separate nodes.
-            parts.append(f"({text})" if isinstance(item, (And, Or)) else text)
-        return word.join(parts)
-    raise TypeError(f"not an expression node: {expr!r}")
+            if isinstance(item, (And, Or)):
+                out.append("(")
+                _emit(item, out)
+                out.append(")")
+            else:
+                _emit(item, out)
+    else:
+        raise TypeError(f"not an expression node: {expr!r}")
 
 
 def walk(expr: Expr):
-    """Yield every expression node of ``expr``, parents before children."""
-    yield expr
-    if isinstance(expr, Not):
-        yield from walk(expr.operand)
-    elif isinstance(expr, (And, Or)):
-        for item in expr.items:
-            yield from walk(item)
+    """Yield every expression node of ``expr``, parents before children (pre-order).
+
+    An explicit stack, not nested ``yield from``: each item a nested generator yields
+    passes through every enclosing generator, so the recursive form costs O(depth) per
+    node, quadratic on a condition nested thousands of levels deep."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Not):
+            stack.append(node.operand)
+        elif isinstance(node, (And, Or)):
+            stack.extend(reversed(node.items))
 
 
 def fields_of(expr: Expr) -> set[Field]:
