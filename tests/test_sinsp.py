@@ -231,17 +231,22 @@ def test_harness_rejects_bad_rule_input():
         sinsp.run_harness(CAT_WRITE, [(i, "r", "proc.name=x") for i in range(4097)])
 
 
+def _rules_file(path: Path, rules: list[tuple[int, str, str]]) -> Path:
+    path.write_bytes(
+        sinsp.netstrings(x.encode() for rule in rules for x in (str(rule[0]), rule[1], rule[2]))
+    )
+    return path
+
+
 def test_binary_rejects_too_many_rules(binary, tmp_path):
-    rules = tmp_path / "rules.tsv"
-    rules.write_text("".join(f"{i}\tr\tproc.name=x\n" for i in range(4097)))
+    rules = _rules_file(tmp_path / "rules.ns", [(i, "r", "proc.name=x") for i in range(4097)])
     proc = subprocess.run([str(binary), "run", str(CAT_WRITE), str(rules)], capture_output=True)
     assert proc.returncode == 2
     assert "too many rules" in proc.stderr.decode() and str(rules) in proc.stderr.decode()
 
 
 def test_json_output_written_atomically(binary, tmp_path):
-    rules = tmp_path / "rules.tsv"
-    rules.write_text("7\tcat\tevt.type=open and proc.name=cat\n")
+    rules = _rules_file(tmp_path / "rules.ns", [(7, "cat", "evt.type=open and proc.name=cat")])
     out = tmp_path / "out.json"
     proc = subprocess.run(
         [str(binary), "run", str(CAT_WRITE), str(rules), "--json", str(out)], capture_output=True
@@ -249,7 +254,7 @@ def test_json_output_written_atomically(binary, tmp_path):
     assert proc.returncode == 0 and proc.stdout == b""
     assert json.loads(out.read_text())["rules"][0]["matches"] == 8
     # No temporary file is left next to the output.
-    assert {p.name for p in tmp_path.iterdir()} == {"rules.tsv", "out.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {"rules.ns", "out.json"}
 
 
 # ---------------------------------------------------------------------------- errors
@@ -292,7 +297,7 @@ def test_unreadable_captures_raise_clear_errors(tmp_path, case, binary):
             assert err.event is not None and err.event > 130
     # The program itself: exit code 2, message on stderr naming the file, no crash.
     fields = tmp_path / "fields"
-    fields.write_text("proc.name\n")
+    fields.write_bytes(sinsp.netstrings([b"proc.name"]))
     proc = subprocess.run([str(binary), "extract", str(path), str(fields)], capture_output=True)
     assert proc.returncode == 2
     assert str(path) in proc.stderr.decode().splitlines()[0]
