@@ -2,6 +2,7 @@
 // real libsinsp (Debian's falcosecurity-libs, 2022-03) so that ruleopt can check its
 // own engine against the code Falco actually runs.
 //
+//   ruleopt-sinsp version      (the exchange format it speaks)
 //   ruleopt-sinsp extract CAPTURE FIELDS [--internal]
 //   ruleopt-sinsp run CAPTURE RULES [--repeat N] [--json OUT] [--internal]
 //
@@ -53,6 +54,10 @@ namespace {
 
 constexpr int EXIT_INPUT = 2;
 constexpr int EXIT_INTERNAL = 1;
+// Bumped whenever the exchange with ruleopt/events/sinsp.py changes; the wrapper
+// asks ("ruleopt-sinsp version") so a stale binary gives a clear error instead of
+// misreading its input.
+constexpr const char *EXCHANGE_VERSION = "ruleopt-sinsp exchange 2";
 
 // ---------------------------------------------------------------------------
 // Progress, for crash reports. libsinsp 2022 trusts the event headers of a capture:
@@ -1227,7 +1232,8 @@ int cmd_run(const std::string &capture, const std::string &rules_path, int repea
 int usage()
 {
 	fprintf(stderr,
-		"usage: ruleopt-sinsp extract CAPTURE FIELDS [--internal]\n"
+		"usage: ruleopt-sinsp version\n"
+		"       ruleopt-sinsp extract CAPTURE FIELDS [--internal]\n"
 		"       ruleopt-sinsp run CAPTURE RULES [--repeat N] [--json OUT] [--internal]\n"
 		"FIELDS, RULES: a file or - (stdin) of netstrings <len>:<bytes>, (see the source)\n");
 	return EXIT_INPUT;
@@ -1243,6 +1249,11 @@ int main(int argc, char **argv)
 	try
 	{
 		bool internal = false;
+		if(args.size() == 1 && args[0] == "version")
+		{
+			printf("%s\n", EXCHANGE_VERSION);
+			return 0;
+		}
 		if(args.size() >= 3 && args[0] == "extract")
 		{
 			for(size_t i = 3; i < args.size(); i++)

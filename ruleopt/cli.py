@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from ruleopt.errors import RuleoptError
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM unwinds like an exception, so finally blocks remove temporary files and
+    # kill child processes (ruleopt-sinsp) before we exit with the usual 128 + 15.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -45,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     # Conditions are trees walked recursively (printer, resolver, evaluator); real rules
     # nest a few dozen levels, generated ones more, so allow deeper than Python's 1000.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (main() called from a worker): leave it
+        pass
     try:
         return int(args._run(args) or 0)
     except RuleoptError as err:

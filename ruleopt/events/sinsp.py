@@ -86,11 +86,44 @@ def _stale(binary: Path) -> bool:
     return any(src.exists() and src.stat().st_mtime > built for src in _sources())
 
 
+# What ``ruleopt-sinsp version`` must print: the exchange format of this module.
+EXCHANGE_VERSION = "ruleopt-sinsp exchange 2"
+_checked: dict[tuple[str, int], None] = {}
+
+
 def ensure_built() -> Path:
     """Return the path of ``ruleopt-sinsp``, building it first in a source checkout.
 
-    ``RULEOPT_SINSP`` in the environment names a prebuilt binary to use instead.
+    ``RULEOPT_SINSP`` in the environment names a prebuilt binary to use instead. The
+    binary must speak this module's exchange format (a stale build does not).
     """
+    binary = _locate()
+    try:
+        key = (str(binary), binary.stat().st_mtime_ns)
+    except OSError:
+        key = (str(binary), 0)
+    if key not in _checked:
+        try:
+            proc = subprocess.run([str(binary), "version"], capture_output=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise RuleoptError(f"cannot run ruleopt-sinsp: {e}", file=str(binary),
+                               hint=_SETUP_HINT) from None
+        if proc.returncode != 0 and b"error while loading shared libraries" in proc.stderr:
+            raise _error_from(proc, str(binary))
+        if proc.stdout.decode("utf-8", "replace").strip() != EXCHANGE_VERSION:
+            raise RuleoptError(
+                "this ruleopt-sinsp was built from older sources: it does not speak "
+                f"'{EXCHANGE_VERSION}'",
+                file=str(binary),
+                hint="rebuild it: make -C plugin (writes build/ruleopt-sinsp; point "
+                "RULEOPT_SINSP at it), or unset RULEOPT_SINSP to use the package's own",
+            )
+        _checked[key] = None
+    return binary
+
+
+def _locate() -> Path:
+    """The binary to use: the override, the package's, or a fresh build of it."""
     override = os.environ.get("RULEOPT_SINSP")
     if override:
         path = Path(override)
