@@ -68,6 +68,12 @@ class BuildError(SystemExit):
 class build_ext_and_sinsp(build_ext):
     """The Cython extensions, then the libsinsp tool next to them in the package."""
 
+    def finalize_options(self):
+        super().finalize_options()
+        # The four extensions are independent and each takes a while at -O3.
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
     def run(self):
         super().run()
         if os.environ.get("RULEOPT_WITHOUT_SINSP"):
@@ -77,7 +83,8 @@ class build_ext_and_sinsp(build_ext):
 
     def _sinsp_path(self):
         # inplace is also what setuptools sets for an editable install.
-        root = HERE if self.inplace else self.build_lib
+        # Absolute: make runs in plugin/ (-C), where a relative OUT would land.
+        root = HERE if self.inplace else os.path.abspath(self.build_lib)
         return os.path.join(root, SINSP_REL)
 
     def _build_sinsp(self, out):
