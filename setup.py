@@ -75,8 +75,12 @@ class build_ext_and_sinsp(build_ext):
             self.parallel = os.cpu_count() or 1
 
     def run(self):
+        without = bool(os.environ.get("RULEOPT_WITHOUT_SINSP"))
+        if not without:
+            # Before the (long) Cython compile: a missing prerequisite fails at once.
+            self._check_prerequisites()
         super().run()
-        if os.environ.get("RULEOPT_WITHOUT_SINSP"):
+        if without:
             self.announce("RULEOPT_WITHOUT_SINSP set: building without ruleopt-sinsp", 2)
             return
         self._build_sinsp(self._sinsp_path())
@@ -87,27 +91,30 @@ class build_ext_and_sinsp(build_ext):
         root = HERE if self.inplace else os.path.abspath(self.build_lib)
         return os.path.join(root, SINSP_REL)
 
-    def _build_sinsp(self, out):
+    def _check_prerequisites(self):
         header = os.path.join(FALCO_INC, "userspace", "libsinsp", "sinsp.h")
-        why = None
         if not os.path.isfile(header):
-            why = f"the libsinsp headers are missing ({header} not found)"
-        elif shutil.which("make") is None:
-            why = "make is missing"
-        elif shutil.which(os.environ.get("CXX", "g++")) is None:
-            why = f"the C++ compiler {os.environ.get('CXX', 'g++')} is missing"
-        if why is None:
-            os.makedirs(os.path.dirname(out), exist_ok=True)
-            self.announce(f"building {out} (make -C plugin)", 2)
-            proc = subprocess.run(
-                ["make", "-s", "-C", os.path.join(HERE, "plugin"), f"OUT={out}",
-                 f"FALCO_INC={FALCO_INC}"],
-                capture_output=True, text=True,
-            )  # fmt: skip
-            if proc.returncode == 0 and os.path.isfile(out):
-                return
+            self._fail(f"the libsinsp headers are missing ({header} not found)")
+        if shutil.which("make") is None:
+            self._fail("make is missing")
+        cxx = os.environ.get("CXX", "g++")
+        if shutil.which(cxx) is None:
+            self._fail(f"the C++ compiler {cxx} is missing")
+
+    def _build_sinsp(self, out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        self.announce(f"building {out} (make -C plugin)", 2)
+        proc = subprocess.run(
+            ["make", "-s", "-C", os.path.join(HERE, "plugin"), f"OUT={out}",
+             f"FALCO_INC={FALCO_INC}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if proc.returncode != 0 or not os.path.isfile(out):
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-            why = "make -C plugin failed:\n" + tail
+            self._fail("make -C plugin failed:\n" + tail)
+
+    @staticmethod
+    def _fail(why):
         raise BuildError(
             f"error: cannot build ruleopt-sinsp (plugin/Makefile): {why}\n"
             "  hint: install Debian's libfalcosecurity0-dev and its build dependencies "
