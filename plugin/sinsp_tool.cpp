@@ -42,7 +42,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iostream>
 #include <iterator>
 #include <memory>
 #include <set>
@@ -386,10 +385,19 @@ std::vector<std::string> read_records(const std::string &path, const char *what)
 	std::string data;
 	if(path == "-")
 	{
-		data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-		if(std::cin.bad())
+		// Plain read(2): iostreams synced with stdio read a byte at a time.
+		char buf[1 << 16];
+		while(true)
 		{
-			fail(std::string("cannot read ") + what + " from standard input", "<stdin>");
+			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			if(n == 0) break;
+			if(n < 0 && errno == EINTR) continue;
+			if(n < 0)
+			{
+				fail(std::string("cannot read ") + what + " from standard input: " + strerror(errno),
+				     "<stdin>");
+			}
+			data.append(buf, (size_t)n);
 		}
 	}
 	else
