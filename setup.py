@@ -1,16 +1,29 @@
-"""Build the Cython core (``cython_core/``) with the C tracing library (``plugin/``).
+"""Build the Cython core (``cython_core/``) with the C tracing library (``plugin/``), the
+libsinsp tool ``ruleopt-sinsp`` (``plugin/sinsp_tool.cpp``) and bundle the rulesets.
 
 Each ``cython_core/<name>.pyx`` becomes ``ruleopt._ext.<name>``. The event-loop core is
 built three times from one source, as the study built Falco with exclusive macros:
 untraced, rule-traced and stack-traced (see ``CORE_VARIANTS``).
+
+``ruleopt-sinsp`` is built by the same ``build_ext`` step, with ``make -C plugin``, into
+the package as ``ruleopt/_bin/ruleopt-sinsp``: inside the wheel for ``pip wheel`` /
+``pip install``, in the source tree for ``build_ext --inplace`` and ``pip install -e``.
+It links against Debian's libfalcosecurity0-dev (libsinsp/libscap 2022). Without those
+headers the build stops with a message saying so; ``RULEOPT_WITHOUT_SINSP=1`` builds
+without the tool instead (``verify``, ``harness`` and capture import then say it is
+missing). ``FALCO_INC`` and ``CXX`` are passed on to the Makefile.
 """
 
 import glob
 import os
+import shutil
+import subprocess
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMMON = dict(
@@ -44,7 +57,106 @@ for path in sorted(glob.glob("cython_core/*.pyx")):
         )
     )
 
+SINSP_REL = os.path.join("ruleopt", "_bin", "ruleopt-sinsp")
+FALCO_INC = os.environ.get("FALCO_INC", "/usr/include/falcosecurity-libs")
+
+
+class BuildError(SystemExit):
+    """Stops the build with one readable message (setuptools prints it, pip shows it)."""
+
+
+class build_ext_and_sinsp(build_ext):
+    """The Cython extensions, then the libsinsp tool next to them in the package."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        # The four extensions are independent and each takes a while at -O3.
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+    def run(self):
+        without = bool(os.environ.get("RULEOPT_WITHOUT_SINSP"))
+        if not without:
+            # Before the (long) Cython compile: a missing prerequisite fails at once.
+            self._check_prerequisites()
+        super().run()
+        if without:
+            self.announce("RULEOPT_WITHOUT_SINSP set: building without ruleopt-sinsp", 2)
+            return
+        self._build_sinsp(self._sinsp_path())
+
+    def _sinsp_path(self):
+        # inplace is also what setuptools sets for an editable install.
+        # Absolute: make runs in plugin/ (-C), where a relative OUT would land.
+        root = HERE if self.inplace else os.path.abspath(self.build_lib)
+        return os.path.join(root, SINSP_REL)
+
+    def _check_prerequisites(self):
+        header = os.path.join(FALCO_INC, "userspace", "libsinsp", "sinsp.h")
+        if not os.path.isfile(header):
+            self._fail(f"the libsinsp headers are missing ({header} not found)")
+        if shutil.which("make") is None:
+            self._fail("make is missing")
+        cxx = os.environ.get("CXX", "g++")
+        if shutil.which(cxx) is None:
+            self._fail(f"the C++ compiler {cxx} is missing")
+
+    def _build_sinsp(self, out):
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        self.announce(f"building {out} (make -C plugin)", 2)
+        proc = subprocess.run(
+            ["make", "-s", "-C", os.path.join(HERE, "plugin"), f"OUT={out}",
+             f"FALCO_INC={FALCO_INC}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if proc.returncode != 0 or not os.path.isfile(out):
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+            self._fail("make -C plugin failed:\n" + tail)
+
+    @staticmethod
+    def _fail(why):
+        raise BuildError(
+            f"error: cannot build ruleopt-sinsp (plugin/Makefile): {why}\n"
+            "  hint: install Debian's libfalcosecurity0-dev and its build dependencies "
+            "(bash setup.sh does), or set RULEOPT_WITHOUT_SINSP=1 to build ruleopt without "
+            "its libsinsp tool (verify, harness and .scap import will not work)"
+        )
+
+    def get_outputs(self):
+        outputs = list(super().get_outputs())
+        if not os.environ.get("RULEOPT_WITHOUT_SINSP"):
+            outputs.append(self._sinsp_path())
+        return outputs
+
+
+class build_py_and_rulesets(build_py):
+    """Also ship ``rulesets/*.yaml`` as ``ruleopt/rulesets/`` (the bundled defaults).
+
+    A source checkout (editable install included) reads them from ``rulesets/`` itself,
+    see ruleopt/defaults.py.
+    """
+
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        target = os.path.join(self.build_lib, "ruleopt", "rulesets")
+        os.makedirs(target, exist_ok=True)
+        for path in sorted(glob.glob(os.path.join(HERE, "rulesets", "*.yaml"))):
+            self.copy_file(path, os.path.join(target, os.path.basename(path)))
+
+    def get_outputs(self, include_bytecode=True):
+        outputs = list(super().get_outputs(include_bytecode))
+        if not getattr(self, "editable_mode", False):
+            for path in sorted(glob.glob(os.path.join(HERE, "rulesets", "*.yaml"))):
+                outputs.append(
+                    os.path.join(self.build_lib, "ruleopt", "rulesets", os.path.basename(path))
+                )
+        return outputs
+
+
 setup(
+    cmdclass={"build_ext": build_ext_and_sinsp, "build_py": build_py_and_rulesets},
     ext_modules=cythonize(
         extensions,
         compiler_directives={"language_level": "3", "boundscheck": False, "wraparound": False},

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-step setup for a fresh Debian 12 machine: system packages (the real Falco libraries,
-# sysdig, graphviz), the Python package with its Cython core, and the libsinsp tool.
+# sysdig, graphviz), then the Python package with its Cython core and its libsinsp tool.
 # Idempotent: re-running only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -25,10 +25,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=${PYTHON:-python3}
-echo "setup: installing ruleopt (Python package + Cython core)"
-# The editable install builds the Cython core into ruleopt/_ext/ (in place).
+echo "setup: installing ruleopt (Python package, Cython core, libsinsp tool)"
+# The editable install builds, in place, the Cython core into ruleopt/_ext/ and the
+# libsinsp tool (plugin/) into ruleopt/_bin/ruleopt-sinsp (setup.py's build_ext step).
 $PY -m pip install -q -e '.[test]'
-
-echo "setup: building the libsinsp tool (plugin/)"
-make -s -C plugin
+test -x ruleopt/_bin/ruleopt-sinsp || { echo "setup: ruleopt/_bin/ruleopt-sinsp was not built" >&2; exit 1; }
 echo "setup: done"

@@ -2,12 +2,27 @@
 // real libsinsp (Debian's falcosecurity-libs, 2022-03) so that ruleopt can check its
 // own engine against the code Falco actually runs.
 //
-//   ruleopt-sinsp extract CAPTURE FIELDSFILE
-//   ruleopt-sinsp run CAPTURE RULESFILE [--repeat N] [--json OUT]
+//   ruleopt-sinsp version      (the exchange format it speaks)
+//   ruleopt-sinsp extract CAPTURE FIELDS [--internal]
+//   ruleopt-sinsp run CAPTURE RULES [--repeat N] [--json OUT] [--internal]
+//
+// FIELDS and RULES are files, or "-" for standard input, holding netstrings
+// ("<decimal length>:<bytes>,", see read_records): one per field name; three per
+// rule (id, name, condition). Length-prefixed records carry any bytes unchanged
+// (tabs, line breaks, NUL, bytes that are not UTF-8), so every rule name and
+// condition Falco accepts reaches libsinsp exactly as written. The result is JSON
+// on stdout (or in OUT); strings in it are escaped so that Python's json module
+// plus str.encode("utf-8", "surrogateescape") give back the original bytes.
 //
 // Errors in user input go to stderr as one human line followed by one JSON line
 // ({"error": ..., "file": ..., "line": ..., "event": ...}) and exit code 2; the
 // Python wrapper parses the JSON line. Exit code 1 means an internal failure.
+// If libsinsp itself crashes (a corrupted capture can make it segfault), a signal
+// handler writes one JSON line {"crash": SIGNAL, "phase": ..., "event": ...,
+// "offset": ...} to stderr, naming how far it got, then dies of the same signal.
+//
+// The tool dies with its parent (PR_SET_PDEATHSIG): a killed ruleopt never leaves
+// a harness running.
 
 #include <sinsp.h>
 #include <filter.h>
@@ -16,6 +31,8 @@
 #include <scap_open_exception.h>
 
 #include <arpa/inet.h>
+#include <csignal>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -25,6 +42,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <string>
@@ -35,6 +53,141 @@ namespace {
 
 constexpr int EXIT_INPUT = 2;
 constexpr int EXIT_INTERNAL = 1;
+// Bumped whenever the exchange with ruleopt/events/sinsp.py changes; the wrapper
+// asks ("ruleopt-sinsp version") so a stale binary gives a clear error instead of
+// misreading its input.
+constexpr const char *EXCHANGE_VERSION = "ruleopt-sinsp exchange 2";
+
+// ---------------------------------------------------------------------------
+// Progress, for crash reports. libsinsp 2022 trusts the event headers of a capture:
+// a corrupted one can make it read through a wild pointer (SIGSEGV inside
+// sinsp::next). Exceptions cannot catch that, so the main loops record where they
+// are in these globals (plain stores, no cost worth measuring) and a signal handler
+// reports them with async-signal-safe write() before re-raising the signal, so the
+// parent still sees "killed by signal N" and also learns the last event reached.
+// ---------------------------------------------------------------------------
+
+enum crash_phase : int
+{
+	PHASE_START = 0,    // before the capture is opened
+	PHASE_OPEN = 1,     // sinsp::open
+	PHASE_COMPILE = 2,  // compiling rule g_progress.rule
+	PHASE_READ = 3,     // sinsp::next after event g_progress.event
+	PHASE_EXTRACT = 4,  // extracting field g_progress.item on event g_progress.event
+	PHASE_FILTER = 5,   // running rule g_progress.rule on event g_progress.event
+};
+
+struct progress
+{
+	volatile int phase;
+	volatile int64_t event;   // last event returned by sinsp::next (-1: none yet)
+	volatile int64_t offset;  // byte offset (uncompressed) of the end of that event
+	volatile int64_t rule;    // rule id, for PHASE_COMPILE / PHASE_FILTER
+	volatile int64_t item;    // field index, for PHASE_EXTRACT
+};
+
+progress g_progress = {PHASE_START, -1, 0, -1, -1};
+
+const char *phase_name(int phase)
+{
+	switch(phase)
+	{
+	case PHASE_OPEN: return "open";
+	case PHASE_COMPILE: return "compile";
+	case PHASE_READ: return "read";
+	case PHASE_EXTRACT: return "extract";
+	case PHASE_FILTER: return "filter";
+	default: return "start";
+	}
+}
+
+// Async-signal-safe appends (no malloc, no stdio).
+size_t put_str(char *buf, size_t pos, size_t cap, const char *s)
+{
+	while(*s && pos + 1 < cap) buf[pos++] = *s++;
+	return pos;
+}
+
+size_t put_int(char *buf, size_t pos, size_t cap, int64_t v)
+{
+	if(v < 0) return put_str(buf, pos, cap, "null");
+	char digits[24];
+	size_t n = 0;
+	uint64_t u = (uint64_t)v;
+	do
+	{
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while(u && n < sizeof(digits));
+	while(n && pos + 1 < cap) buf[pos++] = digits[--n];
+	return pos;
+}
+
+extern "C" void on_fatal_signal(int sig)
+{
+	char buf[256];
+	size_t p = 0;
+	const size_t cap = sizeof(buf);
+	p = put_str(buf, p, cap, "{\"crash\": ");
+	p = put_int(buf, p, cap, sig);
+	p = put_str(buf, p, cap, ", \"phase\": \"");
+	p = put_str(buf, p, cap, phase_name(g_progress.phase));
+	p = put_str(buf, p, cap, "\", \"event\": ");
+	p = put_int(buf, p, cap, g_progress.event);
+	p = put_str(buf, p, cap, ", \"offset\": ");
+	p = put_int(buf, p, cap, g_progress.offset);
+	p = put_str(buf, p, cap, ", \"rule\": ");
+	p = put_int(buf, p, cap, g_progress.rule);
+	p = put_str(buf, p, cap, ", \"item\": ");
+	p = put_int(buf, p, cap, g_progress.item);
+	p = put_str(buf, p, cap, "}\n");
+	// A newline first: the crash may have cut a human line of ours in half.
+	ssize_t ignored = write(STDERR_FILENO, "\n", 1);
+	ignored = write(STDERR_FILENO, buf, p);
+	(void)ignored;
+	// SA_RESETHAND restored the default action; the re-raised signal is delivered
+	// when this handler returns (or the faulting instruction faults again), so the
+	// process still dies of `sig` and the parent sees it.
+	raise(sig);
+}
+
+void install_crash_handlers()
+{
+	// An alternate stack, so that a stack overflow (a deeply nested condition in
+	// libsinsp's recursive compiler) is reported too.
+	static char altstack[1 << 16];
+	stack_t ss = {};
+	ss.ss_sp = altstack;
+	ss.ss_size = sizeof(altstack);
+	sigaltstack(&ss, nullptr);
+	struct sigaction sa = {};
+	sa.sa_handler = on_fatal_signal;
+	sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	for(int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+	{
+		sigaction(sig, &sa, nullptr);
+	}
+}
+
+// The tool must not outlive the ruleopt process that started it: the kernel
+// sends SIGKILL when the parent dies. The parent may already be gone before
+// prctl runs; RULEOPT_PARENT_PID (set by the Python wrapper) tells us who it was.
+void die_with_parent()
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	const char *want = getenv("RULEOPT_PARENT_PID");
+	if(want != nullptr && *want != '\0')
+	{
+		char *end = nullptr;
+		long pid = strtol(want, &end, 10);
+		if(*end == '\0' && pid > 0 && getppid() != (pid_t)pid)
+		{
+			fprintf(stderr, "ruleopt-sinsp: the parent process %ld is gone; exiting\n", pid);
+			_exit(EXIT_INTERNAL);
+		}
+	}
+}
 
 // ---------------------------------------------------------------------------
 // JSON writing. Hand-rolled because it is tiny and keeps the output exactly as we
@@ -175,6 +328,9 @@ void precheck_capture(const std::string &path)
 
 void open_capture(sinsp &insp, const std::string &path)
 {
+	g_progress.phase = PHASE_OPEN;
+	g_progress.event = -1;
+	g_progress.offset = 0;
 	try
 	{
 		insp.open(path);
@@ -186,22 +342,33 @@ void open_capture(sinsp &insp, const std::string &path)
 }
 
 // Reads the next event; returns nullptr at end of file. Failures mid-file name
-// the last good event number.
-sinsp_evt *next_event(sinsp &insp, const std::string &path, uint64_t last_num)
+// the last good event number. `cycles`, if given, receives the rdtsc cycles spent
+// in sinsp::next alone (the harness's per-next() figure).
+sinsp_evt *next_event(sinsp &insp, const std::string &path, uint64_t last_num, uint64_t *cycles = nullptr)
 {
 	while(true)
 	{
 		sinsp_evt *evt = nullptr;
 		int32_t rc;
+		g_progress.phase = PHASE_READ;
 		try
 		{
+			uint64_t c0 = __rdtsc();
 			rc = insp.next(&evt);
+			uint64_t c1 = __rdtsc();
+			if(cycles != nullptr) *cycles = c1 - c0;
 		}
 		catch(const std::exception &e)
 		{
 			fail(std::string("error reading capture: ") + e.what(), path, -1, (int64_t)last_num);
 		}
-		if(rc == SCAP_SUCCESS) return evt;
+		if(rc == SCAP_SUCCESS)
+		{
+			// Where a cut would keep every event read so far intact.
+			g_progress.event = (int64_t)evt->get_num();
+			g_progress.offset = (int64_t)insp.get_bytes_read();
+			return evt;
+		}
 		if(rc == SCAP_TIMEOUT) continue;
 		if(rc == SCAP_EOF) return nullptr;
 		std::string err = insp.getlasterr();
@@ -210,21 +377,69 @@ sinsp_evt *next_event(sinsp &insp, const std::string &path, uint64_t last_num)
 	}
 }
 
-std::vector<std::string> read_lines(const std::string &path, const char *what)
+// Reads netstrings ("<length>:<bytes>,", length in decimal) from a file or, for
+// "-", standard input (the Python wrapper streams its input there: no temporary
+// files). Each record is returned byte for byte, NUL and line breaks included.
+std::vector<std::string> read_records(const std::string &path, const char *what)
 {
-	std::ifstream in(path, std::ios::binary);
-	if(!in)
+	std::string data;
+	if(path == "-")
 	{
-		fail(std::string("cannot read ") + what + ": " + strerror(errno), path);
+		// Plain read(2): iostreams synced with stdio read a byte at a time.
+		char buf[1 << 16];
+		while(true)
+		{
+			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			if(n == 0) break;
+			if(n < 0 && errno == EINTR) continue;
+			if(n < 0)
+			{
+				fail(std::string("cannot read ") + what + " from standard input: " + strerror(errno),
+				     "<stdin>");
+			}
+			data.append(buf, (size_t)n);
+		}
 	}
-	std::vector<std::string> lines;
-	std::string l;
-	while(std::getline(in, l))
+	else
 	{
-		if(!l.empty() && l.back() == '\r') l.pop_back();
-		lines.push_back(l);
+		std::ifstream in(path, std::ios::binary);
+		if(!in)
+		{
+			fail(std::string("cannot read ") + what + ": " + strerror(errno), path);
+		}
+		data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 	}
-	return lines;
+	const std::string where = path == "-" ? "<stdin>" : path;
+	std::vector<std::string> records;
+	size_t pos = 0;
+	while(pos < data.size())
+	{
+		size_t start = pos;
+		uint64_t len = 0;
+		size_t ndigits = 0;
+		while(pos < data.size() && data[pos] >= '0' && data[pos] <= '9' && ndigits < 12)
+		{
+			len = len * 10 + (uint64_t)(data[pos] - '0');
+			pos++;
+			ndigits++;
+		}
+		std::string at = " at byte " + std::to_string(start) + " (record " +
+				 std::to_string(records.size() + 1) + ")";
+		if(ndigits == 0 || pos >= data.size() || data[pos] != ':')
+		{
+			fail(std::string("malformed ") + what + ": expected '<length>:' netstring" + at, where);
+		}
+		pos++;
+		if(len > data.size() - pos || data.size() - pos - len < 1 || data[pos + len] != ',')
+		{
+			fail(std::string("malformed ") + what + ": record of " + std::to_string(len) +
+				     " bytes is truncated or not followed by ','" + at,
+			     where);
+		}
+		records.emplace_back(data, pos, len);
+		pos += len + 1;
+	}
+	return records;
 }
 
 void write_output(const std::string &doc, const std::string &out_path)
@@ -492,6 +707,12 @@ void setup_field(field &f, sinsp *insp)
 	// The compiler's path: find the filtercheck class by name (exact check),
 	// then let it parse the full name including any [index] or .argname.
 	sinsp_filter_check *c = nullptr;
+	if(f.name.find('\0') != std::string::npos)
+	{
+		// libsinsp parses field names as C strings; a NUL would silently cut it.
+		f.error = "field name contains a NUL byte";
+		return;
+	}
 	try
 	{
 		c = g_filterlist.new_filter_check_from_fldname(f.name, insp, true);
@@ -551,17 +772,8 @@ void setup_field(field &f, sinsp *insp)
 
 int cmd_extract(const std::string &capture, const std::string &fields_path, bool internal)
 {
-	std::vector<std::string> names;
-	{
-		auto lines = read_lines(fields_path, "fields file");
-		for(auto &l : lines)
-		{
-			size_t a = l.find_first_not_of(" \t");
-			if(a == std::string::npos) continue;
-			size_t b = l.find_last_not_of(" \t");
-			names.push_back(l.substr(a, b - a + 1));
-		}
-	}
+	// One record per field name, taken verbatim (the wrapper strips them).
+	std::vector<std::string> names = read_records(fields_path, "fields list");
 	precheck_capture(capture);
 
 	sinsp insp;
@@ -630,6 +842,8 @@ int cmd_extract(const std::string &capture, const std::string &fields_path, bool
 		last = evt->get_num();
 		if(!internal && is_internal(evt)) continue;
 		n++;
+		g_progress.phase = PHASE_EXTRACT;
+		g_progress.item = -1;  // evt.type
 		if(!all_types.count(evt->get_type()))
 		{
 			std::string tname;
@@ -639,9 +853,12 @@ int cmd_extract(const std::string &capture, const std::string &fields_path, bool
 		out += "[" + std::to_string(last) + ",";
 		render_field(out, evtype, evt);
 		out += evt->get_direction() == SCAP_ED_IN ? ",\">\"" : ",\"<\"";
-		for(auto &f : fields)
+		for(size_t fi = 0; fi < fields.size(); fi++)
 		{
+			field &f = fields[fi];
 			out.push_back(',');
+			g_progress.phase = PHASE_EXTRACT;
+			g_progress.item = (int64_t)fi;
 			try
 			{
 				render_field(out, f, evt);
@@ -800,40 +1017,40 @@ uint64_t rdtsc_overhead()
 int cmd_run(const std::string &capture, const std::string &rules_path, int repeat, const std::string &json_out,
 	    bool internal)
 {
-	auto lines = read_lines(rules_path, "rules file");
+	// Three records per rule: id (decimal), name, condition, each verbatim.
+	auto recs = read_records(rules_path, "rules list");
+	const std::string where = rules_path == "-" ? "<stdin>" : rules_path;
+	if(recs.size() % 3 != 0)
+	{
+		fail("rules list: " + std::to_string(recs.size()) +
+			     " records is not a multiple of 3 (id, name, condition per rule)",
+		     where);
+	}
 	std::vector<rule> rules;
 	std::set<int64_t> seen_ids;
-	for(size_t i = 0; i < lines.size(); i++)
+	for(size_t i = 0; i < recs.size(); i += 3)
 	{
-		const std::string &l = lines[i];
-		if(l.find_first_not_of(" \t") == std::string::npos) continue;
-		size_t t1 = l.find('\t');
-		size_t t2 = t1 == std::string::npos ? t1 : l.find('\t', t1 + 1);
-		if(t2 == std::string::npos)
-		{
-			fail("expected 'id<TAB>name<TAB>condition'", rules_path, (int64_t)i + 1);
-		}
-		rule r;
-		std::string ids = l.substr(0, t1);
+		const std::string at = " (rule " + std::to_string(i / 3 + 1) + " of the rules list)";
+		const std::string &ids = recs[i];
 		char *end = nullptr;
 		errno = 0;
-		long long id = strtoll(ids.c_str(), &end, 10);
-		if(ids.empty() || *end != '\0' || errno != 0 || id < 0)
+		long long id = ids.empty() || ids[0] < '0' || ids[0] > '9' ? -1 : strtoll(ids.c_str(), &end, 10);
+		if(id < 0 || end != ids.c_str() + ids.size() || errno != 0)
 		{
-			fail("rule id '" + ids + "' is not a non-negative integer", rules_path, (int64_t)i + 1);
+			fail("rule id '" + ids + "' is not a non-negative integer" + at, where);
 		}
 		if(!seen_ids.insert(id).second)
 		{
-			fail("duplicate rule id " + ids, rules_path, (int64_t)i + 1);
+			fail("duplicate rule id " + ids + at, where);
 		}
 		if(rules.size() >= MAX_RULES)
 		{
-			fail("too many rules: at most " + std::to_string(MAX_RULES) + " are supported", rules_path,
-			     (int64_t)i + 1);
+			fail("too many rules: at most " + std::to_string(MAX_RULES) + " are supported", where);
 		}
+		rule r;
 		r.id = id;
-		r.name = l.substr(t1 + 1, t2 - t1 - 1);
-		r.condition = l.substr(t2 + 1);
+		r.name = recs[i + 1];
+		r.condition = recs[i + 2];
 		rules.push_back(std::move(r));
 	}
 	if(repeat < 1)
@@ -852,6 +1069,8 @@ int cmd_run(const std::string &capture, const std::string &rules_path, int repea
 	for(size_t s = 0; s < rules.size(); s++)
 	{
 		rule &r = rules[s];
+		g_progress.phase = PHASE_COMPILE;
+		g_progress.rule = r.id;
 		try
 		{
 			sinsp_filter_compiler compiler(&insp, r.condition);
@@ -882,12 +1101,10 @@ int cmd_run(const std::string &capture, const std::string &rules_path, int repea
 		uint64_t last = 0, n = 0, nread = 0;
 		while(true)
 		{
-			sinsp_evt *evt;
-			uint64_t c0 = __rdtsc();
-			evt = next_event(insp, capture, last);
-			uint64_t c1 = __rdtsc();
+			uint64_t next_cycles = 0;
+			sinsp_evt *evt = next_event(insp, capture, last, &next_cycles);
 			if(evt == nullptr) break;
-			record(g_next, c1 - c0);
+			record(g_next, next_cycles);
 			nread++;
 			last = evt->get_num();
 			if(!internal && is_internal(evt)) continue;
@@ -899,6 +1116,8 @@ int cmd_run(const std::string &capture, const std::string &rules_path, int repea
 			for(uint32_t s : list)
 			{
 				bool m;
+				g_progress.phase = PHASE_FILTER;
+				g_progress.rule = rules[s].id;
 				uint64_t a = __rdtsc();
 				try
 				{
@@ -1021,8 +1240,10 @@ int cmd_run(const std::string &capture, const std::string &rules_path, int repea
 int usage()
 {
 	fprintf(stderr,
-		"usage: ruleopt-sinsp extract CAPTURE FIELDSFILE [--internal]\n"
-		"       ruleopt-sinsp run CAPTURE RULESFILE [--repeat N] [--json OUT] [--internal]\n");
+		"usage: ruleopt-sinsp version\n"
+		"       ruleopt-sinsp extract CAPTURE FIELDS [--internal]\n"
+		"       ruleopt-sinsp run CAPTURE RULES [--repeat N] [--json OUT] [--internal]\n"
+		"FIELDS, RULES: a file or - (stdin) of netstrings <len>:<bytes>, (see the source)\n");
 	return EXIT_INPUT;
 }
 
@@ -1030,10 +1251,17 @@ int usage()
 
 int main(int argc, char **argv)
 {
+	die_with_parent();
+	install_crash_handlers();
 	std::vector<std::string> args(argv + 1, argv + argc);
 	try
 	{
 		bool internal = false;
+		if(args.size() == 1 && args[0] == "version")
+		{
+			printf("%s\n", EXCHANGE_VERSION);
+			return 0;
+		}
 		if(args.size() >= 3 && args[0] == "extract")
 		{
 			for(size_t i = 3; i < args.size(); i++)

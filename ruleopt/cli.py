@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from ruleopt.deep import call_deep
@@ -44,6 +45,12 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # SIGTERM unwinds like an exception, so finally blocks remove temporary files and
+    # kill child processes (ruleopt-sinsp) before we exit with the usual 128 + 15.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         # Building the parser imports every command (numpy, rich): Ctrl-C may land here.
@@ -57,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Conditions are trees walked recursively (printer, resolver, evaluator); real rules
     # nest a few dozen levels, generated ones 20,000+: run on a thread whose stack fits.
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (main() called from a worker): leave it
+        pass
     try:
         return int(call_deep(lambda: args._run(args)) or 0)
     except RuleoptError as err:
