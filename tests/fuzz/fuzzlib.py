@@ -54,7 +54,7 @@ TIMEOUT: float = float(os.environ.get("RULEOPT_FUZZ_TIMEOUT") or "20")
 # After this many hangs in a family, later cases get SHORT_TIMEOUT: one hang class (a FIFO,
 # an unbounded --repeat) must not eat the whole suite's budget.
 HANG_CAP = 2
-SHORT_TIMEOUT = 5.0
+SHORT_TIMEOUT = 4.0
 # Only this case number (reproducing a printed failure), if set.
 ONLY_CASE: int | None = (
     int(os.environ["RULEOPT_FUZZ_CASE"]) if os.environ.get("RULEOPT_FUZZ_CASE") else None
@@ -100,6 +100,9 @@ class Case:
     ok_codes: tuple[int, ...] = (0,)
     # One line saying what was done to the input, for the failure report.
     note: str = ""
+    # A short label added to the keys of timeouts and signals (which have no traceback
+    # to tell them apart): e.g. the hostile option of a CLI case.
+    tag: str = ""
     # Set up special paths (FIFOs, directories) inside the case dir before the run.
     prepare: Callable[[Path], None] | None = None
     # Extra check on a success: returns a failure key or None. Runs in the parent.
@@ -314,7 +317,7 @@ def _norm(text: str) -> str:
     return _NUM.sub("N", _QUOTED.sub("'…'", text.splitlines()[0] if text else ""))[:90]
 
 
-def _located(err: dict, locate: str) -> bool:
+def _located(err: dict, locate: str, argv: list[str]) -> bool:
     has_file = bool(err.get("file"))
     has_event = err.get("event") is not None
     if locate == "line":
@@ -323,6 +326,12 @@ def _located(err: dict, locate: str) -> bool:
         if "crash" in (err.get("message") or "").lower():
             return has_event
         return has_file or has_event
+    if locate == "arg":
+        # A command-line value is located by the option it was given to.
+        text = f"{err.get('message')} {err.get('hint')}"
+        # (an option such as --repeat, or the argument itself for a positional one).
+        named = {a.strip() for a in argv[1:] if len(a.strip()) >= 2}
+        return has_file or has_event or any(a in text for a in named)
     return has_file or has_event
 
 
@@ -331,14 +340,16 @@ def judge(
 ) -> Result:
     """The verdict on one finished case (see the module docstring)."""
     if rep.get("timeout"):
+        tag = f" [{case.tag}]" if case.tag else ""
         return Result(
             "fail",
-            "no result within the time limit (hang or unbounded work)",
+            f"no result within the time limit (hang or unbounded work){tag}",
             f"killed after the per-case limit; argv={case.argv}",
         )
     if "signal" in rep:
         name = signal.Signals(rep["signal"]).name
-        return Result("fail", f"the ruleopt process died of {name}", f"argv={case.argv}")
+        tag = f" [{case.tag}]" if case.tag else ""
+        return Result("fail", f"the ruleopt process died of {name}{tag}", f"argv={case.argv}")
     if "runner" in rep:
         return Result("fail", f"fuzz runner error: {rep['runner'][:80]}", rep["runner"])
     stderr = (io_dir / "stderr").read_text("utf-8", "replace")
@@ -413,7 +424,7 @@ def judge(
             )
         if not (err.get("message") or "").strip():
             return Result("fail", "an error with an empty message", err.get("text", "")[:200])
-        if not _located(err, case.locate):
+        if not _located(err, case.locate, case.argv):
             return Result(
                 "fail", f"unlocated error: {_norm(err['message'])}", err.get("text", "")[:200]
             )
@@ -485,8 +496,10 @@ class Family:
             p = dest / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data)
-        (dest / "argv.json").write_text(json.dumps(case.argv) + "\n")
-        (dest / "verdict.txt").write_text(f"{res.key}\n{res.detail}\nnote: {case.note}\n")
+        (dest / "argv.json").write_text(json.dumps(case.argv) + "\n")  # ASCII: \udcff escaped
+        (dest / "verdict.txt").write_bytes(
+            f"{res.key}\n{res.detail}\nnote: {case.note}\n".encode("utf-8", "surrogateescape")
+        )
         for name in ("stdout", "stderr"):
             src = io_dir / name
             if src.exists():
