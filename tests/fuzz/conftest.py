@@ -57,5 +57,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
             f"{st['usage']:>6} {st['fail']:>7} {classes:>8} {st['seconds']:>8.1f}"
         )
     tr.write_line(f"{'total':<10} {total:>6}")
+    if any(st["skipped"] for st in fuzzlib.STATS.values()):
+        tr.write_line(
+            f"skipped: cases left when a family used its share of the "
+            f"{fuzzlib.BUDGET:.0f} s budget (RULEOPT_FUZZ_BUDGET=0 runs them all)"
+        )
     if fuzzlib.FINDINGS:
         tr.write_line(f"failing inputs saved under {fuzzlib.failure_root()}")

@@ -55,6 +55,14 @@ TIMEOUT: float = float(os.environ.get("RULEOPT_FUZZ_TIMEOUT") or "20")
 # an unbounded --repeat) must not eat the whole suite's budget.
 HANG_CAP = 2
 SHORT_TIMEOUT = 4.0
+# Wall-time budget of the whole suite in seconds (scaled like the case counts), shared
+# out by the families; a family past its share stops early and the summary says how many
+# cases it skipped. On an idle machine every case runs well within it; under heavy load
+# it keeps CI bounded. 0 disables it.
+BUDGET: float = float(os.environ.get("RULEOPT_FUZZ_BUDGET") or "220") * SCALE
+# Each family's share of the budget (about its share of the work).
+BUDGET_SHARE = {"loader": 0.26, "parser": 0.2, "jsonl": 0.13, "npz": 0.13, "capture": 0.12,
+                "cli": 0.16}  # fmt: skip
 # Only this case number (reproducing a printed failure), if set.
 ONLY_CASE: int | None = (
     int(os.environ["RULEOPT_FUZZ_CASE"]) if os.environ.get("RULEOPT_FUZZ_CASE") else None
@@ -312,9 +320,15 @@ _NUM = re.compile(r"\d+")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
+_HEX = re.compile(r"#x[0-9a-fA-F]+|0x[0-9a-fA-F]+")
+
+
 def _norm(text: str) -> str:
-    """A message with its input-specific parts (quoted text, numbers) blanked, to dedupe."""
-    return _NUM.sub("N", _QUOTED.sub("'…'", text.splitlines()[0] if text else ""))[:90]
+    """A message's class: its first two ``:``-separated parts with the input-specific
+    bits (quoted text, numbers) blanked, so that one bug's many messages are one line."""
+    first = text.splitlines()[0] if text else ""
+    first = ":".join(first.split(":")[:2])
+    return _NUM.sub("N", _HEX.sub("#xN", _QUOTED.sub("'…'", first)))[:90]
 
 
 def _located(err: dict, locate: str, argv: list[str]) -> bool:
@@ -508,7 +522,13 @@ class Family:
 
     def run_all(self, base_count: int, make: Callable[[random.Random, int], Case]) -> None:
         cases: Iterable[int] = [ONLY_CASE] if ONLY_CASE is not None else range(n_cases(base_count))
-        for i in cases:
+        cases = list(cases)
+        budget = BUDGET * BUDGET_SHARE.get(self.name, 0.1) if BUDGET > 0 else None
+        t0 = time.monotonic()
+        for done, i in enumerate(cases):
+            if budget is not None and ONLY_CASE is None and time.monotonic() - t0 > budget:
+                STATS.setdefault(self.name, Counter())["skipped"] += len(cases) - done
+                break
             self.run(i, make(rng_for(self.name, i), i))
 
     def assert_clean(self) -> None:
@@ -521,6 +541,7 @@ class Family:
             f"RULEOPT_FUZZ_CASE=N)"
         ]
         for key, (count, detail, repro) in sorted(found.items(), key=lambda kv: -kv[1][0]):
-            lines.append(f"  [{count}x] {key} | {detail[:160]} | first: {repro}")
+            detail = (detail.splitlines() or [""])[0][:160]
+            lines.append(f"  [{count}x] {key} | {detail} | first: {repro}")
         # No Python traceback of the suite itself: the lines above are the whole story.
         pytest.fail("\n".join(lines), pytrace=False)

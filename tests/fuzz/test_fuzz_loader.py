@@ -39,7 +39,7 @@ def base_text(rng: random.Random) -> tuple[str, str]:
     name, items = rng.choice(big)
     if r < 0.98:
         # A prefix: Falco files define lists and macros before use, so a prefix loads.
-        k = rng.randint(1, min(25, len(items)))
+        k = rng.randint(1, min(15, len(items)))
         return "".join(items[:k]), f"{name} first {k} items"
     return "".join(items), name
 
