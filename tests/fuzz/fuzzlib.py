@@ -394,11 +394,17 @@ def judge(
     rc = rep.get("rc")
 
     def files_problem(allowed: tuple[str, ...]) -> Result | None:
-        stray = [
-            p
-            for p in new
-            if not any(p == a or p.startswith(a.rstrip("/") + "/") or p == a for a in allowed)
-        ]
+        # The output itself, anything inside it (a directory output), and the parent
+        # directories a command may create for it.
+        def allowed_path(p: str) -> bool:
+            for a in allowed:
+                a = os.path.normpath(a)
+                q = p.rstrip("/")
+                if q == a or q.startswith(a + "/") or (p.endswith("/") and a.startswith(q + "/")):
+                    return True
+            return False
+
+        stray = [p for p in new if not allowed_path(p)]
         if stray:
             return Result(
                 "fail",
