@@ -180,16 +180,19 @@ def build_zip(members: dict[str, bytes], method: int = zipfile.ZIP_STORED) -> by
 
 
 def mutated(rng: random.Random) -> tuple[bytes, str]:
-    members = dict(base_members())
+    base = base_members()
+    members = dict(base)
     notes = []
     for _ in range(rng.choice((1, 1, 1, 2))):
         name = rng.choice(sorted(members))
+        # A second edit of one member starts from a valid array, not from the first edit.
+        members[name] = base.get(name) or npy(np.arange(3))
         r = rng.random()
         if r < 0.1:
             del members[name]
             notes.append(f"dropped {name}")
         elif r < 0.3 and "header.npy" in members:
-            members["header.npy"], note = mutate_table_header(rng, members["header.npy"])
+            members["header.npy"], note = mutate_table_header(rng, base["header.npy"])
             notes.append(note)
         elif r < 0.7:
             members[name], note = mutate_array(rng, name, members[name])
