@@ -24,6 +24,7 @@ case, and the first failing input of each class is saved under the failure direc
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import random
@@ -120,6 +121,8 @@ class Case:
     # Run ``python3 -m ruleopt`` as a real process (exec'd in the child) instead of
     # calling main() in-process: what a user sees, signals and exit status included.
     subprocess: bool = False
+    # Runs in the child before main(): the runner's own tests plant bugs with it.
+    child_setup: Callable[[], None] | None = None
 
 
 @dataclass
@@ -187,6 +190,9 @@ def _child(case: Case, work: Path, tmp: Path, io_dir: Path, wfd: int) -> None:
     report: dict = {}
     try:
         os.setpgid(0, 0)  # the parent kills the whole group (ruleopt-sinsp too) on timeout
+        # pytest's faulthandler writes to pytest's own stderr: a crash is reported by the
+        # verdict instead, not as a dump in the middle of the test output.
+        faulthandler.disable()
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
         os.chdir(work)
         os.environ["TMPDIR"] = str(tmp)
@@ -208,6 +214,8 @@ def _child(case: Case, work: Path, tmp: Path, io_dir: Path, wfd: int) -> None:
 
         from ruleopt import cli
 
+        if case.child_setup:
+            case.child_setup()
         raised: list[BaseException] = []
 
         def wrap(run):
@@ -476,10 +484,11 @@ def judge(
 class Family:
     """Runs a family's cases and keeps its verdicts; ``assert_clean`` fails the test."""
 
-    def __init__(self, name: str, root: Path) -> None:
+    def __init__(self, name: str, root: Path, record: bool = True) -> None:
         self.name = name
         self.root = root
         self.hangs = 0
+        self.record = record  # False: the runner's own tests, kept out of the summary
 
     def run(self, case_no: int, case: Case) -> Result:
         base = Path(tempfile.mkdtemp(prefix=f"{self.name}-{case_no}-", dir=self.root))
@@ -501,9 +510,10 @@ class Family:
         if rep.get("timeout"):
             self.hangs += 1
         saved = None
-        if res.kind == "fail" and res.key not in FINDINGS.get(self.name, {}):
-            saved = self._save(case_no, case, res, io_dir)
-        _record(self.name, case_no, res, saved)
+        if self.record:
+            if res.kind == "fail" and res.key not in FINDINGS.get(self.name, {}):
+                saved = self._save(case_no, case, res, io_dir)
+            _record(self.name, case_no, res, saved)
         shutil.rmtree(base, ignore_errors=True)
         return res
 
