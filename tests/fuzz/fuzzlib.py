@@ -343,7 +343,9 @@ def _located(err: dict, locate: str, argv: list[str]) -> bool:
     has_file = bool(err.get("file"))
     has_event = err.get("event") is not None
     if locate == "line":
-        return (has_file and err.get("line") is not None) or has_event
+        # A file with no line to name (empty, only blank lines) is located by the file.
+        whole_file = re.search(r"\bempty\b|no events", err.get("message") or "")
+        return (has_file and (err.get("line") is not None or bool(whole_file))) or has_event
     if locate == "event":
         if "crash" in (err.get("message") or "").lower():
             return has_event
