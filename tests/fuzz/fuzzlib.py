@@ -467,6 +467,13 @@ def judge(
         problem = files_problem(case.outputs)
         if problem:
             return problem
+        missing = [o for o in case.outputs if rc == 0 and not (work / o).exists()]
+        if missing:
+            return Result(
+                "fail",
+                "exit 0 but the requested output was not written",
+                f"{missing[:2]} argv={case.argv}",
+            )
         if case.check_ok:
             key = case.check_ok(work, stdout, stderr)
             if key:
