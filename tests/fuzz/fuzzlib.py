@@ -178,7 +178,10 @@ def _listing(root: Path) -> dict[str, int]:
 
 def _innermost_frame(tb: traceback.StackSummary) -> str:
     """``module.py:function`` of the deepest frame in ruleopt (else the deepest frame)."""
-    ours = [f for f in tb if f"{os.sep}ruleopt{os.sep}" in f.filename]
+    import ruleopt
+
+    package = str(Path(ruleopt.__file__).resolve().parent) + os.sep
+    ours = [f for f in tb if f.filename.startswith(package)]
     frame = (ours or list(tb) or [None])[-1]
     if frame is None:
         return "?"
@@ -234,7 +237,9 @@ def _child(case: Case, work: Path, tmp: Path, io_dir: Path, wfd: int) -> None:
             rc = cli.main(list(case.argv))
             report["rc"] = rc
         except SystemExit as exc:
-            report["rc"] = exc.code if isinstance(exc.code, int) else 1
+            # sys.exit() / exit(None) is success; a message instead of a number is exit 1.
+            code = exc.code
+            report["rc"] = 0 if code is None else code if isinstance(code, int) else 1
             report["system_exit"] = True
         except BaseException as exc:
             tb = traceback.extract_tb(exc.__traceback__)
