@@ -54,8 +54,8 @@ SCALE: float = float(os.environ.get("RULEOPT_FUZZ_SCALE") or "1")
 TIMEOUT: float = float(os.environ.get("RULEOPT_FUZZ_TIMEOUT") or "20")
 # After this many hangs in a family, later cases get SHORT_TIMEOUT: one hang class (a FIFO,
 # an unbounded --repeat) must not eat the whole suite's budget.
-HANG_CAP = 2
-SHORT_TIMEOUT = 4.0
+HANG_CAP = 1
+SHORT_TIMEOUT = 5.0
 # Wall-time budget of the whole suite in seconds (scaled like the case counts), shared
 # out by the families; a family past its share stops early and the summary says how many
 # cases it skipped. On an idle machine every case runs well within it; under heavy load
