@@ -7,8 +7,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import fuzzlib
 import pytest
+
+from . import fuzzlib
 
 
 @pytest.fixture(scope="session")

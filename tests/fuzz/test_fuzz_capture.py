@@ -16,10 +16,10 @@ import struct
 from collections import Counter
 from functools import cache
 
-import fuzzlib
-import mutate
 import pytest
-from fuzzlib import REPO, SHARED, Case
+
+from . import fuzzlib, mutate
+from .fuzzlib import REPO, SHARED, Case
 
 CASES = 70
 SUBPROCESS_EVERY = 10

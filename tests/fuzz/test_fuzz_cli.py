@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import random
 
-import fuzzlib
 import pytest
-from fuzzlib import REPO, SHARED, Case
+
+from . import fuzzlib
+from .fuzzlib import REPO, SHARED, Case
 
 CASES = 220
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import random
 
-import fuzzlib
 import pytest
-from fuzzlib import REPO, Case
+
+from . import fuzzlib
+from .fuzzlib import REPO, Case
 
 CASES = 300
 COMPARE_SHARE = 0.2

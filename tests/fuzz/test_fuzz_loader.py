@@ -7,10 +7,10 @@ import random
 from functools import cache
 from pathlib import Path
 
-import fuzzlib
-import mutate
 import pytest
-from fuzzlib import REPO, SHARED, Case
+
+from . import fuzzlib, mutate
+from .fuzzlib import REPO, SHARED, Case
 
 CASES = 700
 

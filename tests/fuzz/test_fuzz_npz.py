@@ -17,11 +17,11 @@ import random
 import zipfile
 from functools import cache
 
-import fuzzlib
-import mutate
 import numpy as np
 import pytest
-from fuzzlib import REPO, Case
+
+from . import fuzzlib, mutate
+from .fuzzlib import REPO, Case
 
 CASES = 300
 RULES = (REPO / "rulesets" / "seed_rules.yaml").read_bytes()

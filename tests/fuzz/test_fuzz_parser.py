@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import random
 
-import fuzzlib
 import pytest
-from fuzzlib import Case
+
+from . import fuzzlib
+from .fuzzlib import Case
 
 CASES = 650
 COMPARE_SHARE = 0.15

@@ -8,9 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import fuzzlib
 import pytest
-from fuzzlib import REPO, Case
+
+from . import fuzzlib
+from .fuzzlib import REPO, Case
 
 RULES = (REPO / "rulesets" / "seed_rules.yaml").read_bytes()
 
