@@ -40,7 +40,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -68,6 +68,10 @@ BUDGET_SHARE = {"loader": 0.29, "parser": 0.16, "jsonl": 0.17, "npz": 0.11, "cap
 ONLY_CASE: int | None = (
     int(os.environ["RULEOPT_FUZZ_CASE"]) if os.environ.get("RULEOPT_FUZZ_CASE") else None
 )
+# Reduce the first input of each failure class by deleting lines (opt-in: it re-runs the
+# case up to MINIMIZE_RUNS times per class) and save it beside the input as minimal.NAME.
+MINIMIZE: bool = os.environ.get("RULEOPT_FUZZ_MINIMIZE", "") not in ("", "0")
+MINIMIZE_RUNS = 60
 # Address-space cap for a case's child: a runaway allocation must fail there (as a
 # MemoryError the suite reports), not push the shared machine into swap.
 MEMORY_LIMIT = int(float(os.environ.get("RULEOPT_FUZZ_MEMORY_GB") or "3") * 2**30)
@@ -504,8 +508,9 @@ class Family:
         self.hangs = 0
         self.record = record  # False: the runner's own tests, kept out of the summary
 
-    def run(self, case_no: int, case: Case) -> Result:
-        base = Path(tempfile.mkdtemp(prefix=f"{self.name}-{case_no}-", dir=self.root))
+    def _execute(self, case: Case) -> tuple[Result, dict[str, bytes]]:
+        """Run one case in a fresh directory; the verdict and the run's stdout/stderr."""
+        base = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=self.root))
         work, tmp, io_dir = base / "w", base / "t", base / "io"
         for d in (work, tmp, io_dir):
             d.mkdir()
@@ -523,15 +528,49 @@ class Family:
         res.seconds = time.monotonic() - t0
         if rep.get("timeout"):
             self.hangs += 1
+        outputs = {n: (io_dir / n).read_bytes() for n in ("stdout", "stderr")
+                   if (io_dir / n).exists()}  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)
+        return res, outputs
+
+    def run(self, case_no: int, case: Case) -> Result:
+        res, outputs = self._execute(case)
         saved = None
         if self.record:
             if res.kind == "fail" and res.key not in FINDINGS.get(self.name, {}):
-                saved = self._save(case_no, case, res, io_dir)
+                saved = self._save(case_no, case, res, outputs)
+                if MINIMIZE and "time limit" not in res.key:
+                    self._minimize(case, res.key, saved)
             _record(self.name, case_no, res, saved)
-        shutil.rmtree(base, ignore_errors=True)
         return res
 
-    def _save(self, case_no: int, case: Case, res: Result, io_dir: Path) -> Path:
+    def _minimize(self, case: Case, key: str, dest: Path) -> None:
+        """Delete lines of the case's largest text input while the failure class stays the
+        same (ddmin, bounded to MINIMIZE_RUNS runs); save it as ``minimal.NAME``."""
+        texts = [r for r in case.files if r.endswith((".yaml", ".jsonl"))]
+        if not texts:
+            return
+        rel = max(texts, key=lambda r: len(case.files[r]))
+        lines = case.files[rel].splitlines(keepends=True)
+        runs, n = 0, 2
+        while len(lines) >= 2 and runs < MINIMIZE_RUNS:
+            size = -(-len(lines) // n)
+            for start in range(0, len(lines), size):
+                candidate = lines[:start] + lines[start + size :]
+                trial = replace(case, files={**case.files, rel: b"".join(candidate)})
+                runs += 1
+                if self._execute(trial)[0].key == key:
+                    lines, n = candidate, max(n - 1, 2)
+                    break
+                if runs >= MINIMIZE_RUNS:
+                    break
+            else:
+                if n >= len(lines):
+                    break
+                n = min(len(lines), n * 2)
+        (dest / f"minimal.{rel}").write_bytes(b"".join(lines))
+
+    def _save(self, case_no: int, case: Case, res: Result, outputs: dict[str, bytes]) -> Path:
         dest = failure_root() / self.name / f"case-{case_no}"
         if dest.exists():
             shutil.rmtree(dest, ignore_errors=True)
@@ -544,10 +583,8 @@ class Family:
         (dest / "verdict.txt").write_bytes(
             f"{res.key}\n{res.detail}\nnote: {case.note}\n".encode("utf-8", "surrogateescape")
         )
-        for name in ("stdout", "stderr"):
-            src = io_dir / name
-            if src.exists():
-                shutil.copyfile(src, dest / f"run.{name}")
+        for name, data in outputs.items():
+            (dest / f"run.{name}").write_bytes(data)
         return dest
 
     def run_all(self, base_count: int, make: Callable[[random.Random, int], Case]) -> None:
