@@ -938,7 +938,9 @@ class _Loader:
                     info.file, line, info.name))
             elif evttypes.is_empty:
                 self.warnings.append(Warning(
-                    "Rule matches no evt.type value: it can never be true.",
+                    "Rule's event types are empty for libsinsp 2022 (contradictory evt.type "
+                    "tests, or only syscalls without an event code of their own, such as "
+                    "epoll_pwait): Falco's index runs it on every event.",
                     info.file, line, info.name))
         return Rule(
             id=rule_id, name=info.name, condition=expanded, output=info.output,

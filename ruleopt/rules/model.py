@@ -138,6 +138,7 @@ class RuleSet:
         return out
 
     def all_evttype_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
-        """Rules that run on every event type (the index cannot skip them)."""
+        """Rules that run on every event type (the index cannot skip them); an empty set
+        is filed under every event too (``ruleopt.engine.index``)."""
         rules = self.enabled_rules() if enabled_only else self.rules
-        return tuple(r for r in rules if r.evttypes.is_all)
+        return tuple(r for r in rules if r.evttypes.is_all or r.evttypes.is_empty)
