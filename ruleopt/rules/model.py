@@ -131,10 +131,12 @@ class RuleSet:
             keys = list(evttypes)
         out: dict[str, list[Rule]] = {}
         for key in keys:
+            # An empty set is filed under every event (ruleopt.engine.index).
             if key == "*":
-                out[key] = [r for r in rules if r.evttypes.complement]
+                out[key] = [r for r in rules if r.evttypes.complement or r.evttypes.is_empty]
             else:
-                out[key] = [r for r in rules if r.evttypes.matches(key)]
+                out[key] = [r for r in rules
+                            if r.evttypes.matches(key) or r.evttypes.is_empty]
         return out
 
     def all_evttype_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
