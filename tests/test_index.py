@@ -21,7 +21,8 @@ from ruleopt.events import sinsp
 from ruleopt.events.capture import table_from_capture
 from ruleopt.events.table import EventTable
 from ruleopt.rules import ast
-from ruleopt.rules.evttypes import ALL, NONE, EvtTypeSet, evttypes_of
+from ruleopt.rules.evttypes import ALL, NONE, EvtTypeSet, evttypes_of, uncoded_names
+from ruleopt.rules.loader import load_rules
 from ruleopt.rules.parser import parse_condition
 from ruleopt.rules.sinsp_events import SINSP_2022_EVENT_NAMES
 
@@ -61,6 +62,18 @@ def test_generic_names_select_no_event_type() -> None:
     assert ev("evt.type = syscall") == NONE  # PPME_GENERIC_E/X's own name, skipped too
     assert ev("evt.type != open") == EvtTypeSet.all_but({"open"})
     assert ev("not (not evt.type = open)") == EvtTypeSet.of({"open"})
+
+
+def test_uncoded_names_are_warned(tmp_path) -> None:
+    cond = "evt.type in (dup, dup2) and evt.type != epoll_pwait and proc.name = dup3"
+    assert uncoded_names(_expanded(parse_condition(cond))) == {"dup2", "epoll_pwait"}
+    path = tmp_path / "r.yaml"
+    path.write_text(f"- rule: R\n  desc: d\n  condition: {cond}\n  output: o\n"
+                    "  priority: WARNING\n")
+    rs = load_rules([path])
+    assert rs.rules[0].evttypes == EvtTypeSet.of({"dup"})
+    assert [w.rule for w in rs.warnings] == ["R"]
+    assert "dup2, epoll_pwait have no event code" in rs.warnings[0].message
 
 
 def test_index_routes_generic_events_only_to_empty_sets() -> None:

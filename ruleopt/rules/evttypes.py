@@ -223,6 +223,18 @@ def evttypes_of(expr: Expr) -> EvtTypeSet:
     return in_sinsp_universe(_resolve(expr, False))
 
 
+def uncoded_names(expr: Expr) -> frozenset[str]:
+    """``evt.type`` values in ``expr`` that libsinsp 2022 gives no event code of their own
+    (generic syscalls such as ``dup2``, or names it refuses as unknown): they select no
+    event type, so Falco's index never gives those syscalls to a rule naming them."""
+    names: set[str] = set()
+    for node in walk(expr):
+        if (isinstance(node, Compare) and _is_evttype_field(node.lhs)
+                and node.op in _EVTTYPE_OPS):
+            names |= _rhs_names(node.rhs) or frozenset()
+    return frozenset(names - SINSP_2022_EVENT_NAMES)
+
+
 def evttypes_of_lua(expr: Expr) -> EvtTypeSet:
     """The event types the 0.26.2 Lua loader indexed ``expr`` under (see module doc)."""
     names: set[str] = set()

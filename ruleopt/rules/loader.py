@@ -50,7 +50,7 @@ from ruleopt.rules.ast import (
     ValueList,
     walk,
 )
-from ruleopt.rules.evttypes import evttypes_of
+from ruleopt.rules.evttypes import evttypes_of, uncoded_names
 from ruleopt.rules.model import (
     PRIORITIES,
     SYSCALL_SOURCE,
@@ -932,6 +932,13 @@ class _Loader:
             self.validate_condition(expanded, info, cond, line)
         evttypes = evttypes_of(expanded)
         if info.source == SYSCALL_SOURCE and info.warn_evttypes:
+            uncoded = uncoded_names(expanded)
+            if uncoded and not evttypes.is_empty:  # (an empty set runs everywhere: below)
+                self.warnings.append(Warning(
+                    f"evt.type value(s) {', '.join(sorted(uncoded))} have no event code of "
+                    "their own in libsinsp 2022 (generic syscalls, or unknown names it refuses): "
+                    "they select no event type, so Falco's index never gives them to this rule.",
+                    info.file, line, info.name))
             if evttypes.complement:
                 self.warnings.append(Warning(
                     f"{TOO_MANY_EVTTYPES} It runs on {evttypes.describe()} event types.",
