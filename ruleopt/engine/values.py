@@ -75,7 +75,8 @@ def check_operator(op: str, info: FieldInfo) -> None:
     if special and op not in special[0]:
         raise RuleoptError(
             f"operator '{op}' is not supported for field '{info.name}': libsinsp 2022 "
-            f"throws \"{special[1]}\" on every socket event, so the rule never matches",
+            f"compiles it, then throws \"{special[1]}\" on every socket event (the rule "
+            "never matches there)",
             hint=f"use one of {', '.join(sorted(special[0]))}",
         )
     if op not in _OPS_BY_TYPE[info.type]:
