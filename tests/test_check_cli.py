@@ -29,7 +29,9 @@ def test_check_json_upstream_counts(capsys: pytest.CaptureFixture[str]) -> None:
     for kind, key in (("rule", "rules"), ("macro", "macros"), ("list", "lists")):
         assert data[key] == len({i[kind] for i in items if kind in i}), key
     assert data["errors"] == []
-    assert data["all_evttype_rules"] == []
+    # libsinsp 2022 has no event code for (f)init_module: that rule's set is empty and
+    # Falco's index runs it on every event (tests/test_index.py).
+    assert data["all_evttype_rules"] == ["Linux Kernel Module Injection Detected"]
     # Every enabled rule is indexed under at least one event type.
     indexed = {name for names in data["rules_per_evttype"].values() for name in names}
     assert len(indexed) == data["enabled_rules"]

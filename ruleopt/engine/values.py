@@ -54,13 +54,32 @@ _OPS_BY_TYPE: dict[str, frozenset[str]] = {
 TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
 
 
+# Fields whose libsinsp 2022 compare() takes its own path with an operator whitelist
+# (filterchecks.cpp: compare_ip, compare_net, compare_port, compare_domain). The filter
+# compiles, but any other operator (``exists`` included) throws on every socket event, so
+# the rule never matches there; we refuse it up front, as for the throws of flt_compare.
+_EQ_OPS = frozenset({"=", "==", "!=", "in"})
+_SPECIAL_COMPARE_OPS: dict[str, tuple[frozenset[str], str]] = {
+    **{f: (_EQ_OPS, "IP filter only supports '=' and '!=' operators")
+       for f in ("fd.ip", "fd.net")},
+    **{f: (_EQ_OPS | ORDER_OPS, "unsupported port comparison operator")
+       for f in ("fd.port", "fd.proto")},
+    **{f: (_EQ_OPS, "fd.*ip.name filter only supports '=' and '!=' operators")
+       for f in ("fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name")},
+}
+
+
 def check_operator(op: str, info: FieldInfo) -> None:
     """Raise RuleoptError if libsinsp would refuse ``op`` on this field's type."""
-    allowed = _OPS_BY_TYPE[info.type]
-    if info.multi_kind == "endpoints" and info.type in ("ipaddr", "ipnet"):
-        # fd.ip / fd.net: "IP filter only supports '=' and '!=' operators"
-        allowed = frozenset({"=", "==", "!=", "in"})
-    if op not in allowed:
+    special = _SPECIAL_COMPARE_OPS.get(info.name) if info.libsinsp2022 else None
+    if special and op not in special[0]:
+        raise RuleoptError(
+            f"operator '{op}' is not supported for field '{info.name}': libsinsp 2022 "
+            f"compiles it, then throws \"{special[1]}\" on every socket event (the rule "
+            "never matches there)",
+            hint=f"use one of {', '.join(sorted(special[0]))}",
+        )
+    if op not in _OPS_BY_TYPE[info.type]:
         raise RuleoptError(
             f"operator '{op}' is not supported for field '{info.name}' (type {info.type})",
             hint="libsinsp rejects this comparison; pick an operator for this field type",

@@ -17,12 +17,20 @@ falcosecurity/libs ``userspace/libsinsp/filter/ppm_codes.cpp`` (ported from Falc
 - every other leaf is *neutral*: ALL, negated or not (``not proc.name=cat`` can still be
   true on any event type).
 
-Differences from libsinsp, on purpose: unknown event names are kept (libsinsp drops
-names it has no code for, so ``evt.type=nosuch`` gives the empty set there too, but
-``!= nosuch`` gives all known codes there and "all but nosuch" here, which is the same
-set of real events); ``evt.type`` compared to a field or through a transformer makes
-libsinsp throw, here it is neutral. ``BoolConst`` (not Falco syntax) is treated as a
-leaf whose set is ALL or NONE.
+Differences from libsinsp, on purpose: names without an event code of their own are
+kept (``evt.type != epoll_pwait`` is "all but epoll_pwait" here); ``evt.type`` compared
+to a field or through a transformer makes libsinsp throw, here it is neutral.
+``BoolConst`` (not Falco syntax) is treated as a leaf whose set is ALL or NONE.
+
+``evttypes_of`` (what ruleopt's index uses) is the 2022 algebra instead, over libsinsp's
+own universe (``ruleopt.rules.sinsp_events``): a name libsinsp 2022 gives no event code
+of its own selects nothing. That matters for generic syscall events such as
+``epoll_pwait`` (they arrive as ``PPME_GENERIC_E/X``, outside the universe), so
+``evt.type != epoll_pwait`` is "all", ``not (evt.type != epoll_pwait)`` stays "all" (the
+complement of "all" is "all") and ``evt.type = epoll_pwait`` is empty, which Falco's
+index files under every event, generic ones included (``ruleopt.engine.index``). Names
+libsinsp knows neither as an event nor as a syscall make its compiler refuse the rule
+("unknown event type"); they select nothing here.
 
 ``evttypes_of_lua`` mirrors the 0.26.2 Lua loader (``get_evttypes`` in
 ``userspace/engine/lua/rule_loader.lua``), which the study measured: it collects every
@@ -50,6 +58,7 @@ from ruleopt.rules.ast import (
     ValueList,
     walk,
 )
+from ruleopt.rules.sinsp_events import SINSP_2022_EVENT_NAMES
 
 EVTTYPE_FIELD = "evt.type"
 _EVTTYPE_OPS = frozenset({"=", "==", "!=", "in"})
@@ -174,31 +183,56 @@ def evttypes_of_modern(expr: Expr) -> EvtTypeSet:
     return _resolve(expr, False)
 
 
+def in_sinsp_universe(s: EvtTypeSet) -> EvtTypeSet:
+    """``s`` restricted to the event types libsinsp 2022 gives a code of their own.
+
+    The result names only such types, so ``is_all``/``is_empty`` mean what they mean to
+    libsinsp: "all but epoll_pwait" is "all", {epoll_pwait} is empty."""
+    names = s.names & SINSP_2022_EVENT_NAMES
+    if names == SINSP_2022_EVENT_NAMES:  # every known type listed: "all" (or, inverted, none)
+        return NONE if s.complement else ALL
+    return EvtTypeSet(names, s.complement)
+
+
 def evttypes_of(expr: Expr) -> EvtTypeSet:
     """The event types Falco's index files ``expr`` under, as the 2022 libsinsp that
     ruleopt measures against computes them (``sinsp_filter::evttypes()``).
 
-    It works bottom-up on the boolean tree: ``and`` intersects, ``or`` unions, and
-    ``not`` *complements its child's set* — except that the complement of "all" stays
-    "all" (a condition that names no event type stays a catch-all). So
+    It works bottom-up on the boolean tree over libsinsp's universe of event types with
+    a code of their own (see module doc): ``and`` intersects, ``or`` unions, and ``not``
+    *complements its child's set* — except that the complement of "all" stays "all" (a
+    condition that names no event type stays a catch-all). So
     ``not (evt.type = read and proc.name = x)`` is filed under "all but read": on a read
     event the rule is never checked, although its condition could be true there. The
-    harness confirms this set for every rule of the shared rulesets (tests/test_index.py).
+    harness confirms this set for every rule of the shared rulesets (tests/test_verify.py)
+    and for generated ``evt.type`` conditions (tests/test_index.py).
     """
     if isinstance(expr, And):
         acc = ALL
         for item in expr.items:
             acc = acc & evttypes_of(item)
-        return acc
+        return in_sinsp_universe(acc)
     if isinstance(expr, Or):
         acc = NONE
         for item in expr.items:
             acc = acc | evttypes_of(item)
-        return acc
+        return in_sinsp_universe(acc)
     if isinstance(expr, Not):
         inner = evttypes_of(expr.operand)
-        return inner if inner.is_all else ~inner
-    return _resolve(expr, False)
+        return inner if inner.is_all else in_sinsp_universe(~inner)
+    return in_sinsp_universe(_resolve(expr, False))
+
+
+def uncoded_names(expr: Expr) -> frozenset[str]:
+    """``evt.type`` values in ``expr`` that libsinsp 2022 gives no event code of their own
+    (generic syscalls such as ``dup2``, or names it refuses as unknown): they select no
+    event type, so Falco's index never gives those syscalls to a rule naming them."""
+    names: set[str] = set()
+    for node in walk(expr):
+        if (isinstance(node, Compare) and _is_evttype_field(node.lhs)
+                and node.op in _EVTTYPE_OPS):
+            names |= _rhs_names(node.rhs) or frozenset()
+    return frozenset(names - SINSP_2022_EVENT_NAMES)
 
 
 def evttypes_of_lua(expr: Expr) -> EvtTypeSet:

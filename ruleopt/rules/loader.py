@@ -62,7 +62,7 @@ from ruleopt.rules.ast import (
     Value,
     ValueList,
 )
-from ruleopt.rules.evttypes import evttypes_of
+from ruleopt.rules.evttypes import evttypes_of, uncoded_names
 from ruleopt.rules.model import (
     PRIORITIES,
     SYSCALL_SOURCE,
@@ -1089,13 +1089,22 @@ class _Loader:
             self.validate_condition(expanded, info, cond, line)
         evttypes = evttypes_of(expanded)
         if info.source == SYSCALL_SOURCE and info.warn_evttypes:
+            uncoded = uncoded_names(expanded)
+            if uncoded and not evttypes.is_empty:  # (an empty set runs everywhere: below)
+                self.warnings.append(Warning(
+                    f"evt.type value(s) {', '.join(sorted(uncoded))} have no event code of "
+                    "their own in libsinsp 2022 (generic syscalls, or unknown names it refuses): "
+                    "they select no event type, so Falco's index never gives them to this rule.",
+                    info.file, line, info.name))
             if evttypes.complement:
                 self.warnings.append(Warning(
                     f"{TOO_MANY_EVTTYPES} It runs on {evttypes.describe()} event types.",
                     info.file, line, info.name))
             elif evttypes.is_empty:
                 self.warnings.append(Warning(
-                    "Rule matches no evt.type value: it can never be true.",
+                    "Rule's event types are empty for libsinsp 2022 (contradictory evt.type "
+                    "tests, or only syscalls without an event code of their own, such as "
+                    "epoll_pwait): Falco's index runs it on every event.",
                     info.file, line, info.name))
         return Rule(
             id=rule_id, name=info.name, condition=expanded, output=info.output,

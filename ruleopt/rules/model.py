@@ -134,16 +134,19 @@ class RuleSet:
             keys = list(evttypes)
         out: dict[str, list[Rule]] = {}
         for key in keys:
+            # An empty set is filed under every event (ruleopt.engine.index).
             if key == "*":
-                out[key] = [r for r in rules if r.evttypes.complement]
+                out[key] = [r for r in rules if r.evttypes.complement or r.evttypes.is_empty]
             else:
-                out[key] = [r for r in rules if r.evttypes.matches(key)]
+                out[key] = [r for r in rules
+                            if r.evttypes.matches(key) or r.evttypes.is_empty]
         return out
 
     def all_evttype_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
-        """Syscall rules that run on every event type (the index cannot skip them)."""
+        """Syscall rules that run on every event type (the index cannot skip them); an
+        empty set is filed under every event too (``ruleopt.engine.index``)."""
         return tuple(r for r in self.syscall_rules(enabled_only=enabled_only)
-                     if r.evttypes.is_all)
+                     if r.evttypes.is_all or r.evttypes.is_empty)
 
     def syscall_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
         rules = self.enabled_rules() if enabled_only else self.rules
