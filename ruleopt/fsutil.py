@@ -32,6 +32,8 @@ _TMP_STEM_MAX = 100
 def shown(path: Path | str) -> str:
     """The path as an error message shows it: whole unless absurdly long."""
     text = os.fspath(path)
+    if not text:
+        return "''"  # an empty argument still gets a place in the message
     return text if len(text) <= 300 else f"{text[:120]}...{text[-60:]}"
 
 
@@ -175,12 +177,13 @@ def check_output_file(path: Path | str, suffix: str | None = None) -> Path:
     if problem:
         raise RuleoptError(problem, file=where, hint="choose a shorter output path")
     path = Path(path)
+    # Before the suffix: Path("") is Path("."), which has no name to give a suffix to.
+    if path.name in ("", ".", ".."):
+        raise RuleoptError("the output must name a file", file=where,
+                           hint=f"e.g. -o events{suffix or '.npz'}")
     if suffix is not None and path.suffix.lower() != suffix:
         raise RuleoptError(f"the output must be a {suffix} file", file=where,
                            hint=f"e.g. -o {shown(path.with_suffix(suffix))}")  # fmt: skip
-    if path.name in ("", ".", ".."):
-        raise RuleoptError("the output must name a file", file=where,
-                           hint="e.g. -o events.npz")
     _check_writable_dir(path.parent if str(path.parent) else Path("."), path,
                         "create it first, or choose another output path")
     try:

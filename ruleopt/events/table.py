@@ -648,7 +648,8 @@ def _load_header(npz: NpzReader) -> dict:
         if not isinstance(key, str) or not key or key in keys:
             raise npz.error("header", f"{what} has a missing or repeated key {key!r}")
         keys.add(key)
-        if type_name not in _KINDS or kind != _KINDS[type_name]:
+        if not isinstance(type_name, str) or type_name not in _KINDS \
+                or kind != _KINDS[type_name]:
             raise npz.error("header", f"column {key} has type {type_name!r} and kind "
                                       f"{kind!r}, which do not go together")
         if not isinstance(multi, bool):
