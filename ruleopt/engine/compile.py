@@ -41,6 +41,7 @@ from ruleopt.rules import ast
 from ruleopt.rules.model import Rule
 
 from . import reference, values
+from .text import to_bytes
 
 # ---------------------------------------------------------------- codes (see core_impl.pxi)
 
@@ -275,7 +276,7 @@ class _Builder:
                     return K_CMP, OP_STR_IN, c, all_flag, *self.add_ids(i for i in ids if i >= 0)
                 if op in _STR_BYTES:
                     self.stats["native"] += 1
-                    data = const.encode("utf-8", "surrogateescape")
+                    data = to_bytes(const)
                     return K_CMP, _STR_BYTES[op], c, all_flag, *self.add_bytes(data)
             op_code, a, b = self.truth_for_strings(key, scalar)
             return K_CMP, op_code, c, all_flag, a, b

@@ -42,9 +42,10 @@ def operand_info(operand: ast.Operand) -> tuple[str, FieldInfo, tuple[str, ...]]
     if not rf.multi and info.multi:
         # An indexed ancestor (proc.aname[2]) is one value, not a list.
         info = _single(info)
-    for func in reversed(funcs):
-        info = values.transformed_info(func, info)
-    return rf.key, info, tuple(reversed(funcs))
+    applied = tuple(reversed(funcs))
+    for i, func in enumerate(applied):
+        info = values.transformed_info(func, info, applied[:i])
+    return rf.key, info, applied
 
 
 @cache
@@ -188,6 +189,14 @@ def _build(expr: ast.Expr) -> Predicate:
     raise TypeError(f"not an expression node: {expr!r}")
 
 
+def _has_surrogates(const: Any) -> bool:
+    items = (const,) if isinstance(const, str) else const
+    if not isinstance(items, (tuple, frozenset)):
+        return False
+    return any(isinstance(t, str) and not t.isascii() and any(
+        "\ud800" <= c <= "\udfff" for c in t) for t in items)
+
+
 def _build_compare(cmp: ast.Compare) -> Predicate:
     op = cmp.op
     key, info, funcs = operand_info(cmp.lhs)
@@ -218,7 +227,9 @@ def _build_compare(cmp: ast.Compare) -> Predicate:
 
         return with_transform
 
-    if info.type == "str" and not info.multi:
+    if info.type == "str" and not info.multi and not _has_surrogates(const):
+        # Python's str operations equal libsinsp's byte ones for these constants (a
+        # surrogate-free constant's bytes can only match at a character boundary).
         # The hot path of Falco rules: plain string fields.
         if op in ("=", "=="):
             return lambda ev: (v := ev.get(key)) is not None and v == const
