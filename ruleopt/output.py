@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ruleopt.engine.text import from_bytes, to_bytes
+
 # Falco's priority names as it prints them, keyed by every spelling rules files use.
 PRIORITIES: dict[str, str] = {
     "emergency": "Emergency",
@@ -223,22 +225,25 @@ class LuaOutput:
 
             raise RuleoptError("the Lua output path needs the 'lupa' package",
                                hint="run: bash setup.sh") from exc
-        self._lua = lupa.LuaRuntime(unpack_returned_tuples=True)
+        # encoding=None: Lua strings are bytes both ways, as in Falco's Lua; values that
+        # are not UTF-8 (surrogate-escaped text) cross unchanged instead of raising.
+        self._lua = lupa.LuaRuntime(unpack_returned_tuples=True, encoding=None)
         # Lua patterns cannot express the lookahead of TOKEN, so Lua finds candidate tokens
         # and a Python resolver splits each candidate exactly as TOKEN would.
-        self._lua.execute(_LUA_SOURCE.replace("PATTERN", "'%%[%w_%.%[%]]+'"))
-        load = self._lua.globals().load_rule
+        self._lua.execute(to_bytes(_LUA_SOURCE.replace("PATTERN", "'%%[%w_%.%[%]]+'")))
+        load = self._lua.globals()[b"load_rule"]
         for rid, meta in metas.items():
-            load(rid, meta.name, meta.priority, meta.output)
-        self._handle = self._lua.globals().handle_event
+            load(rid, to_bytes(meta.name), to_bytes(meta.priority), to_bytes(meta.output))
+        self._handle = self._lua.globals()[b"handle_event"]
 
     def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
               json_output: bool = False) -> Alert:
         fields: dict[str, str] = {}
 
-        def resolve(candidate: str) -> str:
+        def resolve(raw: bytes) -> bytes:
             # `candidate` is "%name[arg]..." as Lua's greedy pattern saw it; re-tokenise it
             # with the one TOKEN grammar and render any trailing text unchanged.
+            candidate = from_bytes(raw)
             out, pos = [], 0
             for m in TOKEN.finditer(candidate):
                 out.append(candidate[pos:m.start()])
@@ -248,9 +253,10 @@ class LuaOutput:
                 out.append(val)
                 pos = m.end()
             out.append(candidate[pos:])
-            return "".join(out)
+            return to_bytes("".join(out))
 
-        name, prio, text, _ = self._handle(rule_id, resolve)
+        name, prio, text, _ = (from_bytes(x) if isinstance(x, bytes) else x
+                               for x in self._handle(rule_id, resolve))
         line = alert_line(time_ns, prio, text)
         if not json_output:
             return Alert(rule_id, evt_num, line)
