@@ -32,12 +32,17 @@ from ruleopt.rules.model import Rule
 
 EVT_TYPES = ["open", "openat", "execve", "connect", "close"]
 WORDS = ["", "a", "ab", "bash", "Bash", "cat", "/etc", "/etc/passwd", "/etc/ab", "/tmp/a b",
-         "sh", "aXb", "é", "/", "b"]  # fmt: skip
+         "sh", "aXb", "é", "/", "b",
+         # Values libsinsp can hand us that are not valid text: a stray byte (0xff), a
+         # truncated UTF-8 character, a NUL inside, base64 that decodes to bytes that
+         # are not UTF-8 ("qw==" -> 0xab, "/w==" -> 0xff) or to text ("YQ==" -> "a").
+         "\udcff", "a\udcc3", "a\x00b", "qw==", "/w==", "YQ==", "YWI="]  # fmt: skip
 IPS = ["127.0.0.1", "10.0.0.1", "10.1.2.3", "::1", "192.168.0.7"]
 NETS = ["10.0.0.0/8", "127.0.0.0/8", "192.168.0.0/16"]
-NUMS = ["0", "1", "2", "3", "-1", "65536", "18446744073709551615", " 2"]
-REGEXES = ["a.*", "[ab]+", ".*/etc/.*", "", "b?a?"]
-GLOBS = ["a*", "*b", "/etc/*", "?a*", "[ab]*", "*"]
+NUMS = ["0", "1", "2", "3", "-1", "65536", "18446744073709551615", " 2",
+        "-9223372036854775808", "9223372036854775807", "99999999999999999999"]
+REGEXES = ["a.*", "[ab]+", ".*/etc/.*", "", "b?a?", "\\C*", "a{2}"]
+GLOBS = ["a*", "*b", "/etc/*", "?a*", "[ab]*", "*", "?", "a?", "[!a]*"]
 
 # key -> (kind for value generation, operators to draw from)
 STR_OPS = ["=", "==", "!=", "<", ">=", "contains", "icontains", "startswith", "endswith",
@@ -103,8 +108,10 @@ def compares(draw) -> ast.Compare:
         texts = st.sampled_from(NETS)
     else:
         texts = scalar_text(kind, op)
-    if kind == "str" and draw(st.integers(0, 5)) == 0:
+    if kind in ("str", "bytes") and draw(st.integers(0, 5)) == 0:
         lhs = ast.Transform(draw(st.sampled_from(["tolower", "toupper", "basename", "b64"])), lhs)
+        if draw(st.integers(0, 3)) == 0:  # chains: b64(tolower(x)), ...
+            lhs = ast.Transform(draw(st.sampled_from(["tolower", "b64", "basename"])), lhs)
     if kind == "str" and op in ("=", "!=", "contains", "startswith") and draw(
         st.integers(0, 6)
     ) == 0:
@@ -121,9 +128,12 @@ def compares(draw) -> ast.Compare:
 @st.composite
 def lengths(draw) -> ast.Compare:
     """len() over a multi-valued field and a string: transformers to numbers."""
-    key = draw(st.sampled_from(["proc.aname", "proc.name"]))
+    key = draw(st.sampled_from(["proc.aname", "proc.name", "evt.buffer"]))
     op = draw(st.sampled_from(["=", ">", "<=", "in"]))
-    lhs = ast.Transform("len", _field(key))
+    inner: ast.Operand = _field(key)
+    if key != "proc.aname" and draw(st.booleans()):
+        inner = ast.Transform(draw(st.sampled_from(["b64", "basename", "toupper"])), inner)
+    lhs = ast.Transform("len", inner)
     if op == "in":
         return ast.Compare(lhs, op, ast.ValueList((ast.Value("0"), ast.Value("2"))))
     return ast.Compare(lhs, op, ast.Value(draw(st.sampled_from(["0", "1", "2", "3"]))))
@@ -138,8 +148,14 @@ def _usable(cmp: ast.Compare) -> bool:
         return False
 
 
+def _or_false(cmp: ast.Compare) -> ast.Expr:
+    # A comparison libsinsp would refuse becomes `false`: no filter, so no rejected
+    # examples and nothing for the shrinker to search around.
+    return cmp if _usable(cmp) else ast.BoolConst(False)
+
+
 leaves = st.one_of(
-    compares().filter(_usable),
+    compares().map(_or_false),
     lengths(),
     st.builds(ast.BoolConst, st.booleans()),
 )
@@ -166,7 +182,8 @@ def events(draw) -> dict:
     rec["fd.name"] = _maybe(draw, word)
     rec["proc.aname"] = _maybe(draw, st.lists(word, max_size=4))
     rec["proc.aname[2]"] = _maybe(draw, word)
-    rec["fd.num"] = _maybe(draw, st.sampled_from([-1, 0, 1, 2, 3, 1 << 40]))
+    rec["fd.num"] = _maybe(draw, st.sampled_from([-1, 0, 1, 2, 3, 1 << 40, -(1 << 63),
+                                                   (1 << 63) - 1]))
     rec["user.uid"] = _maybe(draw, st.sampled_from([0, 1, 2, 4294967295]))
     rec["fd.sport"] = _maybe(draw, st.sampled_from([0, 1, 80, 443]))
     rec["evt.is_open_write"] = _maybe(draw, st.booleans())
