@@ -57,9 +57,9 @@ discriminators = st.one_of(
 
 @st.composite
 def rulesets(draw) -> list:
-    macros = draw(st.lists(conditions, min_size=1, max_size=3))
+    macros = draw(st.lists(conditions, min_size=1, max_size=2))
     rules = []
-    for i in range(draw(st.integers(1, 7))):
+    for i in range(draw(st.integers(1, 5))):
         parts = []
         if draw(st.booleans()):
             parts.append(draw(discriminators))
@@ -102,7 +102,7 @@ def check_strategies(rules, table: EventTable) -> None:
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])  # fmt: skip
-@given(rules=rulesets(), recs=st.lists(events(), min_size=1, max_size=30))
+@given(rules=rulesets(), recs=st.lists(events(), min_size=1, max_size=12))
 def test_every_strategy_equals_reference(rules, recs) -> None:
     check_strategies(rules, EventTable.from_records(recs, KEYS))
 
