@@ -62,6 +62,7 @@ FIELDS = {
     "fd.ip": ("ip", ["=", "!=", "in"]),
     "fd.net": ("net", ["=", "!=", "in"]),
     "ka.user.groups": ("str", ["in", "intersects", "=", "!=", "exists"]),
+    "thread.cpu": ("double", NUM_OPS),
     "evt.buffer": ("bytes", ["=", "!=", "contains", "bcontains", "startswith", "bstartswith",
                              "endswith", "in", "exists"]),
 }  # fmt: skip
@@ -109,6 +110,8 @@ def scalar_text(kind: str, op: str) -> st.SearchStrategy[str]:
         return _pool(("0", "1", "2", "80", "http", "65537"))
     if kind == "bool":
         return _pool(("true", "false"))
+    if kind == "double":
+        return _pool(("1.5", "0", "-0", "1e400", "nan", "2"))
     if kind == "ip":
         return _pool(tuple(IPS))
     if op in ("bcontains", "bstartswith"):
@@ -218,6 +221,7 @@ _EVENT_FIELDS = {
         "fd.ip": st.lists(_IP, max_size=2),
         "fd.net": st.lists(_IP, max_size=2),
         "ka.user.groups": st.lists(_WORD, max_size=3),
+        "thread.cpu": _pool((0.0, 1.5, 2.0, -0.0, float("nan"), float("inf"), 1e308)),
         "evt.buffer": _WORD,
     }.items()
 }  # fmt: skip

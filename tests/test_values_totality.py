@@ -112,6 +112,15 @@ def test_numbers_at_type_bounds() -> None:
     assert not _eval("thread.vmsize < 18446744073709551615", {"thread.vmsize": (1 << 64) - 1})
 
 
+def test_double_fields_compare_as_c_doubles(tmp_path: Path) -> None:
+    # EventTables keep doubles as text; every operator used to raise TypeError on them.
+    recs = [{"evt.type": "open", "thread.cpu": v} for v in (2.0, float("nan"), float("inf"))]
+    table = EventTable.from_records(recs, ["evt.type", "thread.cpu"])
+    got = [[_eval(c, table.event(i)) for i in range(table.n)]
+           for c in ("thread.cpu > 1.5", "thread.cpu != 2", "thread.cpu in (2, 3)")]
+    assert got == [[True, False, True], [False, True, True], [True, False, False]]
+
+
 def test_ipv6_event_against_an_ipv4_order_is_no_match() -> None:
     assert _eval("fd.sip > 10.0.0.1", {"fd.sip": "::1"}) is False
     with pytest.raises(RuleoptError, match="IPv6"):

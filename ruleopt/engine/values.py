@@ -594,7 +594,22 @@ def _scalar(op: str, info: FieldInfo, lhs: Any, rhs: Any) -> bool:
             rhs = frozenset(rhs)
     elif t == "bool":
         lhs = bool(lhs)
+    elif t == "double":
+        # EventTables keep doubles as their repr text; C double comparisons (NaN is
+        # unordered: only != holds).
+        lhs = _as_float(lhs)
+        if lhs is None:
+            return False
     return _compare_one(op, t, lhs, rhs)
+
+
+def _as_float(v: Any) -> float | None:
+    if isinstance(v, (int, float)):
+        return float(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
 
 
 # ----------------------------------------------------------------------- transformers
