@@ -83,6 +83,15 @@ def test_every_string_operator_is_total(op: str, value: str, const: str) -> None
     assert got in (True, False), text
 
 
+def test_glob_runs_in_the_c_locale_like_falco() -> None:
+    # Falco and sysdig never call setlocale: "?" is one byte, "é" is two, and character
+    # classes are ASCII; Python itself runs with a UTF-8 LC_CTYPE.
+    assert values.glob_match("?", "é") is False
+    assert values.glob_match("??", "é") is True
+    assert values.glob_match("[[:alpha:]]*", "é") is False
+    assert values.glob_match("?", "\udcff") is True
+
+
 def test_string_order_is_byte_order() -> None:
     # U+FFFF is EF BF BF; the escaped byte 0xFF sorts after it, as strcmp says.
     assert _eval('proc.name > "\uffff"', {"proc.name": "\udcff"}) is True

@@ -285,17 +285,41 @@ def ascii_lower(s: str) -> str:
 
 
 def _load_fnmatch() -> Callable[[bytes, bytes, int], int] | None:
+    """libc's fnmatch, run in the C locale.
+
+    Falco and sysdig never call setlocale, so libsinsp's fnmatch sees bytes: ``?`` is one
+    byte, ``é`` is two. Python runs with LC_CTYPE=C.UTF-8, where ``?`` would match the
+    whole character; a thread-local ``uselocale`` switch around each call restores the C
+    behaviour without touching the process locale.
+    """
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else ctypes.CDLL(None)
         fn = libc.fnmatch
+        newlocale, uselocale = libc.newlocale, libc.uselocale
     except (OSError, AttributeError):
         return None
     fn.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int)
     fn.restype = ctypes.c_int
-    return fn
+    newlocale.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+    newlocale.restype = ctypes.c_void_p
+    uselocale.argtypes = (ctypes.c_void_p,)
+    uselocale.restype = ctypes.c_void_p
+    c_locale = newlocale(_LC_CTYPE_MASK | _LC_COLLATE_MASK, b"C", None)
+    if not c_locale:
+        return None
+
+    def fnmatch_c(pattern: bytes, value: bytes, flags: int) -> int:
+        previous = uselocale(c_locale)
+        try:
+            return fn(pattern, value, flags)
+        finally:
+            uselocale(previous)
+
+    return fnmatch_c
 
 
+_LC_CTYPE_MASK, _LC_COLLATE_MASK = 1 << 0, 1 << 3  # glibc's LC_*_MASK
 _FNMATCH = _load_fnmatch()
 FNM_CASEFOLD = 1 << 4  # glibc
 
