@@ -226,3 +226,33 @@ def test_both_output_paths_render_surrogate_text_identically(tmp_path: Path) -> 
              for out in (LuaOutput, CachedOutput)}
     assert len(lines) == 1
     assert "\udcff a\udcc3" in lines.pop()
+
+
+def test_verify_reports_regex_and_transformers_unsupported(tmp_path: Path, capsys) -> None:
+    from conftest import TRACES
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(textwrap.dedent("""\
+        - rule: re
+          desc: d
+          condition: evt.type = open and fd.name regex "a{99999999999}"
+          output: o
+          priority: WARNING
+        - rule: tr
+          desc: d
+          condition: evt.type = open and len(fd.name) > 3
+          output: o
+          priority: WARNING
+        - rule: plain
+          desc: d
+          condition: evt.type in (open, openat) and fd.name glob "/etc/*"
+          output: o
+          priority: WARNING
+        """))
+    code = main(["verify", str(path), "--trace", str(TRACES / "cat_write.scap"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    status = {r["rule"]: (r["status"], r["reason"] or "") for r in doc["rules"]}
+    assert status["re"][0] == "unsupported" and "regex" in status["re"][1]
+    assert status["tr"][0] == "unsupported" and "len" in status["tr"][1]
+    assert status["plain"][0] == "same"
+    assert code == 0
