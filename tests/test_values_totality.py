@@ -179,6 +179,8 @@ def test_str_operators_equal_their_byte_definitions(value: bytes, op: str, const
     ('fd.name regex "a{1001}"', "a{1001}"),
     (r'fd.name regex "(a)\\1"', "(a)"),
     ("fd.sip < ::1", "<"),
+    ("proc.name = val(proc.pid)", "proc.name"),
+    ("len(proc.name) = val(proc.name)", "len"),
 ])
 def test_refused_at_check_with_a_location(tmp_path: Path, cond: str, word: str) -> None:
     path = _rules_file(tmp_path, f"evt.type = open and {cond}")
@@ -188,6 +190,18 @@ def test_refused_at_check_with_a_location(tmp_path: Path, cond: str, word: str) 
     assert err.file == str(path) and err.line == 3 and err.column is not None
     line = path.read_text().splitlines()[2]
     assert line[err.column - 1:].startswith(word.split("(")[0][:1]) or word in line
+
+
+def test_rawarg_text_constant_against_a_number_is_no_match_not_an_error() -> None:
+    assert _eval("evt.rawarg.flags = abc", {"evt.rawarg.flags": 3}) is False
+    assert _eval("evt.rawarg.flags != abc", {"evt.rawarg.flags": 3}) is True
+    assert _eval("evt.rawarg.flags in (\"abc\", 3)", {"evt.rawarg.flags": 3}) is True
+    assert _eval("evt.rawarg.flags = abc", {"evt.rawarg.flags": "abc"}) is True
+
+
+def test_an_address_field_holding_no_address_is_no_match() -> None:
+    assert _eval("fd.sip = 10.0.0.1", {"fd.sip": "not-an-ip"}) is False
+    assert _eval("fd.snet = 10.0.0.0/8", {"fd.snet": ""}) is False
 
 
 def test_re2_semantics() -> None:

@@ -210,8 +210,7 @@ class _Builder:
         # Parse now, whatever the events: a bad constant fails at compile time, as in
         # libsinsp and the reference evaluator.
         if isinstance(rhs, ast.FieldValue):
-            values.check_operator(op, info)
-            reference.operand_info(rhs.operand)
+            reference.check_field_pair(op, info, reference.operand_info(rhs.operand)[1])
             const = None
         elif rhs is None:
             if op != "exists":

@@ -81,21 +81,27 @@ def _value_texts(rhs: ast.ValueList) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def _rhs_field_value(op: str, info: FieldInfo, value: Any, rhs_info: FieldInfo) -> Any:
-    """A val(field) right side as a constant of the left side's type."""
+def check_field_pair(op: str, info: FieldInfo, rhs_info: FieldInfo) -> None:
+    """What libsinsp's compiler refuses in ``x op val(y)``: decided before any event."""
+    values.check_operator(op, info)
     if info.type != rhs_info.type and not {info.type, rhs_info.type} <= {"str", "dynamic"}:
         raise RuleoptError(
             f"cannot compare field '{info.name}' ({info.type}) with field "
             f"'{rhs_info.name}' ({rhs_info.type})",
             hint="val() needs a field of the same type",
         )
+    if op == "pmatch":
+        raise RuleoptError("pmatch does not accept a field on the right side")
+
+
+def _rhs_field_value(op: str, info: FieldInfo, value: Any, rhs_info: FieldInfo) -> Any:
+    """A val(field) right side as a constant of the left side's type."""
+    check_field_pair(op, info, rhs_info)
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     if info.type in ("ipaddr", "ipnet"):
         items = [values.parse_ip(str(v)) if isinstance(v, str) else v for v in items]
     if op in ("in", "intersects"):
         return tuple(items) if info.type in ("ipaddr", "ipnet", "dynamic") else frozenset(items)
-    if op == "pmatch":
-        raise RuleoptError("pmatch does not accept a field on the right side")
     # Several values on the right: libsinsp compares with the first one.
     return items[0]
 
@@ -205,8 +211,7 @@ def _build_compare(cmp: ast.Compare) -> Predicate:
 
     if isinstance(rhs, ast.FieldValue):
         # Rare; the oracle path is fast enough and keeps one implementation.
-        values.check_operator(op, info)
-        operand_info(rhs.operand)
+        check_field_pair(op, info, operand_info(rhs.operand)[1])
         return lambda ev: _evaluate_compare(cmp, ev)
 
     if rhs is None:

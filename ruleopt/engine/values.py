@@ -403,12 +403,16 @@ def pmatch(value: str, prefixes: Iterable[tuple[str, ...]]) -> bool:
 # ------------------------------------------------------------------------ comparison
 
 
-def _ip_bytes(v: Any) -> bytes:
+def _ip_bytes(v: Any) -> bytes | None:
+    """The address bytes of an event value; None if it is not an address."""
     if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return v.packed
     if isinstance(v, bytes):
-        return v
-    return _cached_ip(str(v)).packed
+        return v if len(v) in (4, 16) else None
+    try:
+        return _cached_ip(str(v)).packed
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=65536)
@@ -442,6 +446,8 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
         op = "="
     if t == "ipaddr":
         lb = _ip_bytes(lhs)
+        if lb is None:
+            return False
         if op in ("in", "intersects"):
             return any(_ip_eq(lb, c) for c in rhs)
         if op == "=":
@@ -456,6 +462,8 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
         return _order(op, a, b)
     if t == "ipnet":
         lb = _ip_bytes(lhs)
+        if lb is None:
+            return False
         if op in ("in", "intersects"):
             return any(_net_contains(lb, c) for c in rhs)
         if op == "=":
@@ -526,10 +534,20 @@ def _dynamic_rhs(info: FieldInfo, lhs: Any, rhs: Any, op: str) -> tuple[str, Any
     if isinstance(lhs, bool):
         lhs = int(lhs)
     if isinstance(lhs, int):
+        # The constant is text until the event says the argument is a number; text
+        # that is not one compares unequal to every number (no exception mid-run).
         if op in LIST_OPS:
-            return "int", lhs, tuple(parse_integer(num_info, r) for r in rhs)
-        return "int", lhs, parse_integer(num_info, rhs)
+            return "int", lhs, tuple(n for r in rhs if (n := _int_or_none(num_info, r))
+                                     is not None)
+        return "int", lhs, _int_or_none(num_info, rhs)
     return "str", lhs, rhs
+
+
+def _int_or_none(info: FieldInfo, text: str) -> int | None:
+    try:
+        return parse_integer(info, text)
+    except RuleoptError:
+        return None
 
 
 def prepare_rhs(info: FieldInfo, op: str, rhs: str | Sequence[str] | None) -> Any:
@@ -614,6 +632,8 @@ def _scalar(op: str, info: FieldInfo, lhs: Any, rhs: Any) -> bool:
         if isinstance(rhs, frozenset):
             rhs = tuple(rhs)
         t, lhs, rhs = _dynamic_rhs(info, lhs, rhs, op)
+        if rhs is None:
+            return op == "!="
         if op in ("in", "intersects"):
             rhs = frozenset(rhs)
     elif t == "bool":
