@@ -192,13 +192,6 @@ def test_refused_at_check_with_a_location(tmp_path: Path, cond: str, word: str) 
     assert line[err.column - 1:].startswith(word.split("(")[0][:1]) or word in line
 
 
-def test_rawarg_text_constant_against_a_number_is_no_match_not_an_error() -> None:
-    assert _eval("evt.rawarg.flags = abc", {"evt.rawarg.flags": 3}) is False
-    assert _eval("evt.rawarg.flags != abc", {"evt.rawarg.flags": 3}) is True
-    assert _eval("evt.rawarg.flags in (\"abc\", 3)", {"evt.rawarg.flags": 3}) is True
-    assert _eval("evt.rawarg.flags = abc", {"evt.rawarg.flags": "abc"}) is True
-
-
 def test_an_address_field_holding_no_address_is_no_match() -> None:
     assert _eval("fd.sip = 10.0.0.1", {"fd.sip": "not-an-ip"}) is False
     assert _eval("fd.snet = 10.0.0.0/8", {"fd.snet": ""}) is False

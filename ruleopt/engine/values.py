@@ -534,20 +534,10 @@ def _dynamic_rhs(info: FieldInfo, lhs: Any, rhs: Any, op: str) -> tuple[str, Any
     if isinstance(lhs, bool):
         lhs = int(lhs)
     if isinstance(lhs, int):
-        # The constant is text until the event says the argument is a number; text
-        # that is not one compares unequal to every number (no exception mid-run).
         if op in LIST_OPS:
-            return "int", lhs, tuple(n for r in rhs if (n := _int_or_none(num_info, r))
-                                     is not None)
-        return "int", lhs, _int_or_none(num_info, rhs)
+            return "int", lhs, tuple(parse_integer(num_info, r) for r in rhs)
+        return "int", lhs, parse_integer(num_info, rhs)
     return "str", lhs, rhs
-
-
-def _int_or_none(info: FieldInfo, text: str) -> int | None:
-    try:
-        return parse_integer(info, text)
-    except RuleoptError:
-        return None
 
 
 def prepare_rhs(info: FieldInfo, op: str, rhs: str | Sequence[str] | None) -> Any:
@@ -632,8 +622,6 @@ def _scalar(op: str, info: FieldInfo, lhs: Any, rhs: Any) -> bool:
         if isinstance(rhs, frozenset):
             rhs = tuple(rhs)
         t, lhs, rhs = _dynamic_rhs(info, lhs, rhs, op)
-        if rhs is None:
-            return op == "!="
         if op in ("in", "intersects"):
             rhs = frozenset(rhs)
     elif t == "bool":
