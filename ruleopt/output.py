@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ruleopt.engine.text import from_bytes, to_bytes
 from ruleopt.errors import RuleoptError
 from ruleopt.output_tokens import FieldToken, FormatError, apply_width, field_tokens, tokenize
 
@@ -248,34 +249,36 @@ class LuaOutput:
         except ImportError as exc:  # pragma: no cover - lupa is a hard dependency
             raise RuleoptError("the Lua output path needs the 'lupa' package",
                                hint="run: bash setup.sh") from exc
-        self._lua = lupa.LuaRuntime(unpack_returned_tuples=True)
-        self._lua.execute(_LUA_SOURCE)
-        load = self._lua.globals().load_rule
+        # encoding=None: Lua strings are bytes both ways, as in Falco's Lua; values that
+        # are not UTF-8 (surrogate-escaped text) cross unchanged instead of raising.
+        self._lua = lupa.LuaRuntime(unpack_returned_tuples=True, encoding=None)
+        self._lua.execute(to_bytes(_LUA_SOURCE))
+        load = self._lua.globals()[b"load_rule"]
         self._tokens: dict[int, tuple[FieldToken, ...]] = {}
         for rid, meta in metas.items():
             fmt = _parse_format(meta)
-            pieces: list[str | int] = []
+            pieces: list[bytes | int] = []
             for k, lit in enumerate(fmt.literals):
                 if lit:
-                    pieces.append(lit)
+                    pieces.append(to_bytes(lit))
                 if k < len(fmt.tokens):
                     pieces.append(k)
             self._tokens[rid] = fmt.tokens
-            load(rid, meta.name, meta.priority, self._lua.table(*pieces))
-        self._handle = self._lua.globals().handle_event
+            load(rid, to_bytes(meta.name), to_bytes(meta.priority), self._lua.table(*pieces))
+        self._handle = self._lua.globals()[b"handle_event"]
 
     def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
               json_output: bool = False) -> Alert:
         tokens = self._tokens[rule_id]
         fields: dict[str, str] = {}
 
-        def resolve(k: int) -> str:
+        def resolve(k: int) -> bytes:
             tok = tokens[k]
             value = render_value(get(tok.key))
             fields[tok.text] = value
-            return apply_width(value, tok.width)
+            return to_bytes(apply_width(value, tok.width))
 
-        name, prio, text = self._handle(rule_id, resolve)
+        name, prio, text = (from_bytes(x) for x in self._handle(rule_id, resolve))
         line = alert_line(time_ns, prio, text)
         if not json_output:
             return Alert(rule_id, evt_num, line)

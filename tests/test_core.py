@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,12 +33,17 @@ from ruleopt.rules.model import Rule
 
 EVT_TYPES = ["open", "openat", "execve", "connect", "close"]
 WORDS = ["", "a", "ab", "bash", "Bash", "cat", "/etc", "/etc/passwd", "/etc/ab", "/tmp/a b",
-         "sh", "aXb", "é", "/", "b"]  # fmt: skip
+         "sh", "aXb", "é", "/", "b",
+         # Values libsinsp can hand us that are not valid text: a stray byte (0xff), a
+         # truncated UTF-8 character, a NUL inside, base64 that decodes to bytes that
+         # are not UTF-8 ("qw==" -> 0xab, "/w==" -> 0xff) or to text ("YQ==" -> "a").
+         "\udcff", "a\udcc3", "a\x00b", "qw==", "/w==", "YQ==", "YWI="]  # fmt: skip
 IPS = ["127.0.0.1", "10.0.0.1", "10.1.2.3", "::1", "192.168.0.7"]
 NETS = ["10.0.0.0/8", "127.0.0.0/8", "192.168.0.0/16"]
-NUMS = ["0", "1", "2", "3", "-1", "65536", "18446744073709551615", " 2"]
-REGEXES = ["a.*", "[ab]+", ".*/etc/.*", "", "b?a?"]
-GLOBS = ["a*", "*b", "/etc/*", "?a*", "[ab]*", "*"]
+NUMS = ["0", "1", "2", "3", "-1", "65536", "18446744073709551615", " 2",
+        "-9223372036854775808", "9223372036854775807", "99999999999999999999"]
+REGEXES = ["a.*", "[ab]+", ".*/etc/.*", "", "b?a?", "\\C*", "a{2}"]
+GLOBS = ["a*", "*b", "/etc/*", "?a*", "[ab]*", "*", "?", "a?", "[!a]*"]
 
 # key -> (kind for value generation, operators to draw from)
 STR_OPS = ["=", "==", "!=", "<", ">=", "contains", "icontains", "startswith", "endswith",
@@ -56,6 +62,7 @@ FIELDS = {
     "fd.ip": ("ip", ["=", "!=", "in"]),
     "fd.net": ("net", ["=", "!=", "in"]),
     "ka.user.groups": ("str", ["in", "intersects", "=", "!=", "exists"]),
+    "thread.cpu": ("double", NUM_OPS),
     "evt.buffer": ("bytes", ["=", "!=", "contains", "bcontains", "startswith", "bstartswith",
                              "endswith", "in", "exists"]),
 }  # fmt: skip
@@ -69,64 +76,89 @@ def _field(key: str) -> ast.Field:
     return ast.Field(key)
 
 
-@st.composite
-def scalar_text(draw, kind: str, op: str) -> str:
-    if op == "regex":
-        return draw(st.sampled_from(REGEXES))
-    if op in ("glob", "iglob"):
-        return draw(st.sampled_from(GLOBS))
-    if kind == "str":
-        return draw(st.sampled_from(WORDS))
-    if kind in ("int", "uint"):
-        return draw(st.sampled_from(NUMS))
-    if kind == "port":
-        return draw(st.sampled_from(["0", "1", "2", "80", "http", "65537"]))
-    if kind == "bool":
-        return draw(st.sampled_from(["true", "false"]))
-    if kind == "ip":
-        return draw(st.sampled_from(IPS))
+# Every strategy below is built once (module level or cached): building and validating
+# fresh strategy objects on each draw cost five times the test itself, and shrinking
+# runs the generators hundreds of times.
+
+
+@functools.cache
+def _pool(items: tuple) -> st.SearchStrategy:
+    return st.sampled_from(items)
+
+
+def _pick(draw, items) -> Any:
+    return draw(_pool(tuple(items)))
+
+
+_CHANCE = {n: st.integers(0, n) for n in (3, 5, 6)}
+
+
+@functools.cache
+def scalar_text(kind: str, op: str) -> st.SearchStrategy[str]:
     if kind == "net":
-        return draw(st.sampled_from(NETS + IPS[:1]))
+        # fd.net compares to networks; = with a plain address is a compile error.
+        return _pool(tuple(NETS))
+    if op == "regex":
+        return _pool(tuple(REGEXES))
+    if op in ("glob", "iglob"):
+        return _pool(tuple(GLOBS))
+    if kind == "str":
+        return _pool(tuple(WORDS))
+    if kind in ("int", "uint"):
+        return _pool(tuple(NUMS))
+    if kind == "port":
+        return _pool(("0", "1", "2", "80", "http", "65537"))
+    if kind == "bool":
+        return _pool(("true", "false"))
+    if kind == "double":
+        return _pool(("1.5", "0", "-0", "1e400", "nan", "2"))
+    if kind == "ip":
+        return _pool(tuple(IPS))
     if op in ("bcontains", "bstartswith"):
-        return draw(st.sampled_from(["61", "6162", "", "2f65"]))
-    return draw(st.sampled_from(WORDS))
+        return _pool(("61", "6162", "", "2f65"))
+    return _pool(tuple(WORDS))
+
+
+@functools.cache
+def _text_lists(kind: str, op: str) -> st.SearchStrategy[list[str]]:
+    return st.lists(scalar_text(kind, op), min_size=0 if kind == "str" else 1, max_size=4)
 
 
 @st.composite
 def compares(draw) -> ast.Compare:
-    key = draw(st.sampled_from(list(FIELDS)))
+    key = _pick(draw, FIELDS)
     kind, ops = FIELDS[key]
-    op = draw(st.sampled_from(ops))
+    op = _pick(draw, ops)
     lhs: ast.Operand = _field(key)
-    if kind == "net":
-        # fd.net compares to networks; = with a plain address is a compile error.
-        texts = st.sampled_from(NETS)
-    else:
-        texts = scalar_text(kind, op)
-    if kind == "str" and draw(st.integers(0, 5)) == 0:
-        lhs = ast.Transform(draw(st.sampled_from(["tolower", "toupper", "basename", "b64"])), lhs)
+    if kind in ("str", "bytes") and draw(_CHANCE[5]) == 0:
+        lhs = ast.Transform(_pick(draw, ["tolower", "toupper", "basename", "b64"]), lhs)
+        if draw(_CHANCE[3]) == 0:  # chains: b64(tolower(x)), ...
+            lhs = ast.Transform(_pick(draw, ["tolower", "b64", "basename"]), lhs)
     if kind == "str" and op in ("=", "!=", "contains", "startswith") and draw(
-        st.integers(0, 6)
+        _CHANCE[6]
     ) == 0:
-        other = draw(st.sampled_from(["proc.name", "fd.name", "proc.aname[2]"]))
+        other = _pick(draw, ["proc.name", "fd.name", "proc.aname[2]"])
         return ast.Compare(lhs, op, ast.FieldValue(_field(other)))
     if op == "exists":
         return ast.Compare(lhs, op, None)
     if op in ("in", "intersects", "pmatch"):
-        items = draw(st.lists(texts, min_size=0 if kind == "str" else 1, max_size=4))
+        items = draw(_text_lists(kind, op))
         return ast.Compare(lhs, op, ast.ValueList(tuple(ast.Value(t) for t in items)))
-    return ast.Compare(lhs, op, ast.Value(draw(texts)))
+    return ast.Compare(lhs, op, ast.Value(draw(scalar_text(kind, op))))
 
 
 @st.composite
 def lengths(draw) -> ast.Compare:
     """len() over a multi-valued field and a string: transformers to numbers."""
-    key = draw(st.sampled_from(["proc.aname", "proc.name"]))
-    op = draw(st.sampled_from(["=", ">", "<=", "in"]))
-    lhs = ast.Transform("len", _field(key))
+    key = _pick(draw, ["proc.aname", "proc.name", "evt.buffer"])
+    op = _pick(draw, ["=", ">", "<=", "in"])
+    inner: ast.Operand = _field(key)
+    if key != "proc.aname" and draw(st.booleans()):
+        inner = ast.Transform(_pick(draw, ["b64", "basename", "toupper"]), inner)
+    lhs = ast.Transform("len", inner)
     if op == "in":
         return ast.Compare(lhs, op, ast.ValueList((ast.Value("0"), ast.Value("2"))))
-    return ast.Compare(lhs, op, ast.Value(draw(st.sampled_from(["0", "1", "2", "3"]))))
+    return ast.Compare(lhs, op, ast.Value(_pick(draw, ["0", "1", "2", "3"])))
 
 
 def _usable(cmp: ast.Compare) -> bool:
@@ -138,43 +170,68 @@ def _usable(cmp: ast.Compare) -> bool:
         return False
 
 
+def _or_false(cmp: ast.Compare) -> ast.Expr:
+    # A comparison libsinsp would refuse becomes `false`: no filter, so no rejected
+    # examples and nothing for the shrinker to search around.
+    return cmp if _usable(cmp) else ast.BoolConst(False)
+
+
 leaves = st.one_of(
-    compares().filter(_usable),
+    compares().map(_or_false),
     lengths(),
     st.builds(ast.BoolConst, st.booleans()),
 )
-conditions = st.recursive(
-    leaves,
-    lambda inner: st.one_of(
-        st.builds(ast.Not, inner),
-        st.builds(ast.And, st.lists(inner, min_size=1, max_size=4).map(tuple)),
-        st.builds(ast.Or, st.lists(inner, min_size=1, max_size=4).map(tuple)),
-    ),
-    max_leaves=10,
-)
+# Trees by hand rather than st.recursive: one small integer picks leaf / not / and / or
+# (it shrinks to "leaf"), the depth is bounded, and no strategy is built per draw.
+_NODE_KIND = st.integers(0, 5)  # 0-2 leaf, 3 not, 4 and, 5 or
+_WIDTH = st.integers(1, 3)
+_TREES: dict[int, st.SearchStrategy[ast.Expr]] = {}
 
 
-def _maybe(draw, strat):
-    return draw(st.one_of(st.none(), strat))
+@st.composite
+def _tree(draw, depth: int) -> ast.Expr:
+    kind = draw(_NODE_KIND) if depth else 0
+    if kind <= 2:
+        return draw(leaves)
+    if kind == 3:
+        return ast.Not(draw(_TREES[depth - 1]))
+    items = tuple(draw(_TREES[depth - 1]) for _ in range(draw(_WIDTH)))
+    return (ast.And if kind == 4 else ast.Or)(items)
+
+
+for _depth in range(4):
+    _TREES[_depth] = _tree(_depth)
+conditions = _TREES[3]
+
+
+_WORD = _pool(tuple(WORDS))
+_IP = _pool(tuple(IPS))
+# field -> strategy of its value or None (absent), built once.
+_EVENT_FIELDS = {
+    key: st.one_of(st.none(), strat) for key, strat in {
+        "proc.name": _WORD,
+        "fd.name": _WORD,
+        "proc.aname": st.lists(_WORD, max_size=4),
+        "proc.aname[2]": _WORD,
+        "fd.num": _pool((-1, 0, 1, 2, 3, 1 << 40, -(1 << 63), (1 << 63) - 1)),
+        "user.uid": _pool((0, 1, 2, 4294967295)),
+        "fd.sport": _pool((0, 1, 80, 443)),
+        "evt.is_open_write": st.booleans(),
+        "fd.sip": _IP,
+        "fd.ip": st.lists(_IP, max_size=2),
+        "fd.net": st.lists(_IP, max_size=2),
+        "ka.user.groups": st.lists(_WORD, max_size=3),
+        "thread.cpu": _pool((0.0, 1.5, 2.0, -0.0, float("nan"), float("inf"), 1e308)),
+        "evt.buffer": _WORD,
+    }.items()
+}  # fmt: skip
 
 
 @st.composite
 def events(draw) -> dict:
-    rec: dict = {"evt.type": draw(st.sampled_from(EVT_TYPES))}
-    word = st.sampled_from(WORDS)
-    rec["proc.name"] = _maybe(draw, word)
-    rec["fd.name"] = _maybe(draw, word)
-    rec["proc.aname"] = _maybe(draw, st.lists(word, max_size=4))
-    rec["proc.aname[2]"] = _maybe(draw, word)
-    rec["fd.num"] = _maybe(draw, st.sampled_from([-1, 0, 1, 2, 3, 1 << 40]))
-    rec["user.uid"] = _maybe(draw, st.sampled_from([0, 1, 2, 4294967295]))
-    rec["fd.sport"] = _maybe(draw, st.sampled_from([0, 1, 80, 443]))
-    rec["evt.is_open_write"] = _maybe(draw, st.booleans())
-    rec["fd.sip"] = _maybe(draw, st.sampled_from(IPS))
-    rec["fd.ip"] = _maybe(draw, st.lists(st.sampled_from(IPS), max_size=2))
-    rec["fd.net"] = _maybe(draw, st.lists(st.sampled_from(IPS), max_size=2))
-    rec["ka.user.groups"] = _maybe(draw, st.lists(word, max_size=3))
-    rec["evt.buffer"] = _maybe(draw, word)
+    rec: dict = {"evt.type": _pick(draw, EVT_TYPES)}
+    for key, strat in _EVENT_FIELDS.items():
+        rec[key] = draw(strat)
     return {k: v for k, v in rec.items() if v is not None}
 
 
@@ -245,7 +302,7 @@ def check_against_reference(rules, table: EventTable, compiled=None) -> None:
 )  # fmt: skip
 @given(
     conds=st.lists(st.tuples(conditions, evttype_sets, st.booleans()), min_size=1, max_size=6),
-    recs=st.lists(events(), min_size=1, max_size=40),
+    recs=st.lists(events(), min_size=1, max_size=16),
 )
 def test_core_equals_reference(conds, recs) -> None:
     rules = [make_rule(i, c, t, enabled=(i == 0 or e)) for i, (c, t, e) in enumerate(conds)]

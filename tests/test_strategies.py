@@ -55,17 +55,26 @@ discriminators = st.one_of(
 )
 
 
+# Built once: a strategy object made inside a draw is built and validated every time,
+# which made each shrink step slow.
+_N_MACROS = st.integers(1, 2)
+_N_RULES = st.integers(1, 5)
+_WHICH_MACRO = st.integers(0, 1)
+_BODY = st.one_of(conditions, st.just(ast.BoolConst(True)))
+
+
 @st.composite
 def rulesets(draw) -> list:
-    macros = draw(st.lists(conditions, min_size=1, max_size=3))
+    macros = [draw(conditions) for _ in range(draw(_N_MACROS))]
     rules = []
-    for i in range(draw(st.integers(1, 7))):
+    for i in range(draw(_N_RULES)):
         parts = []
         if draw(st.booleans()):
             parts.append(draw(discriminators))
         if draw(st.booleans()):
-            parts.append(draw(st.sampled_from(macros)))  # shared subtree across rules
-        parts.append(draw(st.one_of(conditions, st.just(ast.BoolConst(True)))))
+            # shared subtree across rules
+            parts.append(macros[min(draw(_WHICH_MACRO), len(macros) - 1)])
+        parts.append(draw(_BODY))
         cond = parts[0] if len(parts) == 1 else ast.And(tuple(parts))
         types = draw(evttype_sets)
         rule = make_rule(i, cond, types, enabled=(i == 0 or draw(st.booleans())))
@@ -102,7 +111,7 @@ def check_strategies(rules, table: EventTable) -> None:
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])  # fmt: skip
-@given(rules=rulesets(), recs=st.lists(events(), min_size=1, max_size=30))
+@given(rules=rulesets(), recs=st.lists(events(), min_size=1, max_size=12))
 def test_every_strategy_equals_reference(rules, recs) -> None:
     check_strategies(rules, EventTable.from_records(recs, KEYS))
 

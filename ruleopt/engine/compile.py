@@ -41,6 +41,7 @@ from ruleopt.rules import ast
 from ruleopt.rules.model import Rule
 
 from . import reference, values
+from .text import to_bytes
 
 # ---------------------------------------------------------------- codes (see core_impl.pxi)
 
@@ -209,8 +210,7 @@ class _Builder:
         # Parse now, whatever the events: a bad constant fails at compile time, as in
         # libsinsp and the reference evaluator.
         if isinstance(rhs, ast.FieldValue):
-            values.check_operator(op, info)
-            reference.operand_info(rhs.operand)
+            reference.check_field_pair(op, info, reference.operand_info(rhs.operand)[1])
             const = None
         elif rhs is None:
             if op != "exists":
@@ -275,7 +275,7 @@ class _Builder:
                     return K_CMP, OP_STR_IN, c, all_flag, *self.add_ids(i for i in ids if i >= 0)
                 if op in _STR_BYTES:
                     self.stats["native"] += 1
-                    data = const.encode("utf-8", "surrogateescape")
+                    data = to_bytes(const)
                     return K_CMP, _STR_BYTES[op], c, all_flag, *self.add_bytes(data)
             op_code, a, b = self.truth_for_strings(key, scalar)
             return K_CMP, op_code, c, all_flag, a, b

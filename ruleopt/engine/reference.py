@@ -42,9 +42,10 @@ def operand_info(operand: ast.Operand) -> tuple[str, FieldInfo, tuple[str, ...]]
     if not rf.multi and info.multi:
         # An indexed ancestor (proc.aname[2]) is one value, not a list.
         info = _single(info)
-    for func in reversed(funcs):
-        info = values.transformed_info(func, info)
-    return rf.key, info, tuple(reversed(funcs))
+    applied = tuple(reversed(funcs))
+    for i, func in enumerate(applied):
+        info = values.transformed_info(func, info, applied[:i])
+    return rf.key, info, applied
 
 
 @cache
@@ -80,21 +81,27 @@ def _value_texts(rhs: ast.ValueList) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def _rhs_field_value(op: str, info: FieldInfo, value: Any, rhs_info: FieldInfo) -> Any:
-    """A val(field) right side as a constant of the left side's type."""
+def check_field_pair(op: str, info: FieldInfo, rhs_info: FieldInfo) -> None:
+    """What libsinsp's compiler refuses in ``x op val(y)``: decided before any event."""
+    values.check_operator(op, info)
     if info.type != rhs_info.type and not {info.type, rhs_info.type} <= {"str", "dynamic"}:
         raise RuleoptError(
             f"cannot compare field '{info.name}' ({info.type}) with field "
             f"'{rhs_info.name}' ({rhs_info.type})",
             hint="val() needs a field of the same type",
         )
+    if op == "pmatch":
+        raise RuleoptError("pmatch does not accept a field on the right side")
+
+
+def _rhs_field_value(op: str, info: FieldInfo, value: Any, rhs_info: FieldInfo) -> Any:
+    """A val(field) right side as a constant of the left side's type."""
+    check_field_pair(op, info, rhs_info)
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     if info.type in ("ipaddr", "ipnet"):
         items = [values.parse_ip(str(v)) if isinstance(v, str) else v for v in items]
     if op in ("in", "intersects"):
         return tuple(items) if info.type in ("ipaddr", "ipnet", "dynamic") else frozenset(items)
-    if op == "pmatch":
-        raise RuleoptError("pmatch does not accept a field on the right side")
     # Several values on the right: libsinsp compares with the first one.
     return items[0]
 
@@ -188,6 +195,14 @@ def _build(expr: ast.Expr) -> Predicate:
     raise TypeError(f"not an expression node: {expr!r}")
 
 
+def _has_surrogates(const: Any) -> bool:
+    items = (const,) if isinstance(const, str) else const
+    if not isinstance(items, (tuple, frozenset)):
+        return False
+    return any(isinstance(t, str) and not t.isascii() and any(
+        "\ud800" <= c <= "\udfff" for c in t) for t in items)
+
+
 def _build_compare(cmp: ast.Compare) -> Predicate:
     op = cmp.op
     key, info, funcs = operand_info(cmp.lhs)
@@ -196,8 +211,7 @@ def _build_compare(cmp: ast.Compare) -> Predicate:
 
     if isinstance(rhs, ast.FieldValue):
         # Rare; the oracle path is fast enough and keeps one implementation.
-        values.check_operator(op, info)
-        operand_info(rhs.operand)
+        check_field_pair(op, info, operand_info(rhs.operand)[1])
         return lambda ev: _evaluate_compare(cmp, ev)
 
     if rhs is None:
@@ -218,7 +232,9 @@ def _build_compare(cmp: ast.Compare) -> Predicate:
 
         return with_transform
 
-    if info.type == "str" and not info.multi:
+    if info.type == "str" and not info.multi and not _has_surrogates(const):
+        # Python's str operations equal libsinsp's byte ones for these constants (a
+        # surrogate-free constant's bytes can only match at a character boundary).
         # The hot path of Falco rules: plain string fields.
         if op in ("=", "=="):
             return lambda ev: (v := ev.get(key)) is not None and v == const

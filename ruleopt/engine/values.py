@@ -25,8 +25,12 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
+import re2
+
 from ruleopt.errors import RuleoptError
 from ruleopt.fields import FieldInfo
+
+from .text import canonical, to_bytes
 
 # ----------------------------------------------------------------- operator families
 
@@ -52,6 +56,9 @@ _OPS_BY_TYPE: dict[str, frozenset[str]] = {
 }
 
 TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
+# What each transformer takes (modern libsinsp: string transformers take text fields,
+# len also a list field's values); the result of len is a number.
+_TEXT_TYPES = frozenset({"str", "bytebuf"})
 
 
 # Fields whose libsinsp 2022 compare() takes its own path with an operator whitelist
@@ -86,17 +93,30 @@ def check_operator(op: str, info: FieldInfo) -> None:
         )
 
 
-def transformed_info(func: str, info: FieldInfo) -> FieldInfo:
-    """The field type after a transformer: ``len`` yields a number, the rest keep it."""
+def transformed_info(func: str, info: FieldInfo, inner: Sequence[str] = ()) -> FieldInfo:
+    """The field type after a transformer: ``len`` yields a number, the rest keep it.
+
+    ``inner``: the transformers already applied (innermost first), for the message.
+    Raises RuleoptError (as libsinsp's compiler does) for a transformer on a type it does
+    not take: ``len(proc.pid)``, ``b64(fd.sip)``, ``tolower(len(proc.name))``,
+    ``len(len(x))`` (the result of ``len`` is a number, which no transformer takes).
+    """
+    if func not in TRANSFORMERS:
+        raise RuleoptError(f"unknown transformer '{func}'",
+                           hint=f"one of {', '.join(TRANSFORMERS)}")
+    takes = info.type in _TEXT_TYPES or (func == "len" and info.multi_kind == "list")
+    if not takes:
+        what = "a string field" if func != "len" else "a string, buffer or list field"
+        operand = info.name
+        for f in inner:
+            operand = f"{f}({operand})"
+        raise RuleoptError(
+            f"transformer '{func}' needs {what}; '{operand}' is {info.type}",
+            hint="transformers apply to text; compare numbers and addresses directly",
+        )
     if func == "len":
         return replace(info, type="uint", sinsp_type="UINT64", multi=False, multi_kind="")
-    if func in ("tolower", "toupper", "b64", "basename"):
-        if info.type not in ("str", "bytebuf"):
-            raise RuleoptError(
-                f"transformer '{func}' needs a string field, '{info.name}' is {info.type}"
-            )
-        return info
-    raise RuleoptError(f"unknown transformer '{func}'", hint=f"one of {', '.join(TRANSFORMERS)}")
+    return info
 
 
 # ------------------------------------------------------------------- constant parsing
@@ -219,11 +239,12 @@ def parse_constant(info: FieldInfo, text: str, op: str = "=") -> Any:
     """
     t = info.type
     if t == "str" or t == "dynamic":
-        return text
+        # The one str for the constant's bytes, so str equality is byte equality.
+        return canonical(text)
     if t == "bytebuf":
         if op in ("bcontains", "bstartswith"):
             return _parse_hex(info, text)
-        return text.encode("utf-8", "surrogateescape")
+        return to_bytes(text)
     if t in ("int", "uint", "reltime", "abstime"):
         return parse_integer(info, text)
     if t == "port":
@@ -267,7 +288,7 @@ def parse_list(info: FieldInfo, texts: Sequence[str], op: str) -> tuple[Any, ...
     if op == "pmatch":
         if info.type != "str":
             raise RuleoptError(f"pmatch requires a string field, '{info.name}' is {info.type}")
-        return tuple(texts)
+        return tuple(canonical(t) for t in texts)
     return tuple(parse_constant(info, t, op) for t in texts)
 
 
@@ -283,17 +304,41 @@ def ascii_lower(s: str) -> str:
 
 
 def _load_fnmatch() -> Callable[[bytes, bytes, int], int] | None:
+    """libc's fnmatch, run in the C locale.
+
+    Falco and sysdig never call setlocale, so libsinsp's fnmatch sees bytes: ``?`` is one
+    byte, ``é`` is two. Python runs with LC_CTYPE=C.UTF-8, where ``?`` would match the
+    whole character; a thread-local ``uselocale`` switch around each call restores the C
+    behaviour without touching the process locale.
+    """
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else ctypes.CDLL(None)
         fn = libc.fnmatch
+        newlocale, uselocale = libc.newlocale, libc.uselocale
     except (OSError, AttributeError):
         return None
     fn.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int)
     fn.restype = ctypes.c_int
-    return fn
+    newlocale.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+    newlocale.restype = ctypes.c_void_p
+    uselocale.argtypes = (ctypes.c_void_p,)
+    uselocale.restype = ctypes.c_void_p
+    c_locale = newlocale(_LC_CTYPE_MASK | _LC_COLLATE_MASK, b"C", None)
+    if not c_locale:
+        return None
+
+    def fnmatch_c(pattern: bytes, value: bytes, flags: int) -> int:
+        previous = uselocale(c_locale)
+        try:
+            return fn(pattern, value, flags)
+        finally:
+            uselocale(previous)
+
+    return fnmatch_c
 
 
+_LC_CTYPE_MASK, _LC_COLLATE_MASK = 1 << 0, 1 << 3  # glibc's LC_*_MASK
 _FNMATCH = _load_fnmatch()
 FNM_CASEFOLD = 1 << 4  # glibc
 
@@ -350,8 +395,11 @@ def glob_match(pattern: str, value: str, casefold: bool = False) -> bool:
     /lib/x86_64-linux-gnu/libc.so.6), no FNM_PERIOD, no extglob.
     """
     if _FNMATCH is not None:
+        # On the bytes (any value: surrogate-escaped ones included). fnmatch is a C
+        # function: a NUL ends pattern and value there, as in libsinsp, whose strings
+        # never hold one.
         flags = FNM_CASEFOLD if casefold else 0
-        return _FNMATCH(pattern.encode(), value.encode(), flags) == 0
+        return _FNMATCH(to_bytes(pattern), to_bytes(value), flags) == 0
     return _glob_regex(pattern, casefold).fullmatch(value) is not None
 
 
@@ -374,12 +422,16 @@ def pmatch(value: str, prefixes: Iterable[tuple[str, ...]]) -> bool:
 # ------------------------------------------------------------------------ comparison
 
 
-def _ip_bytes(v: Any) -> bytes:
+def _ip_bytes(v: Any) -> bytes | None:
+    """The address bytes of an event value; None if it is not an address."""
     if isinstance(v, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return v.packed
     if isinstance(v, bytes):
-        return v
-    return _cached_ip(str(v)).packed
+        return v if len(v) in (4, 16) else None
+    try:
+        return _cached_ip(str(v)).packed
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=65536)
@@ -413,6 +465,8 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
         op = "="
     if t == "ipaddr":
         lb = _ip_bytes(lhs)
+        if lb is None:
+            return False
         if op in ("in", "intersects"):
             return any(_ip_eq(lb, c) for c in rhs)
         if op == "=":
@@ -420,11 +474,15 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
         if op == "!=":
             return not _ip_eq(lb, rhs)
         if len(lb) != 4 or len(rhs.packed) != 4:
-            raise RuleoptError(f"operator '{op}' not supported for IPv6 addresses")
+            # libsinsp throws for an IPv6 event value; the check counts as no match
+            # (an IPv6 constant is refused at compile time, prepare_rhs).
+            return False
         a, b = _ip_order(lb), _ip_order(rhs.packed)
         return _order(op, a, b)
     if t == "ipnet":
         lb = _ip_bytes(lhs)
+        if lb is None:
+            return False
         if op in ("in", "intersects"):
             return any(_net_contains(lb, c) for c in rhs)
         if op == "=":
@@ -433,9 +491,15 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
             return not _net_contains(lb, rhs)
         raise RuleoptError(f"operator '{op}' not supported for IP networks")
     if t == "bytebuf":
-        lhs = lhs if isinstance(lhs, bytes) else str(lhs).encode("utf-8", "surrogateescape")
+        lhs = lhs if isinstance(lhs, bytes) else to_bytes(str(lhs))
     elif t == "str":
         lhs = lhs if isinstance(lhs, str) else str(lhs)
+        if op in _BYTE_STRING_OPS:
+            # libsinsp compares C byte strings (strcmp, strstr, RE2 on bytes); code points
+            # order differently once surrogate-escaped bytes are involved.
+            lhs = to_bytes(lhs)
+            if isinstance(rhs, str):
+                rhs = to_bytes(rhs)
     if op == "=":
         return lhs == rhs
     if op == "!=":
@@ -449,7 +513,8 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
         return rhs in lhs
     if op == "icontains":
         # strcasestr in the C locale: ASCII case folding only.
-        return ascii_lower(rhs) in ascii_lower(lhs)
+        return rhs.lower() in lhs.lower() if isinstance(lhs, bytes) else (
+            ascii_lower(rhs) in ascii_lower(lhs))
     if op == "startswith" or op == "bstartswith":
         return lhs.startswith(rhs)
     if op == "endswith":
@@ -462,8 +527,14 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
         return pmatch(lhs, rhs)
     if op == "regex":
         # modern libsinsp: RE2 full match of the whole value.
-        return rhs.fullmatch(lhs) is not None
+        return rhs.fullmatch(lhs if isinstance(lhs, bytes) else to_bytes(str(lhs))) is not None
     raise RuleoptError(f"unknown operator '{op}'")
+
+
+# String operators decided on the bytes (equality and membership are the same on
+# canonical str; glob and pmatch convert themselves).
+_BYTE_STRING_OPS = frozenset({"<", "<=", ">", ">=", "contains", "icontains", "startswith",
+                              "endswith", "regex"})
 
 
 def _order(op: str, a: Any, b: Any) -> bool:
@@ -505,13 +576,34 @@ def prepare_rhs(info: FieldInfo, op: str, rhs: str | Sequence[str] | None) -> An
     if not isinstance(rhs, str):
         raise RuleoptError(f"operator '{op}' takes one value")
     if op == "regex":
-        try:
-            return re.compile(rhs, re.DOTALL)
-        except re.error as e:
-            raise RuleoptError(f"invalid regex '{rhs}' for field '{info.name}': {e}") from None
-    if info.type == "str":
-        return rhs
-    return parse_constant(info, rhs, op)
+        return compile_regex(info, rhs)
+    const = parse_constant(info, rhs, op)
+    if op in ORDER_OPS and info.type == "ipaddr" and len(const.packed) != 4:
+        raise RuleoptError(f"operator '{op}' not supported for IPv6 address '{rhs}'",
+                           hint="order comparisons take IPv4 addresses only")
+    return const
+
+
+# RE2's defaults (as libsinsp), but its parse errors are ours to report, not absl's log.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+
+def compile_regex(info: FieldInfo, pattern: str) -> Any:
+    """Modern libsinsp's ``regex``: an RE2 pattern (compiled once, on bytes).
+
+    RE2 refuses what it cannot run in linear time or bounded memory (backreferences,
+    repetition counts above 1000, huge programs): a rule compile error, as in libsinsp.
+    """
+    try:
+        return re2.compile(to_bytes(pattern), _RE2_OPTIONS)
+    except re2.error as e:
+        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(
+            e.args[0], bytes) else str(e)
+        raise RuleoptError(
+            f"invalid regex '{pattern}' for field '{info.name}': {why}",
+            hint="regex takes RE2 syntax (no backreferences, repetition counts up to 1000)",
+        ) from None
 
 
 def compare(op: str, info: FieldInfo, lhs: Any, rhs: Any) -> bool:
@@ -553,7 +645,22 @@ def _scalar(op: str, info: FieldInfo, lhs: Any, rhs: Any) -> bool:
             rhs = frozenset(rhs)
     elif t == "bool":
         lhs = bool(lhs)
+    elif t == "double":
+        # EventTables keep doubles as their repr text; C double comparisons (NaN is
+        # unordered: only != holds).
+        lhs = _as_float(lhs)
+        if lhs is None:
+            return False
     return _compare_one(op, t, lhs, rhs)
+
+
+def _as_float(v: Any) -> float | None:
+    if isinstance(v, (int, float)):
+        return float(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
 
 
 # ----------------------------------------------------------------------- transformers
@@ -573,22 +680,28 @@ def apply_transformer(func: str, value: Any) -> Any:
             return len(value)
         out = [apply_transformer(func, v) for v in value]
         return [v for v in out if v is not None]
+    if not isinstance(value, (str, bytes)):
+        # A number or an address: transformed_info refuses such rules at compile time;
+        # an event value of the wrong type (a table built by hand) extracts nothing.
+        return None
     if func == "tolower":
         return ascii_lower(value) if isinstance(value, str) else value.lower()
     if func == "toupper":
         return value.translate(_ASCII_UPPER) if isinstance(value, str) else value.upper()
     if func == "b64":
-        raw = value.encode() if isinstance(value, str) else value
+        raw = to_bytes(value) if isinstance(value, str) else value
         try:
             decoded = base64.b64decode(raw, validate=True)
         except (ValueError, TypeError):
             return None
+        # Decoded bytes need not be UTF-8: they ride as surrogate escapes.
         return decoded.decode("utf-8", "surrogateescape") if isinstance(value, str) else decoded
     if func == "basename":
         if isinstance(value, bytes):
             return value.rsplit(b"/", 1)[-1]
         return value.rsplit("/", 1)[-1]
     if func == "len":
-        return len(value)
+        # strlen: bytes, not code points.
+        return len(to_bytes(value)) if isinstance(value, str) else len(value)
     raise RuleoptError(f"unknown transformer '{func}'")
 

@@ -18,7 +18,16 @@ from ruleopt.events.capture import table_from_capture
 from ruleopt.events.load import needed_keys
 from ruleopt.events.table import EventTable
 from ruleopt.fields import resolve
-from ruleopt.rules.ast import fields_of, libsinsp2022_misread, print_expr
+from ruleopt.rules.ast import (
+    Compare,
+    Expr,
+    FieldValue,
+    Transform,
+    fields_of,
+    libsinsp2022_misread,
+    print_expr,
+    walk,
+)
 from ruleopt.rules.model import Rule, RuleSet
 
 
@@ -47,8 +56,39 @@ def unsupported_reason(rule: Rule) -> str | None:
                       if not resolve(f).info.libsinsp2022})
     if unknown:
         return "fields unknown to libsinsp 2022: " + ", ".join(unknown)
+    ops, funcs = _syntax_of(rule.condition)
+    missing = sorted(ops - LIBSINSP_2022_OPS)
+    if missing:
+        return "operators unknown to libsinsp 2022: " + ", ".join(missing)
+    if funcs:
+        return "libsinsp 2022 has no field transformers: " + ", ".join(sorted(funcs))
     # The condition text would mean something else there: judging it would be unfair.
     return libsinsp2022_misread(rule.condition)
+
+
+# The comparison operators libsinsp 2022's filter parser knows (sinsp_filter_compiler::
+# next_comparison_operator); regex, iglob, bcontains, bstartswith and the transformers
+# (tolower(), len(), ...) came later.
+LIBSINSP_2022_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "contains",
+                               "icontains", "startswith", "endswith", "glob", "in",
+                               "intersects", "pmatch", "exists"})
+
+
+def _syntax_of(expr: Expr) -> tuple[set[str], set[str]]:
+    """The operators and the transformers a condition uses."""
+    ops: set[str] = set()
+    funcs: set[str] = set()
+    for node in walk(expr):
+        if isinstance(node, Compare):
+            ops.add(node.op)
+            operands = [node.lhs]
+            if isinstance(node.rhs, FieldValue):
+                operands.append(node.rhs.operand)
+            for operand in operands:
+                while isinstance(operand, Transform):
+                    funcs.add(operand.func)
+                    operand = operand.operand
+    return ops, funcs
 
 
 def reference_matches(rules: Sequence[Rule], table: EventTable) -> dict[int, list[int]]:

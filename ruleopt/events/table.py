@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ruleopt.engine.text import canonical
 from ruleopt.errors import RuleoptError
 from ruleopt.events.npz import NpzReader
 from ruleopt.fsutil import atomic_write
@@ -57,6 +58,9 @@ class StringHeap:
             self.intern(s)
 
     def intern(self, s: str) -> int:
+        # One str per byte string ("\udcc3\udca9" is "é"): ids compare bytes, and the
+        # packed heap (bytes) reads back without duplicates.
+        s = canonical(s)
         sid = self._ids.get(s)
         if sid is None:
             sid = len(self._strings)
@@ -80,7 +84,7 @@ class StringHeap:
         return self._strings[id]
 
     def lookup(self, s: str) -> int:
-        return self._ids.get(s, -1)
+        return self._ids.get(canonical(s), -1)
 
     def __len__(self) -> int:
         return len(self._strings)
