@@ -481,7 +481,7 @@ def test_cli_reports_the_crash_without_traceback(tmp_path, capsys, binary):
 
 # A harness run that lasts far longer than any test: the parent is stopped long before.
 ENDLESS = ["harness", str(REPO / "rulesets" / "probe_rules.yaml"), "--trace", str(CAT_WRITE),
-           "--repeat", "1000000", "-o"]
+           "--repeat", "100000", "-o"]  # the most --repeat allows: runs for minutes
 
 
 def _tool_children(parent: int) -> list[int]:

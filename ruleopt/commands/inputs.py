@@ -23,8 +23,11 @@ def split_inputs(inputs: list[str]) -> tuple[list[str], str | None]:
     rules = [p for p in inputs if p.lower().endswith(RULES_SUFFIXES)]
     events = [p for p in inputs if not p.lower().endswith(RULES_SUFFIXES)]
     if len(events) > 1:
+        # Located at the first extra one; names are quoted so blank ones stay visible.
         raise RuleoptError(
-            f"more than one events file (one event file at most): {', '.join(events)}",
+            "more than one events file (one event file at most): "
+            + ", ".join(repr(e) for e in events),
+            file=repr(events[1]),
             hint="rules files end in .yaml/.yml; give at most one events file "
                  "(.npz, .scap or .jsonl)")  # fmt: skip
     return rules, (events[0] if events else None)
