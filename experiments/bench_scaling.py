@@ -12,8 +12,8 @@ is not counted; one warm-up run builds the grammar first), timed in CPU seconds;
 ``compare`` uses its default workload (200,000 events generated from the rule) and every
 strategy, one repeat. The ratio column is time(largest) / time(smallest): with sizes 1k
 and 20k, about 20 means linear growth, 400 quadratic. A command that refuses a size
-(the compiled core's recursive evaluator takes conditions up to 2,000 levels deep) is
-shown as refused.
+(the loader refuses conditions nested more than 1,000 levels deep, with a located error)
+is shown as refused.
 
     python experiments/bench_scaling.py                       # check and compare, 1k 5k 20k
     python experiments/bench_scaling.py --commands check --sizes 1000,9000,20000
