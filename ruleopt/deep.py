@@ -3,11 +3,12 @@
 Conditions are trees, and every consumer (printer, evttype resolver, reference
 evaluator, compiler, the dataclasses' own ``__hash__``/``__eq__``) walks them
 recursively. Python's default limit of 1,000 frames, and the main thread's 8 MiB C
-stack, stop near a few thousand levels of ``and``/``or``; the loader accepts conditions
-of up to 200,000 nodes, so a generated rule can be 20,000+ levels deep. A worker thread
+stack, stop near a few thousand levels; the loader bounds nesting at 1,000 levels, but
+one level can cost several frames (a macro under ``not`` under a list...), and the
+loader's own bound check must run before anything deeper can be refused. A worker thread
 with a large stack (reserved address space: only the pages used are ever touched) and a
-recursion limit sized to that stack lets such a rule load, while a deeper one still gets
-Python's ``RecursionError`` (reported by the CLI) rather than a crash.
+recursion limit sized to that stack keeps every walk clear of a crash, while anything
+deeper still gets Python's ``RecursionError`` (reported by the CLI) rather than a signal.
 """
 
 from __future__ import annotations
