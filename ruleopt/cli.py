@@ -8,6 +8,7 @@ as one located message with a non-zero exit, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import signal
 import sys
@@ -45,6 +46,31 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _raw_bytes_or_escape(exc: UnicodeError) -> tuple[bytes | str, int]:
+    """Encoding error handler for our output streams: a surrogate-escaped byte (a path or
+    value that is not UTF-8) is written as that byte, anything else unencodable as an
+    escape, so printing never fails whatever the locale's strictness."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = bytearray()
+    for ch in exc.object[exc.start:exc.end]:
+        code = ord(ch)
+        out += bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else \
+            ch.encode("ascii", "backslashreplace")
+    return bytes(out), exc.end
+
+
+codecs.register_error("ruleopt-raw-bytes", _raw_bytes_or_escape)
+
+
+def _robust_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower() in (
+                "utf-8", "utf8"):  # fmt: skip
+            reconfigure(errors="ruleopt-raw-bytes")
+
+
 def _terminate(signum: int, _frame: object) -> None:
     # SIGTERM unwinds like an exception, so finally blocks remove temporary files and
     # kill child processes (ruleopt-sinsp) before we exit with the usual 128 + 15.
@@ -52,6 +78,7 @@ def _terminate(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _robust_streams()
     try:
         # Building the parser imports every command (numpy, rich): Ctrl-C may land here.
         parser = build_parser()
