@@ -528,6 +528,9 @@ def _start_endless(tmp_path: Path) -> tuple[subprocess.Popen, int, Path]:
     parent = subprocess.Popen(
         [sys.executable, "-m", "ruleopt", *ENDLESS, str(tmp_path / "out")],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # A suite started in the background (CI, nohup) inherits SIGINT ignored; ruleopt
+        # rightly keeps an ignored SIGINT, so give it the terminal's default here.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     child = _wait_until(lambda: _tool_children(parent.pid), "the harness child")[0]
     return parent, child, tmpdir
