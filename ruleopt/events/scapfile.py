@@ -36,6 +36,8 @@ USERBLOCK_TYPE_GROUP = 1
 
 _PPM_EVENT_MAX = 336  # ppm_events_public.h, libs 2022
 _PPM_MAX_EVENT_PARAMS = 32
+_PPM_SC_MAX = 329
+PPME_GENERIC_E = 0
 _PPM_MAX_NAME_LEN = 32
 _EF_UNUSED = 1 << 6
 _EF_OLD_VERSION = 1 << 9
@@ -83,16 +85,38 @@ class _EventInfo(ctypes.Structure):
                 ("params", _ParamInfo * _PPM_MAX_EVENT_PARAMS)]
 
 
+class _SyscallDesc(ctypes.Structure):  # scap.h's ppm_syscall_desc (not packed)
+    _fields_ = [("category", ctypes.c_int), ("flags", ctypes.c_int), ("name", ctypes.c_char_p)]
+
+
 @functools.lru_cache(maxsize=1)
-def event_table() -> tuple[EventInfo, ...]:
-    """libscap's event table, read from the installed library (never guessed)."""
+def _libscap() -> ctypes.CDLL:
     name = ctypes.util.find_library("scap") or "libscap.so"
     try:
-        lib = ctypes.CDLL(name)
+        return ctypes.CDLL(name)
     except OSError as exc:
         raise RuleoptError(f"cannot load libscap to read its event table: {exc}",
                            hint="install libfalcosecurity0-dev (libscap 2022)") from None
-    fn = lib.scap_get_event_info_table
+
+
+@functools.lru_cache(maxsize=1)
+def syscall_codes() -> dict[str, int]:
+    """libscap's PPM_SC_* code per syscall name (what a generic event's ID carries)."""
+    fn = _libscap().scap_get_syscall_info_table
+    fn.restype = ctypes.POINTER(_SyscallDesc)
+    table = fn()
+    out: dict[str, int] = {}
+    for code in range(1, _PPM_SC_MAX):
+        raw = table[code].name
+        if raw:
+            out.setdefault(raw.decode(), code)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def event_table() -> tuple[EventInfo, ...]:
+    """libscap's event table, read from the installed library (never guessed)."""
+    fn = _libscap().scap_get_event_info_table
     fn.restype = ctypes.POINTER(_EventInfo)
     table = fn()
     out = []
@@ -112,7 +136,11 @@ def event_codes(syscall: str) -> tuple[int, int] | None:
     for e in event_table():
         if e.name == syscall and e.code % 2 == 0 and not e.flags & (_EF_UNUSED | _EF_OLD_VERSION):
             best = e.code
-    return None if best is None else (best, best + 1)
+    if best is None:
+        # No event of its own: libscap records it as a generic event whose ID parameter
+        # names the syscall, and libsinsp's evt.type reads that name.
+        return (PPME_GENERIC_E, PPME_GENERIC_E + 1) if syscall in syscall_codes() else None
+    return (best, best + 1)
 
 
 def _pad(n: int) -> bytes:

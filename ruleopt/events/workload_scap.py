@@ -1,0 +1,332 @@
+"""A generated EventTable written as a libscap savefile that libsinsp 2022 reads back.
+
+Every row of the table becomes one event (the generator already lays its calls out as
+enter/exit pairs). The fields libsinsp computes from its own state are produced the way
+a host produces them, not stored as columns:
+
+- ``proc.*``, ``user.name``, ``container.id``: each distinct process the rows describe is
+  one process-list entry (comm, exe, args, uid, cgroups), its parent another entry whose
+  comm is ``proc.pname``; users come from the user-list block; a container id is a
+  docker cgroup path, which libsinsp's container engine parses.
+- ``fd.*``, ``evt.is_open_*``: an open/openat/creat exit carries the fd, path and flags,
+  and libsinsp's parser adds the fd to the thread's table.
+- ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters.
+
+Events that change a thread in libsinsp (execve, clone, setuid, procexit, opens, ...)
+run on a thread of their own (a copy of the process), so they never leak state into the
+events of other rows. Cells the writer cannot yet produce faithfully are counted per
+field with the reason (``ScapReport.unfaithful``) and, in ``ScapReport.mask``, marked
+per row: nothing differs silently.
+"""
+
+from __future__ import annotations
+
+import errno
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+
+from ruleopt.events import scapfile
+from ruleopt.events.table import EventTable
+
+# Process-describing fields: rows that agree on all of them share one thread.
+_PROC_KEYS = ("proc.name", "proc.pname", "proc.cmdline", "proc.exe", "user.name",
+              "container.id", "proc.tty")  # fmt: skip
+# Syscalls whose libsinsp parsers change the calling thread (or its fd table).
+_OWN_THREAD = frozenset({
+    "execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "setuid",
+    "setgid", "setresuid", "setresgid", "chdir", "fchdir", "chroot", "setsid", "setpgid",
+    "open", "openat", "openat2", "creat", "socket", "accept", "accept4", "connect", "bind",
+    "dup", "dup2", "dup3", "close", "pipe", "pipe2", "eventfd", "signalfd", "timerfd_create",
+    "inotify_init", "inotify_init1", "socketpair", "userfaultfd", "prctl", "capset",
+})  # fmt: skip
+_OPENS = frozenset({"open", "openat", "openat2", "creat"})
+# Fields this writer sets; everything else the ruleset reads is listed as not produced.
+PRODUCED = frozenset({
+    "evt.num", "evt.type", "evt.dir", "proc.name", "proc.pname", "proc.cmdline", "proc.exe",
+    "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
+    "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
+    "evt.res", "evt.arg.name",
+})  # fmt: skip
+_FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar")
+_CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
+_HOST_UIDS = {"root": 0}
+_INIT_TID = 1
+_FIRST_TID = 1000
+_NS_PER_EVENT = 1000
+_T0 = 1_700_000_000 * 10**9
+
+
+@dataclass
+class ScapReport:
+    """What the capture holds and, per field, the cells it could not produce as intended."""
+
+    events: int = 0
+    threads: int = 0
+    bytes: int = 0
+    not_produced: dict[str, str] = field(default_factory=dict)  # field -> why, all rows
+    unfaithful: dict[str, tuple[int, str]] = field(default_factory=dict)  # field -> (rows, why)
+    mask: dict[str, np.ndarray] = field(default_factory=dict)  # field -> rows not faithful
+
+    def _miss(self, key: str, row: int, why: str) -> None:
+        m = self.mask.get(key)
+        if m is None:
+            m = self.mask[key] = np.zeros(self.events, dtype=bool)
+        if not m[row]:
+            m[row] = True
+            count, _ = self.unfaithful.get(key, (0, why))
+            self.unfaithful[key] = (count + 1, why)
+
+
+class _Threads:
+    """The process list: one entry per distinct process, one per parent name."""
+
+    def __init__(self) -> None:
+        self.threads: list[scapfile.Thread] = [
+            scapfile.Thread(_INIT_TID, _INIT_TID, 0, "systemd", "/sbin/init", ("--system",))]
+        self.by_key: dict[tuple, int] = {}
+        self.parents: dict[tuple, int] = {}
+        self.users: dict[str, int] = dict(_HOST_UIDS)
+
+    def uid(self, name: str | None) -> int:
+        if name is None:
+            return 0
+        if name not in self.users:
+            self.users[name] = 2000 + len(self.users)
+        return self.users[name]
+
+    def _next(self) -> int:
+        return _FIRST_TID + len(self.threads)
+
+    def parent(self, pname: str | None, cgroups: tuple[str, ...]) -> int:
+        if pname is None:
+            return _INIT_TID
+        key = (pname, cgroups)
+        tid = self.parents.get(key)
+        if tid is None:
+            tid = self._next()
+            self.threads.append(scapfile.Thread(tid, tid, _INIT_TID, pname, f"/usr/bin/{pname}",
+                                                (), cgroups=cgroups))  # fmt: skip
+            self.parents[key] = tid
+        return tid
+
+    def thread(self, key: tuple, make: Callable[[int], scapfile.Thread], own: bool) -> int:
+        if not own and key in self.by_key:
+            return self.by_key[key]
+        tid = self._next()
+        self.threads.append(make(tid))
+        if not own:
+            self.by_key[key] = tid
+        return tid
+
+
+def _open_flags(ev: dict) -> int | None:
+    text = ev.get("evt.arg.flags")
+    if isinstance(text, str) and text:
+        bits = 0
+        for tok in text.split("|"):
+            if tok not in scapfile.PPM_O_FLAGS:
+                return None
+            bits |= scapfile.PPM_O_FLAGS[tok]
+        return bits
+    w, r = ev.get("evt.is_open_write") is True, ev.get("evt.is_open_read") is True
+    return scapfile.PPM_O_FLAGS["O_RDWR" if w and r else "O_WRONLY" if w else "O_RDONLY"]
+
+
+def _sinsp_dirname(path: str) -> str:
+    return posixpath.dirname(path) or "/"
+
+
+def build(table: EventTable, fh: BinaryIO) -> ScapReport:
+    """Write ``table`` as a capture into ``fh``; return what round-trips and what not."""
+    rep = ScapReport(events=table.n)
+    keys = set(table.keys) - {"evt.num"}
+    for key in sorted(keys - PRODUCED):
+        rep.not_produced[key] = "the capture writer does not set this field yet"
+    threads = _Threads()
+    blocks: list[bytes] = []
+    for i in range(table.n):
+        ev = table.event(i)
+        blocks.append(_event(ev, i, threads, rep))
+    body_users = dict(threads.users)
+    head = bytearray()
+    import io
+
+    buf = io.BytesIO()
+    scapfile.write_header(buf, body_users, {"root": 0}, threads.threads)
+    head += buf.getvalue()
+    fh.write(head)
+    for b in blocks:
+        fh.write(b)
+    rep.threads = len(threads.threads)
+    rep.bytes = len(head) + sum(len(b) for b in blocks)
+    return rep
+
+
+def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
+    etype = str(ev.get("evt.type"))
+    exit_ = ev.get("evt.dir") == "<"
+    codes = scapfile.event_codes(etype)
+    if codes is None:
+        for key in ("evt.type", "evt.dir"):
+            rep._miss(key, i, "no libscap 2022 event of this name")
+        codes = (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1)
+    code = codes[1] if exit_ else codes[0]
+    info = scapfile.event_table()[code]
+    if exit_ and info.flags & scapfile._EF_UNUSED:
+        rep._miss("evt.dir", i, "libscap 2022 has no exit event for this syscall")
+        code = codes[0]
+        info = scapfile.event_table()[code]
+    if code in (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1):
+        values_generic = {"ID": scapfile.syscall_codes().get(etype, 0), "nativeID": 0}
+    else:
+        values_generic = {}
+    if ev.get("evt.num") != i + 1:
+        rep._miss("evt.num", i, "a capture numbers its events 1, 2, 3, ...")
+
+    # ---- the process
+    name = ev.get("proc.name")
+    comm = "" if name is None else str(name)
+    cmdline = ev.get("proc.cmdline")
+    args: tuple[str, ...] = ()
+    if isinstance(cmdline, str):
+        if cmdline == comm:
+            args = ()
+        elif cmdline.startswith(comm + " "):
+            args = (cmdline[len(comm) + 1:],)
+        else:
+            rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
+            args = (cmdline,)
+    cid = ev.get("container.id")
+    cgroups: tuple[str, ...] = ()
+    if isinstance(cid, str) and cid != "host":
+        if _CONTAINER_ID.fullmatch(cid):
+            cgroups = (f"cpuset=/docker/{cid}{'0' * 52}",)
+        else:
+            rep._miss("container.id", i, "libsinsp finds only 12-hex-digit docker ids")
+    exe = ev.get("proc.exe")
+    exe_s = str(exe) if isinstance(exe, str) else f"/usr/bin/{comm}"
+    tty = ev.get("proc.tty")
+    is_execve_exit = exit_ and etype in ("execve", "execveat") and _result(ev) >= 0
+    if isinstance(tty, int) and tty != 0 and not is_execve_exit:
+        rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
+                                 "exit carries one")  # fmt: skip
+    uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None)
+    parent = threads.parent(ev.get("proc.pname") if isinstance(ev.get("proc.pname"), str)
+                            else None, cgroups)  # fmt: skip
+    key = tuple(ev.get(k) for k in _PROC_KEYS)
+
+    def make(tid: int) -> scapfile.Thread:
+        return scapfile.Thread(tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid,
+                               cgroups=cgroups)  # fmt: skip
+
+    tid = threads.thread(key, make, own=etype in _OWN_THREAD)
+
+    # ---- the parameters
+    values: dict[str, object] = dict(values_generic)
+    pnames = {n for n, _t in info.params}
+    res = _result(ev)
+    is_open_exit = exit_ and etype in _OPENS
+    fdnum = ev.get("fd.num")
+    if is_open_exit:
+        path = ev.get("fd.name")
+        flags = _open_flags(ev)
+        if flags is None:
+            rep._miss("evt.arg.flags", i, "a flag libscap 2022 does not know")
+            flags = 1
+        if "flags" not in pnames:  # creat: libsinsp assumes what creat(2) means
+            flags = sum(scapfile.PPM_O_FLAGS[f] for f in ("O_WRONLY", "O_CREAT", "O_TRUNC"))
+        if isinstance(fdnum, int) and fdnum >= 0:
+            res = fdnum
+        values.update(fd=res, dirfd=-100, name=path, flags=flags, mode=0)
+        if isinstance(path, str) and res >= 0:
+            _check_fd(ev, i, path, flags, rep)
+            for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
+                if ev.get(k) != bool(flags & bit):
+                    rep._miss(k, i, "libsinsp derives it from the open's flags")
+        else:
+            for k in _FD_KEYS + ("fd.num",):
+                if ev.get(k) is not None:
+                    rep._miss(k, i, "an open that fails or has no path creates no fd")
+    else:
+        if isinstance(fdnum, int) and "fd" in pnames:
+            values["fd"] = fdnum
+        enter_pnames = {n for n, _t in scapfile.event_table()[codes[0]].params}
+        if "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
+                                                         for k in _FD_KEYS + ("fd.num",)):
+            for k in _FD_KEYS + ("fd.num",):
+                rep._miss(k, i, "fd-table entries come only from open exits so far")
+        for k in ("evt.is_open_write", "evt.is_open_read"):
+            if ev.get(k) is not False:
+                rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
+    _results(ev, i, info, exit_, res, values, rep)
+    argname = ev.get("evt.arg.name")
+    if is_open_exit:
+        if argname != values.get("name"):
+            rep._miss("evt.arg.name", i, "an open exit's name parameter is its path (fd.name)")
+    elif "name" in pnames:
+        if argname is None:
+            rep._miss("evt.arg.name", i, "libsinsp reads this event's name parameter")
+        else:
+            values["name"] = argname
+    elif argname is not None:
+        rep._miss("evt.arg.name", i, "this event has no name parameter")
+    if is_execve_exit:
+        values.update(exe=exe_s, args=b"".join(a.encode() + b"\0" for a in args), tid=tid,
+                      pid=tid, ptid=parent, cwd="/", comm=comm, fdlimit=1024,
+                      cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
+                      tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
+                      uid=uid)  # fmt: skip
+    return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+def _result(ev: dict) -> int:
+    """The exit's result: evt.rawres, else the errno evt.res names, else success."""
+    raw = ev.get("evt.rawres")
+    if isinstance(raw, int):
+        return raw
+    text = ev.get("evt.res")
+    if isinstance(text, str) and text != "SUCCESS":
+        return -getattr(errno, text, errno.EINVAL)
+    return 0
+
+
+def _results(ev: dict, i: int, info: scapfile.EventInfo, exit_: bool, res: int,
+             values: dict, rep: ScapReport) -> None:
+    """Put the result in the exit's first parameter; mark what libsinsp will not echo."""
+    first = info.params[0] if info.params else None
+    carries = exit_ and first is not None and first[0] in ("res", "fd")
+    if carries:
+        assert first is not None
+        res = int(values.setdefault(first[0], res))  # an exit's fd param is its result
+        shown = "SUCCESS" if res >= 0 else errno.errorcode.get(-res)
+        if res < 0 and first[1] == 15:  # a failed clone's pid: printed as a number
+            shown = str(res)
+        elif res < 0 and first[1] not in (11, 14):  # not an errno type: no errno name
+            shown = None
+        want = {"evt.rawres": res, "evt.res": shown}
+    else:
+        want = {"evt.rawres": None, "evt.res": None}
+    for k, v in want.items():
+        if ev.get(k) != v:
+            rep._miss(k, i, "libsinsp reads the result from the exit's res parameter "
+                            "(none on enter events)")  # fmt: skip
+
+
+def _check_fd(ev: dict, i: int, path: str, flags: int, rep: ScapReport) -> None:
+    """The open exit's fd as libsinsp will see it, against the generator's columns."""
+    norm = posixpath.normpath(path) if path.startswith("/") else None
+    if norm is None or norm != path or norm.startswith("//"):
+        rep._miss("fd.name", i, "libsinsp normalises the path (against the cwd if relative)")
+        norm = norm or "/" + path
+    path = norm
+    want = {"fd.directory": _sinsp_dirname(path), "fd.filename": posixpath.basename(path),
+            "fd.typechar": "d" if flags & scapfile.PPM_O_FLAGS["O_DIRECTORY"] else "f"}
+    for k, v in want.items():
+        got = ev.get(k)
+        if got is not None and got != v:
+            rep._miss(k, i, f"libsinsp derives it from the path and flags ({v!r})")
