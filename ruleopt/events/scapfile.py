@@ -38,6 +38,11 @@ _PPM_EVENT_MAX = 336  # ppm_events_public.h, libs 2022
 _PPM_MAX_EVENT_PARAMS = 32
 _PPM_SC_MAX = 329
 PPME_GENERIC_E = 0
+EC_INTERNAL = 256
+# Events libsinsp itself or its helpers emit, whose payload is libsinsp's own format.
+_META_EVENTS = frozenset({"container", "notification", "infra", "k8s", "mesos", "tracer",
+                          "drop", "sysdigevent", "cpu_hotplug", "pluginevent", "useradded",
+                          "userdeleted", "groupadded", "groupdeleted"})
 _PPM_MAX_NAME_LEN = 32
 _EF_UNUSED = 1 << 6
 _EF_OLD_VERSION = 1 << 9
@@ -70,6 +75,12 @@ class EventInfo:
     name: str
     flags: int
     params: tuple[tuple[str, int], ...]  # (name, ppm_param_type)
+    category: int = 0
+
+    @property
+    def internal(self) -> bool:
+        """libsinsp's own events (container info, notifications, ...), not syscalls."""
+        return bool(self.category & EC_INTERNAL) or self.name in _META_EVENTS
 
 
 class _ParamInfo(ctypes.Structure):
@@ -124,11 +135,11 @@ def event_table() -> tuple[EventInfo, ...]:
         e = table[code]
         params = tuple((e.params[j].name.decode(), int(e.params[j].type))
                        for j in range(min(e.nparams, _PPM_MAX_EVENT_PARAMS)))
-        out.append(EventInfo(code, e.name.decode(), int(e.flags), params))
+        out.append(EventInfo(code, e.name.decode(), int(e.flags), params, int(e.category)))
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def event_codes(syscall: str) -> tuple[int, int] | None:
     """The (enter, exit) event ids libsinsp 2022 reads for ``evt.type = syscall``: the
     newest version of the event (old versions and unused slots are skipped)."""
