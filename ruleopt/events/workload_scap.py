@@ -22,6 +22,8 @@ per row: nothing differs silently.
 from __future__ import annotations
 
 import errno
+import io
+import os
 import posixpath
 import re
 from collections.abc import Callable
@@ -149,23 +151,28 @@ def build(table: EventTable, fh: BinaryIO) -> ScapReport:
     for key in sorted(keys - PRODUCED):
         rep.not_produced[key] = "the capture writer does not set this field yet"
     threads = _Threads()
-    blocks: list[bytes] = []
-    for i in range(table.n):
-        ev = table.event(i)
-        blocks.append(_event(ev, i, threads, rep))
-    body_users = dict(threads.users)
-    head = bytearray()
-    import io
-
+    # The process list precedes the events but is known only once every row is seen:
+    # the event blocks are built first, then written after the header.
+    blocks = [_event(table.event(i), i, threads, rep) for i in range(table.n)]
     buf = io.BytesIO()
-    scapfile.write_header(buf, body_users, {"root": 0}, threads.threads)
-    head += buf.getvalue()
+    scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads)
+    head = buf.getvalue()
     fh.write(head)
     for b in blocks:
         fh.write(b)
     rep.threads = len(threads.threads)
     rep.bytes = len(head) + sum(len(b) for b in blocks)
     return rep
+
+
+def write_capture(table: EventTable, path: str | os.PathLike) -> ScapReport:
+    """``build`` into ``path`` atomically: on any failure (Ctrl-C included) nothing is
+    left behind and an existing file there is untouched."""
+    from ruleopt.fsutil import atomic_write
+
+    reports: list[ScapReport] = []
+    atomic_write(path, lambda fh: reports.append(build(table, fh)))
+    return reports[0]
 
 
 def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
