@@ -262,6 +262,8 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         values.update(fd=res, dirfd=-100, name=path, flags=flags, mode=0)
         if isinstance(path, str) and res >= 0:
             _check_fd(ev, i, path, flags, rep)
+            if ev.get("fd.num") != res:
+                rep._miss("fd.num", i, "an open exit's fd is its result (evt.rawres)")
             for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
                 if ev.get(k) != bool(flags & bit):
                     rep._miss(k, i, "libsinsp derives it from the open's flags")
