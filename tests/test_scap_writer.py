@@ -108,6 +108,9 @@ def test_upstream_rulesets_round_trip(tmp_path: Path, ruleset: str) -> None:
     # Fields the writer does not set are named, each with its reason.
     assert all(rep.not_produced.values())
     assert compared["proc.name"] == table.n
+    # libsinsp walked the generated ancestry itself.
+    assert compared["proc.aname[1]"] > table.n // 2
+    assert compared["proc.aname"] > table.n // 2
 
 
 @pytest.mark.parametrize("where", ["file", "proc", "missing"])

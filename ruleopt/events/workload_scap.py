@@ -5,9 +5,10 @@ enter/exit pairs). The fields libsinsp computes from its own state are produced 
 a host produces them, not stored as columns:
 
 - ``proc.*``, ``user.name``, ``container.id``: each distinct process the rows describe is
-  one process-list entry (comm, exe, args, uid, cgroups), its parent another entry whose
-  comm is ``proc.pname``; users come from the user-list block; a container id is a
-  docker cgroup path, which libsinsp's container engine parses.
+  one process-list entry (comm, exe, args, uid, cgroups), its ancestors a chain of entries
+  named after ``proc.aname`` (``proc.pname`` first, with ``proc.pcmdline``'s arguments);
+  users come from the user-list block; a container id is a docker cgroup path, which
+  libsinsp's container engine parses.
 - ``fd.*``, ``evt.is_open_*``: an open/openat/creat exit carries the fd, path and flags,
   and libsinsp's parser adds the fd to the thread's table.
 - ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters.
@@ -52,7 +53,7 @@ PRODUCED = frozenset({
     "evt.num", "evt.type", "evt.dir", "proc.name", "proc.pname", "proc.cmdline", "proc.exe",
     "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
     "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
-    "evt.res", "evt.arg.name",
+    "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline",
 })  # fmt: skip
 _FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar")
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
@@ -86,7 +87,7 @@ class ScapReport:
 
 
 class _Threads:
-    """The process list: one entry per distinct process, one per parent name."""
+    """The process list: one entry per distinct process, one per distinct ancestry."""
 
     def __init__(self) -> None:
         self.threads: list[scapfile.Thread] = [
@@ -105,15 +106,19 @@ class _Threads:
     def _next(self) -> int:
         return _FIRST_TID + len(self.threads)
 
-    def parent(self, pname: str | None, cgroups: tuple[str, ...]) -> int:
-        if pname is None:
-            return _INIT_TID
-        key = (pname, cgroups)
+    def ancestry(self, chain: tuple[str, ...], pcmdline: tuple[str, ...] | None,
+                 cgroups: tuple[str, ...]) -> int:
+        """The tid of the parent of a process whose ancestors (parent first) are
+        ``chain``; 0 (no parent: libsinsp's walk ends there) for an empty chain."""
+        if not chain:
+            return 0
+        key = (chain, pcmdline, cgroups)
         tid = self.parents.get(key)
         if tid is None:
+            up = self.ancestry(chain[1:], None, cgroups)
             tid = self._next()
-            self.threads.append(scapfile.Thread(tid, tid, _INIT_TID, pname, f"/usr/bin/{pname}",
-                                                (), cgroups=cgroups))  # fmt: skip
+            self.threads.append(scapfile.Thread(tid, tid, up, chain[0], f"/usr/bin/{chain[0]}",
+                                                pcmdline or (), cgroups=cgroups))  # fmt: skip
             self.parents[key] = tid
         return tid
 
@@ -148,7 +153,7 @@ def build(table: EventTable, fh: BinaryIO) -> ScapReport:
     """Write ``table`` as a capture into ``fh``; return what round-trips and what not."""
     rep = ScapReport(events=table.n, keys=frozenset(table.keys))
     keys = set(table.keys) - {"evt.num"}
-    for key in sorted(keys - PRODUCED):
+    for key in sorted(k for k in keys - PRODUCED if not k.startswith("proc.aname[")):
         rep.not_produced[key] = "the capture writer does not set this field yet"
     threads = _Threads()
     # The process list precedes the events but is known only once every row is seen:
@@ -230,11 +235,9 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     if isinstance(tty, int) and tty != 0 and not is_execve_exit:
         rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
                                  "exit carries one")  # fmt: skip
-    if "proc.pname" in rep.keys and ev.get("proc.pname") is None:
-        rep._miss("proc.pname", i, "every process in a capture has a parent (here systemd)")
     uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None)
-    parent = threads.parent(ev.get("proc.pname") if isinstance(ev.get("proc.pname"), str)
-                            else None, cgroups)  # fmt: skip
+    chain, pargs = _ancestry(ev, i, rep)
+    parent = threads.ancestry(chain, pargs, cgroups)
     key = tuple(ev.get(k) for k in _PROC_KEYS)
 
     def make(tid: int) -> scapfile.Thread:
@@ -301,6 +304,51 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                       tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
                       uid=uid)  # fmt: skip
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
+    """The argument list libsinsp prints as ``cmdline`` after ``comm``; None if none."""
+    if cmdline == comm:
+        return ()
+    if cmdline.startswith(comm + " "):
+        return (cmdline[len(comm) + 1:],)
+    return None
+
+
+def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The row's ancestors, parent first (one chain in a capture: proc.pname is
+    proc.aname[1]), and the parent's arguments; cells that disagree are marked."""
+    names = ev.get("proc.aname")
+    if isinstance(names, list) and all(isinstance(x, str) for x in names):
+        chain = tuple(names)
+    else:
+        pname = ev.get("proc.pname")
+        chain = (pname,) if isinstance(pname, str) else ()
+        k = 2
+        while chain and isinstance(ev.get(f"proc.aname[{k}]"), str):
+            chain += (ev[f"proc.aname[{k}]"],)
+            k += 1
+    pargs: tuple[str, ...] | None = None
+    pcmd = ev.get("proc.pcmdline")
+    if chain and isinstance(pcmd, str):
+        pargs = _args_of(pcmd, chain[0])
+        if pargs is None:
+            rep._miss("proc.pcmdline", i, "libsinsp prints the parent's name before its "
+                                          "arguments")  # fmt: skip
+    want: dict[str, object] = {"proc.pname": chain[0] if chain else None,
+                               "proc.aname": list(chain) or None,
+                               "proc.pcmdline": (" ".join((chain[0], *pargs)) if pargs
+                                                 else chain[0]) if chain else None}
+    for key in rep.keys:
+        if key.startswith("proc.aname["):
+            k = int(key[len("proc.aname["):-1])
+            want[key] = chain[k - 1] if 1 <= k <= len(chain) else None
+    for key, value in want.items():
+        if key in rep.keys and ev.get(key) != value and not (
+                key == "proc.pcmdline" and pargs is None and chain):
+            rep._miss(key, i, "a capture's ancestry is one chain of parents "
+                              "(proc.pname = proc.aname[1])")  # fmt: skip
+    return chain, pargs
 
 
 def _result(ev: dict) -> int:
