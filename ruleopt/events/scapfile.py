@@ -31,6 +31,8 @@ MI_BLOCK_TYPE = 0x201
 PL_BLOCK_TYPE_V9 = 0x215
 UL_BLOCK_TYPE_V2 = 0x220
 EV_BLOCK_TYPE_V2 = 0x216
+EV_BLOCK_TYPE_V2_LARGE = 0x221
+EF_LARGE_PAYLOAD = 1 << 11
 USERBLOCK_TYPE_USER = 0
 USERBLOCK_TYPE_GROUP = 1
 
@@ -263,14 +265,23 @@ def encode_param(ptype: int, value: object) -> bytes:
 
 
 def event_block(code: int, ts: int, tid: int, values: Mapping[str, object]) -> bytes:
-    """One event block for libscap event ``code``; ``values`` by parameter name."""
+    """One event block for libscap event ``code``; ``values`` by parameter name.
+
+    An event flagged EF_LARGE_PAYLOAD (container info, plugin events) has 32-bit
+    parameter lengths and its own block type; reading it with 16-bit lengths is what
+    makes libsinsp 2022 crash in its container-info parser."""
     info = event_table()[code]
     datas = [encode_param(ptype, values.get(name)) for name, ptype in info.params]
-    lens = b"".join(struct.pack("<H", len(d)) for d in datas)
+    large = bool(info.flags & EF_LARGE_PAYLOAD)
+    if not large and any(len(d) > 0xFFFF for d in datas):
+        raise RuleoptError(f"a parameter of a {info.name} event is longer than 65,535 bytes",
+                           hint="shorten the value")
+    lens = b"".join(struct.pack("<I" if large else "<H", len(d)) for d in datas)
     payload = lens + b"".join(datas)
     length = 26 + len(payload)
     evt = struct.pack("<QQIHI", ts, tid, length, code, len(datas)) + payload
-    return block(EV_BLOCK_TYPE_V2, struct.pack("<H", 0) + evt)
+    return block(EV_BLOCK_TYPE_V2_LARGE if large else EV_BLOCK_TYPE_V2,
+                 struct.pack("<H", 0) + evt)
 
 
 def write_header(fh: BinaryIO, users: Mapping[str, int], groups: Mapping[str, int],

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import posixpath
 import re
@@ -48,12 +49,13 @@ _OWN_THREAD = frozenset({
     "inotify_init", "inotify_init1", "socketpair", "userfaultfd", "prctl", "capset",
 })  # fmt: skip
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_CONTAINER_META = ("container.image.repository", "container.privileged")
 # Fields this writer sets; everything else the ruleset reads is listed as not produced.
 PRODUCED = frozenset({
     "evt.num", "evt.type", "evt.dir", "proc.name", "proc.pname", "proc.cmdline", "proc.exe",
     "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
     "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
-    "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline",
+    "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline", *_CONTAINER_META,
 })  # fmt: skip
 _FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar")
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
@@ -95,6 +97,8 @@ class _Threads:
         self.by_key: dict[tuple, int] = {}
         self.parents: dict[tuple, int] = {}
         self.users: dict[str, int] = dict(_HOST_UIDS)
+        # container id -> (image repository, privileged) of its last container-info event
+        self.containers: dict[str, tuple[str, bool]] = {}
 
     def uid(self, name: str | None) -> int:
         if name is None:
@@ -184,11 +188,18 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     etype = str(ev.get("evt.type"))
     exit_ = ev.get("evt.dir") == "<"
     codes = scapfile.event_codes(etype)
+    cid_row = ev.get("container.id")
+    # libsinsp 2022 does not return a container-info event that opens a capture (it is
+    # consumed while the capture is set up), so row 0 cannot be one.
+    if (etype == "container" and i > 0 and isinstance(cid_row, str)
+            and _CONTAINER_ID.fullmatch(cid_row)):
+        return _container_event(ev, i, cid_row, threads, rep)
     if codes is not None and scapfile.event_table()[codes[0]].internal:
-        # A container-info event as written so far makes libsinsp 2022 crash (SIGSEGV):
-        # until that is understood, such a row is a generic event, and says so.
+        # libsinsp's own events other than a container's info: written as generic events
+        # until their payloads are built; such rows say so.
         codes = None
-        why = "libsinsp's internal events (container info) are not written yet"
+        why = ("libsinsp's internal events are written only as a container's info, for "
+               "a docker container id, after the first event")  # fmt: skip
     else:
         why = "no libscap 2022 event of this name"
     if codes is None:
@@ -222,6 +233,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
             args = (cmdline,)
     cid = ev.get("container.id")
+    _container_fields(ev, i, cid, threads, rep)
     cgroups: tuple[str, ...] = ()
     if isinstance(cid, str) and cid != "host":
         if _CONTAINER_ID.fullmatch(cid):
@@ -304,6 +316,49 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                       tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
                       uid=uid)  # fmt: skip
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
+                      rep: ScapReport) -> None:
+    """container.image.repository / .privileged as libsinsp shows them: from the
+    container's last container-info event; absent on the host; before any info, no
+    repository and not privileged."""
+    if not isinstance(cid, str) or cid == "host":
+        want: tuple[str | None, bool | None] = (None, None)
+    else:
+        want = threads.containers.get(cid, (None, False))
+    for key, value in zip(_CONTAINER_META, want, strict=True):
+        if key in rep.keys and ev.get(key) != value:
+            rep._miss(key, i, "libsinsp takes it from the container's last container-info "
+                              "event (evt.type = container rows)")  # fmt: skip
+
+
+def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapReport) -> bytes:
+    """An ``evt.type = container`` row: the container-info event libsinsp reads from
+    captures, carrying the row's image repository and privileged flag."""
+    repo = ev.get("container.image.repository")
+    repo = repo if isinstance(repo, str) and repo else "docker.io/library/generated"
+    privileged = ev.get("container.privileged") is True
+    threads.containers[cid] = (repo, privileged)
+    info = {"id": cid, "type": 0, "name": f"generated-{cid}", "image": f"{repo}:latest",
+            "imageid": "", "imagerepo": repo, "imagetag": "latest", "imagedigest": "",
+            "privileged": privileged}
+    if ev.get("evt.dir") != ">":
+        rep._miss("evt.dir", i, "a container-info event has no exit")
+    if ev.get("evt.num") != i + 1:
+        rep._miss("evt.num", i, "a capture numbers its events 1, 2, 3, ...")
+    _container_fields(ev, i, cid, threads, rep)
+    for key in rep.keys:
+        # libsinsp runs the event on a thread of its own, named container:<id>.
+        if key.startswith(("proc.", "user.", "fd.")) or key in (
+                "evt.rawres", "evt.res", "evt.is_open_write", "evt.is_open_read") or (
+                key.startswith("evt.arg")):
+            rep._miss(key, i, "a container-info event runs on libsinsp's container:<id> "
+                              "thread, with no fd, result or arguments")  # fmt: skip
+    code = scapfile.event_codes("container")
+    assert code is not None
+    return scapfile.event_block(code[0], _T0 + i * _NS_PER_EVENT, _INIT_TID,
+                                {"json": json.dumps({"container": info})})
 
 
 def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
