@@ -80,7 +80,7 @@ def test_generate_and_verify_cli(tmp_path: Path, capsys) -> None:
                  "--break-share", "0.05", "-o", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
     assert "bytes per event" in printed
-    assert "fd.name:" in printed and "fd-table entries come only from open exits" in printed
+    assert "fd.name:" in printed and "only open exits and events naming" in printed
     assert main(["verify", str(SEED_RULES), "--trace", str(out), "--json"]) == 0
     import json
 

@@ -32,6 +32,9 @@ PL_BLOCK_TYPE_V9 = 0x215
 UL_BLOCK_TYPE_V2 = 0x220
 EV_BLOCK_TYPE_V2 = 0x216
 EV_BLOCK_TYPE_V2_LARGE = 0x221
+FDL_BLOCK_TYPE_V2 = 0x218
+SCAP_FD_IPV4_SOCK = 3
+SCAP_FD_FILE_V2 = 16
 EF_LARGE_PAYLOAD = 1 << 11
 USERBLOCK_TYPE_USER = 0
 USERBLOCK_TYPE_GROUP = 1
@@ -284,9 +287,46 @@ def event_block(code: int, ts: int, tid: int, values: Mapping[str, object]) -> b
                  struct.pack("<H", 0) + evt)
 
 
+@dataclass(frozen=True)
+class FdEntry:
+    """One fd-table entry: a regular file (``path``, ``flags`` as PPM_O_* bits) or an
+    IPv4 socket (``tuple4`` = client ip, client port, server ip, server port)."""
+
+    fd: int
+    path: str | None = None
+    flags: int = 1
+    tuple4: tuple[str, int, str, int] | None = None
+    l4proto: int = 6  # SCAP_L4_TCP
+
+
+def _ipv4(text: str) -> bytes:
+    parts = [int(x) for x in text.split(".")]
+    if len(parts) != 4 or any(not 0 <= x <= 255 for x in parts):
+        raise ValueError(text)
+    return bytes(parts)  # as the kernel stores it: network order, read as a raw uint32
+
+
+def fd_entry(e: FdEntry) -> bytes:
+    if e.tuple4 is not None:
+        sip, sport, dip, dport = e.tuple4
+        body = (struct.pack("<QQB", e.fd, 0, SCAP_FD_IPV4_SOCK) + _ipv4(sip) + _ipv4(dip)
+                + struct.pack("<HHB", sport, dport, e.l4proto))
+    else:
+        body = (struct.pack("<QQBI", e.fd, 0, SCAP_FD_FILE_V2, e.flags)
+                + _s16(_enc(e.path or "")) + struct.pack("<I", 0))
+    return struct.pack("<I", 4 + len(body)) + body
+
+
+def fd_list(tid: int, entries: list[FdEntry]) -> bytes:
+    """An FDL_BLOCK_TYPE_V2 block: the fd table of thread ``tid``."""
+    return block(FDL_BLOCK_TYPE_V2, struct.pack("<Q", tid) + b"".join(fd_entry(e) for e in entries))
+
+
 def write_header(fh: BinaryIO, users: Mapping[str, int], groups: Mapping[str, int],
-                 threads: list[Thread]) -> None:
+                 threads: list[Thread], fds: Mapping[int, list[FdEntry]] | None = None) -> None:
     fh.write(section_header())
     fh.write(machine_info())
     fh.write(user_list(users, groups))
     fh.write(process_list(threads))
+    for tid, entries in (fds or {}).items():
+        fh.write(fd_list(tid, entries))

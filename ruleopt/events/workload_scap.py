@@ -10,7 +10,8 @@ a host produces them, not stored as columns:
   users come from the user-list block; a container id is a docker cgroup path, which
   libsinsp's container engine parses.
 - ``fd.*``, ``evt.is_open_*``: an open/openat/creat exit carries the fd, path and flags,
-  and libsinsp's parser adds the fd to the thread's table.
+  and libsinsp's parser adds the fd to the thread's table; an event that names an fd
+  (EF_USES_FD) of a file or an IPv4 socket runs on a thread whose fd-list block holds it.
 - ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters.
 
 Events that change a thread in libsinsp (execve, clone, setuid, procexit, opens, ...)
@@ -61,6 +62,7 @@ _FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar")
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
 _HOST_UIDS = {"root": 0}
 _INIT_TID = 1
+_EF_USES_FD = 1 << 2
 _FIRST_TID = 1000
 _NS_PER_EVENT = 1000
 _T0 = 1_700_000_000 * 10**9
@@ -97,6 +99,7 @@ class _Threads:
         self.by_key: dict[tuple, int] = {}
         self.parents: dict[tuple, int] = {}
         self.users: dict[str, int] = dict(_HOST_UIDS)
+        self.fds: dict[int, list[scapfile.FdEntry]] = {}  # tid -> its fd table
         # container id -> (image repository, privileged) of its last container-info event
         self.containers: dict[str, tuple[str, bool]] = {}
 
@@ -164,7 +167,7 @@ def build(table: EventTable, fh: BinaryIO) -> ScapReport:
     # the event blocks are built first, then written after the header.
     blocks = [_event(table.event(i), i, threads, rep) for i in range(table.n)]
     buf = io.BytesIO()
-    scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads)
+    scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads, threads.fds)
     head = buf.getvalue()
     fh.write(head)
     for b in blocks:
@@ -256,7 +259,16 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         return scapfile.Thread(tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid,
                                cgroups=cgroups)  # fmt: skip
 
-    tid = threads.thread(key, make, own=etype in _OWN_THREAD)
+    # libsinsp looks an fd up on events flagged EF_USES_FD whose fd parameter is not the
+    # result (a socket or accept exit's fd is a new one).
+    uses_fd = bool(info.flags & _EF_USES_FD) and not (exit_ and info.params
+                                                      and info.params[0][0] == "fd")
+    pnames_here = {n for n, _t in info.params} if uses_fd else set()
+    entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
+    # A row whose fd the event names gets a thread of its own, whose fd table holds it.
+    tid = threads.thread(key, make, own=etype in _OWN_THREAD or entry is not None)
+    if entry is not None:
+        threads.fds[tid] = [entry]
 
     # ---- the parameters
     values: dict[str, object] = dict(values_generic)
@@ -290,10 +302,14 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
         enter_pnames = {n for n, _t in scapfile.event_table()[codes[0]].params}
-        if "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
+        if entry is not None:
+            _check_table_fd(ev, i, entry, rep)
+        elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
                                                          for k in _FD_KEYS + ("fd.num",)):
             for k in _FD_KEYS + ("fd.num",):
-                rep._miss(k, i, "fd-table entries come only from open exits so far")
+                rep._miss(k, i, "no fd the capture carries here: only open exits and "
+                                "events naming a file or IPv4-socket fd are written so far "
+                                "(an exit's fd would come from its enter's thread)")  # fmt: skip
         for k in ("evt.is_open_write", "evt.is_open_read"):
             if ev.get(k) is not False:
                 rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
@@ -437,6 +453,47 @@ def _results(ev: dict, i: int, info: scapfile.EventInfo, exit_: bool, res: int,
         if ev.get(k) != v:
             rep._miss(k, i, "libsinsp reads the result from the exit's res parameter "
                             "(none on enter events)")  # fmt: skip
+
+
+_SOCKET = re.compile(r"(\d+\.\d+\.\d+\.\d+):(\d+)->(\d+\.\d+\.\d+\.\d+):(\d+)")
+
+
+def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
+    """The fd-table entry that makes libsinsp show this row's fd, if the event names an
+    fd and the row's fd is a regular file or an IPv4 socket."""
+    fd, name, kind = ev.get("fd.num"), ev.get("fd.name"), ev.get("fd.typechar")
+    if "fd" not in pnames or not isinstance(fd, int) or fd < 0 or not isinstance(name, str):
+        return None
+    if kind == "f" and name.startswith("/"):
+        flags = _open_flags(ev)
+        return scapfile.FdEntry(fd, path=name, flags=flags if flags is not None else 1)
+    m = _SOCKET.fullmatch(name)
+    if kind == "4" and m:
+        sip, sport, dip, dport = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+        try:
+            for ip in (sip, dip):
+                scapfile._ipv4(ip)
+        except ValueError:
+            return None
+        if sport > 0xFFFF or dport > 0xFFFF:
+            return None
+        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport))
+    return None
+
+
+def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
+    """A row's fd from the thread's fd table, as libsinsp will show it."""
+    if e.path is not None:
+        path = posixpath.normpath(e.path)
+        want: dict[str, object] = {"fd.name": path, "fd.directory": _sinsp_dirname(path),
+                                   "fd.filename": posixpath.basename(path), "fd.typechar": "f"}
+    else:
+        want = {"fd.name": ev.get("fd.name"), "fd.directory": None, "fd.filename": None,
+                "fd.typechar": "4"}
+    want["fd.num"] = e.fd
+    for k, v in want.items():
+        if k in rep.keys and ev.get(k) != v:
+            rep._miss(k, i, "libsinsp shows the fd-table entry of the thread")
 
 
 def _check_fd(ev: dict, i: int, path: str, flags: int, rep: ScapReport) -> None:
