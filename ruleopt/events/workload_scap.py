@@ -100,6 +100,8 @@ class _Threads:
         self.parents: dict[tuple, int] = {}
         self.users: dict[str, int] = dict(_HOST_UIDS)
         self.fds: dict[int, list[scapfile.FdEntry]] = {}  # tid -> its fd table
+        # The previous row, when it was an enter naming an fd: (row, type, key, fd, tid).
+        self.last: tuple | None = None
         # container id -> (image repository, privileged) of its last container-info event
         self.containers: dict[str, tuple[str, bool]] = {}
 
@@ -265,10 +267,24 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                                                       and info.params[0][0] == "fd")
     pnames_here = {n for n, _t in info.params} if uses_fd else set()
     entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
-    # A row whose fd the event names gets a thread of its own, whose fd table holds it.
-    tid = threads.thread(key, make, own=etype in _OWN_THREAD or entry is not None)
+    last = threads.last
+    inherited = None
+    if (entry is None and exit_ and etype not in _OWN_THREAD and last is not None
+            and last[0] == i - 1 and last[1] == etype and last[2] == key):
+        # The exit right after its enter, same process and fd: on the enter's thread,
+        # libsinsp takes the exit's fd from the enter, as on a host.
+        e = last[3]
+        if ev.get("fd.num") == e.fd and ev.get("fd.name") == (e.path or ev.get("fd.name")):
+            inherited = e
+    if inherited is not None:
+        assert last is not None
+        tid = last[4]
+    else:
+        # A row whose fd the event names gets a thread of its own, whose fd table holds it.
+        tid = threads.thread(key, make, own=etype in _OWN_THREAD or entry is not None)
     if entry is not None:
         threads.fds[tid] = [entry]
+    threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
 
     # ---- the parameters
     values: dict[str, object] = dict(values_generic)
@@ -302,14 +318,14 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
         enter_pnames = {n for n, _t in scapfile.event_table()[codes[0]].params}
-        if entry is not None:
-            _check_table_fd(ev, i, entry, rep)
+        if entry is not None or inherited is not None:
+            _check_table_fd(ev, i, entry or inherited, rep)
         elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
                                                          for k in _FD_KEYS + ("fd.num",)):
             for k in _FD_KEYS + ("fd.num",):
                 rep._miss(k, i, "no fd the capture carries here: only open exits and "
-                                "events naming a file or IPv4-socket fd are written so far "
-                                "(an exit's fd would come from its enter's thread)")  # fmt: skip
+                                "events naming a file or IPv4-socket fd (and their exits "
+                                "right after them) are written so far")  # fmt: skip
         for k in ("evt.is_open_write", "evt.is_open_read"):
             if ev.get(k) is not False:
                 rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
