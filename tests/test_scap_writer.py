@@ -134,6 +134,18 @@ def test_unwritable_output_is_refused_cleanly(tmp_path: Path, capsys, where: str
     assert not out.exists()
 
 
+def test_rules_a_capture_cannot_serve_are_refused(tmp_path: Path, capsys) -> None:
+    from conftest import RULESETS
+
+    out = tmp_path / "k.scap"
+    rules = RULESETS / "k8s_audit_rules-falco-0.26.2.yaml"
+    assert main(["generate", "-r", str(rules), "-n", "50", "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "no enabled syscall rule" in err and "k8s_audit" in err and "-o WORKLOAD.npz" in err
+    assert "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
 def test_interrupted_write_leaves_nothing(seed_rules, tmp_path: Path, monkeypatch) -> None:
     table = generate(seed_rules, 300, 1, 0.1)
     calls = {"n": 0}

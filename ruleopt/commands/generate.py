@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     check_output(out, directory=False, suffix=suffix)
     check_rules_files(args.rules)
     rules = load_rules(args.rules)
+    if suffix == ".scap":
+        _check_capture_rules(rules, args.rules)
     bounds.check_memory(bounds.table_bytes(args.events, len(needed_keys(rules))),
                         f"generating {args.events:,} events for these rules",
                         "generate fewer events (-n)")
@@ -67,6 +69,20 @@ def run(args: argparse.Namespace) -> int:
     table.save(out)
     _print_summary(report, out)
     return 0
+
+
+def _check_capture_rules(rules, paths: list[str]) -> None:
+    """A capture carries syscall events only: refuse, before any work, rules it cannot
+    serve at all (every enabled rule of another source, such as k8s_audit)."""
+    from ruleopt.errors import RuleoptError
+
+    if rules.syscall_rules():
+        return
+    sources = sorted(rules.by_source()) or ["none enabled"]
+    raise RuleoptError(
+        "these rules have no enabled syscall rule, and a .scap capture carries syscall "
+        f"events only (rule sources: {', '.join(sources)})", file=paths[-1],
+        hint="write the workload as an event table instead: -o WORKLOAD.npz")
 
 
 def _print_capture(rep) -> None:
