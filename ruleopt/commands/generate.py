@@ -1,4 +1,5 @@
-"""``ruleopt generate``: write a seeded synthetic workload (an EventTable .npz) for rules."""
+"""``ruleopt generate``: write a seeded synthetic workload for rules, as an EventTable
+(``.npz``) or as a libscap capture (``.scap``) that libsinsp 2022 reads back."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"random seed, 0 to {bounds.MAX_SEED} (default 0)")
     parser.add_argument("--break-share", type=_share, default=0.01, metavar="F",
                         help="share of events built to break a rule (default 0.01)")  # fmt: skip
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.npz",
-                        help="where to write the event table (written atomically)")  # fmt: skip
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.npz|FILE.scap",
+                        help="where to write the workload: an event table (.npz) or a "
+                             "libscap capture (.scap); written atomically")  # fmt: skip
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -45,18 +47,56 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     # Check the destination before minutes of work, not after. Every command finds an
     # EventTable by its .npz suffix.
-    check_output(out, directory=False, suffix=".npz")
+    suffix = out.suffix.lower() if out.suffix.lower() in (".npz", ".scap") else ".npz"
+    check_output(out, directory=False, suffix=suffix)
     check_rules_files(args.rules)
     rules = load_rules(args.rules)
+    if suffix == ".scap":
+        _check_capture_rules(rules, args.rules)
     bounds.check_memory(bounds.table_bytes(args.events, len(needed_keys(rules))),
                         f"generating {args.events:,} events for these rules",
                         "generate fewer events (-n)")
     report = GenerationReport(args.events, args.seed, args.break_share)
     table = generate(rules, args.events, args.seed, args.break_share,
                      progress=not args.quiet and sys.stderr.isatty(), report=report)  # fmt: skip
+    if suffix == ".scap":
+        from ruleopt.events.workload_scap import write_capture
+
+        scap = write_capture(table, out)
+        _print_summary(report, out)
+        _print_capture(scap)
+        return 0
     table.save(out)
     _print_summary(report, out)
     return 0
+
+
+def _check_capture_rules(rules, paths: list[str]) -> None:
+    """A capture carries syscall events only: refuse, before any work, rules it cannot
+    serve at all (every enabled rule of another source, such as k8s_audit)."""
+    from ruleopt.errors import RuleoptError
+
+    if rules.syscall_rules():
+        return
+    sources = sorted(rules.by_source()) or ["none enabled"]
+    raise RuleoptError(
+        "these rules have no enabled syscall rule, and a .scap capture carries syscall "
+        f"events only (rule sources: {', '.join(sources)})", file=paths[-1],
+        hint="write the workload as an event table instead: -o WORKLOAD.npz")
+
+
+def _print_capture(rep) -> None:
+    """What the capture holds and, per field, what libsinsp will not read as generated."""
+    print(f"capture: {rep.events} events, {rep.threads} threads, {rep.bytes:,} bytes "
+          f"({rep.bytes / max(rep.events, 1):.1f} bytes per event)")
+    if rep.not_produced:
+        print("fields not produced in the capture (absent or libsinsp's own value):")
+        for key, why in sorted(rep.not_produced.items()):
+            print(f"  {key}: {why}")
+    if rep.unfaithful:
+        print("fields libsinsp reads differently from the generator on some events:")
+        for key, (rows, why) in sorted(rep.unfaithful.items()):
+            print(f"  {key}: {rows} of {rep.events} events: {why}")
 
 
 def _print_summary(rep, out: Path) -> None:

@@ -905,8 +905,29 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
         elif t.get("evt.is_open_read") is True:
             put("evt.arg.flags", "O_RDONLY")
 
+    def normal_path(t: dict) -> dict | None:
+        # libsinsp normalises an opened path ("/etc/" is read back as "/etc"): a template
+        # path ending in "/" is offered first as a file inside that directory, which a
+        # capture can carry unchanged.
+        name = t.get("fd.name")
+        if not (isinstance(name, str) and name.startswith("/") and name.endswith("/")
+                and len(name) > 1):
+            return None
+        v = dict(t)
+        v["fd.name"] = name + f"{_solver.SYNTH}.tmp"
+        fd_variant(v, True)
+        return v
+
     def complete(t: dict) -> list[dict]:
         out: list[dict] = []
+        first = normal_path(t)
+        for base in ([first] if first is not None else []):
+            for pname_wins in (True, False):
+                v = dict(base)
+                ancestry_variant(v, pname_wins)
+                others(v)
+                if v not in out:
+                    out.append(v)
         for name_wins in (False, True):
             for pname_wins in (True, False):
                 v = dict(t)

@@ -1,0 +1,531 @@
+"""A generated EventTable written as a libscap savefile that libsinsp 2022 reads back.
+
+Every row of the table becomes one event (the generator already lays its calls out as
+enter/exit pairs). The fields libsinsp computes from its own state are produced the way
+a host produces them, not stored as columns:
+
+- ``proc.*``, ``user.name``, ``container.id``: each distinct process the rows describe is
+  one process-list entry (comm, exe, args, uid, cgroups), its ancestors a chain of entries
+  named after ``proc.aname`` (``proc.pname`` first, with ``proc.pcmdline``'s arguments);
+  users come from the user-list block; a container id is a docker cgroup path, which
+  libsinsp's container engine parses.
+- ``fd.*``, ``evt.is_open_*``: an open/openat/creat exit carries the fd, path and flags,
+  and libsinsp's parser adds the fd to the thread's table; an event that names an fd
+  (EF_USES_FD) of a file or an IPv4 socket runs on a thread whose fd-list block holds it.
+- ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters.
+
+Events that change a thread in libsinsp (execve, clone, setuid, procexit, opens, ...)
+run on a thread of their own (a copy of the process), so they never leak state into the
+events of other rows. Cells the writer cannot yet produce faithfully are counted per
+field with the reason (``ScapReport.unfaithful``) and, in ``ScapReport.mask``, marked
+per row: nothing differs silently.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+
+from ruleopt.events import scapfile
+from ruleopt.events.table import EventTable
+
+# Process-describing fields: rows that agree on all of them share one thread.
+_PROC_KEYS = ("proc.name", "proc.pname", "proc.cmdline", "proc.exe", "user.name",
+              "container.id", "proc.tty")  # fmt: skip
+# Syscalls whose libsinsp parsers change the calling thread (or its fd table).
+_OWN_THREAD = frozenset({
+    "execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "setuid",
+    "setgid", "setresuid", "setresgid", "chdir", "fchdir", "chroot", "setsid", "setpgid",
+    "open", "openat", "openat2", "creat", "socket", "accept", "accept4", "connect", "bind",
+    "dup", "dup2", "dup3", "close", "pipe", "pipe2", "eventfd", "signalfd", "timerfd_create",
+    "inotify_init", "inotify_init1", "socketpair", "userfaultfd", "prctl", "capset",
+})  # fmt: skip
+_OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_CONTAINER_META = ("container.image.repository", "container.privileged")
+# Fields this writer sets; everything else the ruleset reads is listed as not produced.
+PRODUCED = frozenset({
+    "evt.num", "evt.type", "evt.dir", "proc.name", "proc.pname", "proc.cmdline", "proc.exe",
+    "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
+    "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
+    "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline", *_CONTAINER_META,
+})  # fmt: skip
+_FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar")
+_CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
+_HOST_UIDS = {"root": 0}
+_INIT_TID = 1
+_EF_USES_FD = 1 << 2
+_FIRST_TID = 1000
+_NS_PER_EVENT = 1000
+_T0 = 1_700_000_000 * 10**9
+
+
+@dataclass
+class ScapReport:
+    """What the capture holds and, per field, the cells it could not produce as intended."""
+
+    events: int = 0
+    threads: int = 0
+    bytes: int = 0
+    not_produced: dict[str, str] = field(default_factory=dict)  # field -> why, all rows
+    unfaithful: dict[str, tuple[int, str]] = field(default_factory=dict)  # field -> (rows, why)
+    mask: dict[str, np.ndarray] = field(default_factory=dict)  # field -> rows not faithful
+    keys: frozenset[str] = frozenset()  # the table's fields
+
+    def _miss(self, key: str, row: int, why: str) -> None:
+        m = self.mask.get(key)
+        if m is None:
+            m = self.mask[key] = np.zeros(self.events, dtype=bool)
+        if not m[row]:
+            m[row] = True
+            count, _ = self.unfaithful.get(key, (0, why))
+            self.unfaithful[key] = (count + 1, why)
+
+
+class _Threads:
+    """The process list: one entry per distinct process, one per distinct ancestry."""
+
+    def __init__(self) -> None:
+        self.threads: list[scapfile.Thread] = [
+            scapfile.Thread(_INIT_TID, _INIT_TID, 0, "systemd", "/sbin/init", ("--system",))]
+        self.by_key: dict[tuple, int] = {}
+        self.parents: dict[tuple, int] = {}
+        self.users: dict[str, int] = dict(_HOST_UIDS)
+        self.fds: dict[int, list[scapfile.FdEntry]] = {}  # tid -> its fd table
+        # The previous row, when it was an enter naming an fd: (row, type, key, fd, tid).
+        self.last: tuple | None = None
+        # container id -> (image repository, privileged) of its last container-info event
+        self.containers: dict[str, tuple[str, bool]] = {}
+
+    def uid(self, name: str | None) -> int:
+        if name is None:
+            return 0
+        if name not in self.users:
+            self.users[name] = 2000 + len(self.users)
+        return self.users[name]
+
+    def _next(self) -> int:
+        return _FIRST_TID + len(self.threads)
+
+    def ancestry(self, chain: tuple[str, ...], pcmdline: tuple[str, ...] | None,
+                 cgroups: tuple[str, ...]) -> int:
+        """The tid of the parent of a process whose ancestors (parent first) are
+        ``chain``; 0 (no parent: libsinsp's walk ends there) for an empty chain."""
+        if not chain:
+            return 0
+        key = (chain, pcmdline, cgroups)
+        tid = self.parents.get(key)
+        if tid is None:
+            up = self.ancestry(chain[1:], None, cgroups)
+            tid = self._next()
+            self.threads.append(scapfile.Thread(tid, tid, up, chain[0], f"/usr/bin/{chain[0]}",
+                                                pcmdline or (), cgroups=cgroups))  # fmt: skip
+            self.parents[key] = tid
+        return tid
+
+    def thread(self, key: tuple, make: Callable[[int], scapfile.Thread], own: bool) -> int:
+        if not own and key in self.by_key:
+            return self.by_key[key]
+        tid = self._next()
+        self.threads.append(make(tid))
+        if not own:
+            self.by_key[key] = tid
+        return tid
+
+
+def _open_flags(ev: dict) -> int | None:
+    text = ev.get("evt.arg.flags")
+    if isinstance(text, str) and text:
+        bits = 0
+        for tok in text.split("|"):
+            if tok not in scapfile.PPM_O_FLAGS:
+                return None
+            bits |= scapfile.PPM_O_FLAGS[tok]
+        return bits
+    w, r = ev.get("evt.is_open_write") is True, ev.get("evt.is_open_read") is True
+    return scapfile.PPM_O_FLAGS["O_RDWR" if w and r else "O_WRONLY" if w else "O_RDONLY"]
+
+
+def _sinsp_dirname(path: str) -> str:
+    return posixpath.dirname(path) or "/"
+
+
+def build(table: EventTable, fh: BinaryIO) -> ScapReport:
+    """Write ``table`` as a capture into ``fh``; return what round-trips and what not."""
+    rep = ScapReport(events=table.n, keys=frozenset(table.keys))
+    keys = set(table.keys) - {"evt.num"}
+    for key in sorted(k for k in keys - PRODUCED if not k.startswith("proc.aname[")):
+        rep.not_produced[key] = "the capture writer does not set this field yet"
+    threads = _Threads()
+    # The process list precedes the events but is known only once every row is seen:
+    # the event blocks are built first, then written after the header.
+    blocks = [_event(table.event(i), i, threads, rep) for i in range(table.n)]
+    buf = io.BytesIO()
+    scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads, threads.fds)
+    head = buf.getvalue()
+    fh.write(head)
+    for b in blocks:
+        fh.write(b)
+    rep.threads = len(threads.threads)
+    rep.bytes = len(head) + sum(len(b) for b in blocks)
+    return rep
+
+
+def write_capture(table: EventTable, path: str | os.PathLike) -> ScapReport:
+    """``build`` into ``path`` atomically: on any failure (Ctrl-C included) nothing is
+    left behind and an existing file there is untouched."""
+    from ruleopt.fsutil import atomic_write
+
+    reports: list[ScapReport] = []
+    atomic_write(path, lambda fh: reports.append(build(table, fh)))
+    return reports[0]
+
+
+def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
+    etype = str(ev.get("evt.type"))
+    exit_ = ev.get("evt.dir") == "<"
+    codes = scapfile.event_codes(etype)
+    cid_row = ev.get("container.id")
+    # libsinsp 2022 does not return a container-info event that opens a capture (it is
+    # consumed while the capture is set up), so row 0 cannot be one.
+    if (etype == "container" and i > 0 and isinstance(cid_row, str)
+            and _CONTAINER_ID.fullmatch(cid_row)):
+        return _container_event(ev, i, cid_row, threads, rep)
+    if codes is not None and scapfile.event_table()[codes[0]].internal:
+        # libsinsp's own events other than a container's info: written as generic events
+        # until their payloads are built; such rows say so.
+        codes = None
+        why = ("libsinsp's internal events are written only as a container's info, for "
+               "a docker container id, after the first event")  # fmt: skip
+    else:
+        why = "no libscap 2022 event of this name"
+    if codes is None:
+        for key in ("evt.type", "evt.dir"):
+            rep._miss(key, i, why)
+        codes = (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1)
+    code = codes[1] if exit_ else codes[0]
+    info = scapfile.event_table()[code]
+    if exit_ and info.flags & scapfile._EF_UNUSED:
+        rep._miss("evt.dir", i, "libscap 2022 has no exit event for this syscall")
+        code = codes[0]
+        info = scapfile.event_table()[code]
+    if code in (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1):
+        values_generic = {"ID": scapfile.syscall_codes().get(etype, 0), "nativeID": 0}
+    else:
+        values_generic = {}
+    if ev.get("evt.num") != i + 1:
+        rep._miss("evt.num", i, "a capture numbers its events 1, 2, 3, ...")
+
+    # ---- the process
+    name = ev.get("proc.name")
+    comm = "" if name is None else str(name)
+    cmdline = ev.get("proc.cmdline")
+    args: tuple[str, ...] = ()
+    if isinstance(cmdline, str):
+        if cmdline == comm:
+            args = ()
+        elif cmdline.startswith(comm + " "):
+            args = (cmdline[len(comm) + 1:],)
+        else:
+            rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
+            args = (cmdline,)
+    cid = ev.get("container.id")
+    _container_fields(ev, i, cid, threads, rep)
+    cgroups: tuple[str, ...] = ()
+    if isinstance(cid, str) and cid != "host":
+        if _CONTAINER_ID.fullmatch(cid):
+            cgroups = (f"cpuset=/docker/{cid}{'0' * 52}",)
+        else:
+            rep._miss("container.id", i, "libsinsp finds only 12-hex-digit docker ids")
+    exe = ev.get("proc.exe")
+    exe_s = str(exe) if isinstance(exe, str) else f"/usr/bin/{comm}"
+    tty = ev.get("proc.tty")
+    is_execve_exit = exit_ and etype in ("execve", "execveat") and _result(ev) >= 0
+    if isinstance(tty, int) and tty != 0 and not is_execve_exit:
+        rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
+                                 "exit carries one")  # fmt: skip
+    uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None)
+    chain, pargs = _ancestry(ev, i, rep)
+    parent = threads.ancestry(chain, pargs, cgroups)
+    key = tuple(ev.get(k) for k in _PROC_KEYS)
+
+    def make(tid: int) -> scapfile.Thread:
+        return scapfile.Thread(tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid,
+                               cgroups=cgroups)  # fmt: skip
+
+    # libsinsp looks an fd up on events flagged EF_USES_FD whose fd parameter is not the
+    # result (a socket or accept exit's fd is a new one).
+    uses_fd = bool(info.flags & _EF_USES_FD) and not (exit_ and info.params
+                                                      and info.params[0][0] == "fd")
+    pnames_here = {n for n, _t in info.params} if uses_fd else set()
+    entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
+    last = threads.last
+    inherited = None
+    if (entry is None and exit_ and etype not in _OWN_THREAD and last is not None
+            and last[0] == i - 1 and last[1] == etype and last[2] == key):
+        # The exit right after its enter, same process and fd: on the enter's thread,
+        # libsinsp takes the exit's fd from the enter, as on a host.
+        e = last[3]
+        if ev.get("fd.num") == e.fd and ev.get("fd.name") == (e.path or ev.get("fd.name")):
+            inherited = e
+    if inherited is not None:
+        assert last is not None
+        tid = last[4]
+    else:
+        # A row whose fd the event names gets a thread of its own, whose fd table holds it.
+        tid = threads.thread(key, make, own=etype in _OWN_THREAD or entry is not None)
+    if entry is not None:
+        threads.fds[tid] = [entry]
+    threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
+
+    # ---- the parameters
+    values: dict[str, object] = dict(values_generic)
+    pnames = {n for n, _t in info.params}
+    res = _result(ev)
+    is_open_exit = exit_ and etype in _OPENS
+    fdnum = ev.get("fd.num")
+    if is_open_exit:
+        path = ev.get("fd.name")
+        flags = _open_flags(ev)
+        if flags is None:
+            rep._miss("evt.arg.flags", i, "a flag libscap 2022 does not know")
+            flags = 1
+        if "flags" not in pnames:  # creat: no flags parameter, so none for libsinsp
+            flags = 0
+        if isinstance(fdnum, int) and fdnum >= 0:
+            res = fdnum
+        values.update(fd=res, dirfd=-100, name=path, flags=flags, mode=0)
+        if isinstance(path, str) and res >= 0:
+            _check_fd(ev, i, path, flags, rep)
+            if ev.get("fd.num") != res:
+                rep._miss("fd.num", i, "an open exit's fd is its result (evt.rawres)")
+            for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
+                if ev.get(k) != bool(flags & bit):
+                    rep._miss(k, i, "libsinsp derives it from the open's flags")
+        else:
+            for k in _FD_KEYS + ("fd.num",):
+                if ev.get(k) is not None:
+                    rep._miss(k, i, "an open that fails or has no path creates no fd")
+    else:
+        if isinstance(fdnum, int) and "fd" in pnames:
+            values["fd"] = fdnum
+        enter_pnames = {n for n, _t in scapfile.event_table()[codes[0]].params}
+        if entry is not None or inherited is not None:
+            _check_table_fd(ev, i, entry or inherited, rep)
+        elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
+                                                         for k in _FD_KEYS + ("fd.num",)):
+            for k in _FD_KEYS + ("fd.num",):
+                rep._miss(k, i, "no fd the capture carries here: only open exits and "
+                                "events naming a file or IPv4-socket fd (and their exits "
+                                "right after them) are written so far")  # fmt: skip
+        for k in ("evt.is_open_write", "evt.is_open_read"):
+            if ev.get(k) is not False:
+                rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
+    _results(ev, i, info, exit_, res, values, rep)
+    argname = ev.get("evt.arg.name")
+    if is_open_exit:
+        if argname != values.get("name"):
+            rep._miss("evt.arg.name", i, "an open exit's name parameter is its path (fd.name)")
+    elif "name" in pnames:
+        if argname is None:
+            rep._miss("evt.arg.name", i, "libsinsp reads this event's name parameter")
+        else:
+            values["name"] = argname
+    elif argname is not None:
+        rep._miss("evt.arg.name", i, "this event has no name parameter")
+    if is_execve_exit:
+        values.update(exe=exe_s, args=b"".join(a.encode() + b"\0" for a in args), tid=tid,
+                      pid=tid, ptid=parent, cwd="/", comm=comm, fdlimit=1024,
+                      cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
+                      tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
+                      uid=uid)  # fmt: skip
+    return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
+                      rep: ScapReport) -> None:
+    """container.image.repository / .privileged as libsinsp shows them: from the
+    container's last container-info event; absent on the host; before any info, no
+    repository and not privileged."""
+    if not isinstance(cid, str) or cid == "host":
+        want: tuple[str | None, bool | None] = (None, None)
+    else:
+        want = threads.containers.get(cid, (None, False))
+    for key, value in zip(_CONTAINER_META, want, strict=True):
+        if key in rep.keys and ev.get(key) != value:
+            rep._miss(key, i, "libsinsp takes it from the container's last container-info "
+                              "event (evt.type = container rows)")  # fmt: skip
+
+
+def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapReport) -> bytes:
+    """An ``evt.type = container`` row: the container-info event libsinsp reads from
+    captures, carrying the row's image repository and privileged flag."""
+    repo = ev.get("container.image.repository")
+    repo = repo if isinstance(repo, str) and repo else "docker.io/library/generated"
+    privileged = ev.get("container.privileged") is True
+    threads.containers[cid] = (repo, privileged)
+    info = {"id": cid, "type": 0, "name": f"generated-{cid}", "image": f"{repo}:latest",
+            "imageid": "", "imagerepo": repo, "imagetag": "latest", "imagedigest": "",
+            "privileged": privileged}
+    if ev.get("evt.dir") != ">":
+        rep._miss("evt.dir", i, "a container-info event has no exit")
+    if ev.get("evt.num") != i + 1:
+        rep._miss("evt.num", i, "a capture numbers its events 1, 2, 3, ...")
+    _container_fields(ev, i, cid, threads, rep)
+    for key in rep.keys:
+        # libsinsp runs the event on a thread of its own, named container:<id>.
+        if key.startswith(("proc.", "user.", "fd.")) or key in (
+                "evt.rawres", "evt.res", "evt.is_open_write", "evt.is_open_read") or (
+                key.startswith("evt.arg")):
+            rep._miss(key, i, "a container-info event runs on libsinsp's container:<id> "
+                              "thread, with no fd, result or arguments")  # fmt: skip
+    code = scapfile.event_codes("container")
+    assert code is not None
+    return scapfile.event_block(code[0], _T0 + i * _NS_PER_EVENT, _INIT_TID,
+                                {"json": json.dumps({"container": info})})
+
+
+def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
+    """The argument list libsinsp prints as ``cmdline`` after ``comm``; None if none."""
+    if cmdline == comm:
+        return ()
+    if cmdline.startswith(comm + " "):
+        return (cmdline[len(comm) + 1:],)
+    return None
+
+
+def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The row's ancestors, parent first (one chain in a capture: proc.pname is
+    proc.aname[1]), and the parent's arguments; cells that disagree are marked."""
+    names = ev.get("proc.aname")
+    if isinstance(names, list) and all(isinstance(x, str) for x in names):
+        chain = tuple(names)
+    else:
+        pname = ev.get("proc.pname")
+        chain = (pname,) if isinstance(pname, str) else ()
+        k = 2
+        while chain and isinstance(ev.get(f"proc.aname[{k}]"), str):
+            chain += (ev[f"proc.aname[{k}]"],)
+            k += 1
+    pargs: tuple[str, ...] | None = None
+    pcmd = ev.get("proc.pcmdline")
+    if chain and isinstance(pcmd, str):
+        pargs = _args_of(pcmd, chain[0])
+        if pargs is None:
+            rep._miss("proc.pcmdline", i, "libsinsp prints the parent's name before its "
+                                          "arguments")  # fmt: skip
+    want: dict[str, object] = {"proc.pname": chain[0] if chain else None,
+                               "proc.aname": list(chain) or None,
+                               "proc.pcmdline": (" ".join((chain[0], *pargs)) if pargs
+                                                 else chain[0]) if chain else None}
+    for key in rep.keys:
+        if key.startswith("proc.aname["):
+            k = int(key[len("proc.aname["):-1])
+            want[key] = chain[k - 1] if 1 <= k <= len(chain) else None
+    for key, value in want.items():
+        if key in rep.keys and ev.get(key) != value and not (
+                key == "proc.pcmdline" and pargs is None and chain):
+            rep._miss(key, i, "a capture's ancestry is one chain of parents "
+                              "(proc.pname = proc.aname[1])")  # fmt: skip
+    return chain, pargs
+
+
+def _result(ev: dict) -> int:
+    """The exit's result: evt.rawres, else the errno evt.res names, else success."""
+    raw = ev.get("evt.rawres")
+    if isinstance(raw, int):
+        return raw
+    text = ev.get("evt.res")
+    if isinstance(text, str) and text != "SUCCESS":
+        return -getattr(errno, text, errno.EINVAL)
+    return 0
+
+
+def _results(ev: dict, i: int, info: scapfile.EventInfo, exit_: bool, res: int,
+             values: dict, rep: ScapReport) -> None:
+    """Put the result in the exit's first parameter; mark what libsinsp will not echo."""
+    first = info.params[0] if info.params else None
+    carries = exit_ and first is not None and first[0] in ("res", "fd")
+    if carries:
+        assert first is not None
+        res = int(values.setdefault(first[0], res))  # an exit's fd param is its result
+        shown = "SUCCESS" if res >= 0 else errno.errorcode.get(-res)
+        if res < 0 and first[1] == 15:  # a failed clone's pid: printed as a number
+            shown = str(res)
+        elif res < 0 and first[1] not in (11, 14):  # not an errno type: no errno name
+            shown = None
+        want = {"evt.rawres": res, "evt.res": shown}
+    else:
+        want = {"evt.rawres": None, "evt.res": None}
+    for k, v in want.items():
+        if ev.get(k) != v:
+            rep._miss(k, i, "libsinsp reads the result from the exit's res parameter "
+                            "(none on enter events)")  # fmt: skip
+
+
+_SOCKET = re.compile(r"(\d+\.\d+\.\d+\.\d+):(\d+)->(\d+\.\d+\.\d+\.\d+):(\d+)")
+
+
+def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
+    """The fd-table entry that makes libsinsp show this row's fd, if the event names an
+    fd and the row's fd is a regular file or an IPv4 socket."""
+    fd, name, kind = ev.get("fd.num"), ev.get("fd.name"), ev.get("fd.typechar")
+    if "fd" not in pnames or not isinstance(fd, int) or fd < 0 or not isinstance(name, str):
+        return None
+    if kind == "f" and name.startswith("/"):
+        flags = _open_flags(ev)
+        return scapfile.FdEntry(fd, path=name, flags=flags if flags is not None else 1)
+    m = _SOCKET.fullmatch(name)
+    if kind == "4" and m:
+        sip, sport, dip, dport = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+        try:
+            for ip in (sip, dip):
+                scapfile._ipv4(ip)
+        except ValueError:
+            return None
+        if sport > 0xFFFF or dport > 0xFFFF:
+            return None
+        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport))
+    return None
+
+
+def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
+    """A row's fd from the thread's fd table, as libsinsp will show it."""
+    if e.path is not None:
+        path = posixpath.normpath(e.path)
+        want: dict[str, object] = {"fd.name": path, "fd.directory": _sinsp_dirname(path),
+                                   "fd.filename": posixpath.basename(path), "fd.typechar": "f"}
+    else:
+        want = {"fd.name": ev.get("fd.name"), "fd.directory": None, "fd.filename": None,
+                "fd.typechar": "4"}
+    want["fd.num"] = e.fd
+    for k, v in want.items():
+        if k in rep.keys and ev.get(k) != v:
+            rep._miss(k, i, "libsinsp shows the fd-table entry of the thread")
+
+
+def _check_fd(ev: dict, i: int, path: str, flags: int, rep: ScapReport) -> None:
+    """The open exit's fd as libsinsp will see it, against the generator's columns."""
+    norm = posixpath.normpath(path) if path.startswith("/") else None
+    if norm is None or norm != path or norm.startswith("//"):
+        rep._miss("fd.name", i, "libsinsp normalises the path (against the cwd if relative)")
+        norm = norm or "/" + path
+    path = norm
+    if flags & scapfile.PPM_O_FLAGS["O_DIRECTORY"]:  # libsinsp: the fd is a directory
+        want: dict[str, str | None] = {"fd.directory": path, "fd.filename": None,
+                                       "fd.typechar": "d"}
+    else:
+        want = {"fd.directory": _sinsp_dirname(path), "fd.filename": posixpath.basename(path),
+                "fd.typechar": "f"}
+    for k, v in want.items():
+        got = ev.get(k)
+        if k in rep.keys and got != v:
+            rep._miss(k, i, f"libsinsp derives it from the path and flags ({v!r})")
