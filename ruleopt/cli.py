@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
-    # Conditions are trees walked recursively (printer, resolver, evaluator); real rules
-    # nest a few dozen levels, generated ones 20,000+: run on a thread whose stack fits.
+    # SIGTERM unwinds like Ctrl-C (see _terminate); the command runs on call_deep's
+    # large-stack worker, since conditions are walked recursively (up to the loader's
+    # 1,000-level bound, several frames a level).
     try:
         signal.signal(signal.SIGTERM, _terminate)
     except ValueError:  # not the main thread (main() called from a worker): leave it
