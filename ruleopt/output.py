@@ -26,26 +26,14 @@ from dataclasses import dataclass
 from ruleopt.engine.text import from_bytes, to_bytes
 from ruleopt.errors import RuleoptError
 from ruleopt.output_tokens import FieldToken, FormatError, apply_width, field_tokens, tokenize
-
-# Falco's priority names as it prints them, keyed by every spelling rules files use.
-PRIORITIES: dict[str, str] = {
-    "emergency": "Emergency",
-    "alert": "Alert",
-    "critical": "Critical",
-    "error": "Error",
-    "warning": "Warning",
-    "notice": "Notice",
-    "informational": "Informational",
-    "info": "Informational",
-    "debug": "Debug",
-}
+from ruleopt.rules.model import priority_name
 
 NA = "<NA>"
 
 
 def normalize_priority(text: str) -> str:
     """Falco's printed name for a rule's priority (``WARNING`` → ``Warning``)."""
-    return PRIORITIES.get(str(text).strip().lower(), str(text).strip().capitalize())
+    return priority_name(str(text)) or str(text).strip().capitalize()
 
 
 def render_value(value: object) -> str:

@@ -29,6 +29,7 @@ import re2
 
 from ruleopt.errors import RuleoptError
 from ruleopt.fields import FieldInfo
+from ruleopt.rules.ast import LIST_OPS, TRANSFORMERS  # the grammar's, one definition
 
 from .text import canonical, to_bytes
 
@@ -36,7 +37,6 @@ from .text import canonical, to_bytes
 
 NUMERIC_TYPES = frozenset({"int", "uint", "port", "reltime", "abstime", "bool", "double"})
 ORDER_OPS = frozenset({"<", "<=", ">", ">="})
-LIST_OPS = frozenset({"in", "intersects", "pmatch"})
 # Operators each type accepts (libsinsp throws "'op' not supported for ..." otherwise).
 _STRING_OPS = frozenset(
     {"=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith",
@@ -55,7 +55,6 @@ _OPS_BY_TYPE: dict[str, frozenset[str]] = {
     "bytebuf": _BUFFER_OPS, "dynamic": _STRING_OPS | _NUMERIC_OPS,
 }
 
-TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
 # What each transformer takes (modern libsinsp: string transformers take text fields,
 # len also a list field's values); the result of len is a number.
 _TEXT_TYPES = frozenset({"str", "bytebuf"})

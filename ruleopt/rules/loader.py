@@ -71,6 +71,7 @@ from ruleopt.rules.model import (
     Rule,
     RuleSet,
     Warning,
+    priority_name,
 )
 
 RULE_APPENDABLE = ("condition", "output", "desc", "tags", "exceptions")
@@ -78,7 +79,6 @@ RULE_REPLACEABLE = (
     "condition", "output", "desc", "priority", "tags", "exceptions", "enabled",
     "warn_evttypes", "skip-if-unknown-filter",
 )
-_PRIORITY_ALIASES = {"INFO": "INFORMATIONAL"}
 
 _PARSER_WHERE = re.compile(r" at (?:line \d+, )?column \d+ of the condition")
 
@@ -666,11 +666,11 @@ class _Loader:
 
     def priority(self, file: str, keys: dict, item: yaml.Node) -> str:
         text = self.scalar(file, keys, "priority", item)
-        upper = _PRIORITY_ALIASES.get(text.upper(), text.upper())
-        if upper not in PRIORITIES:
+        name = priority_name(text)
+        if name is None:
             self.fail(_err(f"invalid priority '{text}'", file, keys["priority"][1],
                            hint="one of: " + ", ".join(p.lower() for p in PRIORITIES)))
-        return upper.capitalize() if upper != "INFORMATIONAL" else "Informational"
+        return name or text  # fail() raised when name is None
 
     def read_rule(self, file: str, item: yaml.Node, keys: dict) -> None:
         name = self.scalar(file, keys, "rule", item)

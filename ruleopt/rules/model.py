@@ -13,11 +13,21 @@ from typing import Any
 from ruleopt.rules.ast import Expr
 from ruleopt.rules.evttypes import EvtTypeSet
 
-# Falco's priorities, most severe first (falco_common::parse_priority accepts these,
-# case-insensitively, plus "info" for "informational").
+# Falco's priorities, most severe first, as it prints them (falco_common's names). The
+# one definition: the loader checks a rule's priority with ``priority_name``, the output
+# paths print it with the same function.
 PRIORITIES: tuple[str, ...] = (
-    "EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFORMATIONAL", "DEBUG",
+    "Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug",
 )
+# falco_common::parse_priority accepts every name case-insensitively, plus "info".
+_PRIORITY_SPELLINGS: dict[str, str] = {p.lower(): p for p in PRIORITIES} | {
+    "info": "Informational"}
+
+
+def priority_name(text: str) -> str | None:
+    """Falco's printed name for a priority as a rules file spells it (``WARNING`` →
+    ``Warning``, ``info`` → ``Informational``), or None for a name Falco refuses."""
+    return _PRIORITY_SPELLINGS.get(text.strip().lower())
 
 SYSCALL_SOURCE = "syscall"
 
