@@ -15,6 +15,7 @@ import sys
 
 from ruleopt.deep import call_deep
 from ruleopt.errors import RuleoptError
+from ruleopt.fsutil import located_os_error
 
 # Order is the order of ``ruleopt --help``.
 COMMANDS: tuple[str, ...] = (
@@ -115,8 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         # disk, a file swapped under us). Still one located line, never a traceback.
         if isinstance(exc, BrokenPipeError):
             return 0
-        from ruleopt.fsutil import located_os_error
-
         print(_printable(f"ruleopt {args.command}: error: {located_os_error(exc)}"),
               file=sys.stderr)
         return 1

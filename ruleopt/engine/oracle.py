@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ruleopt.events.table import EventTable
+from ruleopt.rules.ast import walk
 from ruleopt.rules.model import Rule
 
 from .index import evttype_buckets
@@ -70,8 +71,6 @@ class ReferenceSample:
 def row_costs(rules: Sequence[Rule], table: EventTable) -> np.ndarray:
     """Per row, the condition nodes of every rule the index gives it (an upper bound on
     what the reference visits there)."""
-    from ruleopt.rules.ast import walk
-
     size = [sum(1 for _ in walk(r.condition)) for r in rules]
     et = table.column("evt.type")
     by_type = np.zeros(max(len(table.strings), 1), dtype=np.int64)

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ruleopt.errors import RuleoptError
+from ruleopt.events import sinsp
 from ruleopt.events.table import EventTable, StringHeap, column_from_values, column_specs
+from ruleopt.fields import resolve
+from ruleopt.fsutil import check_input_file, located_os_error
 
 # A scap file starts with a section header block; the ones Falco ships are gzipped.
 _SCAP_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -26,8 +29,6 @@ _ROW_NUM, _ROW_TYPE, _ROW_DIR, _ROW_FIRST = 0, 1, 2, 3
 
 def check_capture_file(path: Path) -> None:
     """Clear errors for the inputs libsinsp would reject with a cryptic message."""
-    from ruleopt.fsutil import check_input_file, located_os_error
-
     where = str(path)
     # A FIFO or device would block libsinsp (or never end): refused here, with the rest.
     check_input_file(path, "capture", hint="pass a .scap capture file")
@@ -47,9 +48,6 @@ def check_capture_file(path: Path) -> None:
 
 def table_from_capture(path: str | os.PathLike, keys: Sequence[str]) -> EventTable:
     """Read ``path`` with libsinsp and keep the columns for ``keys`` (+ evt.num, evt.type)."""
-    from ruleopt.events import sinsp
-    from ruleopt.fields import resolve
-
     path = Path(path)
     where = str(path)
     check_capture_file(path)

@@ -29,9 +29,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ruleopt.engine.reference import evaluate
 from ruleopt.errors import RuleoptError
 from ruleopt.events import solver as _solver
-from ruleopt.events.table import Column, EventTable, StringHeap, coerce_value, storage_kind
+from ruleopt.events.table import (
+    Column,
+    EventTable,
+    StringHeap,
+    coerce_value,
+    is_multi,
+    storage_kind,
+)
+from ruleopt.fields import resolve
 from ruleopt.rules.ast import Field, fields_of
 
 DEFAULT_EVENTS = 200_000
@@ -761,9 +770,6 @@ class GenerationReport:
 
 def _needed_specs(rules) -> tuple[dict[str, _Spec], list[str]]:
     """Column specs for every field the enabled rules read; names that do not resolve."""
-    from ruleopt.events.table import is_multi
-    from ruleopt.fields import resolve
-
     specs: dict[str, _Spec] = {}
     unknown: set[str] = set()
     wanted = [Field("evt.num"), Field("evt.type")]
@@ -781,8 +787,6 @@ def _needed_specs(rules) -> tuple[dict[str, _Spec], list[str]]:
 
 
 def _spec_resolver(specs: Mapping[str, _Spec]) -> Callable[[Field], _solver.FieldSpec | None]:
-    from ruleopt.fields import resolve
-
     cache: dict[Field, _solver.FieldSpec | None] = {}
 
     def spec_of(f: Field) -> _solver.FieldSpec | None:
@@ -1010,8 +1014,6 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
     ``n`` is the table size: evt.num runs from 1 to n and templates cannot set it, so a
     literal on it is accepted only if it holds on every row (``evt.num >= 0``).
     """
-    from ruleopt.engine.reference import evaluate
-
     specs, _unknown = _needed_specs(rules)
     spec_of = _spec_resolver(specs)
     complete = _completer(set(specs))
@@ -1039,8 +1041,6 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
 
 def _storable(template: dict) -> bool:
     """Can every value of ``template`` be stored in its column (type and range)?"""
-    from ruleopt.fields import resolve
-
     for key, value in template.items():
         if value is None or isinstance(value, list):
             continue

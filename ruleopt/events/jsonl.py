@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from ruleopt.errors import RuleoptError
 from ruleopt.events.jsontext import JsonProblem, loads
 from ruleopt.events.table import EventTable, _as_list, coerce_value, column_specs, is_multi
+from ruleopt.fields import resolve
 from ruleopt.fsutil import check_input_file, located_os_error
 
 # One event per line: the longest real one (a process with a huge command line and
@@ -32,8 +33,6 @@ MAX_LINE = 16 << 20
 
 def _resolver():
     """A memoised ``name -> ResolvedField | Exception``: names repeat on every line."""
-    from ruleopt.fields import resolve
-
     cache: dict[str, object] = {}
 
     def get(name: str):

@@ -12,7 +12,12 @@ import os
 from pathlib import Path
 
 from ruleopt.errors import RuleoptError
+from ruleopt.events.capture import table_from_capture
+from ruleopt.events.generator import default_workload
+from ruleopt.events.jsonl import read_jsonl
 from ruleopt.events.table import EventTable
+from ruleopt.fields import resolve
+from ruleopt.rules.ast import fields_of
 
 CAPTURE_SUFFIXES = (".scap", ".scap.gz")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -22,9 +27,6 @@ TABLE_SUFFIXES = (".npz",)
 def needed_keys(rules: object) -> list[str]:
     """Canonical keys of every field read by an enabled rule's expanded condition, plus
     evt.num and evt.type, in a stable order (evt.num, evt.type, then sorted)."""
-    from ruleopt.fields import resolve
-    from ruleopt.rules.ast import fields_of
-
     keys: set[str] = set()
     for rule in getattr(rules, "rules", rules):
         if not getattr(rule, "enabled", True) or rule.condition is None:
@@ -55,12 +57,8 @@ def read_events(path: str | os.PathLike, keys: list[str]) -> EventTable:
     """Read a capture or JSONL file into a table with the columns ``keys``."""
     kind = input_kind(path)
     if kind == "capture":
-        from ruleopt.events.capture import table_from_capture
-
         return table_from_capture(path, keys)
     if kind == "jsonl":
-        from ruleopt.events.jsonl import read_jsonl
-
         return read_jsonl(path, keys)
     table = EventTable.load(path)
     check_columns(table, keys, str(path))
@@ -95,17 +93,6 @@ def load_events(path: str | os.PathLike | None, rules: object) -> EventTable:
     keys = needed_keys(rules)
     if path is not None:
         return read_events(path, keys)
-    try:
-        from ruleopt.events.generator import default_workload
-    except ImportError as exc:
-        # Only "the generator (or its default_workload) is not there yet" is expected; a
-        # module the generator itself fails to import is a real bug and propagates.
-        if exc.name != "ruleopt.events.generator":
-            raise
-        raise RuleoptError(
-            "no event file given and the bundled default workload is not available",
-            hint="pass an event file (.scap, .jsonl or .npz from `ruleopt import`)",
-        ) from None
     table = default_workload(rules)
     check_columns(
         table, keys, "default workload",

@@ -30,8 +30,11 @@ import numpy as np
 
 from ruleopt.engine.text import canonical
 from ruleopt.errors import RuleoptError
+from ruleopt.events.jsontext import JsonProblem, loads
 from ruleopt.events.npz import NpzReader
-from ruleopt.fsutil import atomic_write
+from ruleopt.fields import resolve
+from ruleopt.fsutil import atomic_write, check_input_file
+from ruleopt.resources import check_memory
 
 FORMAT = "ruleopt-eventtable"
 FORMAT_VERSION = 1
@@ -430,8 +433,6 @@ class EventTable:
         checked (``ruleopt.events.npz``: header, dtype, shape, byte size) and so are the
         relations between them (lengths, offsets, string ids, absent entries) before the
         table exists; any problem is one RuleoptError naming the file and the member."""
-        from ruleopt.fsutil import check_input_file
-
         path = check_input_file(path, "file", hint="pass an .npz written by `ruleopt "
                                                    "import` or `ruleopt generate`")
         with NpzReader(path) as npz:
@@ -443,8 +444,6 @@ class EventTable:
 
 def column_specs(keys: Sequence[str]) -> list[tuple[str, str, str, bool]]:
     """``(key, type, kind, multi)`` for each distinct key, with evt.num and evt.type first."""
-    from ruleopt.fields import resolve
-
     ordered = ["evt.num", "evt.type"] + [k for k in keys if k not in ("evt.num", "evt.type")]
     seen: set[str] = set()
     specs = []
@@ -612,8 +611,6 @@ _TABLE_HINT = "create one with `ruleopt import` or `ruleopt generate`"
 
 
 def _load_header(npz: NpzReader) -> dict:
-    from ruleopt.events.jsontext import JsonProblem, loads
-
     where = npz.where
     if "header" not in npz.names():
         raise RuleoptError("not a ruleopt event table (no header)", file=where,
@@ -683,8 +680,6 @@ def _load_header(npz: NpzReader) -> dict:
 
 def _registry_spec(key: str) -> tuple[str, bool] | None:
     """``(type, multi)`` of a canonical column key, as ``column_specs`` would store it."""
-    from ruleopt.fields import resolve
-
     try:
         rf = resolve(key)
     except Exception:  # noqa: BLE001 - the registry's error for a name it does not know
@@ -697,8 +692,6 @@ def _registry_spec(key: str) -> tuple[str, bool] | None:
 def _load_checked(cls: type[EventTable], npz: NpzReader) -> EventTable:
     """Headers first (every member's dtype and length against the header's n), then the
     memory the data needs against what is available, then the data and its relations."""
-    from ruleopt.resources import check_memory
-
     header = _load_header(npz)
     n: int = header["n"]
     cols = header["columns"]

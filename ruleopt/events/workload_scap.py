@@ -37,6 +37,7 @@ import numpy as np
 
 from ruleopt.events import scapfile
 from ruleopt.events.table import EventTable
+from ruleopt.fsutil import atomic_write
 
 # Process-describing fields: rows that agree on all of them share one thread.
 _PROC_KEYS = ("proc.name", "proc.pname", "proc.cmdline", "proc.exe", "user.name",
@@ -182,8 +183,6 @@ def build(table: EventTable, fh: BinaryIO) -> ScapReport:
 def write_capture(table: EventTable, path: str | os.PathLike) -> ScapReport:
     """``build`` into ``path`` atomically: on any failure (Ctrl-C included) nothing is
     left behind and an existing file there is untouched."""
-    from ruleopt.fsutil import atomic_write
-
     reports: list[ScapReport] = []
     atomic_write(path, lambda fh: reports.append(build(table, fh)))
     return reports[0]

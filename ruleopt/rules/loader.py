@@ -47,7 +47,9 @@ from typing import Any
 
 import yaml
 
+from ruleopt.engine.reference import prepare
 from ruleopt.errors import RuleoptError
+from ruleopt.fields import KNOWN_SOURCES, check_source, resolve
 from ruleopt.rules import yamlsafe
 from ruleopt.rules.ast import (
     ALL_OPS,
@@ -61,6 +63,7 @@ from ruleopt.rules.ast import (
     Or,
     Value,
     ValueList,
+    fields_of,
 )
 from ruleopt.rules.evttypes import evttypes_of, uncoded_names
 from ruleopt.rules.model import (
@@ -813,6 +816,8 @@ class _Loader:
     # ---- compiling
 
     def parse(self, cond: _Cond, kind: str, name: str) -> Expr:
+        # Not a cycle: the parser imports lark (~40 ms), which every
+        # command module would pay for at `ruleopt --help` (they import this loader).
         from ruleopt.rules.parser import ConditionSyntaxError, ParseNote, parse_condition
 
         notes: list[ParseNote] = []
@@ -1195,22 +1200,15 @@ def _check_constants(expr: Expr) -> None:
     bad field arguments, operators a field's type does not support, and constants that do
     not parse (``fd.sport > abc``). The reference evaluator's ``prepare`` does exactly this
     parsing, once, so it is the check."""
-    from ruleopt.engine.reference import prepare
-
     prepare(expr)
 
 
 def _source_known(source: str) -> bool:
-    from ruleopt.fields import KNOWN_SOURCES
-
     return source in KNOWN_SOURCES
 
 
 def _check_sources(expr: Expr, source: str) -> None:
     """Every field of ``expr`` must be one events of ``source`` carry."""
-    from ruleopt.fields import check_source, resolve
-    from ruleopt.rules.ast import fields_of
-
     for fld in sorted(fields_of(expr), key=lambda f: (f.name, f.arg or "")):
         try:
             resolved = resolve(fld)
@@ -1271,7 +1269,7 @@ def _unquote(text: str) -> str:
     """A list item as the condition parser would read it once substituted into the text:
     an item written with quotes is a quoted literal, anything else is taken verbatim."""
     if len(text) >= 2 and text[0] in "\"'" and text[-1] == text[0]:
-        from ruleopt.rules.parser import unescape
+        from ruleopt.rules.parser import unescape  # lark only when parsing: see parse()
 
         try:
             return unescape(text)
@@ -1442,30 +1440,17 @@ def unknown_fields(expr: Expr, source: str = SYSCALL_SOURCE) -> list[str]:
 
     Used only for ``skip-if-unknown-filter``. ``ruleopt.fields.resolve`` raises
     ``RuleoptError`` for unknown names (and bad arguments, which make libsinsp fail the
-    same way); without the registry every field counts as known.
+    same way).
     """
-    resolver = _field_resolver()
-    if resolver is None:
-        return []
-    from ruleopt.rules.ast import fields_of
-
     out = []
     for fld in sorted(fields_of(expr), key=lambda f: (f.name, f.arg or "")):
         try:
-            resolved = resolver(fld)
+            resolved = resolve(fld)
             if source not in resolved.info.sources:
                 out.append(fld.name)
         except RuleoptError:
             out.append(fld.name)
     return sorted(set(out))
-
-
-def _field_resolver() -> Callable[[str], Any] | None:
-    try:
-        from ruleopt import fields
-    except ImportError:
-        return None
-    return getattr(fields, "resolve", None)
 
 
 # --------------------------------------------------------------------------- public API
