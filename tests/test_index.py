@@ -11,7 +11,8 @@ import re
 from functools import cache
 from types import SimpleNamespace
 
-from conftest import TRACES
+import pytest
+from conftest import RULESETS, TRACES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from ruleopt.events.table import EventTable
 from ruleopt.rules import ast
 from ruleopt.rules.evttypes import ALL, NONE, EvtTypeSet, evttypes_of, uncoded_names
 from ruleopt.rules.loader import load_rules
+from ruleopt.rules.model import GENERIC_TYPES, OTHER_TYPES
 from ruleopt.rules.parser import parse_condition
 from ruleopt.rules.sinsp_events import SINSP_2022_EVENT_NAMES
 
@@ -200,3 +202,66 @@ def test_outside_types_of_the_capture() -> None:
     outside = outside_all_types(_table())
     assert {"epoll_pwait", "rt_sigaction", "wait4", "mprotect"} <= outside
     assert not outside & {"switch", "read", "open", "execve", "close", "futex"}
+
+
+UPSTREAM = {
+    "0.26.2": ["falco_rules-falco-0.26.2.yaml"],
+    "1.0.0": ["falco_rules-1.0.0.yaml"],
+    "main+incubating": ["falco_rules-main.yaml", "falco-incubating_rules-main.yaml"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(UPSTREAM))
+def test_one_answer_for_which_rules_see_a_type(name: str) -> None:
+    """``sees`` (the engine's index) and ``RuleSet.by_evttype`` (what ``check`` prints)
+    give, for every event type, the rules libsinsp 2022's compiled filters file under it:
+    its coded types by name, and generic events (here epoll_pwait, init_module and
+    PPME_GENERIC_E's own name) only for a filter it reports as "all event types"."""
+    rs = load_rules([RULESETS / f for f in UPSTREAM[name]])
+    rules = list(rs.syscall_rules())
+    doc = sinsp.run_harness(TRACES / "syscall.scap",
+                            [(r.id, r.name, ast.print_expr(r.condition)) for r in rules])
+    real = {r.name: h for r, h in zip(rules, doc["rules"], strict=True) if h["status"] == "ok"}
+    assert len(real) > len(rules) * 3 // 4
+    names = sorted(SINSP_2022_EVENT_NAMES) + ["epoll_pwait", "init_module", "syscall"]
+
+    def libsinsp_sees(rule: str, type_name: str) -> bool:
+        return real[rule]["all_evttypes"] or type_name in real[rule]["evttypes"]
+
+    table = rs.by_evttype(names)
+    for type_name in names:
+        for r in rules:
+            if r.name in real:
+                assert sees(r.evttypes, type_name) == libsinsp_sees(r.name, type_name), (
+                    r.name, type_name)
+        assert [r.name for r in table[type_name] if r.name in real] == [
+            r.name for r in rules if r.name in real and libsinsp_sees(r.name, type_name)]
+    # check's own rows: the named types, one for every other coded type, one for generics.
+    rows = rs.by_evttype()
+    assert rows[GENERIC_TYPES] == table["epoll_pwait"]
+    unnamed = sorted(SINSP_2022_EVENT_NAMES - set(rows))
+    assert unnamed and all(table[t] == rows[OTHER_TYPES] for t in unnamed)
+    assert all(rows[t] == table[t] for t in rows if t not in (OTHER_TYPES, GENERIC_TYPES))
+
+
+def test_by_evttype_rows_on_corner_sets(tmp_path) -> None:
+    """The corner cases where check's table and the index once disagreed: an empty set
+    sees generic events, a complement does not, and a name outside the universe is a
+    generic event to every rule but the empty one."""
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "- rule: empty\n  desc: d\n  condition: evt.type = epoll_pwait\n  output: o\n"
+        "  priority: INFO\n"
+        "- rule: allbut\n  desc: d\n  condition: evt.type != open\n  output: o\n"
+        "  priority: INFO\n"
+        "- rule: exits\n  desc: d\n  condition: evt.type = procexit\n  output: o\n"
+        "  priority: INFO\n")
+    rs = load_rules(path)
+    rows = {k: [r.name for r in v] for k, v in rs.by_evttype().items()}
+    assert rows == {"open": ["empty"], "procexit": ["empty", "allbut", "exits"],
+                    OTHER_TYPES: ["empty", "allbut"], GENERIC_TYPES: ["empty"]}
+    # A capture whose driver sent procexit as a generic event (outside its all-types set).
+    outside = frozenset({"procexit"})
+    assert [r.name for r in rs.by_evttype(["procexit"], outside=outside)["procexit"]] == [
+        "empty"]
+    assert not sees(EvtTypeSet.of({"procexit"}), "procexit", outside)

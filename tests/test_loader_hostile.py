@@ -345,7 +345,7 @@ def test_check_json_lists_rules_per_source(capsys: pytest.CaptureFixture[str]) -
 
     assert main(["check", "--json", str(PLUGIN_RULES)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["rules_per_evttype"] == {"*": []}
+    assert doc["rules_per_evttype"] == {"*": [], "(generic)": []}
     assert sorted(doc["rules_per_source"]) == ["aws_cloudtrail", "github", "k8s_audit", "okta"]
     assert (doc["rules"], doc["macros"], doc["lists"]) == (9, 4, 4)
 
@@ -353,7 +353,7 @@ def test_check_json_lists_rules_per_source(capsys: pytest.CaptureFixture[str]) -
 def test_k8s_audit_026_still_loads() -> None:
     rs = load_rules(RULESETS / "k8s_audit_rules-falco-0.26.2.yaml")
     assert (len(rs.rules), len(rs.macros), len(rs.lists)) == (39, 39, 11)
-    assert rs.by_evttype() == {"*": []}
+    assert rs.by_evttype() == {"*": [], "(generic)": []}
 
 
 @pytest.mark.parametrize(("source", "cond", "field", "owner"), [
@@ -398,7 +398,7 @@ def test_unknown_source_loads_with_a_located_warning(tmp_path: Path) -> None:
     (warning,) = rs.warnings
     assert (warning.file, warning.line, warning.rule) == (str(path), 5, "r")
     assert "not validated" in warning.message
-    assert rs.rule("r").source == "my_plugin" and rs.by_evttype() == {"*": []}
+    assert rs.rule("r").source == "my_plugin" and rs.by_evttype() == {"*": [], "(generic)": []}
     # Syntax errors in an unknown source's rules are still errors.
     with pytest.raises(RuleoptError) as info:
         load_text(tmp_path, text.replace("my.other = 1", "my.other = = 1"))

@@ -10,7 +10,7 @@ from ruleopt.commands.inputs import check_rules_files
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.errors import RuleoptError
 from ruleopt.rules.loader import load_rules, load_rules_collect
-from ruleopt.rules.model import SYSCALL_SOURCE, RuleSet
+from ruleopt.rules.model import GENERIC_TYPES, OTHER_TYPES, SYSCALL_SOURCE, RuleSet
 
 NAME = "check"
 HELP = "load Falco rules files, report errors, warnings and rules per event type"
@@ -97,7 +97,8 @@ def _print_summary(ruleset: RuleSet, files: list[str]) -> None:
     table.add_column("rule names", overflow="fold")
     for name, rules in sorted(data["rules_per_evttype"].items(),
                               key=lambda kv: (-len(kv[1]), kv[0])):
-        label = "(any other)" if name == "*" else name
+        label = {OTHER_TYPES: "(any other)",
+                 GENERIC_TYPES: "(generic syscalls)"}.get(name, name)
         table.add_row(label, str(len(rules)), ", ".join(rules))
     console.print(table)
     if data["all_evttype_rules"]:

@@ -1,7 +1,9 @@
 """Which rules an event is checked against: the event-type index ("tags" of the study).
 
-One place for the rule Falco's index follows, used by the reference run of ``verify``,
-by the compiler of the Cython core and by every strategy's index:
+The rule Falco's index follows is ``ruleopt.rules.evttypes.sees`` (also what ``ruleopt
+check`` prints, through ``RuleSet.by_evttype``); this module applies it to an event table,
+for the reference run of ``verify``, the compiler of the Cython core and every strategy's
+index:
 
 - a rule is filed under the event types of its condition (``Rule.evttypes``, computed
   by ``evttypes_of`` over libsinsp 2022's universe of event types with a code of their
@@ -23,22 +25,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from ruleopt.events.table import EventTable
-from ruleopt.rules.evttypes import EvtTypeSet
+from ruleopt.rules.evttypes import sees
+
+__all__ = ["evttype_buckets", "outside_all_types", "sees"]
 
 
 def outside_all_types(table: EventTable) -> frozenset[str]:
     """Type names in ``table`` that libsinsp's catch-all set does not contain."""
     return frozenset(table.meta.get("outside_all_types", ()) if table.meta else ())
-
-
-def sees(evttypes: EvtTypeSet, type_name: str, outside: frozenset[str] = frozenset()) -> bool:
-    """Does Falco's index give an event of type ``type_name`` to a rule with ``evttypes``?
-
-    ``evttypes`` is a set as ``evttypes_of`` computes it (within libsinsp's universe);
-    ``outside`` names the types of events outside that universe (see module doc)."""
-    if evttypes.is_empty:
-        return True
-    return type_name not in outside and evttypes.matches(type_name)
 
 
 def evttype_buckets(rules: Sequence, table: EventTable) -> dict[int, list[int]]:

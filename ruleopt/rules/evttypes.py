@@ -223,6 +223,28 @@ def evttypes_of(expr: Expr) -> EvtTypeSet:
     return in_sinsp_universe(_resolve(expr, False))
 
 
+def sees(evttypes: EvtTypeSet, type_name: str, outside: frozenset[str] = frozenset()) -> bool:
+    """Does Falco's index give an event of type ``type_name`` to a rule whose condition
+    has ``evttypes`` (a set as ``evttypes_of`` computes it)? The one answer, used by the
+    engine's index (``ruleopt.engine.index``) and by ``RuleSet.by_evttype`` (``check``):
+
+    - an empty set is filed under every event, generic ones included (Falco 0.31 files a
+      filter without types everywhere; libsinsp reports it as "all event types");
+    - any other set sees only events of types in libsinsp 2022's universe of event types
+      with a code of their own: an event of a type outside it (a syscall without a code,
+      ``epoll_pwait``, arrives as ``PPME_GENERIC_E/X``) is never given to it, "all" and
+      "all but ..." included. ``outside`` adds the type names a capture reports outside
+      that universe (``EventTable.meta["outside_all_types"]``: its driver may send a
+      coded syscall, ``mprotect``, as a generic event);
+    - within the universe, the set decides.
+    """
+    if evttypes.is_empty:
+        return True
+    if type_name not in SINSP_2022_EVENT_NAMES or type_name in outside:
+        return False
+    return evttypes.matches(type_name)
+
+
 def uncoded_names(expr: Expr) -> frozenset[str]:
     """``evt.type`` values in ``expr`` that libsinsp 2022 gives no event code of their own
     (generic syscalls such as ``dup2``, or names it refuses as unknown): they select no

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruleopt.rules.ast import Expr
-from ruleopt.rules.evttypes import EvtTypeSet
+from ruleopt.rules.evttypes import EvtTypeSet, sees
+from ruleopt.rules.sinsp_events import SINSP_2022_EVENT_NAMES
 
 # Falco's priorities, most severe first, as it prints them (falco_common's names). The
 # one definition: the loader checks a rule's priority with ``priority_name``, the output
@@ -30,6 +31,14 @@ def priority_name(text: str) -> str | None:
     return _PRIORITY_SPELLINGS.get(text.strip().lower())
 
 SYSCALL_SOURCE = "syscall"
+
+# Keys of ``RuleSet.by_evttype()`` besides event type names: every other event type with a
+# code of its own, and the generic events (syscalls without one).
+OTHER_TYPES = "*"
+GENERIC_TYPES = "(generic)"
+# A syscall libsinsp 2022 gives no event code (it arrives as PPME_GENERIC_E/X): what every
+# generic event is to the index.
+GENERIC_PROBE = "epoll_pwait"
 
 
 @dataclass(frozen=True)
@@ -125,32 +134,33 @@ class RuleSet:
         return tuple(r for r in self.rules if r.enabled)
 
     def by_evttype(
-        self, evttypes: Iterator[str] | list[str] | None = None, *, enabled_only: bool = True
+        self, evttypes: Iterator[str] | list[str] | None = None, *, enabled_only: bool = True,
+        outside: frozenset[str] = frozenset(),
     ) -> dict[str, list[Rule]]:
-        """Syscall rules per event type name, as Falco's index groups them (rules of
-        other sources never meet a syscall event: see ``by_source``).
+        """Syscall rules per event type name, as Falco's index gives events to them
+        (``ruleopt.rules.evttypes.sees``, the engine's index too; rules of other sources
+        never meet a syscall event: see ``by_source``).
 
-        Without ``evttypes`` the keys are the names the rules mention; rules whose set is
-        a complement ("all but ...") appear under every key they match, and under ``"*"``
-        for the event types no rule names. Pass the event table's names for a full index.
+        Without ``evttypes`` the keys are the names the rules mention, then ``OTHER_TYPES``
+        ("*": every other event type with a code of its own, where "all" and "all but ..."
+        sets run) and ``GENERIC_TYPES`` (events of syscalls without a code of their own,
+        such as ``epoll_pwait``: only rules with an empty set see them). Pass an event
+        table's names (and its ``outside`` names) for the index of that table.
         """
         rules = self.syscall_rules(enabled_only=enabled_only)
         if evttypes is None:
             names: set[str] = set()
             for r in rules:
                 names |= r.evttypes.names
-            keys = sorted(names) + ["*"]
-        else:
-            keys = list(evttypes)
-        out: dict[str, list[Rule]] = {}
-        for key in keys:
-            # An empty set is filed under every event (ruleopt.engine.index).
-            if key == "*":
-                out[key] = [r for r in rules if r.evttypes.complement or r.evttypes.is_empty]
-            else:
-                out[key] = [r for r in rules
-                            if r.evttypes.matches(key) or r.evttypes.is_empty]
-        return out
+            named = sorted(n for n in names if n in SINSP_2022_EVENT_NAMES)
+            other = sorted(SINSP_2022_EVENT_NAMES - names)
+            out = {key: [r for r in rules if sees(r.evttypes, key, outside)] for key in named}
+            # Every other coded type is seen by the same rules (none names it): ask one.
+            out[OTHER_TYPES] = ([r for r in rules if sees(r.evttypes, other[0], outside)]
+                                if other else [])
+            out[GENERIC_TYPES] = [r for r in rules if sees(r.evttypes, GENERIC_PROBE, outside)]
+            return out
+        return {key: [r for r in rules if sees(r.evttypes, key, outside)] for key in evttypes}
 
     def all_evttype_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
         """Syscall rules that run on every event type (the index cannot skip them); an
