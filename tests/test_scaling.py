@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_core import conditions, make_rule
+from strategies import conditions, make_rule
 
 from ruleopt.cli import main
 from ruleopt.deep import call_deep

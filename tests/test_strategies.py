@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_core import (
+from strategies import (
     EVT_TYPES,
     KEYS,
     WORDS,
