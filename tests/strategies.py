@@ -160,7 +160,7 @@ def lengths(draw) -> ast.Compare:
     return ast.Compare(lhs, op, ast.Value(_pick(draw, ["0", "1", "2", "3"])))
 
 
-def _usable(cmp: ast.Compare) -> bool:
+def usable(cmp: ast.Compare) -> bool:
     """Whether libsinsp (so the reference) accepts the constant at compile time."""
     try:
         reference.prepare(cmp)
@@ -172,7 +172,7 @@ def _usable(cmp: ast.Compare) -> bool:
 def _or_false(cmp: ast.Compare) -> ast.Expr:
     # A comparison libsinsp would refuse becomes `false`: no filter, so no rejected
     # examples and nothing for the shrinker to search around.
-    return cmp if _usable(cmp) else ast.BoolConst(False)
+    return cmp if usable(cmp) else ast.BoolConst(False)
 
 
 leaves = st.one_of(

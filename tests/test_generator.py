@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from strategies import compares, events, usable
 
 from ruleopt.cli import main
 from ruleopt.engine.reference import evaluate, prepare
@@ -140,6 +142,19 @@ def test_solver_templates_satisfy_condition(text):
     assert res.templates, res.reason
     for tmpl in res.templates:
         assert evaluate(expr, {k: v for k, v in tmpl.items() if v is not None})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(compares(), events())
+def test_solver_judges_literals_as_the_reference(cmp, event):
+    """The solver only proposes values: whether one satisfies a comparison (either
+    polarity, transformers, multi-valued fields, absence) is the reference's answer."""
+    assume(usable(cmp))
+    want = evaluate(cmp, event)
+    for positive in (True, False):
+        lit = solver._Normalizer(_spec_of).literal(cmp, positive)
+        assume(isinstance(lit, solver.Lit) and lit.other is None)
+        assert solver.holds(lit, event.get(lit.spec.key)) == (want == positive)
 
 
 def test_solver_picks_values_the_operators_need():

@@ -11,20 +11,27 @@ one child of every ``or`` and all children of every ``and``; the literals it col
 grouped by field and each field gets one value satisfying all of its literals (or is left
 absent when only negative literals constrain it and no value does). Because the formula
 is monotone and every literal on the chosen path reads only fields the template fixes,
-literals off the path can be anything. Each template is finally checked with the reference
-evaluator, the oracle, and dropped if it does not match: the search's own notion of an
-operator is only a guide for choosing values.
+literals off the path can be anything.
+
+The solver has no semantics of its own: it only *proposes* values (an instance of a glob,
+a number past a bound, a sample from the background) and asks the reference evaluator
+(``ruleopt.engine.values``' operators) whether a value satisfies a literal (``holds``).
+Each template is finally checked with the reference evaluator on the whole condition and
+dropped if it does not match.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import ipaddress
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
+from ruleopt.engine.reference import Prepared, prepare
+from ruleopt.errors import RuleoptError
+from ruleopt.fields import resolve
 from ruleopt.rules.ast import (
     And,
     BoolConst,
@@ -73,6 +80,9 @@ class Lit:
     positive: bool
     transform: tuple[str, ...] = ()  # transformer names, innermost first
     other: FieldSpec | None = None  # rhs ``val(field)``
+    # The comparison itself: whether a value satisfies it is the reference evaluator's
+    # answer (``holds``), never a copy of an operator here.
+    cmp: Compare | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +162,7 @@ class _Normalizer:
             if any(isinstance(i, ListRef) for i in cmp.rhs.items):
                 return _Fail("unexpanded list reference")
             values = tuple(i.text for i in cmp.rhs.items)
-        return Lit(spec, cmp.op, values, positive, tuple(reversed(transforms)), other)
+        return Lit(spec, cmp.op, values, positive, tuple(reversed(transforms)), other, cmp)
 
 
 def _field_text(f: Field) -> str:
@@ -180,93 +190,42 @@ def _num(text: str, spec: FieldSpec) -> int | None:
     return None
 
 
-def _apply_transforms(v: object, transforms: tuple[str, ...]) -> object:
-    for t in transforms:
-        if not isinstance(v, str):
-            return v
-        if t == "tolower":
-            v = v.lower()
-        elif t == "toupper":
-            v = v.upper()
-        elif t == "basename":
-            v = v.rsplit("/", 1)[-1]
-        elif t == "len":
-            v = len(v)
-    return v
-
-
-def _in_net(value: str, cidr: str) -> bool:
+@lru_cache(maxsize=65536)
+def _oracle(cmp: Compare) -> tuple[Prepared, str, bool] | None:
+    """The reference evaluator's closure for one comparison, the key of the field it
+    reads, and whether that key holds a list (``proc.aname`` without index)."""
+    base = cmp.lhs
+    while isinstance(base, Transform):
+        base = base.operand
     try:
-        return ipaddress.ip_address(value) in ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return False
+        rf = resolve(base)
+        return prepare(cmp), rf.key, rf.multi
+    except RuleoptError:  # the loader refuses such a constant first; here: never holds
+        return None
 
 
-def _pmatch(value: str, prefix: str) -> bool:
-    p = prefix.rstrip("/") or "/"
-    return value == p or value.startswith(p if p.endswith("/") else p + "/")
-
-
-def _scalar_holds(op: str, v: object, rhs: tuple[str, ...], spec: FieldSpec) -> bool:
-    """Whether one present value satisfies ``op rhs``: the solver's guide, not the oracle."""
-    if isinstance(v, bool) or isinstance(v, int):
-        nums = [_num(x, spec) for x in rhs]
-        iv = int(v)
-        if op in ("=", "=="):
-            return nums[0] is not None and iv == nums[0]
-        if op == "!=":
-            return nums[0] is not None and iv != nums[0]
-        if op in ("in", "intersects"):
-            return iv in [x for x in nums if x is not None]
-        if op in ("<", "<=", ">", ">=") and nums and nums[0] is not None:
-            return {"<": iv < nums[0], "<=": iv <= nums[0],
-                    ">": iv > nums[0], ">=": iv >= nums[0]}[op]  # fmt: skip
-        return False
-    s = str(v)
-    net = spec.type.lower().removeprefix("pt_") == "ipnet" or "net" in spec.key.rsplit(".", 1)[-1]
-    if op in ("=", "=="):
-        if net and "/" in rhs[0]:
-            return _in_net(s, rhs[0])
-        return s == rhs[0]
-    if op == "!=":
-        return s != rhs[0]
-    if op in ("in", "intersects"):
-        return s in rhs or (net and any("/" in r and _in_net(s, r) for r in rhs))
-    if op == "contains":
-        return rhs[0] in s
-    if op == "icontains":
-        return rhs[0].lower() in s.lower()
-    if op == "startswith":
-        return s.startswith(rhs[0])
-    if op == "endswith":
-        return s.endswith(rhs[0])
-    if op == "glob":
-        return fnmatch.fnmatchcase(s, rhs[0])
-    if op == "iglob":
-        return fnmatch.fnmatchcase(s.lower(), rhs[0].lower())
-    if op == "pmatch":
-        return any(_pmatch(s, p) for p in rhs)
-    if op == "regex":
-        try:
-            return re.search(rhs[0], s) is not None
-        except re.error:
-            return False
-    return False  # bcontains/bstartswith and numeric compares on text: never chosen
+def _exists(lit: Lit) -> Compare | None:
+    """``field exists`` on the field a literal reads (the multi-valued probes' base)."""
+    if lit.cmp is None:
+        return None
+    base = lit.cmp.lhs
+    while isinstance(base, Transform):
+        base = base.operand
+    return Compare(base, "exists", None)
 
 
 def holds(lit: Lit, value: object) -> bool:
-    """Whether ``value`` (None = absent, list for multi) satisfies the literal."""
+    """Whether ``value`` (None = absent, list for multi) satisfies the literal, as the
+    reference evaluator (``ruleopt.engine.values``' semantics) decides it."""
     if lit.other is not None:
         return True  # cross-field literals are settled after the search, then verified
-    if lit.op == "exists":
-        ok = value is not None
-    elif value is None:
-        ok = False  # every comparison on an absent field is false, as in libsinsp
-    elif isinstance(value, list):
-        ok = any(_scalar_holds(lit.op, _apply_transforms(x, lit.transform), lit.values, lit.spec)
-                 for x in value)  # fmt: skip
-    else:
-        ok = _scalar_holds(lit.op, _apply_transforms(value, lit.transform), lit.values, lit.spec)
+    oracle = _oracle(lit.cmp) if lit.cmp is not None else None
+    if oracle is None:
+        return False
+    fn, key, multi = oracle
+    if value is not None and multi and not isinstance(value, list):
+        value = [value]  # one element of a multi-valued key, probed on its own
+    ok = fn({} if value is None else {key: value})
     return ok if lit.positive else not ok
 
 
@@ -434,16 +393,16 @@ def solve_key(lits: Sequence[Lit], samples: Sequence[object] = ()) -> tuple[bool
             if any(holds(lt, [e]) for e in elems):
                 continue
             single = FieldSpec(spec.key, spec.type, spec.kind, False, spec.settable)
-            probe = [Lit(single, lt.op, lt.values, True, lt.transform)]
-            probe += [Lit(single, n.op, n.values, False, n.transform) for n in negs]
+            probe = [replace(lt, spec=single)]
+            probe += [replace(n, spec=single) for n in negs]
             found, v = _solve_scalar(probe, samples)
             if not found or v is None:
                 return False, None
             elems.append(v)
     if not elems:
         single = FieldSpec(spec.key, spec.type, spec.kind, False, spec.settable)
-        probe = [Lit(single, "exists", (), True)]
-        probe += [Lit(single, n.op, n.values, False, n.transform) for n in negs]
+        probe = [Lit(single, "exists", (), True, cmp=_exists(lits[0]))]
+        probe += [replace(n, spec=single) for n in negs]
         found, v = _solve_scalar(probe, samples)
         if not found:
             return False, None
