@@ -51,7 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("fields", ("ruleopt.plugin_fields", "ruleopt.fields", "ruleopt.output_tokens")),
     ("semantics", ("ruleopt.engine.values", "ruleopt.engine.reference")),
-    ("ruleset", ("ruleopt.rules.model", "ruleopt.rules.loader", "ruleopt.rules.load_*")),
+    ("ruleset", ("ruleopt.rules.model", "ruleopt.rules.load_*", "ruleopt.rules.loader")),
     (
         "events",
         (
@@ -100,7 +100,7 @@ LAZY: dict[tuple[str, str], str] = {
     ): "cli imports every command module to build its parser; each loads the layers it "
     "runs (numpy tables, the engine, matplotlib) only when run, so --help stays fast",
     (
-        "ruleopt.rules.loader",
+        "ruleopt.rules.load_*",
         "ruleopt.rules.parser",
     ): "lark (~40 ms) only when a condition is parsed: command modules import the loader",
     (
