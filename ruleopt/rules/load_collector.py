@@ -60,7 +60,7 @@ class RuleInfo:
     exceptions: list[ExcInfo]
     file: str
     node: yaml.Node
-    index: int
+    index: int = 0  # load order of its first definition (Collector.put_rule)
 
 
 class SkipItem(Exception):

@@ -483,7 +483,6 @@ class Reader(Collector):
                 exceptions,
                 file,
                 item,
-                0,
             )
         )
 
