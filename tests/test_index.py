@@ -16,7 +16,7 @@ from conftest import RULESETS, TRACES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ruleopt.engine.index import outside_all_types, sees
+from ruleopt.engine.index import evttype_buckets, outside_all_types, sees
 from ruleopt.engine.verify import reference_matches
 from ruleopt.events import sinsp
 from ruleopt.events.capture import table_from_capture
@@ -265,3 +265,14 @@ def test_by_evttype_rows_on_corner_sets(tmp_path) -> None:
     assert [r.name for r in rs.by_evttype(["procexit"], outside=outside)["procexit"]] == [
         "empty"]
     assert not sees(EvtTypeSet.of({"procexit"}), "procexit", outside)
+
+
+def test_tables_without_capture_metadata_file_generic_names_the_same() -> None:
+    """A JSONL or generated table carries no ``outside_all_types``: a name libsinsp 2022
+    gives no code of its own is a generic event there too (only the empty set sees it)."""
+    table = EventTable.from_records(
+        [{"evt.type": "epoll_pwait"}, {"evt.type": "open"}], ["evt.type"])
+    assert not (table.meta or {}).get("outside_all_types")
+    rules = [SimpleNamespace(evttypes=s) for s in (ALL, NONE, EvtTypeSet.of({"open"}))]
+    by_name = {table.strings.get(t): ids for t, ids in evttype_buckets(rules, table).items()}
+    assert by_name == {"epoll_pwait": [1], "open": [0, 1, 2]}

@@ -10,7 +10,9 @@ index:
   own, so its names are all such types);
 - events outside that universe (generic syscall events such as ``epoll_pwait``, which
   arrive as ``PPME_GENERIC_E/X``, and old event versions) are never given to a rule with
-  a non-empty set, "all" and "all but ..." included. Captures list their type names in
+  a non-empty set, "all" and "all but ..." included. A name without a code in that
+  universe is outside in every table (JSONL and generated ones too); captures also list
+  the type names their driver sent as generic events in
   ``EventTable.meta["outside_all_types"]`` (read by the libsinsp tool). This is by name:
   a capture comes from one driver, so a syscall is generic in all of its events or none;
 - an empty set (``evt.type = epoll_pwait``, ``evt.type = open and evt.type = close``) is
