@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from ruleopt.engine.reference import Prepared, prepare
+from ruleopt.engine.values import parse_constant
 from ruleopt.errors import RuleoptError
 from ruleopt.fields import resolve
 from ruleopt.rules.ast import (
@@ -169,8 +170,10 @@ def _field_text(f: Field) -> str:
     return f.name if f.arg is None else f"{f.name}[{f.arg}]"
 
 
-# --------------------------------------------------------------------------- operators
+# --------------------------------------------------------------------------- the oracle
 
+# A number a literal names, read loosely: only to propose candidates (``_num_candidates``);
+# whether a candidate satisfies the literal is ``holds``'s question.
 _NUM_RE = re.compile(r"^[+-]?\d+$")
 
 
@@ -549,13 +552,20 @@ def _holds_throughout(lit: Lit, bounds: Sequence[object]) -> bool:
     """Whether a literal on an integer key holds for every value between the smallest and
     the largest of ``bounds`` (a key's whole range, e.g. evt.num from 1 to n)."""
     nums = [int(b) for b in bounds if isinstance(b, (int, bool))]
+    if lit.transform or lit.cmp is None:
+        return False  # a transformed value need not be monotone over the range
     if not nums or not all(holds(lit, v) for v in (min(nums), max(nums))):
         return False
     if lit.op in ("<", "<=", ">", ">=", "exists"):
         return True  # one-sided ranges: the end points decide
-    # =, != and in name single values: they hold throughout only if none is in range.
-    named = [_num(v, lit.spec) for v in lit.values]
-    return all(x is not None and not min(nums) <= x <= max(nums) for x in named)
+    # =, != and in name single values: they hold throughout only if none is in range,
+    # each value read as libsinsp reads the constant (``values.parse_constant``).
+    info = resolve(lit.cmp.lhs).info
+    try:
+        named = [parse_constant(info, v, lit.op) for v in lit.values]
+    except RuleoptError:
+        return False
+    return all(isinstance(x, int) and not min(nums) <= x <= max(nums) for x in named)
 
 
 def _verified(expr: Expr, tmpl: dict[str, object],
