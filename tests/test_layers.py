@@ -9,6 +9,7 @@ with ``ast`` (nothing is imported). An import inside a function is allowed only 
 from __future__ import annotations
 
 import ast
+import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -212,3 +213,11 @@ def test_the_import_parser() -> None:
     lazy = [t for t, _line, nested in _imports("ruleopt.profile.writers") if nested]
     assert lazy == ["ruleopt.profile.plots"]
     assert _layer_of("ruleopt.engine.compile") > _layer_of("ruleopt.events.table")
+
+
+def test_readme_lists_the_layers_in_order() -> None:
+    """The README's architecture section names the same layers, in the same order."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"^\d+\. (\w+):", readme, re.M)
+    named = [name for name, _patterns in LAYERS]
+    assert found == named
