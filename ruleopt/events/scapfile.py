@@ -228,17 +228,35 @@ def _enc(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+_PE_IDS = struct.Struct("<QQQQQ")
+_PE_CREDS = struct.Struct("<QIIIIIIQQ")
+_PE_VIDS = struct.Struct("<qq")
+_PE_TAIL = struct.Struct("<iB")
+_U32 = struct.Struct("<I")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _pe_names(comm: str, exe: str, args: tuple[str, ...], cwd: str) -> bytes:
+    # Many entries share these strings (a thread per row of one process): encoded once.
+    return (_s16(_enc(comm)) + _s16(_enc(exe)) + _s16(_enc(exe))
+            + _s16(b"".join(_enc(a) + b"\0" for a in args)) + _s16(_enc(cwd)))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _pe_cgroups(cgroups: tuple[str, ...]) -> bytes:
+    return _s16(b"".join(c.encode() + b"\0" for c in cgroups)) + _s16(b"/")
+
+
 def process_entry(t: Thread) -> bytes:
-    body = (struct.pack("<QQQQQ", t.tid, t.pid, t.ptid, t.pid, t.pid)
-            + _s16(_enc(t.comm)) + _s16(_enc(t.exe)) + _s16(_enc(t.exe))
-            + _s16(t.args_bytes()) + _s16(_enc(t.cwd))
-            + struct.pack("<QIIIIIIQQ", 1024, 0, t.uid, t.gid, 0, 0, 0, 0, 0)
-            + _s16(b"")  # env
-            + struct.pack("<qq", t.tid if t.vpid is None else t.vpid,
-                          t.pid if t.vpid is None else t.vpid)
-            + _s16(t.cgroups_bytes()) + _s16(b"/")
-            + struct.pack("<iB", t.loginuid, 0))
-    return struct.pack("<I", 4 + len(body)) + body
+    body = (_PE_IDS.pack(t.tid, t.pid, t.ptid, t.pid, t.pid)
+            + _pe_names(t.comm, t.exe, t.args, t.cwd)
+            + _PE_CREDS.pack(1024, 0, t.uid, t.gid, 0, 0, 0, 0, 0)
+            + b"\0\0"  # env: empty
+            + _PE_VIDS.pack(t.tid if t.vpid is None else t.vpid,
+                            t.pid if t.vpid is None else t.vpid)
+            + _pe_cgroups(t.cgroups)
+            + _PE_TAIL.pack(t.loginuid, 0))
+    return _U32.pack(4 + len(body)) + body
 
 
 def process_list(threads: list[Thread]) -> bytes:
@@ -272,7 +290,66 @@ def event_block(code: int, ts: int, tid: int, values: Mapping[str, object]) -> b
 
     An event flagged EF_LARGE_PAYLOAD (container info, plugin events) has 32-bit
     parameter lengths and its own block type; reading it with 16-bit lengths is what
-    makes libsinsp 2022 crash in its container-info parser."""
+    makes libsinsp 2022 crash in its container-info parser.
+
+    Bytes are exactly ``event_block_reference``'s; the speed (10^6 events per capture)
+    comes from the per-code layout compiled once (``_layout``): parameters the caller
+    does not give are the type's neutral bytes, precomputed, so only the given ones are
+    encoded, and the block and event headers are one ``struct`` pack."""
+    lay = _layout(code)
+    datas = list(lay.neutral)
+    positions = lay.positions
+    for name, value in values.items():
+        where = positions.get(name)
+        if where is not None:
+            for j in where:
+                datas[j] = encode_param(lay.types[j], value)
+    if lay.large:
+        lens = lay.lens.pack(*map(len, datas))
+    else:
+        try:
+            lens = lay.lens.pack(*map(len, datas))
+        except struct.error:  # a length above 65,535: the reference's message
+            raise RuleoptError(f"a parameter of a {lay.name} event is longer than 65,535 "
+                               "bytes", hint="shorten the value") from None
+    body_len = 28 + len(lens) + sum(map(len, datas))  # cpuid (2) + ppm_evt_hdr (26)
+    pad = -body_len % 4
+    total = 12 + body_len + pad
+    return b"".join((_EV_HEAD.pack(lay.block_type, total, 0, ts, tid, body_len - 2, code,
+                                   len(datas)), lens, *datas, _ZEROS[pad], _U32.pack(total)))
+
+
+_EV_HEAD = struct.Struct("<IIHQQIHI")  # block type, length, cpuid, ppm_evt_hdr
+_ZEROS = (b"", b"\0", b"\0\0", b"\0\0\0")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    name: str
+    block_type: int
+    large: bool
+    types: tuple[int, ...]
+    neutral: tuple[bytes, ...]
+    positions: dict[str, tuple[int, ...]]  # a name can appear twice: every place gets it
+    lens: struct.Struct
+
+
+@functools.cache
+def _layout(code: int) -> _Layout:
+    info = event_table()[code]
+    large = bool(info.flags & EF_LARGE_PAYLOAD)
+    positions: dict[str, tuple[int, ...]] = {}
+    for j, (name, _t) in enumerate(info.params):
+        positions[name] = positions.get(name, ()) + (j,)
+    return _Layout(info.name, EV_BLOCK_TYPE_V2_LARGE if large else EV_BLOCK_TYPE_V2, large,
+                   tuple(t for _n, t in info.params),
+                   tuple(encode_param(t, None) for _n, t in info.params), positions,
+                   struct.Struct(f"<{len(info.params)}{'I' if large else 'H'}"))  # fmt: skip
+
+
+def event_block_reference(code: int, ts: int, tid: int, values: Mapping[str, object]) -> bytes:
+    """``event_block`` written plainly, parameter by parameter: the definition of its
+    bytes, which the tests hold the fast one to."""
     info = event_table()[code]
     datas = [encode_param(ptype, values.get(name)) for name, ptype in info.params]
     large = bool(info.flags & EF_LARGE_PAYLOAD)
