@@ -19,9 +19,9 @@ import ctypes
 import ctypes.util
 import functools
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ruleopt.errors import RuleoptError
 
@@ -81,6 +81,11 @@ class EventInfo:
     flags: int
     params: tuple[tuple[str, int], ...]  # (name, ppm_param_type)
     category: int = 0
+
+    @functools.cached_property
+    def pnames(self) -> frozenset[str]:
+        """The names of its parameters (asked on every row by the capture writer)."""
+        return frozenset(n for n, _t in self.params)
 
     @property
     def internal(self) -> bool:
@@ -200,9 +205,12 @@ def user_list(users: Mapping[str, int], groups: Mapping[str, int]) -> bytes:
     return block(UL_BLOCK_TYPE_V2, bytes(body))
 
 
-@dataclass(frozen=True)
-class Thread:
-    """One process-list entry (``scap_threadinfo`` as PL_BLOCK_TYPE_V9 stores it)."""
+class Thread(NamedTuple):
+    """One process-list entry (``scap_threadinfo`` as PL_BLOCK_TYPE_V9 stores it).
+
+    A NamedTuple, not a frozen dataclass: a capture has one per thread (10^5 and more),
+    and a frozen dataclass's ``__init__`` sets each of its fields through
+    ``object.__setattr__``, several times slower."""
 
     tid: int
     pid: int
@@ -303,7 +311,7 @@ def event_block(code: int, ts: int, tid: int, values: Mapping[str, object]) -> b
         where = positions.get(name)
         if where is not None:
             for j in where:
-                datas[j] = encode_param(lay.types[j], value)
+                datas[j] = lay.encoders[j](value)
     if lay.large:
         lens = lay.lens.pack(*map(len, datas))
     else:
@@ -332,6 +340,30 @@ class _Layout:
     neutral: tuple[bytes, ...]
     positions: dict[str, tuple[int, ...]]  # a name can appear twice: every place gets it
     lens: struct.Struct
+    encoders: tuple[Callable[[object], bytes], ...]  # per parameter: encode_param's bytes
+
+
+def _encoder(ptype: int) -> Callable[[object], bytes]:
+    """``encode_param`` for one parameter type, specialised for the common types (the
+    integers and strings of most events); the others call it."""
+    size = _FIXED.get(ptype)
+    if ptype in _STRINGS:
+        def text(value: object) -> bytes:
+            if isinstance(value, bytes):
+                return value + b"\0"
+            return _enc("" if value is None else str(value)) + b"\0"
+        return text
+    if size is not None and ptype not in (33, 38):
+        signed = ptype in _SIGNED
+        mask = (1 << (8 * size)) - 1
+
+        def number(value: object) -> bytes:
+            n = int(value or 0)  # type: ignore[call-overload]
+            if n < 0 and not signed:
+                n &= mask
+            return n.to_bytes(size, "little", signed=signed)
+        return number
+    return functools.partial(encode_param, ptype)
 
 
 @functools.cache
@@ -344,7 +376,8 @@ def _layout(code: int) -> _Layout:
     return _Layout(info.name, EV_BLOCK_TYPE_V2_LARGE if large else EV_BLOCK_TYPE_V2, large,
                    tuple(t for _n, t in info.params),
                    tuple(encode_param(t, None) for _n, t in info.params), positions,
-                   struct.Struct(f"<{len(info.params)}{'I' if large else 'H'}"))  # fmt: skip
+                   struct.Struct(f"<{len(info.params)}{'I' if large else 'H'}"),
+                   tuple(_encoder(t) for _n, t in info.params))  # fmt: skip
 
 
 def event_block_reference(code: int, ts: int, tid: int, values: Mapping[str, object]) -> bytes:
@@ -364,10 +397,10 @@ def event_block_reference(code: int, ts: int, tid: int, values: Mapping[str, obj
                  struct.pack("<H", 0) + evt)
 
 
-@dataclass(frozen=True)
-class FdEntry:
+class FdEntry(NamedTuple):
     """One fd-table entry: a regular file (``path``, ``flags`` as PPM_O_* bits) or an
-    IPv4 socket (``tuple4`` = client ip, client port, server ip, server port)."""
+    IPv4 socket (``tuple4`` = client ip, client port, server ip, server port). A
+    NamedTuple for the speed of building one per row (see ``Thread``)."""
 
     fd: int
     path: str | None = None
