@@ -23,13 +23,17 @@ per row: nothing differs silently.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import io
 import json
 import os
 import posixpath
 import re
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -79,15 +83,32 @@ class ScapReport:
     unfaithful: dict[str, tuple[int, str]] = field(default_factory=dict)  # field -> (rows, why)
     mask: dict[str, np.ndarray] = field(default_factory=dict)  # field -> rows not faithful
     keys: frozenset[str] = frozenset()  # the table's fields
+    # Per-table facts the writer needs on every row, found once instead of by a scan of
+    # ``keys`` per row: the ``proc.aname[k]`` columns, as (key, k), in ``keys`` order.
+    aname_keys: tuple[tuple[str, int], ...] = field(init=False, repr=False)
+    # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
+    # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
+    _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
+    _why: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.aname_keys = tuple((k, int(k[len("proc.aname["):-1])) for k in self.keys
+                                if k.startswith("proc.aname["))  # fmt: skip
 
     def _miss(self, key: str, row: int, why: str) -> None:
-        m = self.mask.get(key)
+        m = self._rows.get(key)
         if m is None:
-            m = self.mask[key] = np.zeros(self.events, dtype=bool)
+            m = self._rows[key] = bytearray(self.events)
         if not m[row]:
-            m[row] = True
-            count, _ = self.unfaithful.get(key, (0, why))
-            self.unfaithful[key] = (count + 1, why)
+            m[row] = 1
+            self._why[key] = why  # the reason shown is that of the last row marked
+
+    def finish(self) -> None:
+        """Publish the marks: ``mask`` (rows per field) and ``unfaithful`` (count, why)."""
+        for key, m in self._rows.items():
+            self.mask[key] = np.frombuffer(m, dtype=np.uint8).astype(bool)
+            self.unfaithful[key] = (m.count(1), self._why[key])
+        self._rows, self._why = {}, {}
 
 
 class _Threads:
@@ -158,34 +179,76 @@ def _sinsp_dirname(path: str) -> str:
     return posixpath.dirname(path) or "/"
 
 
-def build(table: EventTable, fh: BinaryIO) -> ScapReport:
-    """Write ``table`` as a capture into ``fh``; return what round-trips and what not."""
+# Event blocks gathered per write to the spool, and rows between two progress calls.
+_CHUNK = 4096
+_PROGRESS_EVERY = 1 << 14
+# A spool this small stays in memory; a larger one (10^6 events: ~200 MB) goes to disk.
+_SPOOL_IN_MEMORY = 64 << 20
+
+
+def build(table: EventTable, fh: BinaryIO, *, progress: Callable[[int], None] | None = None,
+          spool_dir: str | os.PathLike | None = None) -> ScapReport:
+    """Write ``table`` as a capture into ``fh``; return what round-trips and what not.
+
+    ``progress(rows)`` is called every few thousand rows; ``spool_dir`` is where the event
+    blocks wait (an unlinked temp file) while the process list is being learned."""
     rep = ScapReport(events=table.n, keys=frozenset(table.keys))
     keys = set(table.keys) - {"evt.num"}
     for key in sorted(k for k in keys - PRODUCED if not k.startswith("proc.aname[")):
         rep.not_produced[key] = "the capture writer does not set this field yet"
     threads = _Threads()
     # The process list precedes the events but is known only once every row is seen:
-    # the event blocks are built first, then written after the header.
-    blocks = [_event(table.event(i), i, threads, rep) for i in range(table.n)]
-    buf = io.BytesIO()
-    scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads, threads.fds)
-    head = buf.getvalue()
-    fh.write(head)
-    for b in blocks:
-        fh.write(b)
+    # the event blocks are built first, into the spool, then copied after the header.
+    with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY, dir=spool_dir) as spool, \
+            _gc_paused():
+        size = 0
+        chunk: list[bytes] = []
+        for i, ev in enumerate(table.events()):
+            chunk.append(_event(ev, i, threads, rep))
+            if len(chunk) == _CHUNK:
+                size += spool.write(b"".join(chunk))
+                chunk.clear()
+                if progress is not None and not (i + 1) % _PROGRESS_EVERY:
+                    progress(i + 1)
+        size += spool.write(b"".join(chunk))
+        buf = io.BytesIO()
+        scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads, threads.fds)
+        head = buf.getvalue()
+        fh.write(head)
+        spool.seek(0)
+        shutil.copyfileobj(spool, fh, 1 << 20)
+    if progress is not None:
+        progress(table.n)
     rep.threads = len(threads.threads)
-    rep.bytes = len(head) + sum(len(b) for b in blocks)
+    rep.bytes = len(head) + size
+    rep.finish()
     return rep
 
 
-def write_capture(table: EventTable, path: str | os.PathLike) -> ScapReport:
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while writing: the rows make no cycles (reference
+    counting frees them), but 10^6 of them would trigger full collections that walk the
+    growing process list again and again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def write_capture(table: EventTable, path: str | os.PathLike, *,
+                  progress: Callable[[int], None] | None = None) -> ScapReport:
     """``build`` into ``path`` atomically: on any failure (Ctrl-C included) nothing is
     left behind and an existing file there is untouched."""
     from ruleopt.fsutil import atomic_write
 
     reports: list[ScapReport] = []
-    atomic_write(path, lambda fh: reports.append(build(table, fh)))
+    spool_dir = os.path.dirname(os.path.abspath(path))  # where the capture must fit anyway
+    atomic_write(path, lambda fh: reports.append(build(table, fh, progress=progress,
+                                                        spool_dir=spool_dir)))  # fmt: skip
     return reports[0]
 
 
@@ -426,10 +489,8 @@ def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple
                                "proc.aname": list(chain) or None,
                                "proc.pcmdline": (" ".join((chain[0], *pargs)) if pargs
                                                  else chain[0]) if chain else None}
-    for key in rep.keys:
-        if key.startswith("proc.aname["):
-            k = int(key[len("proc.aname["):-1])
-            want[key] = chain[k - 1] if 1 <= k <= len(chain) else None
+    for key, k in rep.aname_keys:
+        want[key] = chain[k - 1] if 1 <= k <= len(chain) else None
     for key, value in want.items():
         if key in rep.keys and ev.get(key) != value and not (
                 key == "proc.pcmdline" and pargs is None and chain):
