@@ -67,13 +67,14 @@ def test_event_block_refuses_a_long_parameter_as_the_reference_does() -> None:
             fn(exit_, 0, 1, {"name": "x" * 70000})
 
 
-def _reference_build(table: EventTable, monkeypatch) -> bytes:
+def _reference_build(table: EventTable, monkeypatch) -> tuple[bytes, workload_scap.ScapReport]:
     with monkeypatch.context() as m:
         m.setattr(EventTable, "events", lambda t: (t.event(i) for i in range(t.n)))
         m.setattr(scapfile, "event_block", scapfile.event_block_reference)
+        m.setattr(workload_scap, "MEMO", False)
         buf = io.BytesIO()
-        workload_scap.build(table, buf)
-    return buf.getvalue()
+        rep = workload_scap.build(table, buf)
+    return buf.getvalue(), rep
 
 
 @pytest.mark.parametrize(
@@ -88,6 +89,11 @@ def test_fast_capture_is_the_plain_capture_byte_for_byte(monkeypatch, rules, see
     table = generate(load_rules([rules]), 1500, seed, share)
     fast = io.BytesIO()
     rep = workload_scap.build(table, fast)
-    plain = _reference_build(table, monkeypatch)
+    plain, plain_rep = _reference_build(table, monkeypatch)
     assert fast.getvalue() == plain
     assert rep.bytes == len(plain) and rep.events == table.n
+    # The report too: the same cells marked, counted, with the same reasons.
+    assert rep.unfaithful == plain_rep.unfaithful and rep.unfaithful
+    assert list(rep.mask) == list(plain_rep.mask)
+    for key, (count, _why) in rep.unfaithful.items():
+        assert (rep.mask[key] == plain_rep.mask[key]).all() and rep.mask[key].sum() == count

@@ -91,6 +91,9 @@ class ScapReport:
     _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
     _why: dict[str, str] = field(default_factory=dict, repr=False)
 
+    # _ancestry's results by the row's ancestry cells (a table has few process trees).
+    _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+
     def __post_init__(self) -> None:
         self.aname_keys = tuple((k, int(k[len("proc.aname["):-1])) for k in self.keys
                                 if k.startswith("proc.aname["))  # fmt: skip
@@ -316,9 +319,9 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
                                  "exit carries one")  # fmt: skip
     uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None)
-    chain, pargs = _ancestry(ev, i, rep)
+    chain, pargs = _ancestry_memo(ev, i, rep)
     parent = threads.ancestry(chain, pargs, cgroups)
-    key = tuple(ev.get(k) for k in _PROC_KEYS)
+    key = tuple(map(ev.get, _PROC_KEYS))
 
     def make(tid: int) -> scapfile.Thread:
         return scapfile.Thread(tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid,
@@ -328,7 +331,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     # result (a socket or accept exit's fd is a new one).
     uses_fd = bool(info.flags & _EF_USES_FD) and not (exit_ and info.params
                                                       and info.params[0][0] == "fd")
-    pnames_here = {n for n, _t in info.params} if uses_fd else set()
+    pnames_here = info.pnames if uses_fd else frozenset()
     entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
     last = threads.last
     inherited = None
@@ -351,7 +354,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
 
     # ---- the parameters
     values: dict[str, object] = dict(values_generic)
-    pnames = {n for n, _t in info.params}
+    pnames = info.pnames
     res = _result(ev)
     is_open_exit = exit_ and etype in _OPENS
     fdnum = ev.get("fd.num")
@@ -380,7 +383,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     else:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
-        enter_pnames = {n for n, _t in scapfile.event_table()[codes[0]].params}
+        enter_pnames = scapfile.event_table()[codes[0]].pnames
         if entry is not None or inherited is not None:
             _check_table_fd(ev, i, entry or inherited, rep)
         elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
@@ -463,6 +466,43 @@ def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
     if cmdline.startswith(comm + " "):
         return (cmdline[len(comm) + 1:],)
     return None
+
+
+# The memo of _ancestry (tests turn it off to check that it gives what the plain call
+# gives, byte for byte).
+MEMO = True
+# What _ancestry reads of a row besides proc.aname (a list) and the proc.aname[k] columns.
+_ANCESTRY_CELLS = ("proc.pname", "proc.pcmdline")
+
+
+class _Marks:
+    """Stands for the report while a helper runs once for a memo: keeps its marks, to be
+    replayed on every row that has the same cells."""
+
+    def __init__(self, rep: ScapReport) -> None:
+        self.keys, self.aname_keys = rep.keys, rep.aname_keys
+        self.marks: list[tuple[str, str]] = []
+
+    def _miss(self, key: str, row: int, why: str) -> None:
+        self.marks.append((key, why))
+
+
+def _ancestry_memo(ev: dict, i: int,
+                   rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """``_ancestry``, once per distinct set of ancestry cells: it reads nothing else of
+    the row and changes nothing but the marks, which are replayed."""
+    if not MEMO:
+        return _ancestry(ev, i, rep)
+    names = ev.get("proc.aname")
+    cells = (tuple(names) if isinstance(names, list) else names,
+             *map(ev.get, _ANCESTRY_CELLS), *[ev.get(k) for k, _ in rep.aname_keys])
+    hit = rep._ancestries.get(cells)
+    if hit is None:
+        marks = _Marks(rep)
+        hit = rep._ancestries[cells] = (_ancestry(ev, i, marks), tuple(marks.marks))  # type: ignore[arg-type]
+    for key, why in hit[1]:
+        rep._miss(key, i, why)
+    return hit[0]
 
 
 def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
