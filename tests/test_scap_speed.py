@@ -97,3 +97,11 @@ def test_fast_capture_is_the_plain_capture_byte_for_byte(monkeypatch, rules, see
     assert list(rep.mask) == list(plain_rep.mask)
     for key, (count, _why) in rep.unfaithful.items():
         assert (rep.mask[key] == plain_rep.mask[key]).all() and rep.mask[key].sum() == count
+
+
+def test_build_reports_progress_up_to_every_row(monkeypatch) -> None:
+    monkeypatch.setattr(workload_scap, "_PROGRESS_EVERY", 4096)
+    table = generate(load_rules([REPO / "rulesets" / "seed_rules.yaml"]), 9000, 2, 0.1)
+    calls: list[int] = []
+    workload_scap.build(table, io.BytesIO(), progress=calls.append)
+    assert calls == [4096, 8192, 9000]

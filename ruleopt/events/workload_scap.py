@@ -243,16 +243,32 @@ def _gc_paused() -> Iterator[None]:
 
 
 def write_capture(table: EventTable, path: str | os.PathLike, *,
-                  progress: Callable[[int], None] | None = None) -> ScapReport:
+                  progress: bool = False) -> ScapReport:
     """``build`` into ``path`` atomically: on any failure (Ctrl-C included) nothing is
-    left behind and an existing file there is untouched."""
+    left behind and an existing file there is untouched. ``progress``: a progress bar
+    on stderr (a 10^6-event capture takes tens of seconds)."""
     from ruleopt.fsutil import atomic_write
 
     reports: list[ScapReport] = []
     spool_dir = os.path.dirname(os.path.abspath(path))  # where the capture must fit anyway
-    atomic_write(path, lambda fh: reports.append(build(table, fh, progress=progress,
-                                                        spool_dir=spool_dir)))  # fmt: skip
+    with _write_bar(progress, table.n) as step:
+        atomic_write(path, lambda fh: reports.append(build(table, fh, progress=step,
+                                                            spool_dir=spool_dir)))  # fmt: skip
     return reports[0]
+
+
+@contextlib.contextmanager
+def _write_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich import progress as rp
+
+    with rp.Progress(rp.TextColumn("writing the capture"), rp.BarColumn(),
+                     rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
+                     transient=True) as bar:  # fmt: skip
+        task = bar.add_task("write", total=total)
+        yield lambda rows: bar.update(task, completed=rows)
 
 
 def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
