@@ -105,3 +105,18 @@ def test_build_reports_progress_up_to_every_row(monkeypatch) -> None:
     calls: list[int] = []
     workload_scap.build(table, io.BytesIO(), progress=calls.append)
     assert calls == [4096, 8192, 9000]
+
+
+def test_event_block_keeps_values_apart_that_are_equal_but_encode_differently() -> None:
+    # The per-combination cache must not give True the bytes of 1, nor -0.0 those of 0.0.
+    _enter, exit_ = scapfile.event_codes("openat")
+    for value in (1, True, 1.0, "1", b"1", 0.0, -0.0, 0, False, None, ""):
+        for name in ("name", "fd", "flags"):
+            values = {name: value}
+            ref = scapfile.event_block_reference(exit_, 9, 8, values)
+            assert scapfile.event_block(exit_, 9, 8, values) == ref, (name, value)
+    generic = scapfile.event_codes("getpid")[0]
+    for values in ({"ID": 1}, {"ID": True}, {"ID": 1, "nativeID": -1}, {"nativeID": -1}):
+        assert scapfile.event_block(generic, 1, 2, values) == (
+            scapfile.event_block_reference(generic, 1, 2, values)
+        )
