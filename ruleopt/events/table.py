@@ -387,8 +387,13 @@ class EventTable:
             decoded = self._decode_block(block_no)
             keys = [k for k, _ in decoded]
             present = np.stack([self.columns[k].present[lo:hi] for k in keys], axis=1)
-            patterns, which = np.unique(np.packbits(present, axis=1), axis=0,
-                                        return_inverse=True)  # fmt: skip
+            # One pattern per row: its present bits as one opaque value (np.unique on a
+            # void view sorts bytes; with axis=0 it is ten times slower).
+            packed = np.ascontiguousarray(np.packbits(present, axis=1))
+            width = packed.shape[1]
+            uniq, which = np.unique(packed.view(np.dtype((np.void, width))).ravel(),
+                                    return_inverse=True)  # fmt: skip
+            patterns = uniq.view(np.uint8).reshape(len(uniq), width)
             makers = [_row_maker(keys, np.flatnonzero(np.unpackbits(p)[: len(keys)]).tolist())
                       for p in patterns]  # fmt: skip
             rows = zip(*(v for _, v in decoded), strict=True)
