@@ -87,7 +87,7 @@ class EventInfo:
         """The names of its parameters (asked on every row by the capture writer)."""
         return frozenset(n for n, _t in self.params)
 
-    @property
+    @functools.cached_property
     def internal(self) -> bool:
         """libsinsp's own events (container info, notifications, ...), not syscalls."""
         return bool(self.category & EC_INTERNAL) or self.name in _META_EVENTS

@@ -93,10 +93,12 @@ class ScapReport:
 
     # _ancestry's results by the row's ancestry cells (a table has few process trees).
     _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    ancestry_cells: tuple[str, ...] = field(init=False, repr=False)  # its key, but the list
 
     def __post_init__(self) -> None:
         self.aname_keys = tuple((k, int(k[len("proc.aname["):-1])) for k in self.keys
                                 if k.startswith("proc.aname["))  # fmt: skip
+        self.ancestry_cells = _ANCESTRY_CELLS + tuple(k for k, _ in self.aname_keys)
 
     def _miss(self, key: str, row: int, why: str) -> None:
         m = self._rows.get(key)
@@ -511,7 +513,7 @@ def _ancestry_memo(ev: dict, i: int,
         return _ancestry(ev, i, rep)
     names = ev.get("proc.aname")
     cells = (tuple(names) if isinstance(names, list) else names,
-             *map(ev.get, _ANCESTRY_CELLS), *[ev.get(k) for k, _ in rep.aname_keys])
+             *map(ev.get, rep.ancestry_cells))
     hit = rep._ancestries.get(cells)
     if hit is None:
         marks = _Marks(rep)
