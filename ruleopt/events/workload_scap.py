@@ -84,16 +84,16 @@ class ScapReport:
     mask: dict[str, np.ndarray] = field(default_factory=dict)  # field -> rows not faithful
     keys: frozenset[str] = frozenset()  # the table's fields
     # Per-table facts the writer needs on every row, found once instead of by a scan of
-    # ``keys`` per row: the ``proc.aname[k]`` columns, as (key, k), in ``keys`` order.
+    # ``keys`` per row: the ``proc.aname[k]`` columns, as (key, k), in ``keys`` order, and
+    # the cells that (with proc.aname) key the memo of _ancestry.
     aname_keys: tuple[tuple[str, int], ...] = field(init=False, repr=False)
+    ancestry_cells: tuple[str, ...] = field(init=False, repr=False)
+    # _ancestry's results by the row's ancestry cells (a table has few process trees).
+    _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
     # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
     _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
     _why: dict[str, str] = field(default_factory=dict, repr=False)
-
-    # _ancestry's results by the row's ancestry cells (a table has few process trees).
-    _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
-    ancestry_cells: tuple[str, ...] = field(init=False, repr=False)  # its key, but the list
 
     def __post_init__(self) -> None:
         self.aname_keys = tuple((k, int(k[len("proc.aname["):-1])) for k in self.keys
