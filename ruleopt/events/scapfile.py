@@ -244,27 +244,26 @@ _U32 = struct.Struct("<I")
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _pe_names(comm: str, exe: str, args: tuple[str, ...], cwd: str) -> bytes:
-    # Many entries share these strings (a thread per row of one process): encoded once.
-    return (_s16(_enc(comm)) + _s16(_enc(exe)) + _s16(_enc(exe))
-            + _s16(b"".join(_enc(a) + b"\0" for a in args)) + _s16(_enc(cwd)))
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def _pe_cgroups(cgroups: tuple[str, ...]) -> bytes:
-    return _s16(b"".join(c.encode() + b"\0" for c in cgroups)) + _s16(b"/")
+def _pe_parts(comm: str, exe: str, args: tuple[str, ...], cwd: str, uid: int, gid: int,
+              cgroups: tuple[str, ...], loginuid: int) -> tuple[bytes, bytes]:
+    # An entry is ids, these bytes, the virtual ids, those bytes: many entries share
+    # everything but the ids (a thread of its own per row of one process), so the rest
+    # is encoded once.
+    names = (_s16(_enc(comm)) + _s16(_enc(exe)) + _s16(_enc(exe))
+             + _s16(b"".join(_enc(a) + b"\0" for a in args)) + _s16(_enc(cwd))
+             + _PE_CREDS.pack(1024, 0, uid, gid, 0, 0, 0, 0, 0)
+             + b"\0\0")  # env: empty
+    tail = (_s16(b"".join(c.encode() + b"\0" for c in cgroups)) + _s16(b"/")
+            + _PE_TAIL.pack(loginuid, 0))
+    return names, tail
 
 
 def process_entry(t: Thread) -> bytes:
-    body = (_PE_IDS.pack(t.tid, t.pid, t.ptid, t.pid, t.pid)
-            + _pe_names(t.comm, t.exe, t.args, t.cwd)
-            + _PE_CREDS.pack(1024, 0, t.uid, t.gid, 0, 0, 0, 0, 0)
-            + b"\0\0"  # env: empty
-            + _PE_VIDS.pack(t.tid if t.vpid is None else t.vpid,
-                            t.pid if t.vpid is None else t.vpid)
-            + _pe_cgroups(t.cgroups)
-            + _PE_TAIL.pack(t.loginuid, 0))
-    return _U32.pack(4 + len(body)) + body
+    names, tail = _pe_parts(t.comm, t.exe, t.args, t.cwd, t.uid, t.gid, t.cgroups, t.loginuid)
+    vtid, vpid = (t.tid, t.pid) if t.vpid is None else (t.vpid, t.vpid)
+    size = 4 + 40 + len(names) + 16 + len(tail)
+    return b"".join((_U32.pack(size), _PE_IDS.pack(t.tid, t.pid, t.ptid, t.pid, t.pid), names,
+                     _PE_VIDS.pack(vtid, vpid), tail))  # fmt: skip
 
 
 def process_list(threads: list[Thread]) -> bytes:
@@ -444,6 +443,7 @@ def _ipv4(text: str) -> bytes:
     return bytes(parts)  # as the kernel stores it: network order, read as a raw uint32
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fd_entry(e: FdEntry) -> bytes:
     if e.tuple4 is not None:
         sip, sport, dip, dport = e.tuple4
