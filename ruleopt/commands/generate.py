@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if suffix == ".scap":
         from ruleopt.events.workload_scap import write_capture
 
-        scap = write_capture(table, out)
+        scap = write_capture(table, out, progress=not args.quiet and sys.stderr.isatty())
         _print_summary(report, out)
         _print_capture(scap)
         return 0

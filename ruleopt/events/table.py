@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import operator
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,6 +262,15 @@ def _converter(type_name: str, raw: np.ndarray) -> Callable[[list], list] | None
     return None
 
 
+def _row_maker(keys: list[str], idx: list[int]) -> tuple[tuple[str, ...], Callable]:
+    """The present keys of a presence pattern and a getter of their values from a row
+    tuple (always a tuple, even for 0 or 1 keys)."""
+    pkeys = tuple(keys[i] for i in idx)
+    if len(idx) >= 2:
+        return pkeys, operator.itemgetter(*idx)
+    return pkeys, lambda row: tuple(row[i] for i in idx)
+
+
 # --------------------------------------------------------------------------- table
 
 
@@ -366,9 +376,33 @@ class EventTable:
                 out[key] = v
         return out
 
-    def events(self) -> Iterable[dict[str, object]]:
-        for i in range(self.n):
-            yield self.event(i)
+    def events(self) -> Iterator[dict[str, object]]:
+        """Every event in order, each as ``event(i)`` gives it (same keys, same order).
+
+        The fast path for a full scan (the capture writer's 10^6 rows). Per block, the
+        columns are decoded once and zipped into row tuples; rows that have the same
+        columns present (few patterns in a table) share one ``itemgetter`` of those
+        columns, so each row's dict is built in C, not key by key. The decode cache of
+        ``event(i)`` is not touched."""
+        for block_no in range((self.n + _BLOCK - 1) // _BLOCK):
+            lo = block_no * _BLOCK
+            hi = min(lo + _BLOCK, self.n)
+            decoded = self._decode_block(block_no)
+            keys = [k for k, _ in decoded]
+            present = np.stack([self.columns[k].present[lo:hi] for k in keys], axis=1)
+            # One pattern per row: its present bits as one opaque value (np.unique on a
+            # void view sorts bytes; with axis=0 it is ten times slower).
+            packed = np.ascontiguousarray(np.packbits(present, axis=1))
+            width = packed.shape[1]
+            uniq, which = np.unique(packed.view(np.dtype((np.void, width))).ravel(),
+                                    return_inverse=True)  # fmt: skip
+            patterns = uniq.view(np.uint8).reshape(len(uniq), width)
+            makers = [_row_maker(keys, np.flatnonzero(np.unpackbits(p)[: len(keys)]).tolist())
+                      for p in patterns]  # fmt: skip
+            rows = zip(*(v for _, v in decoded), strict=True)
+            for row, p in zip(rows, which.reshape(-1).tolist(), strict=True):
+                pkeys, getter = makers[p]
+                yield dict(zip(pkeys, getter(row), strict=True))
 
     def _decode_block(self, block_no: int) -> list[tuple[str, list]]:
         lo = block_no * _BLOCK
@@ -399,9 +433,8 @@ class EventTable:
                     flat = conv(flat)
                 rel = (offs - base).tolist()
                 plist = pres.tolist()
-                lst = [
-                    flat[rel[k] : rel[k + 1]] if plist[k] else None for k in range(hi - lo)
-                ]
+                lst = [flat[a:b] if p else None
+                       for a, b, p in zip(rel, rel[1:], plist, strict=False)]  # fmt: skip
             decoded.append((key, lst))
         return decoded
 

@@ -23,13 +23,17 @@ per row: nothing differs silently.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import io
 import json
 import os
 import posixpath
 import re
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -80,15 +84,37 @@ class ScapReport:
     unfaithful: dict[str, tuple[int, str]] = field(default_factory=dict)  # field -> (rows, why)
     mask: dict[str, np.ndarray] = field(default_factory=dict)  # field -> rows not faithful
     keys: frozenset[str] = frozenset()  # the table's fields
+    # Per-table facts the writer needs on every row, found once instead of by a scan of
+    # ``keys`` per row: the ``proc.aname[k]`` columns, as (key, k), in ``keys`` order, and
+    # the cells that (with proc.aname) key the memo of _ancestry.
+    aname_keys: tuple[tuple[str, int], ...] = field(init=False, repr=False)
+    ancestry_cells: tuple[str, ...] = field(init=False, repr=False)
+    # _ancestry's results by the row's ancestry cells (a table has few process trees).
+    _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
+    # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
+    _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
+    _why: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.aname_keys = tuple((k, int(k[len("proc.aname["):-1])) for k in self.keys
+                                if k.startswith("proc.aname["))  # fmt: skip
+        self.ancestry_cells = _ANCESTRY_CELLS + tuple(k for k, _ in self.aname_keys)
 
     def _miss(self, key: str, row: int, why: str) -> None:
-        m = self.mask.get(key)
+        m = self._rows.get(key)
         if m is None:
-            m = self.mask[key] = np.zeros(self.events, dtype=bool)
+            m = self._rows[key] = bytearray(self.events)
         if not m[row]:
-            m[row] = True
-            count, _ = self.unfaithful.get(key, (0, why))
-            self.unfaithful[key] = (count + 1, why)
+            m[row] = 1
+            self._why[key] = why  # the reason shown is that of the last row marked
+
+    def finish(self) -> None:
+        """Publish the marks: ``mask`` (rows per field) and ``unfaithful`` (count, why)."""
+        for key, m in self._rows.items():
+            self.mask[key] = np.frombuffer(m, dtype=np.uint8).astype(bool)
+            self.unfaithful[key] = (m.count(1), self._why[key])
+        self._rows, self._why = {}, {}
 
 
 class _Threads:
@@ -159,33 +185,91 @@ def _sinsp_dirname(path: str) -> str:
     return posixpath.dirname(path) or "/"
 
 
-def build(table: EventTable, fh: BinaryIO) -> ScapReport:
-    """Write ``table`` as a capture into ``fh``; return what round-trips and what not."""
+# Event blocks gathered per write to the spool, and rows between two progress calls.
+_CHUNK = 4096
+_PROGRESS_EVERY = 1 << 14
+# A spool this small stays in memory; a larger one (10^6 events: ~200 MB) goes to disk.
+_SPOOL_IN_MEMORY = 64 << 20
+
+
+def build(table: EventTable, fh: BinaryIO, *, progress: Callable[[int], None] | None = None,
+          spool_dir: str | os.PathLike | None = None) -> ScapReport:
+    """Write ``table`` as a capture into ``fh``; return what round-trips and what not.
+
+    ``progress(rows)`` is called every few thousand rows; ``spool_dir`` is where the event
+    blocks wait (an unlinked temp file) while the process list is being learned."""
     rep = ScapReport(events=table.n, keys=frozenset(table.keys))
     keys = set(table.keys) - {"evt.num"}
     for key in sorted(k for k in keys - PRODUCED if not k.startswith("proc.aname[")):
         rep.not_produced[key] = "the capture writer does not set this field yet"
     threads = _Threads()
     # The process list precedes the events but is known only once every row is seen:
-    # the event blocks are built first, then written after the header.
-    blocks = [_event(table.event(i), i, threads, rep) for i in range(table.n)]
-    buf = io.BytesIO()
-    scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads, threads.fds)
-    head = buf.getvalue()
-    fh.write(head)
-    for b in blocks:
-        fh.write(b)
+    # the event blocks are built first, into the spool, then copied after the header.
+    with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY, dir=spool_dir) as spool, \
+            _gc_paused():
+        size = 0
+        chunk: list[bytes] = []
+        for i, ev in enumerate(table.events()):
+            chunk.append(_event(ev, i, threads, rep))
+            if len(chunk) == _CHUNK:
+                size += spool.write(b"".join(chunk))
+                chunk.clear()
+                if progress is not None and not (i + 1) % _PROGRESS_EVERY:
+                    progress(i + 1)
+        size += spool.write(b"".join(chunk))
+        buf = io.BytesIO()
+        scapfile.write_header(buf, threads.users, {"root": 0}, threads.threads, threads.fds)
+        head = buf.getvalue()
+        fh.write(head)
+        spool.seek(0)
+        shutil.copyfileobj(spool, fh, 1 << 20)
+    if progress is not None:
+        progress(table.n)
     rep.threads = len(threads.threads)
-    rep.bytes = len(head) + sum(len(b) for b in blocks)
+    rep.bytes = len(head) + size
+    rep.finish()
     return rep
 
 
-def write_capture(table: EventTable, path: str | os.PathLike) -> ScapReport:
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while writing: the rows make no cycles (reference
+    counting frees them), but 10^6 of them would trigger full collections that walk the
+    growing process list again and again."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def write_capture(table: EventTable, path: str | os.PathLike, *,
+                  progress: bool = False) -> ScapReport:
     """``build`` into ``path`` atomically: on any failure (Ctrl-C included) nothing is
-    left behind and an existing file there is untouched."""
+    left behind and an existing file there is untouched. ``progress``: a progress bar
+    on stderr (a 10^6-event capture takes tens of seconds)."""
     reports: list[ScapReport] = []
-    atomic_write(path, lambda fh: reports.append(build(table, fh)))
+    spool_dir = os.path.dirname(os.path.abspath(path))  # where the capture must fit anyway
+    with _write_bar(progress, table.n) as step:
+        atomic_write(path, lambda fh: reports.append(build(table, fh, progress=step,
+                                                            spool_dir=spool_dir)))  # fmt: skip
     return reports[0]
+
+
+@contextlib.contextmanager
+def _write_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich import progress as rp
+
+    with rp.Progress(rp.TextColumn("writing the capture"), rp.BarColumn(),
+                     rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
+                     transient=True) as bar:  # fmt: skip
+        task = bar.add_task("write", total=total)
+        yield lambda rows: bar.update(task, completed=rows)
 
 
 def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
@@ -252,9 +336,9 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
                                  "exit carries one")  # fmt: skip
     uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None)
-    chain, pargs = _ancestry(ev, i, rep)
+    chain, pargs = _ancestry_memo(ev, i, rep)
     parent = threads.ancestry(chain, pargs, cgroups)
-    key = tuple(ev.get(k) for k in _PROC_KEYS)
+    key = tuple(map(ev.get, _PROC_KEYS))
 
     def make(tid: int) -> scapfile.Thread:
         return scapfile.Thread(tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid,
@@ -264,7 +348,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     # result (a socket or accept exit's fd is a new one).
     uses_fd = bool(info.flags & _EF_USES_FD) and not (exit_ and info.params
                                                       and info.params[0][0] == "fd")
-    pnames_here = {n for n, _t in info.params} if uses_fd else set()
+    pnames_here = info.pnames if uses_fd else frozenset()
     entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
     last = threads.last
     inherited = None
@@ -287,7 +371,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
 
     # ---- the parameters
     values: dict[str, object] = dict(values_generic)
-    pnames = {n for n, _t in info.params}
+    pnames = info.pnames
     res = _result(ev)
     is_open_exit = exit_ and etype in _OPENS
     fdnum = ev.get("fd.num")
@@ -316,7 +400,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     else:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
-        enter_pnames = {n for n, _t in scapfile.event_table()[codes[0]].params}
+        enter_pnames = scapfile.event_table()[codes[0]].pnames
         if entry is not None or inherited is not None:
             _check_table_fd(ev, i, entry or inherited, rep)
         elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
@@ -401,6 +485,43 @@ def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
     return None
 
 
+# The memo of _ancestry (tests turn it off to check that it gives what the plain call
+# gives, byte for byte).
+MEMO = True
+# What _ancestry reads of a row besides proc.aname (a list) and the proc.aname[k] columns.
+_ANCESTRY_CELLS = ("proc.pname", "proc.pcmdline")
+
+
+class _Marks:
+    """Stands for the report while a helper runs once for a memo: keeps its marks, to be
+    replayed on every row that has the same cells."""
+
+    def __init__(self, rep: ScapReport) -> None:
+        self.keys, self.aname_keys = rep.keys, rep.aname_keys
+        self.marks: list[tuple[str, str]] = []
+
+    def _miss(self, key: str, row: int, why: str) -> None:
+        self.marks.append((key, why))
+
+
+def _ancestry_memo(ev: dict, i: int,
+                   rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """``_ancestry``, once per distinct set of ancestry cells: it reads nothing else of
+    the row and changes nothing but the marks, which are replayed."""
+    if not MEMO:
+        return _ancestry(ev, i, rep)
+    names = ev.get("proc.aname")
+    cells = (tuple(names) if isinstance(names, list) else names,
+             *map(ev.get, rep.ancestry_cells))
+    hit = rep._ancestries.get(cells)
+    if hit is None:
+        marks = _Marks(rep)
+        hit = rep._ancestries[cells] = (_ancestry(ev, i, marks), tuple(marks.marks))  # type: ignore[arg-type]
+    for key, why in hit[1]:
+        rep._miss(key, i, why)
+    return hit[0]
+
+
 def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     """The row's ancestors, parent first (one chain in a capture: proc.pname is
     proc.aname[1]), and the parent's arguments; cells that disagree are marked."""
@@ -425,10 +546,8 @@ def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple
                                "proc.aname": list(chain) or None,
                                "proc.pcmdline": (" ".join((chain[0], *pargs)) if pargs
                                                  else chain[0]) if chain else None}
-    for key in rep.keys:
-        if key.startswith("proc.aname["):
-            k = int(key[len("proc.aname["):-1])
-            want[key] = chain[k - 1] if 1 <= k <= len(chain) else None
+    for key, k in rep.aname_keys:
+        want[key] = chain[k - 1] if 1 <= k <= len(chain) else None
     for key, value in want.items():
         if key in rep.keys and ev.get(key) != value and not (
                 key == "proc.pcmdline" and pargs is None and chain):

@@ -1,0 +1,114 @@
+"""How fast generated workloads are written as ``.scap`` captures, and that they are read.
+
+For each size N: the seeded workload is generated (``generate``, timed), written as a
+libscap capture (``write_capture``, timed in wall and CPU seconds), and read back with
+the real libsinsp 2022 through ``sysdig -r FILE -p"*%evt.num"``: the bench checks that it
+prints every event, numbered 1..N. Printed per size: generation and write times, events
+per second of the write, bytes per event, the number of threads in the process list, and
+the events sysdig read.
+
+``--plain`` adds, at the smallest size and in the same run, the writer's plain path (rows
+by ``event(i)``, the parameter-by-parameter encoder, no memo; the definition the tests
+hold the fast path to, byte for byte), so the ratio is measured side by side.
+
+    python experiments/bench_scap_write.py                        # 100k and 1M events
+    python experiments/bench_scap_write.py --sizes 20000 --plain
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ruleopt.events import scapfile, workload_scap  # noqa: E402
+from ruleopt.events.generator import generate  # noqa: E402
+from ruleopt.events.table import EventTable  # noqa: E402
+from ruleopt.rules.loader import load_rules  # noqa: E402
+
+RULES = (
+    Path(__file__).resolve().parents[2] / "shared" / "rulesets" / "falco_rules-falco-0.26.2.yaml"
+)
+
+
+@contextlib.contextmanager
+def plain_path() -> Iterator[None]:
+    """The writer's plain path: what the fast one must equal byte for byte."""
+    saved = (EventTable.events, scapfile.event_block, workload_scap.MEMO)
+    EventTable.events = lambda t: (t.event(i) for i in range(t.n))  # type: ignore[method-assign]
+    scapfile.event_block = scapfile.event_block_reference
+    workload_scap.MEMO = False
+    try:
+        yield
+    finally:
+        EventTable.events, scapfile.event_block, workload_scap.MEMO = saved  # type: ignore[method-assign]
+
+
+def sysdig_count(path: Path) -> tuple[int, bool, float]:
+    """Events sysdig prints, whether they are numbered 1..N in order, and the seconds."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(["sysdig", "-r", str(path), "-p*%evt.num"], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    count, in_order = 0, True
+    for line in proc.stdout:
+        count += 1
+        if in_order and line.strip() != str(count).encode():
+            in_order = False
+    if proc.wait() != 0:
+        raise SystemExit(f"sysdig failed on {path} (exit {proc.returncode})")
+    return count, in_order, time.perf_counter() - t0
+
+
+def run(n: int, rules, seed: int, share: float, out: Path, read: bool, label: str) -> None:
+    t0 = time.perf_counter()
+    table = generate(rules, n, seed, share)
+    t_gen = time.perf_counter() - t0
+    w0, c0 = time.perf_counter(), time.process_time()
+    rep = workload_scap.write_capture(table, out)
+    t_write, c_write = time.perf_counter() - w0, time.process_time() - c0
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()[:16]
+    line = (f"{label:<6} {n:>9,} {t_gen:>7.2f} {t_write:>8.2f} {c_write:>8.2f} "
+            f"{n / t_write:>10,.0f} {rep.bytes / n:>8.1f} {rep.threads:>9,} {digest}")  # fmt: skip
+    if read:
+        count, in_order, t_read = sysdig_count(out)
+        ok = "all" if count == n and in_order else "MISSING"
+        line += f"  sysdig {count:,} ({ok}, {t_read:.1f}s)"
+    print(line, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100000,1000000", help="event counts, comma-separated")
+    ap.add_argument("--rules", type=Path, default=RULES)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--break-share", type=float, default=0.01)
+    ap.add_argument("--plain", action="store_true", help="also the plain path, smallest size")
+    ap.add_argument("--no-read", action="store_true", help="skip the sysdig read-back")
+    ap.add_argument("--keep", type=Path, help="write the captures here (default: a temp dir)")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rules = load_rules([args.rules])
+    print(f"rules {args.rules.name}, seed {args.seed}, break share {args.break_share}")
+    print("path           N  gen s  write s    cpu s   events/s  B/event   threads sha256")
+    with tempfile.TemporaryDirectory() as tmp:
+        where = args.keep or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        if args.plain:
+            with plain_path():
+                run(min(sizes), rules, args.seed, args.break_share,
+                    where / f"plain-{min(sizes)}.scap", False, "plain")  # fmt: skip
+        for n in sizes:
+            run(n, rules, args.seed, args.break_share, where / f"gen-{n}.scap",
+                not args.no_read, "fast")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
