@@ -24,6 +24,7 @@ per row: nothing differs silently.
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import json
 import os
@@ -35,7 +36,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ruleopt.events import scapfile
+from ruleopt.events import scap_args, scapfile
 from ruleopt.events.table import EventTable
 
 # Process-describing fields: rows that agree on all of them share one thread.
@@ -81,6 +82,8 @@ class ScapReport:
     keys: frozenset[str] = frozenset()  # the table's fields
 
     def _miss(self, key: str, row: int, why: str) -> None:
+        if self.keys and key not in self.keys:
+            return  # a field the rules do not read cannot differ
         m = self.mask.get(key)
         if m is None:
             m = self.mask[key] = np.zeros(self.events, dtype=bool)
@@ -162,7 +165,7 @@ def build(table: EventTable, fh: BinaryIO) -> ScapReport:
     """Write ``table`` as a capture into ``fh``; return what round-trips and what not."""
     rep = ScapReport(events=table.n, keys=frozenset(table.keys))
     keys = set(table.keys) - {"evt.num"}
-    for key in sorted(k for k in keys - PRODUCED if not k.startswith("proc.aname[")):
+    for key in sorted(k for k in keys - PRODUCED if not _produced_by_name(k)):
         rep.not_produced[key] = "the capture writer does not set this field yet"
     threads = _Threads()
     # The process list precedes the events but is known only once every row is seen:
@@ -191,8 +194,12 @@ def write_capture(table: EventTable, path: str | os.PathLike) -> ScapReport:
 
 def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     etype = str(ev.get("evt.type"))
-    exit_ = ev.get("evt.dir") == "<"
     codes = scapfile.event_codes(etype)
+    if "evt.dir" in rep.keys:
+        exit_ = ev.get("evt.dir") == "<"
+    else:
+        # No rule reads the direction: write the half of the call that carries the row.
+        exit_ = _carrying_half(ev, codes, rep)
     cid_row = ev.get("container.id")
     # libsinsp 2022 does not return a container-info event that opens a capture (it is
     # consumed while the capture is set up), so row 0 cannot be one.
@@ -347,7 +354,68 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                       cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
                       tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
                       uid=uid)  # fmt: skip
+    _event_args(ev, i, code, values, threads, rep)
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+def _carrying_half(ev: dict, codes: tuple[int, int] | None, rep: ScapReport) -> bool:
+    """True for the exit: it has the result, an open's fd, an execve's tty and most
+    parameters; the enter only when the row's ``evt.arg.*`` live on the enter alone
+    (ptrace's request, socket's domain)."""
+    if codes is None:
+        return True
+    table = scapfile.event_table()
+    enter, exit_ = table[codes[0]], table[codes[1]]
+    if exit_.flags & scapfile._EF_UNUSED:
+        return False
+    wanted = {name for key, name in _arg_keys(rep.keys) if ev.get(key) is not None}
+    if not wanted:
+        return True
+    on_exit = wanted & {n for n, _t in exit_.params}
+    on_enter = wanted & {n for n, _t in enter.params}
+    return len(on_exit) >= len(on_enter)
+
+
+def _produced_by_name(key: str) -> bool:
+    """Keys of a family the writer sets (each cell checked on its own row)."""
+    return key.startswith(("proc.aname[", "container.mount.dest[")) or (
+        key.startswith("evt.arg.") and "[" not in key)
+
+
+@functools.cache
+def _arg_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The table's ``evt.arg.<name>`` keys other than ``name`` (written on its own)."""
+    return tuple((k, k[len("evt.arg."):]) for k in sorted(keys)
+                 if k.startswith("evt.arg.") and "[" not in k and k != "evt.arg.name")
+
+
+def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
+                rep: ScapReport) -> None:
+    """Write the row's ``evt.arg.<name>`` into the parameter of that name (unless the
+    writer already set it from other fields: an open's flags, an fd) and mark each cell
+    libsinsp will print differently, or that the event has no parameter for."""
+    for key, name in _arg_keys(rep.keys):
+        want = ev.get(key)
+        p = scap_args.param(code, name)
+        if p is None:
+            if want is not None:
+                rep._miss(key, i, "this event has no such parameter in libscap 2022")
+            continue
+        ptype, fmt, table = p
+        if name not in values:
+            if want is None:
+                # libsinsp prints the neutral value the writer fills in, not absent.
+                rep._miss(key, i, "the event always carries this parameter")
+                continue
+            enc = scap_args.encode(ptype, fmt, table, want, threads.users)
+            if enc is None:
+                rep._miss(key, i, "a value libscap 2022 cannot carry in this parameter")
+                continue
+            values[name] = enc
+        shown = scap_args.render(ptype, fmt, table, values[name], threads.users)
+        if shown is None or shown != want:
+            rep._miss(key, i, "libsinsp prints this parameter by its type (flags and "
+                              "modes by their name table, paths normalised)")  # fmt: skip
 
 
 def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
