@@ -22,6 +22,7 @@ column's background does not depend on which other columns the ruleset needs.
 from __future__ import annotations
 
 import posixpath
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -824,6 +825,31 @@ def _samples(columns: Mapping[str, Column], heap: StringHeap, limit: int = 40,
 _FILLER_CHAIN = ("bash", "sshd", "sshd", "systemd", "init", "init", "init", "init")
 
 
+_DOCKER_ID = re.compile(r"[0-9a-f]{12}")
+
+
+def _carrying_dir(syscall: str, args: Sequence[str]) -> str | None:
+    """The half of a call ("<" or ">") whose libscap 2022 event carries the template:
+    the exit (result, an open's fd, an execve's tty) unless the template's ``evt.arg.*``
+    live on the enter only; None without libscap's event table (an ``.npz`` does not
+    care)."""
+    try:
+        from ruleopt.events import scapfile
+
+        codes = scapfile.event_codes(syscall)
+        if codes is None:
+            return None
+        table = scapfile.event_table()
+    except (RuleoptError, OSError, AttributeError):
+        return None
+    enter, exit_ = table[codes[0]], table[codes[1]]
+    if exit_.flags & scapfile._EF_UNUSED:
+        return ">"
+    on_exit = sum(1 for a in args if a in {n for n, _t in exit_.params})
+    on_enter = sum(1 for a in args if a in {n for n, _t in enter.params})
+    return "<" if on_exit >= on_enter else ">"
+
+
 def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
     """Variants of a template whose related fields agree, as the background's do.
 
@@ -904,18 +930,35 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
             put("evt.arg.flags", "O_WRONLY|O_CREAT|O_TRUNC")
         elif t.get("evt.is_open_read") is True:
             put("evt.arg.flags", "O_RDONLY")
+        cid = t.get("container.id")
+        if isinstance(cid, str) and cid != "host" and not _DOCKER_ID.fullmatch(cid):
+            # A container is a 12-hex-digit docker id on a host (and in a capture); one
+            # per template, so its metadata (image, privileged, mounts) is its own.
+            sig = repr(sorted((k, repr(v)) for k, v in t.items()))
+            t["container.id"] = f"{zlib.crc32(sig.encode()):08x}c0de"
+        if "evt.dir" in keys and "evt.dir" not in t and isinstance(t.get("evt.type"), str):
+            d = _carrying_dir(t["evt.type"], [k[len("evt.arg."):] for k in t
+                                              if k.startswith("evt.arg.") and "[" not in k])
+            if d is not None:
+                t["evt.dir"] = d
 
     def normal_path(t: dict) -> dict | None:
         # libsinsp normalises an opened path ("/etc/" is read back as "/etc"): a template
         # path ending in "/" is offered first as a file inside that directory, which a
         # capture can carry unchanged.
-        name = t.get("fd.name")
-        if not (isinstance(name, str) and name.startswith("/") and name.endswith("/")
-                and len(name) > 1):
+        # The same holds for a path parameter (``evt.arg.path startswith /bin/``).
+        def dir_path(x: object) -> bool:
+            return isinstance(x, str) and x.startswith("/") and x.endswith("/") and len(x) > 1
+
+        paths = [k for k, x in t.items() if dir_path(x)
+                 and (k == "fd.name" or (k.startswith("evt.arg.") and "[" not in k))]
+        if not paths:
             return None
         v = dict(t)
-        v["fd.name"] = name + f"{_solver.SYNTH}.tmp"
-        fd_variant(v, True)
+        for k in paths:
+            v[k] = t[k] + f"{_solver.SYNTH}.tmp"
+        if "fd.name" in paths:
+            fd_variant(v, True)
         return v
 
     def complete(t: dict) -> list[dict]:

@@ -24,6 +24,7 @@ per row: nothing differs silently.
 from __future__ import annotations
 
 import errno
+import fnmatch
 import functools
 import io
 import json
@@ -105,8 +106,9 @@ class _Threads:
         self.fds: dict[int, list[scapfile.FdEntry]] = {}  # tid -> its fd table
         # The previous row, when it was an enter naming an fd: (row, type, key, fd, tid).
         self.last: tuple | None = None
-        # container id -> (image repository, privileged) of its last container-info event
-        self.containers: dict[str, tuple[str, bool]] = {}
+        # container id -> (image repository, privileged, mounts as (source, destination))
+        # of its last container-info event
+        self.containers: dict[str, tuple[str, bool, tuple[tuple[str, str], ...]]] = {}
 
     def uid(self, name: str | None) -> int:
         if name is None:
@@ -423,14 +425,36 @@ def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
     """container.image.repository / .privileged as libsinsp shows them: from the
     container's last container-info event; absent on the host; before any info, no
     repository and not privileged."""
+    mounts: tuple[tuple[str, str], ...] = ()
     if not isinstance(cid, str) or cid == "host":
         want: tuple[str | None, bool | None] = (None, None)
     else:
-        want = threads.containers.get(cid, (None, False))
+        repo, priv, mounts = threads.containers.get(cid, (None, False, ()))
+        want = (repo, priv)
     for key, value in zip(_CONTAINER_META, want, strict=True):
         if key in rep.keys and ev.get(key) != value:
             rep._miss(key, i, "libsinsp takes it from the container's last container-info "
                               "event (evt.type = container rows)")  # fmt: skip
+    for key, pattern in _mount_keys(rep.keys):
+        # libsinsp: the destination of the first mount whose source matches the glob.
+        dest = next((d for src, d in mounts if fnmatch.fnmatchcase(src, pattern)), None)
+        if ev.get(key) != dest:
+            rep._miss(key, i, "libsinsp takes the container's mounts from its last "
+                              "container-info event (evt.type = container rows)")  # fmt: skip
+
+
+@functools.cache
+def _mount_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The table's ``container.mount.dest[<source glob>]`` keys with their globs."""
+    head = "container.mount.dest["
+    return tuple((k, k[len(head):-1]) for k in sorted(keys)
+                 if k.startswith(head) and not k[len(head):-1].isdigit())
+
+
+def _glob_instance(pattern: str) -> str | None:
+    """A path the glob matches (``/proc*`` -> ``/proc``), or None."""
+    text = re.sub(r"\[[^]]*\]", "x", pattern).replace("*", "").replace("?", "x")
+    return text if fnmatch.fnmatchcase(text, pattern) else None
 
 
 def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapReport) -> bytes:
@@ -439,10 +463,17 @@ def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapRep
     repo = ev.get("container.image.repository")
     repo = repo if isinstance(repo, str) and repo else "docker.io/library/generated"
     privileged = ev.get("container.privileged") is True
-    threads.containers[cid] = (repo, privileged)
+    mounts: list[tuple[str, str]] = []
+    for key, pattern in _mount_keys(rep.keys):
+        dest, src = ev.get(key), _glob_instance(pattern)
+        if isinstance(dest, str) and src is not None and src not in (m[0] for m in mounts):
+            mounts.append((src, dest))
+    threads.containers[cid] = (repo, privileged, tuple(mounts))
     info = {"id": cid, "type": 0, "name": f"generated-{cid}", "image": f"{repo}:latest",
             "imageid": "", "imagerepo": repo, "imagetag": "latest", "imagedigest": "",
-            "privileged": privileged}
+            "privileged": privileged,
+            "Mounts": [{"Source": src, "Destination": dest, "Mode": "", "RW": True,
+                        "Propagation": "rprivate"} for src, dest in mounts]}
     if ev.get("evt.dir") != ">":
         rep._miss("evt.dir", i, "a container-info event has no exit")
     if ev.get("evt.num") != i + 1:
