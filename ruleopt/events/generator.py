@@ -828,26 +828,20 @@ _FILLER_CHAIN = ("bash", "sshd", "sshd", "systemd", "init", "init", "init", "ini
 _DOCKER_ID = re.compile(r"[0-9a-f]{12}")
 
 
-def _carrying_dir(syscall: str, args: Sequence[str]) -> str | None:
+def _carrying_dir(syscall: str, args: dict[str, object]) -> str | None:
     """The half of a call ("<" or ">") whose libscap 2022 event carries the template:
-    the exit (result, an open's fd, an execve's tty) unless the template's ``evt.arg.*``
-    live on the enter only; None without libscap's event table (an ``.npz`` does not
+    the exit (result, an open's fd, an execve's tty) unless the template's ``evt.arg``
+    values live on the enter; None without libscap's event table (an ``.npz`` does not
     care)."""
     try:
-        from ruleopt.events import scapfile
+        from ruleopt.events import scap_args, scapfile
 
         codes = scapfile.event_codes(syscall)
         if codes is None:
             return None
-        table = scapfile.event_table()
+        return "<" if scap_args.carrying_exit(codes, args, {"root": 0}) else ">"
     except (RuleoptError, OSError, AttributeError):
         return None
-    enter, exit_ = table[codes[0]], table[codes[1]]
-    if exit_.flags & scapfile._EF_UNUSED:
-        return ">"
-    on_exit = sum(1 for a in args if a in {n for n, _t in exit_.params})
-    on_enter = sum(1 for a in args if a in {n for n, _t in enter.params})
-    return "<" if on_exit >= on_enter else ">"
 
 
 def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
@@ -937,8 +931,8 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
             sig = repr(sorted((k, repr(v)) for k, v in t.items()))
             t["container.id"] = f"{zlib.crc32(sig.encode()):08x}c0de"
         if "evt.dir" in keys and "evt.dir" not in t and isinstance(t.get("evt.type"), str):
-            d = _carrying_dir(t["evt.type"], [k[len("evt.arg."):] for k in t
-                                              if k.startswith("evt.arg.") and "[" not in k])
+            d = _carrying_dir(t["evt.type"], {k: v for k, v in t.items()
+                                              if k.startswith("evt.arg") and v is not None})
             if d is not None:
                 t["evt.dir"] = d
 

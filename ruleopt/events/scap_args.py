@@ -117,3 +117,37 @@ def render(ptype: int, fmt: int, table: tuple[tuple[str, int], ...], value: obje
         names = {v: k for k, v in users.items()}
         return names.get(value, "<NA>")
     return None
+
+
+def param_name(code: int, key: str) -> str | None:
+    """The parameter an ``evt.arg.<name>`` or ``evt.arg[N]`` key reads on event ``code``."""
+    if key.startswith("evt.arg.") and "[" not in key:
+        return key[len("evt.arg."):]
+    if key.startswith("evt.arg[") and key.endswith("]") and key[8:-1].isdigit():
+        params = scapfile.event_table()[code].params
+        n = int(key[8:-1])
+        return params[n][0] if n < len(params) else None
+    return None
+
+
+def carries(code: int, key: str, value: object, users: dict[str, int]) -> bool:
+    """Does event ``code`` have the parameter ``key`` reads, printed back as ``value``?"""
+    name = param_name(code, key)
+    p = param(code, name) if name is not None else None
+    if p is None:
+        return False
+    enc = encode(p[0], p[1], p[2], value, users)
+    return enc is not None and render(p[0], p[1], p[2], enc, users) == value
+
+
+def carrying_exit(codes: tuple[int, int], args: dict[str, object],
+                  users: dict[str, int]) -> bool:
+    """True if the exit of a call carries at least as many of the row's ``evt.arg``
+    values (key -> text) as its enter: then the exit, which also has the result (an
+    open's fd, an execve's tty), is the half to write."""
+    table = scapfile.event_table()
+    if table[codes[1]].flags & scapfile._EF_UNUSED:
+        return False
+    on_exit = sum(carries(codes[1], k, v, users) for k, v in args.items())
+    on_enter = sum(carries(codes[0], k, v, users) for k, v in args.items())
+    return on_exit >= on_enter

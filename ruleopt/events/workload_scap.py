@@ -201,7 +201,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         exit_ = ev.get("evt.dir") == "<"
     else:
         # No rule reads the direction: write the half of the call that carries the row.
-        exit_ = _carrying_half(ev, codes, rep)
+        exit_ = _carrying_half(ev, codes, rep, threads.users)
     cid_row = ev.get("container.id")
     # libsinsp 2022 does not return a container-info event that opens a capture (it is
     # consumed while the capture is set up), so row 0 cannot be one.
@@ -360,35 +360,27 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
 
 
-def _carrying_half(ev: dict, codes: tuple[int, int] | None, rep: ScapReport) -> bool:
-    """True for the exit: it has the result, an open's fd, an execve's tty and most
-    parameters; the enter only when the row's ``evt.arg.*`` live on the enter alone
-    (ptrace's request, socket's domain)."""
+def _carrying_half(ev: dict, codes: tuple[int, int] | None, rep: ScapReport,
+                   users: dict[str, int]) -> bool:
+    """True for the exit (result, an open's fd, an execve's tty, most parameters); the
+    enter when it carries more of the row's ``evt.arg`` values (ptrace's request)."""
     if codes is None:
         return True
-    table = scapfile.event_table()
-    enter, exit_ = table[codes[0]], table[codes[1]]
-    if exit_.flags & scapfile._EF_UNUSED:
-        return False
-    wanted = {name for key, name in _arg_keys(rep.keys) if ev.get(key) is not None}
-    if not wanted:
-        return True
-    on_exit = wanted & {n for n, _t in exit_.params}
-    on_enter = wanted & {n for n, _t in enter.params}
-    return len(on_exit) >= len(on_enter)
+    args = {k: ev[k] for k, _n in _arg_keys(rep.keys) if ev.get(k) is not None}
+    return scap_args.carrying_exit(codes, args, users)
 
 
 def _produced_by_name(key: str) -> bool:
     """Keys of a family the writer sets (each cell checked on its own row)."""
-    return key.startswith(("proc.aname[", "container.mount.dest[")) or (
-        key.startswith("evt.arg.") and "[" not in key)
+    return key.startswith(("proc.aname[", "container.mount.dest[", "evt.arg"))
 
 
 @functools.cache
 def _arg_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """The table's ``evt.arg.<name>`` keys other than ``name`` (written on its own)."""
+    """The table's ``evt.arg.<name>`` and ``evt.arg[N]`` keys, but ``evt.arg.name``
+    (written on its own)."""
     return tuple((k, k[len("evt.arg."):]) for k in sorted(keys)
-                 if k.startswith("evt.arg.") and "[" not in k and k != "evt.arg.name")
+                 if k.startswith(("evt.arg.", "evt.arg[")) and k != "evt.arg.name")
 
 
 def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
@@ -396,9 +388,10 @@ def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
     """Write the row's ``evt.arg.<name>`` into the parameter of that name (unless the
     writer already set it from other fields: an open's flags, an fd) and mark each cell
     libsinsp will print differently, or that the event has no parameter for."""
-    for key, name in _arg_keys(rep.keys):
+    for key, _n in _arg_keys(rep.keys):
         want = ev.get(key)
-        p = scap_args.param(code, name)
+        name = scap_args.param_name(code, key)
+        p = scap_args.param(code, name) if name is not None else None
         if p is None:
             if want is not None:
                 rep._miss(key, i, "this event has no such parameter in libscap 2022")
