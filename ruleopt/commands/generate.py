@@ -11,6 +11,7 @@ from ruleopt.commands import bounds
 from ruleopt.commands.inputs import check_output, check_rules_files
 
 NAME = "generate"
+CAPTURE_FIELDS = ("evt.dir",)
 HELP = "generate a seeded synthetic event workload for a ruleset, with rule-breaking events"
 
 
@@ -57,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
                         f"generating {args.events:,} events for these rules",
                         "generate fewer events (-n)")
     report = GenerationReport(args.events, args.seed, args.break_share)
+    # A capture writes each call's enter or exit half: the table says which, even when
+    # no rule reads evt.dir.
     table = generate(rules, args.events, args.seed, args.break_share,
-                     progress=not args.quiet and sys.stderr.isatty(), report=report)  # fmt: skip
+                     progress=not args.quiet and sys.stderr.isatty(), report=report,
+                     extra_fields=CAPTURE_FIELDS if suffix == ".scap" else ())  # fmt: skip
     if suffix == ".scap":
         from ruleopt.events.workload_scap import write_capture
 

@@ -760,14 +760,15 @@ class GenerationReport:
         }  # fmt: skip
 
 
-def _needed_specs(rules) -> tuple[dict[str, _Spec], list[str]]:
-    """Column specs for every field the enabled rules read; names that do not resolve."""
+def _needed_specs(rules, extra: Sequence[str] = ()) -> tuple[dict[str, _Spec], list[str]]:
+    """Column specs for every field the enabled rules read (and ``extra``); names that
+    do not resolve."""
     from ruleopt.events.table import is_multi
     from ruleopt.fields import resolve
 
     specs: dict[str, _Spec] = {}
     unknown: set[str] = set()
-    wanted = [Field("evt.num"), Field("evt.type")]
+    wanted = [Field("evt.num"), Field("evt.type"), *(Field(x) for x in extra)]
     for rule in rules.enabled_rules():
         wanted.extend(sorted(fields_of(rule.condition), key=lambda f: (f.name, f.arg or "")))
     for f in wanted:
@@ -826,6 +827,10 @@ _FILLER_CHAIN = ("bash", "sshd", "sshd", "systemd", "init", "init", "init", "ini
 
 
 _DOCKER_ID = re.compile(r"[0-9a-f]{12}")
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+_SOCKET_NAME = re.compile(r"(\d+\.\d+\.\d+\.\d+):(\d+)->(\d+\.\d+\.\d+\.\d+):(\d+)")
+_SOCKET_KEYS = ("fd.sip", "fd.cip", "fd.sport", "fd.cport", "fd.ip", "fd.port", "fd.l4proto",
+                "fd.snet", "fd.cnet", "fd.net")
 
 
 def _carrying_dir(syscall: str, args: dict[str, object]) -> str | None:
@@ -955,6 +960,41 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
             fd_variant(v, True)
         return v
 
+    def socket_variant(t: dict) -> None:
+        # An IPv4 socket's fields all follow from its tuple, as libsinsp derives them
+        # (fd.name is "cip:cport->sip:sport"); the template's own values win.
+        if not (t.get("fd.type") == "ipv4" or t.get("fd.typechar") == "4"
+                or any(isinstance(t.get(k), (str, int, list)) for k in _SOCKET_KEYS)):
+            return
+        if t.get("fd.type") not in (None, "ipv4") or t.get("fd.typechar") not in (None, "4"):
+            return
+        m = _SOCKET_NAME.fullmatch(t["fd.name"]) if isinstance(t.get("fd.name"), str) else None
+
+        def ip(x: object) -> str | None:
+            return x if isinstance(x, str) and _IPV4.fullmatch(x) else None
+
+        ips = t.get("fd.ip") if isinstance(t.get("fd.ip"), list) else []
+        ports = t.get("fd.port") if isinstance(t.get("fd.port"), list) else []
+        sip = (m and m.group(3)) or ip(t.get("fd.sip")) or ip(t.get("fd.snet")) or next(
+            (x for x in map(ip, ips) if x), None) or "192.0.2.10"
+        cip = (m and m.group(1)) or ip(t.get("fd.cip")) or ip(t.get("fd.cnet")) or "10.0.0.5"
+        sport = int(m.group(4)) if m else t.get("fd.sport") if isinstance(
+            t.get("fd.sport"), int) else next((x for x in ports if isinstance(x, int)), 443)
+        cport = int(m.group(2)) if m else t.get("fd.cport") if isinstance(
+            t.get("fd.cport"), int) else 40_001
+        proto = t.get("fd.l4proto") if t.get("fd.l4proto") in ("tcp", "udp") else "tcp"
+        derived = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.typechar": "4",
+                   "fd.type": "ipv4", "fd.sockfamily": "ip", "fd.sip": sip, "fd.cip": cip,
+                   "fd.sport": sport, "fd.cport": cport, "fd.l4proto": proto,
+                   "fd.snet": sip, "fd.cnet": cip, "fd.ip": [cip, sip],
+                   "fd.port": [cport, sport], "fd.net": [cip, sip], "fd.directory": None,
+                   "fd.filename": None}  # fmt: skip
+        for k, v in derived.items():
+            if k in keys and k not in t:
+                t[k] = v
+        if "fd.num" in keys and not isinstance(t.get("fd.num"), int):
+            t["fd.num"] = 7
+
     def complete(t: dict) -> list[dict]:
         out: list[dict] = []
         first = normal_path(t)
@@ -969,6 +1009,7 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
             for pname_wins in (True, False):
                 v = dict(t)
                 fd_variant(v, name_wins)
+                socket_variant(v)
                 ancestry_variant(v, pname_wins)
                 others(v)
                 if v not in out:
@@ -1041,6 +1082,7 @@ def _empty_column(spec: _Spec, n: int) -> Column:
 
 def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
                    samples: Mapping[str, Sequence] | None = None, n: int = DEFAULT_EVENTS,
+                   extra_fields: Sequence[str] = (),
                    ) -> tuple[dict[int, list[dict]], dict[str, str]]:  # fmt: skip
     """Verified templates per enabled rule id, and the reason for each rule without any.
 
@@ -1049,7 +1091,7 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
     """
     from ruleopt.engine.reference import evaluate
 
-    specs, _unknown = _needed_specs(rules)
+    specs, _unknown = _needed_specs(rules, extra_fields)
     spec_of = _spec_resolver(specs)
     complete = _completer(set(specs))
     out: dict[int, list[dict]] = {}
@@ -1097,6 +1139,7 @@ def generate(
     *,
     progress: bool = False,
     report: GenerationReport | None = None,
+    extra_fields: Sequence[str] = (),
 ) -> EventTable:
     """A seeded synthetic workload of ``n`` events for ``rules`` (a loaded RuleSet).
 
@@ -1116,7 +1159,7 @@ def generate(
     n = int(n)
     rep = report if report is not None else GenerationReport(n, seed, float(break_share))
     rep.events, rep.seed, rep.break_share = n, seed, float(break_share)
-    specs, rep.unknown_fields = _needed_specs(rules)
+    specs, rep.unknown_fields = _needed_specs(rules, extra_fields)
     heap = StringHeap()
     world = _Columns(n, seed, mix, heap)
 
@@ -1131,7 +1174,7 @@ def generate(
         del world
         bar.update(task, description="building rule templates")
         templates, rep.rules_without = rule_templates(
-            rules, seed=seed, samples=_samples(columns, heap), n=n
+            rules, seed=seed, samples=_samples(columns, heap), n=n, extra_fields=extra_fields
         )
         bar.advance(task)
         bar.update(task, description="stamping breaking events")
@@ -1187,9 +1230,70 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
                     multi_over.setdefault(key, []).append((r, value))
                 else:
                     _apply_single(c, r, value, heap)
+    # State a capture needs before some breaking events (see _setup_rows), stamped
+    # over the background rows just before them.
+    taken = set(rows.tolist())
+    for r, t_rule, t_i in zip(rows.tolist(), rule_of.tolist(), tmpl_of.tolist(), strict=True):
+        tl = templates[t_rule]
+        setup = _setup_rows(tl[t_i % len(tl)], set(specs))
+        first = r - len(setup)
+        if not setup or first < 1 or any(x in taken for x in range(first, r)):
+            continue
+        for j, values in enumerate(setup):
+            row = np.array([first + j], dtype=np.int64)
+            taken.add(first + j)
+            for key, value in values.items():
+                if key not in columns:
+                    columns[key] = _empty_column(specs[key], n)
+                if columns[key].offsets is not None:
+                    multi_over.setdefault(key, []).append((row, value))
+                else:
+                    _apply_single(columns[key], row, value, heap)
     for key, over in multi_over.items():
         columns[key] = _apply_multi(columns[key], over, heap, n)
     return rows, rule_of
+
+
+_CONTAINER_INFO = ("container.image.repository", "container.privileged")
+
+
+def _setup_rows(tmpl: dict, keys: set[str]) -> list[dict]:
+    """Rows to stamp just before a breaking event so that a capture carries the state
+    its template assumes, as a host would have produced it:
+
+    - a container-info event (``evt.type = container``) for a template in a container
+      with an image repository, privileges or mounts, which libsinsp takes from the
+      container's last such event;
+    - the enter of an exit whose libscap event names no fd (dup, connect, ...): libsinsp
+      takes the exit's fd from its enter.
+    Only keys the table has are set; the rest of each row stays background."""
+    out: list[dict] = []
+    cid = tmpl.get("container.id")
+    mounts = {k: v for k, v in tmpl.items()
+              if k.startswith("container.mount.dest[") and isinstance(v, str)}
+    if (isinstance(cid, str) and cid != "host" and tmpl.get("evt.type") != "container"
+            and (isinstance(tmpl.get("container.image.repository"), str)
+                 or tmpl.get("container.privileged") is True or mounts)):
+        info = {"evt.type": "container", "evt.dir": ">", "container.id": cid, **mounts,
+                **{k: tmpl[k] for k in _CONTAINER_INFO if k in tmpl}}
+        out.append({k: v for k, v in info.items() if k in keys})
+    if tmpl.get("evt.dir") == "<" and isinstance(tmpl.get("evt.type"), str) and any(
+            k.startswith("fd.") and v is not None for k, v in tmpl.items()):
+        try:
+            from ruleopt.events import scapfile
+
+            codes = scapfile.event_codes(tmpl["evt.type"])
+            table = scapfile.event_table() if codes is not None else None
+        except (RuleoptError, OSError, AttributeError):
+            table = None
+        if codes is not None and table is not None:
+            enter = {n for n, _t in table[codes[0]].params}
+            exit_ = {n for n, _t in table[codes[1]].params}
+            if "fd" in enter and "fd" not in exit_:
+                row = {k: v for k, v in tmpl.items() if not k.startswith("evt.arg")}
+                row.update({"evt.dir": ">", "evt.rawres": None, "evt.res": None})
+                out.append({k: v for k, v in row.items() if k in keys})
+    return out
 
 
 class _NoBar:

@@ -53,14 +53,17 @@ _OWN_THREAD = frozenset({
 })  # fmt: skip
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _CONTAINER_META = ("container.image.repository", "container.privileged")
+# Socket fields libsinsp derives from an fd's tuple (absent on files).
+_SOCK_KEYS = ("fd.sip", "fd.cip", "fd.sport", "fd.cport", "fd.l4proto", "fd.sockfamily")
 # Fields this writer sets; everything else the ruleset reads is listed as not produced.
 PRODUCED = frozenset({
     "evt.num", "evt.type", "evt.dir", "proc.name", "proc.pname", "proc.cmdline", "proc.exe",
     "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
     "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
     "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline", *_CONTAINER_META,
+    "fd.type", *_SOCK_KEYS,
 })  # fmt: skip
-_FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar")
+_FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar", "fd.type", *_SOCK_KEYS)
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
 _HOST_UIDS = {"root": 0}
 _INIT_TID = 1
@@ -278,10 +281,11 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
     last = threads.last
     inherited = None
-    if (entry is None and exit_ and etype not in _OWN_THREAD and last is not None
+    if (entry is None and exit_ and last is not None
             and last[0] == i - 1 and last[1] == etype and last[2] == key):
-        # The exit right after its enter, same process and fd: on the enter's thread,
-        # libsinsp takes the exit's fd from the enter, as on a host.
+        # The exit right after its enter, same process and fd: on the enter's thread
+        # (its own, since the enter named an fd), libsinsp takes the exit's fd from the
+        # enter, as on a host (dup's and connect's parsers included).
         e = last[3]
         if ev.get("fd.num") == e.fd and ev.get("fd.name") == (e.path or ev.get("fd.name")):
             inherited = e
@@ -576,7 +580,7 @@ def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
         flags = _open_flags(ev)
         return scapfile.FdEntry(fd, path=name, flags=flags if flags is not None else 1)
     m = _SOCKET.fullmatch(name)
-    if kind == "4" and m:
+    if kind in ("4", None) and m:
         sip, sport, dip, dport = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
         try:
             for ip in (sip, dip):
@@ -585,7 +589,8 @@ def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
             return None
         if sport > 0xFFFF or dport > 0xFFFF:
             return None
-        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport))
+        udp = ev.get("fd.l4proto") == "udp"
+        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport), l4proto=17 if udp else 6)
     return None
 
 
@@ -594,10 +599,15 @@ def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> N
     if e.path is not None:
         path = posixpath.normpath(e.path)
         want: dict[str, object] = {"fd.name": path, "fd.directory": _sinsp_dirname(path),
-                                   "fd.filename": posixpath.basename(path), "fd.typechar": "f"}
+                                   "fd.filename": posixpath.basename(path), "fd.typechar": "f",
+                                   "fd.type": "file", **dict.fromkeys(_SOCK_KEYS)}
     else:
-        want = {"fd.name": ev.get("fd.name"), "fd.directory": None, "fd.filename": None,
-                "fd.typechar": "4"}
+        assert e.tuple4 is not None
+        cip, cport, sip, sport = e.tuple4
+        want = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.directory": None,
+                "fd.filename": None, "fd.typechar": "4", "fd.type": "ipv4", "fd.sip": sip,
+                "fd.cip": cip, "fd.sport": sport, "fd.cport": cport, "fd.sockfamily": "ip",
+                "fd.l4proto": "udp" if e.l4proto == 17 else "tcp"}
     want["fd.num"] = e.fd
     for k, v in want.items():
         if k in rep.keys and ev.get(k) != v:
@@ -613,10 +623,11 @@ def _check_fd(ev: dict, i: int, path: str, flags: int, rep: ScapReport) -> None:
     path = norm
     if flags & scapfile.PPM_O_FLAGS["O_DIRECTORY"]:  # libsinsp: the fd is a directory
         want: dict[str, str | None] = {"fd.directory": path, "fd.filename": None,
-                                       "fd.typechar": "d"}
+                                       "fd.typechar": "d", "fd.type": "directory"}
     else:
         want = {"fd.directory": _sinsp_dirname(path), "fd.filename": posixpath.basename(path),
-                "fd.typechar": "f"}
+                "fd.typechar": "f", "fd.type": "file"}
+    want.update(dict.fromkeys(_SOCK_KEYS))
     for k, v in want.items():
         got = ev.get(k)
         if k in rep.keys and got != v:
