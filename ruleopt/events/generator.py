@@ -1242,6 +1242,14 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
         for j, values in enumerate(setup):
             row = np.array([first + j], dtype=np.int64)
             taken.add(first + j)
+            if values.pop(_COPY, False):
+                # The enter of the breaking call: the same process and fd as its exit.
+                for key, c in columns.items():
+                    if c.offsets is None and key not in values:
+                        c.values[row] = c.values[r]
+                        c.present[row] = c.present[r]
+                    elif c.offsets is not None and key not in values:
+                        multi_over.setdefault(key, []).append((row, _multi_at(c, r, heap)))
             for key, value in values.items():
                 if key not in columns:
                     columns[key] = _empty_column(specs[key], n)
@@ -1255,6 +1263,16 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
 
 
 _CONTAINER_INFO = ("container.image.repository", "container.privileged")
+_COPY = "\0copy"  # a setup row that starts as a copy of the breaking row
+
+
+def _multi_at(c: Column, row: int, heap: StringHeap) -> list | None:
+    """Row ``row``'s list in a multi-valued column (None if absent)."""
+    if not c.present[row]:
+        return None
+    assert c.offsets is not None
+    vals = c.values[int(c.offsets[row]): int(c.offsets[row + 1])]
+    return [heap.get(int(v)) for v in vals] if c.kind == "str" else [int(v) for v in vals]
 
 
 def _setup_rows(tmpl: dict, keys: set[str]) -> list[dict]:
@@ -1292,7 +1310,7 @@ def _setup_rows(tmpl: dict, keys: set[str]) -> list[dict]:
             if "fd" in enter and "fd" not in exit_:
                 row = {k: v for k, v in tmpl.items() if not k.startswith("evt.arg")}
                 row.update({"evt.dir": ">", "evt.rawres": None, "evt.res": None})
-                out.append({k: v for k, v in row.items() if k in keys})
+                out.append({_COPY: True, **{k: v for k, v in row.items() if k in keys}})
     return out
 
 

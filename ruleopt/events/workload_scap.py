@@ -63,10 +63,14 @@ PRODUCED = frozenset({
     "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline", *_CONTAINER_META,
     "fd.type", *_SOCK_KEYS,
 })  # fmt: skip
+# A file's socket fields in libsinsp 2022: fd.l4proto prints <NA>, the rest absent.
+_FILE_SOCK: dict[str, object] = {**dict.fromkeys(_SOCK_KEYS), "fd.l4proto": "<NA>"}
 _FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar", "fd.type", *_SOCK_KEYS)
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
 _HOST_UIDS = {"root": 0}
 _INIT_TID = 1
+# scap.h's scap_l4_proto (not the IPPROTO_* numbers): what an fd-list entry stores.
+_SCAP_L4_TCP, _SCAP_L4_UDP = 2, 3
 _EF_USES_FD = 1 << 2
 _FIRST_TID = 1000
 _NS_PER_EVENT = 1000
@@ -590,7 +594,8 @@ def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
         if sport > 0xFFFF or dport > 0xFFFF:
             return None
         udp = ev.get("fd.l4proto") == "udp"
-        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport), l4proto=17 if udp else 6)
+        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport),
+                                l4proto=_SCAP_L4_UDP if udp else _SCAP_L4_TCP)
     return None
 
 
@@ -600,15 +605,22 @@ def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> N
         path = posixpath.normpath(e.path)
         want: dict[str, object] = {"fd.name": path, "fd.directory": _sinsp_dirname(path),
                                    "fd.filename": posixpath.basename(path), "fd.typechar": "f",
-                                   "fd.type": "file", **dict.fromkeys(_SOCK_KEYS)}
+                                   "fd.type": "file", **_FILE_SOCK}
     else:
         assert e.tuple4 is not None
         cip, cport, sip, sport = e.tuple4
         want = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.directory": None,
                 "fd.filename": None, "fd.typechar": "4", "fd.type": "ipv4", "fd.sip": sip,
                 "fd.cip": cip, "fd.sport": sport, "fd.cport": cport, "fd.sockfamily": "ip",
-                "fd.l4proto": "udp" if e.l4proto == 17 else "tcp"}
+                "fd.l4proto": {_SCAP_L4_UDP: "udp", _SCAP_L4_TCP: "tcp"}.get(e.l4proto, "<NA>")}
     want["fd.num"] = e.fd
+    etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
+    if exit_ and etype in ("dup", "dup2", "dup3"):
+        want["fd.num"] = _result(ev)  # libsinsp: a dup exit's fd.num is the new fd
+    if exit_ and etype == "connect" and _result(ev) < 0 and e.tuple4 is not None:
+        # Observed on libsinsp 2022: after a connect exit that did not succeed, the
+        # socket's fd.name reads NULL.
+        want["fd.name"] = "NULL"
     for k, v in want.items():
         if k in rep.keys and ev.get(k) != v:
             rep._miss(k, i, "libsinsp shows the fd-table entry of the thread")
@@ -627,7 +639,7 @@ def _check_fd(ev: dict, i: int, path: str, flags: int, rep: ScapReport) -> None:
     else:
         want = {"fd.directory": _sinsp_dirname(path), "fd.filename": posixpath.basename(path),
                 "fd.typechar": "f", "fd.type": "file"}
-    want.update(dict.fromkeys(_SOCK_KEYS))
+    want.update(_FILE_SOCK)
     for k, v in want.items():
         got = ev.get(k)
         if k in rep.keys and got != v:
