@@ -32,6 +32,7 @@ import numpy as np
 
 from ruleopt.errors import RuleoptError
 from ruleopt.events import solver as _solver
+from ruleopt.events import unbreakable as _unbreakable
 from ruleopt.events.table import Column, EventTable, StringHeap, coerce_value, storage_kind
 from ruleopt.rules.ast import Field, fields_of
 
@@ -751,11 +752,17 @@ class GenerationReport:
     unknown_fields: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def never_match(self) -> dict[str, str]:
+        """Rules no event can break (a false or contradictory condition), with why."""
+        return {k: v for k, v in self.rules_without.items() if _unbreakable.is_never_match(v)}
+
     def to_dict(self) -> dict:
         return {
             "events": self.events, "seed": self.seed, "break_share": self.break_share,
             "breaking": self.breaking, "rules_with_templates": self.rules_with_templates,
-            "rules_without": self.rules_without, "columns_absent": self.columns_absent,
+            "rules_without": self.rules_without, "never_match": self.never_match,
+            "columns_absent": self.columns_absent,
             "unknown_fields": self.unknown_fields, "seconds": round(self.seconds, 3),
         }  # fmt: skip
 
@@ -1097,6 +1104,7 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
     out: dict[int, list[dict]] = {}
     missing: dict[str, str] = {}
     samples = {**(samples or {}), "evt.num": [1, max(1, n)]}
+    check = None
     for rule in rules.enabled_rules():
         try:
             res = _solver.build_templates(rule.condition, spec_of, evaluate, samples=samples,
@@ -1111,6 +1119,12 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
         kept = [t for t in res.templates if _storable(t)]
         if kept:
             out[rule.id] = kept
+        elif (res.reason or "").startswith(("no satisfying", "condition is always")):
+            # No event can break it: say which part of the condition rules it out.
+            if check is None:
+                check = _unbreakable.solver_check(spec_of, evaluate, samples, {"evt.num": 1})
+            missing[rule.name] = _unbreakable.explain(rule.condition, check,
+                                                      getattr(rules, "macros", {}))
         else:
             missing[rule.name] = res.reason or "no template with values the fields can hold"
     return out, missing
@@ -1245,6 +1259,8 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
             if values.pop(_COPY, False):
                 # The enter of the breaking call: the same process and fd as its exit.
                 for key, c in columns.items():
+                    if key == "evt.num":
+                        continue  # numbers the rows
                     if c.offsets is None and key not in values:
                         c.values[row] = c.values[r]
                         c.present[row] = c.present[r]
