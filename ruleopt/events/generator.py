@@ -1194,7 +1194,8 @@ def generate(
         bar.update(task, description="stamping breaking events")
         by_id = {r.id: r for r in rules.enabled_rules()}
         rep.rules_with_templates = [by_id[i].name for i in sorted(templates)]
-        rows, rule_of = _stamp(columns, specs, templates, n, seed, break_share, heap)
+        setup: list[int] = []
+        rows, rule_of = _stamp(columns, specs, templates, n, seed, break_share, heap, setup)
         rep.breaking = len(rows)
         bar.advance(task)
 
@@ -1208,15 +1209,22 @@ def generate(
         "source": "ruleopt generate",
         "generator": rep.to_dict(),
         "absent_fields": absent,
-        "breaking": {"rows": rows.tolist(), "rule_ids": rule_of.tolist()},
+        # setup_rows: background rows turned into the state a breaking row needs (a
+        # container-info event, the enter of its call) in a capture.
+        "breaking": {"rows": rows.tolist(), "rule_ids": rule_of.tolist(),
+                     "setup_rows": setup},
     }
     return EventTable.from_columns(ordered, heap, meta)
 
 
 def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
            templates: Mapping[int, list[dict]], n: int, seed: int, share: float,
-           heap: StringHeap) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Overwrite the breaking rows with templates; returns (rows, rule id per row)."""
+           heap: StringHeap, setup_rows: list[int] | None = None,
+           ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Overwrite the breaking rows with templates; returns (rows, rule id per row).
+    The rows stamped to set up state before them are appended to ``setup_rows``."""
+    if setup_rows is None:
+        setup_rows = []
     k = int(round(n * share)) if templates else 0
     rows = _break_rows(n, k, seed)
     ids = np.array(sorted(templates), dtype=np.int64)
@@ -1275,6 +1283,7 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
                     _apply_single(columns[key], row, value, heap)
     for key, over in multi_over.items():
         columns[key] = _apply_multi(columns[key], over, heap, n)
+    setup_rows.extend(sorted(taken - set(rows.tolist())))
     return rows, rule_of
 
 
