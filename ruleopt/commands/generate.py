@@ -11,7 +11,6 @@ from ruleopt.commands import bounds
 from ruleopt.commands.inputs import check_output, check_rules_files
 
 NAME = "generate"
-CAPTURE_FIELDS = ("evt.dir",)
 HELP = "generate a seeded synthetic event workload for a ruleset, with rule-breaking events"
 
 
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     # no rule reads evt.dir.
     table = generate(rules, args.events, args.seed, args.break_share,
                      progress=not args.quiet and sys.stderr.isatty(), report=report,
-                     extra_fields=CAPTURE_FIELDS if suffix == ".scap" else ())  # fmt: skip
+                     capture=suffix == ".scap")  # fmt: skip
     if suffix == ".scap":
         from ruleopt.events.workload_scap import write_capture
 

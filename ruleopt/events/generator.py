@@ -39,6 +39,8 @@ from ruleopt.rules.ast import Field, fields_of
 DEFAULT_EVENTS = 200_000
 DEFAULT_SEED = 0
 DEFAULT_BREAK_SHARE = 0.01
+# Fields a capture needs whatever the rules read: each row is one half of a call.
+CAPTURE_FIELDS = ("evt.dir",)
 TEMPLATES_PER_RULE = 3
 
 # --------------------------------------------------------------------------- catalogs
@@ -899,6 +901,12 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
         if isinstance(t.get("proc.pname"), str) and (pname_wins or 1 not in fixed):
             fixed[1] = t["proc.pname"]
         extra = [x for x in (t.get("proc.aname") or []) if x not in fixed.values()]
+        if "proc.pname" in t and t["proc.pname"] is None and not fixed and not extra:
+            # No parent (`not proc.pname exists`): no ancestor at all, as libsinsp walks it.
+            for k in ("proc.aname", *(f"proc.aname[{j}]" for j in range(1, 10))):
+                if k in keys and k not in t:
+                    t[k] = None
+            return
         if not fixed and not extra:
             return
         depth = max([*fixed, 0]) + len(extra)
@@ -1089,7 +1097,7 @@ def _empty_column(spec: _Spec, n: int) -> Column:
 
 def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
                    samples: Mapping[str, Sequence] | None = None, n: int = DEFAULT_EVENTS,
-                   extra_fields: Sequence[str] = (),
+                   capture: bool = False,
                    ) -> tuple[dict[int, list[dict]], dict[str, str]]:  # fmt: skip
     """Verified templates per enabled rule id, and the reason for each rule without any.
 
@@ -1098,7 +1106,7 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
     """
     from ruleopt.engine.reference import evaluate
 
-    specs, _unknown = _needed_specs(rules, extra_fields)
+    specs, _unknown = _needed_specs(rules, CAPTURE_FIELDS if capture else ())
     spec_of = _spec_resolver(specs)
     complete = _completer(set(specs))
     out: dict[int, list[dict]] = {}
@@ -1107,9 +1115,10 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
     check = None
     for rule in rules.enabled_rules():
         try:
+            # For a capture, more candidates to rank by what libscap's events carry.
             res = _solver.build_templates(rule.condition, spec_of, evaluate, samples=samples,
-                                          count=count, seed=seed, complete=complete,
-                                          base={"evt.num": 1})  # fmt: skip
+                                          count=count * 2 if capture else count, seed=seed,
+                                          complete=complete, base={"evt.num": 1})  # fmt: skip
         except (ValueError, TypeError, IndexError, OverflowError, RuleoptError) as exc:
             # The solver is best effort: a condition shape it cannot handle (val() on odd
             # types, constants past a field's range) costs that rule its breaking events,
@@ -1117,6 +1126,10 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
             missing[rule.name] = f"the solver cannot handle this condition ({exc})"
             continue
         kept = [t for t in res.templates if _storable(t)]
+        if capture:
+            # The templates a capture carries as they are first (rules take turns over
+            # the breaking rows, so the first template is the one a rule surely gets).
+            kept = sorted(kept, key=_capture_misses)[:count]
         if kept:
             out[rule.id] = kept
         elif (res.reason or "").startswith(("no satisfying", "condition is always")):
@@ -1128,6 +1141,29 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
         else:
             missing[rule.name] = res.reason or "no template with values the fields can hold"
     return out, missing
+
+
+def _capture_misses(t: dict) -> int:
+    """How many of a template's ``evt.arg`` values its call's half cannot carry in a
+    libscap 2022 capture (``evt.arg.path`` on a rename, which has oldpath/newpath)."""
+    etype, args = t.get("evt.type"), {k: v for k, v in t.items()
+                                      if k.startswith("evt.arg") and v is not None}
+    if not args or not isinstance(etype, str):
+        return 0
+    try:
+        from ruleopt.events import scap_args, scapfile
+
+        codes = scapfile.event_codes(etype)
+        if codes is None:
+            return len(args)
+        code = codes[0] if t.get("evt.dir") == ">" else codes[1]
+        # The parameter must exist; how libsinsp prints it (flag order) is the writer's
+        # to report, and rules mostly test it with contains/startswith.
+        return sum(scap_args.param_name(code, k) is None
+                   or scap_args.param(code, scap_args.param_name(code, k) or "") is None
+                   for k in args)
+    except (RuleoptError, OSError, AttributeError):
+        return 0
 
 
 def _storable(template: dict) -> bool:
@@ -1153,7 +1189,7 @@ def generate(
     *,
     progress: bool = False,
     report: GenerationReport | None = None,
-    extra_fields: Sequence[str] = (),
+    capture: bool = False,
 ) -> EventTable:
     """A seeded synthetic workload of ``n`` events for ``rules`` (a loaded RuleSet).
 
@@ -1173,7 +1209,7 @@ def generate(
     n = int(n)
     rep = report if report is not None else GenerationReport(n, seed, float(break_share))
     rep.events, rep.seed, rep.break_share = n, seed, float(break_share)
-    specs, rep.unknown_fields = _needed_specs(rules, extra_fields)
+    specs, rep.unknown_fields = _needed_specs(rules, CAPTURE_FIELDS if capture else ())
     heap = StringHeap()
     world = _Columns(n, seed, mix, heap)
 
@@ -1188,7 +1224,7 @@ def generate(
         del world
         bar.update(task, description="building rule templates")
         templates, rep.rules_without = rule_templates(
-            rules, seed=seed, samples=_samples(columns, heap), n=n, extra_fields=extra_fields
+            rules, seed=seed, samples=_samples(columns, heap), n=n, capture=capture
         )
         bar.advance(task)
         bar.update(task, description="stamping breaking events")

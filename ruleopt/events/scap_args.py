@@ -67,8 +67,9 @@ def render_flags(table: tuple[tuple[str, int], ...], val: int) -> str:
     return "|".join(out) if out else str(val)
 
 
-def encode(ptype: int, fmt: int, table: tuple[tuple[str, int], ...], text: object,
-           users: dict[str, int]) -> object | None:
+def encode(
+    ptype: int, fmt: int, table: tuple[tuple[str, int], ...], text: object, users: dict[str, int]
+) -> object | None:
     """The parameter value to write for the generated ``text``; None if there is none."""
     if ptype in _STRINGS:
         return text if isinstance(text, str) else None
@@ -94,8 +95,14 @@ def encode(ptype: int, fmt: int, table: tuple[tuple[str, int], ...], text: objec
     return None
 
 
-def render(ptype: int, fmt: int, table: tuple[tuple[str, int], ...], value: object,
-           users: dict[str, int], cwd: str = "/") -> str | None:
+def render(
+    ptype: int,
+    fmt: int,
+    table: tuple[tuple[str, int], ...],
+    value: object,
+    users: dict[str, int],
+    cwd: str = "/",
+) -> str | None:
     """What ``evt.arg.X`` gives for ``value`` written as this parameter; None when this
     module does not know (the cell is then marked)."""
     if ptype in _STRINGS:
@@ -122,7 +129,7 @@ def render(ptype: int, fmt: int, table: tuple[tuple[str, int], ...], value: obje
 def param_name(code: int, key: str) -> str | None:
     """The parameter an ``evt.arg.<name>`` or ``evt.arg[N]`` key reads on event ``code``."""
     if key.startswith("evt.arg.") and "[" not in key:
-        return key[len("evt.arg."):]
+        return key[len("evt.arg.") :]
     if key.startswith("evt.arg[") and key.endswith("]") and key[8:-1].isdigit():
         params = scapfile.event_table()[code].params
         n = int(key[8:-1])
@@ -140,8 +147,7 @@ def carries(code: int, key: str, value: object, users: dict[str, int]) -> bool:
     return enc is not None and render(p[0], p[1], p[2], enc, users) == value
 
 
-def carrying_exit(codes: tuple[int, int], args: dict[str, object],
-                  users: dict[str, int]) -> bool:
+def carrying_exit(codes: tuple[int, int], args: dict[str, object], users: dict[str, int]) -> bool:
     """True if the exit of a call carries at least as many of the row's ``evt.arg``
     values (key -> text) as its enter: then the exit, which also has the result (an
     open's fd, an execve's tty), is the half to write."""

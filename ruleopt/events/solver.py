@@ -229,6 +229,8 @@ def _scalar_holds(op: str, v: object, rhs: tuple[str, ...], spec: FieldSpec) -> 
             return _in_net(s, rhs[0])
         return s == rhs[0]
     if op == "!=":
+        if net and "/" in rhs[0]:
+            return not _in_net(s, rhs[0])  # `fd.net != 127.0.0.0/8`: outside the network
         return s != rhs[0]
     if op in ("in", "intersects"):
         return s in rhs or (net and any("/" in r and _in_net(s, r) for r in rhs))

@@ -65,8 +65,9 @@ def _text(part: Expr, names: Mapping[Expr, str]) -> str:
     return f"`{text}`" + (f" (macro {macro})" if macro else "")
 
 
-def explain(expr: Expr, satisfiable: Callable[[Expr], bool],
-            macros: Mapping[str, object] | None = None) -> str:
+def explain(
+    expr: Expr, satisfiable: Callable[[Expr], bool], macros: Mapping[str, object] | None = None
+) -> str:
     """Why ``expr`` (which the solver could not satisfy) never matches, in one sentence."""
     names = _macro_names(macros or {})
     parts = conjuncts(expr)[:_MAX_CONJUNCTS]
@@ -83,21 +84,30 @@ def explain(expr: Expr, satisfiable: Callable[[Expr], bool],
             continue
         for i in range(j):
             if not satisfiable(And((parts[i], parts[j]))):
-                return (f"{CONTRADICTORY}: its condition requires both "
-                        f"{_text(parts[i], names)} and {_text(parts[j], names)}")
-        return (f"{CONTRADICTORY}: its condition requires {_text(parts[j], names)} "
-                f"together with earlier parts that exclude it")
+                return (
+                    f"{CONTRADICTORY}: its condition requires both "
+                    f"{_text(parts[i], names)} and {_text(parts[j], names)}"
+                )
+        return (
+            f"{CONTRADICTORY}: its condition requires {_text(parts[j], names)} "
+            f"together with earlier parts that exclude it"
+        )
     return f"{CONTRADICTORY}: the solver finds no event for its condition"
 
 
-def solver_check(spec_of: _solver.SpecOf, evaluate: Callable, samples: Mapping[str, Sequence],
-                 base: Mapping[str, object]) -> Callable[[Expr], bool]:
+def solver_check(
+    spec_of: _solver.SpecOf,
+    evaluate: Callable,
+    samples: Mapping[str, Sequence],
+    base: Mapping[str, object],
+) -> Callable[[Expr], bool]:
     """``satisfiable(part)`` through the generator's own solver (one verified template)."""
 
     def satisfiable(part: Expr) -> bool:
         try:
-            res = _solver.build_templates(part, spec_of, evaluate, samples=samples, count=1,
-                                          base=base)
+            res = _solver.build_templates(
+                part, spec_of, evaluate, samples=samples, count=1, base=base
+            )
         except (ValueError, TypeError, IndexError, OverflowError):
             return True  # the solver cannot judge it: never blame this part
         if res.templates:

@@ -61,7 +61,7 @@ PRODUCED = frozenset({
     "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
     "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
     "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline", *_CONTAINER_META,
-    "fd.type", *_SOCK_KEYS,
+    "fd.type", *_SOCK_KEYS, "user.uid", "proc.args",
 })  # fmt: skip
 # A file's socket fields in libsinsp 2022: fd.l4proto prints <NA>, the rest absent.
 _FILE_SOCK: dict[str, object] = {**dict.fromkeys(_SOCK_KEYS), "fd.l4proto": "<NA>"}
@@ -117,11 +117,18 @@ class _Threads:
         # of its last container-info event
         self.containers: dict[str, tuple[str, bool, tuple[tuple[str, str], ...]]] = {}
 
-    def uid(self, name: str | None) -> int:
+    def uid(self, name: str | None, want: object = None) -> int:
+        """The user list's uid for ``name``: the row's ``user.uid`` when the name is
+        new and that uid free, else a fresh one."""
         if name is None:
             return 0
         if name not in self.users:
-            self.users[name] = 2000 + len(self.users)
+            taken = set(self.users.values())
+            if isinstance(want, int) and not isinstance(want, bool) and 0 <= want < 2**32 - 1 \
+                    and want not in taken:
+                self.users[name] = want
+            else:
+                self.users[name] = max(2000 + len(self.users), max(taken, default=0) + 1)
         return self.users[name]
 
     def _next(self) -> int:
@@ -268,8 +275,18 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     if isinstance(tty, int) and tty != 0 and not is_execve_exit:
         rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
                                  "exit carries one")  # fmt: skip
-    uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None)
+    uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None,
+                      ev.get("user.uid"))
+    if "user.uid" in rep.keys and ev.get("user.uid") != uid:
+        rep._miss("user.uid", i, "a user has one uid in the capture's user list (the one "
+                                 "of its first row)")  # fmt: skip
+    if "proc.args" in rep.keys and ev.get("proc.args") != " ".join(args):
+        rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in "
+                                  "proc.cmdline")  # fmt: skip
     chain, pargs = _ancestry(ev, i, rep)
+    if is_execve_exit and not chain and ev.get("proc.aname") is None:
+        rep._miss("proc.aname", i, "after an execve exit with no parent, libsinsp 2022 shows "
+                                   "an empty ancestor list")  # fmt: skip
     parent = threads.ancestry(chain, pargs, cgroups)
     key = tuple(ev.get(k) for k in _PROC_KEYS)
 
