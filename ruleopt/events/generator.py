@@ -944,6 +944,10 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
             put("evt.arg.flags", "O_WRONLY|O_CREAT|O_TRUNC")
         elif t.get("evt.is_open_read") is True:
             put("evt.arg.flags", "O_RDONLY")
+        uid = t.get("user.uid")
+        if isinstance(uid, int) and not isinstance(uid, bool) and "user.name" not in t:
+            # A uid names a user in the user list, as on a host.
+            put("user.name", "root" if uid == 0 else f"{_solver.SYNTH}{uid}")
         cid = t.get("container.id")
         if isinstance(cid, str) and cid != "host" and not _DOCKER_ID.fullmatch(cid):
             # A container is a 12-hex-digit docker id on a host (and in a capture); one
@@ -975,40 +979,61 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
             fd_variant(v, True)
         return v
 
-    def socket_variant(t: dict) -> None:
+    def socket_variants(t: dict) -> list[dict]:
         # An IPv4 socket's fields all follow from its tuple, as libsinsp derives them
-        # (fd.name is "cip:cport->sip:sport"); the template's own values win.
+        # (fd.name "cip:cport->sip:sport", fd.ip/fd.net both ends): one variant per
+        # candidate tuple, built from the template's own socket values, every derived
+        # field rewritten to agree with it; the oracle keeps the first that still breaks.
         if not (t.get("fd.type") == "ipv4" or t.get("fd.typechar") == "4"
                 or any(isinstance(t.get(k), (str, int, list)) for k in _SOCKET_KEYS)):
-            return
+            return [t]
         if t.get("fd.type") not in (None, "ipv4") or t.get("fd.typechar") not in (None, "4"):
-            return
+            return [t]
         m = _SOCKET_NAME.fullmatch(t["fd.name"]) if isinstance(t.get("fd.name"), str) else None
 
-        def ip(x: object) -> str | None:
-            return x if isinstance(x, str) and _IPV4.fullmatch(x) else None
+        def ips(*names: str) -> list[str]:
+            out: list[str] = []
+            for k in names:
+                vals = t.get(k) if isinstance(t.get(k), list) else [t.get(k)]
+                out += [x for x in vals if isinstance(x, str) and _IPV4.fullmatch(x)]
+            return out
 
-        ips = t.get("fd.ip") if isinstance(t.get("fd.ip"), list) else []
-        ports = t.get("fd.port") if isinstance(t.get("fd.port"), list) else []
-        sip = (m and m.group(3)) or ip(t.get("fd.sip")) or ip(t.get("fd.snet")) or next(
-            (x for x in map(ip, ips) if x), None) or "192.0.2.10"
-        cip = (m and m.group(1)) or ip(t.get("fd.cip")) or ip(t.get("fd.cnet")) or "10.0.0.5"
-        sport = int(m.group(4)) if m else t.get("fd.sport") if isinstance(
-            t.get("fd.sport"), int) else next((x for x in ports if isinstance(x, int)), 443)
-        cport = int(m.group(2)) if m else t.get("fd.cport") if isinstance(
-            t.get("fd.cport"), int) else 40_001
+        def ports(*names: str) -> list[int]:
+            out: list[int] = []
+            for k in names:
+                vals = t.get(k) if isinstance(t.get(k), list) else [t.get(k)]
+                out += [x for x in vals if isinstance(x, int) and 0 < x < 65536]
+            return out
+
+        if m:
+            tuples = [(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))]
+        else:
+            sips = list(dict.fromkeys(ips("fd.sip", "fd.ip", "fd.snet", "fd.net")
+                                      + ["192.0.2.10"]))[:4]
+            cips = list(dict.fromkeys(ips("fd.cip", "fd.cnet") + ["10.0.0.5"]))[:2]
+            sport = (ports("fd.sport", "fd.port") or [443])[0]
+            cport = (ports("fd.cport") or [40_001])[0]
+            tuples = [(c, cport, s_, sport) for s_ in sips for c in cips if c != s_]
         proto = t.get("fd.l4proto") if t.get("fd.l4proto") in ("tcp", "udp") else "tcp"
-        derived = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.typechar": "4",
-                   "fd.type": "ipv4", "fd.sockfamily": "ip", "fd.sip": sip, "fd.cip": cip,
-                   "fd.sport": sport, "fd.cport": cport, "fd.l4proto": proto,
-                   "fd.snet": sip, "fd.cnet": cip, "fd.ip": [cip, sip],
-                   "fd.port": [cport, sport], "fd.net": [cip, sip], "fd.directory": None,
-                   "fd.filename": None}  # fmt: skip
-        for k, v in derived.items():
-            if k in keys and k not in t:
-                t[k] = v
-        if "fd.num" in keys and not isinstance(t.get("fd.num"), int):
-            t["fd.num"] = 7
+        out = []
+        for cip, cport, sip, sport in tuples:
+            v = dict(t)
+            derived = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.typechar": "4",
+                       "fd.type": "ipv4", "fd.sockfamily": "ip", "fd.sip": sip, "fd.cip": cip,
+                       "fd.sport": sport, "fd.cport": cport, "fd.l4proto": proto,
+                       "fd.snet": sip, "fd.cnet": cip, "fd.ip": [cip, sip],
+                       "fd.port": [cport, sport], "fd.net": [cip, sip], "fd.directory": None,
+                       "fd.filename": None}  # fmt: skip
+            for k, x in derived.items():
+                if k in keys:
+                    v[k] = x
+            if "fd.num" in keys and not isinstance(v.get("fd.num"), int):
+                raw = v.get("evt.rawres")
+                # An accept's result is the new socket's fd.
+                accept = v.get("evt.type") in ("accept", "accept4") and v.get("evt.dir") != ">"
+                v["fd.num"] = raw if accept and isinstance(raw, int) and raw >= 0 else 7
+            out.append(v)
+        return out + [t]
 
     def complete(t: dict) -> list[dict]:
         out: list[dict] = []
@@ -1022,13 +1047,13 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
                     out.append(v)
         for name_wins in (False, True):
             for pname_wins in (True, False):
-                v = dict(t)
-                fd_variant(v, name_wins)
-                socket_variant(v)
-                ancestry_variant(v, pname_wins)
-                others(v)
-                if v not in out:
-                    out.append(v)
+                base = dict(t)
+                fd_variant(base, name_wins)
+                for v in socket_variants(base):
+                    ancestry_variant(v, pname_wins)
+                    others(v)
+                    if v not in out:
+                        out.append(v)
         return out
 
     return complete

@@ -23,6 +23,7 @@ per row: nothing differs silently.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fnmatch
 import functools
@@ -31,6 +32,7 @@ import json
 import os
 import posixpath
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -71,6 +73,7 @@ _HOST_UIDS = {"root": 0}
 _INIT_TID = 1
 # scap.h's scap_l4_proto (not the IPPROTO_* numbers): what an fd-list entry stores.
 _SCAP_L4_TCP, _SCAP_L4_UDP = 2, 3
+_PPM_AF_INET = 2
 _EF_USES_FD = 1 << 2
 _FIRST_TID = 1000
 _NS_PER_EVENT = 1000
@@ -352,7 +355,17 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
         enter_pnames = {n for n, _t in scapfile.event_table()[codes[0]].params}
-        if entry is not None or inherited is not None:
+        accepted = (_fd_entry(ev, {"fd"}) if exit_ and etype in ("accept", "accept4")
+                    and "tuple" in pnames else None)  # fmt: skip
+        if accepted is not None and accepted.tuple4 is not None:
+            # An accepted socket is a TCP one to libsinsp, whatever the row says.
+            accepted = dataclasses.replace(accepted, l4proto=_SCAP_L4_TCP)
+            # libsinsp's accept parser adds the new socket (the result) from the tuple.
+            values["tuple"] = _socktuple(accepted.tuple4)
+            values["fd"] = accepted.fd
+            res = accepted.fd
+            _check_table_fd(ev, i, accepted, rep)
+        elif entry is not None or inherited is not None:
             _check_table_fd(ev, i, entry or inherited, rep)
         elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
                                                          for k in _FD_KEYS + ("fd.num",)):
@@ -614,6 +627,15 @@ def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
         return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport),
                                 l4proto=_SCAP_L4_UDP if udp else _SCAP_L4_TCP)
     return None
+
+
+def _socktuple(t: tuple[str, int, str, int]) -> bytes:
+    """A PT_SOCKTUPLE for IPv4: PPM_AF_INET, source ip and port, destination ip and port
+    (ips in network order, ports in host order, as the driver writes them); an accepted
+    socket's source is the client."""
+    cip, cport, sip, sport = t
+    return (struct.pack("<B", _PPM_AF_INET) + scapfile._ipv4(cip) + struct.pack("<H", cport)
+            + scapfile._ipv4(sip) + struct.pack("<H", sport))
 
 
 def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
