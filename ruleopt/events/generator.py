@@ -21,6 +21,7 @@ column's background does not depend on which other columns the ruleset needs.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import time
@@ -858,7 +859,7 @@ def _carrying_dir(syscall: str, args: dict[str, object]) -> str | None:
         return None
 
 
-def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
+def _completer(keys: set[str], capture: bool = False) -> Callable[[dict], list[dict]]:
     """Variants of a template whose related fields agree, as the background's do.
 
     The solver picks each field's value on its own, so ``fd.name`` and ``fd.directory``
@@ -1056,7 +1057,40 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
                         out.append(v)
         return out
 
-    return complete
+    def complete_for_capture(t: dict) -> list[dict]:
+        # A template whose evt.arg values its call's libscap event does not carry
+        # (evt.arg.path on a rename) is offered first as a call that carries them
+        # (unlink, rmdir...); the oracle keeps it only if the rule still matches.
+        out: list[dict] = []
+        if _capture_misses(t):
+            args = frozenset(scap_name for k in t if k.startswith("evt.arg.") and "[" not in k
+                             and t[k] is not None for scap_name in [k[len("evt.arg."):]])
+            for etype in _carrying_types(args):
+                v = dict(t, **{"evt.type": etype})
+                v.pop("evt.dir", None)
+                out += [x for x in complete(v) if x not in out]
+        return out + [x for x in complete(t) if x not in out]
+
+    return complete_for_capture if capture else complete
+
+
+@functools.cache
+def _carrying_types(args: frozenset[str]) -> tuple[str, ...]:
+    """Syscalls whose libscap 2022 enter or exit event has every parameter in ``args``."""
+    if not args:
+        return ()
+    try:
+        from ruleopt.events import scapfile
+
+        out: list[str] = []
+        for e in scapfile.event_table():
+            names = {n for n, _t in e.params}
+            if args <= names and e.name not in out and not e.internal and (
+                    scapfile.event_codes(e.name) or (-1, -1))[e.code % 2] == e.code:
+                out.append(e.name)
+        return tuple(out[:24])
+    except (RuleoptError, OSError, AttributeError):
+        return ()
 
 
 def _break_rows(n: int, k: int, seed: int) -> np.ndarray:
@@ -1133,7 +1167,7 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
 
     specs, _unknown = _needed_specs(rules, CAPTURE_FIELDS if capture else ())
     spec_of = _spec_resolver(specs)
-    complete = _completer(set(specs))
+    complete = _completer(set(specs), capture)
     out: dict[int, list[dict]] = {}
     missing: dict[str, str] = {}
     samples = {**(samples or {}), "evt.num": [1, max(1, n)]}
