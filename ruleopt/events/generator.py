@@ -1195,8 +1195,8 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
             # No event can break it: say which part of the condition rules it out.
             if check is None:
                 check = _unbreakable.solver_check(spec_of, evaluate, samples, {"evt.num": 1})
-            missing[rule.name] = _unbreakable.explain(rule.condition, check,
-                                                      getattr(rules, "macros", {}))
+            missing[rule.name] = _unbreakable.explain(
+                rule.condition, check, getattr(rules, "macros", {}), rule.condition_text)
         else:
             missing[rule.name] = res.reason or "no template with values the fields can hold"
     return out, missing

@@ -11,6 +11,7 @@ adds no semantics of its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from ruleopt.events import solver as _solver
@@ -40,35 +41,50 @@ def conjuncts(expr: Expr) -> list[Expr]:
     return [expr]
 
 
-def _macro_names(macros: Mapping[str, object]) -> dict[Expr, str]:
-    """Conditions of macros (aliases followed) -> the macro's name, for naming parts."""
+def _macro_names(macros: Mapping[str, object]) -> dict[Expr, list[str]]:
+    """Conditions of macros (aliases followed) -> the macros with that condition."""
     raw = {name: getattr(m, "condition", None) for name, m in macros.items()}
-    out: dict[Expr, str] = {}
+    out: dict[Expr, list[str]] = {}
     for name, cond in raw.items():
-        seen = {name}
+        seen, root = {name}, name
         while isinstance(cond, MacroRef) and cond.name in raw and cond.name not in seen:
             seen.add(cond.name)
-            cond = raw[cond.name]
-        if cond is not None and not isinstance(cond, MacroRef) and cond not in out:
+            root, cond = cond.name, raw[cond.name]
+        if cond is not None and not isinstance(cond, MacroRef):
             # A condition that uses no list or macro reads the same expanded.
-            out[cond] = name
+            out.setdefault(cond, []).append(name if root == name else f"{name} = {root}")
     return out
 
 
-def _text(part: Expr, names: Mapping[Expr, str]) -> str:
-    text = print_expr(part)
-    if len(text) > _MAX_TEXT:
-        text = text[: _MAX_TEXT - 3] + "..."
-    macro = names.get(part)
-    if macro is None and isinstance(part, Not) and part.operand in names:
-        macro = "not " + names[part.operand]
-    return f"`{text}`" + (f" (macro {macro})" if macro else "")
+def _pick(names: list[str], text: str, negated: bool) -> str:
+    """Of macros with one condition, the one the rule's text uses that way."""
+    for name in names:
+        used = re.search(r"(\bnot\s+)?\b" + re.escape(name.split(" = ")[0]) + r"\b", text)
+        if used and bool(used.group(1)) == negated:
+            return name
+    return names[0]
+
+
+def _text(part: Expr, names: Mapping[Expr, list[str]], text: str) -> str:
+    shown = print_expr(part)
+    if len(shown) > _MAX_TEXT:
+        shown = shown[: _MAX_TEXT - 3] + "..."
+    macro = None
+    if part in names:
+        macro = _pick(names[part], text, False)
+    elif isinstance(part, Not) and part.operand in names:
+        macro = "not " + _pick(names[part.operand], text, True)
+    return f"`{shown}`" + (f" (macro {macro})" if macro else "")
 
 
 def explain(
-    expr: Expr, satisfiable: Callable[[Expr], bool], macros: Mapping[str, object] | None = None
+    expr: Expr,
+    satisfiable: Callable[[Expr], bool],
+    macros: Mapping[str, object] | None = None,
+    text: str = "",
 ) -> str:
-    """Why ``expr`` (which the solver could not satisfy) never matches, in one sentence."""
+    """Why ``expr`` (which the solver could not satisfy) never matches, in one sentence;
+    ``text`` is the rule's condition as written (to name its macros)."""
     names = _macro_names(macros or {})
     parts = conjuncts(expr)[:_MAX_CONJUNCTS]
     for part in parts:
@@ -76,7 +92,7 @@ def explain(
             numbered = any(f.name == "evt.num" for f in fields_of(part))
             which = ("which no event has (events are numbered from 1)" if numbered
                      else "which no event can satisfy")  # fmt: skip
-            return f"{NEVER}: its condition requires {_text(part, names)}, {which}"
+            return f"{NEVER}: its condition requires {_text(part, names, text)}, {which}"
     # The shortest unsatisfiable prefix ends at one side of a contradiction; the other
     # side is the first earlier part that contradicts it alone.
     for j in range(1, len(parts)):
@@ -86,10 +102,10 @@ def explain(
             if not satisfiable(And((parts[i], parts[j]))):
                 return (
                     f"{CONTRADICTORY}: its condition requires both "
-                    f"{_text(parts[i], names)} and {_text(parts[j], names)}"
+                    f"{_text(parts[i], names, text)} and {_text(parts[j], names, text)}"
                 )
         return (
-            f"{CONTRADICTORY}: its condition requires {_text(parts[j], names)} "
+            f"{CONTRADICTORY}: its condition requires {_text(parts[j], names, text)} "
             f"together with earlier parts that exclude it"
         )
     return f"{CONTRADICTORY}: the solver finds no event for its condition"
