@@ -48,6 +48,10 @@ def test_verify_has_power_on_generated_captures(tmp_path: Path, capsys, ruleset:
     assert main(["generate", "-r", str(path), "-n", str(n), "--seed", str(seed),
                  "--break-share", "0.01", "-o", str(out), "-q"]) == 0, seed  # fmt: skip
     printed = capsys.readouterr().out
+    # Every rule with a template got at least one breaking event (rules take turns).
+    breaking = int(printed.split("breaking events: ")[1].split()[0])
+    templated = int(printed.split("rules with templates: ")[1].split(",")[0])
+    assert breaking >= templated, printed
     never = {name for name in enabled if f"  never matches: {name}: " in printed}
     assert len(never) == NEVER[ruleset], (seed, sorted(never))
     if ruleset == "falco_rules-falco-0.26.2.yaml":

@@ -12,7 +12,11 @@ a host produces them, not stored as columns:
 - ``fd.*``, ``evt.is_open_*``: an open/openat/creat exit carries the fd, path and flags,
   and libsinsp's parser adds the fd to the thread's table; an event that names an fd
   (EF_USES_FD) of a file or an IPv4 socket runs on a thread whose fd-list block holds it.
-- ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters.
+- ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters;
+  every other ``evt.arg.<name>``/``evt.arg[N]`` goes into the parameter of that name (or
+  position), checked against how libsinsp prints it (``scap_args``).
+- sockets: an fd-list entry with the tuple (``fd.sip``... ``fd.l4proto``), an accept exit's
+  socket tuple; a container's mounts in its container-info JSON.
 
 Events that change a thread in libsinsp (execve, clone, setuid, procexit, opens, ...)
 run on a thread of their own (a copy of the process), so they never leak state into the
