@@ -110,9 +110,11 @@ def render(
             return value if isinstance(value, str) else None
         if ptype == PT_CHARBUF:
             return value
-        # A path is resolved against the thread's cwd and normalised (concatenate_paths).
-        path = value if value.startswith("/") else posixpath.join(cwd, value)
-        norm = posixpath.normpath(path)
+        # libsinsp resolves a relative path against the thread's cwd and sanitises it
+        # (concatenate_paths); an absolute one it prints as written.
+        if value.startswith("/"):
+            return value
+        norm = posixpath.normpath(posixpath.join(cwd, value))
         return "/" + norm.lstrip("/") if norm.startswith("//") else norm
     if not isinstance(value, int):
         return None
