@@ -425,6 +425,13 @@ def _arg_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
                  if k.startswith(("evt.arg.", "evt.arg[")) and k != "evt.arg.name")
 
 
+@functools.cache
+def _arg_param(code: int, key: str) -> tuple[str | None, tuple | None]:
+    """The parameter (name, (type, format, name table)) ``key`` reads on event ``code``."""
+    name = scap_args.param_name(code, key)
+    return name, scap_args.param(code, name) if name is not None else None
+
+
 def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
                 rep: ScapReport) -> None:
     """Write the row's ``evt.arg.<name>`` into the parameter of that name (unless the
@@ -432,8 +439,7 @@ def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
     libsinsp will print differently, or that the event has no parameter for."""
     for key, _n in _arg_keys(rep.keys):
         want = ev.get(key)
-        name = scap_args.param_name(code, key)
-        p = scap_args.param(code, name) if name is not None else None
+        name, p = _arg_param(code, key)
         if p is None:
             if want is not None:
                 rep._miss(key, i, "this event has no such parameter in libscap 2022")
