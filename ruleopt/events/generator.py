@@ -1289,7 +1289,8 @@ def generate(
         bar.update(task, description="stamping breaking events")
         by_id = {r.id: r for r in rules.enabled_rules()}
         rep.rules_with_templates = [by_id[i].name for i in sorted(templates)]
-        setup: list[int] = []
+        # A capture needs some state set up before breaking events (see _setup_rows).
+        setup: list[int] | None = [] if capture else None
         rows, rule_of = _stamp(columns, specs, templates, n, seed, break_share, heap, setup)
         rep.breaking = len(rows)
         bar.advance(task)
@@ -1307,7 +1308,7 @@ def generate(
         # setup_rows: background rows turned into the state a breaking row needs (a
         # container-info event, the enter of its call) in a capture.
         "breaking": {"rows": rows.tolist(), "rule_ids": rule_of.tolist(),
-                     "setup_rows": setup},
+                     "setup_rows": setup or []},
     }
     return EventTable.from_columns(ordered, heap, meta)
 
@@ -1317,9 +1318,8 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
            heap: StringHeap, setup_rows: list[int] | None = None,
            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Overwrite the breaking rows with templates; returns (rows, rule id per row).
-    The rows stamped to set up state before them are appended to ``setup_rows``."""
-    if setup_rows is None:
-        setup_rows = []
+    With ``setup_rows`` (a capture), the rows stamped to set up the state a breaking row
+    needs are stamped too and appended to it."""
     k = int(round(n * share)) if templates else 0
     rows = _break_rows(n, k, seed)
     ids = np.array(sorted(templates), dtype=np.int64)
@@ -1350,7 +1350,8 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
     # State a capture needs before some breaking events (see _setup_rows), stamped
     # over the background rows just before them.
     taken = set(rows.tolist())
-    for r, t_rule, t_i in zip(rows.tolist(), rule_of.tolist(), tmpl_of.tolist(), strict=True):
+    pending = zip(rows.tolist(), rule_of.tolist(), tmpl_of.tolist(), strict=True)
+    for r, t_rule, t_i in pending if setup_rows is not None else ():
         tl = templates[t_rule]
         setup = _setup_rows(tl[t_i % len(tl)], set(specs))
         first = r - len(setup)
@@ -1378,7 +1379,8 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
                     _apply_single(columns[key], row, value, heap)
     for key, over in multi_over.items():
         columns[key] = _apply_multi(columns[key], over, heap, n)
-    setup_rows.extend(sorted(taken - set(rows.tolist())))
+    if setup_rows is not None:
+        setup_rows.extend(sorted(taken - set(rows.tolist())))
     return rows, rule_of
 
 
