@@ -292,12 +292,18 @@ def test_breaking_events_match_their_rule_0262(rules_0262, table_0262):
     assert len(gen["rules_with_templates"]) >= 30
 
 
+def _stamped(t) -> set[int]:
+    """Rows a template or a breaking row's setup (container info, the call's enter)
+    overwrote."""
+    return set(t.meta["breaking"]["rows"]) | set(t.meta["breaking"].get("setup_rows", []))
+
+
 def test_background_rarely_matches_rules(rules_0262, table_0262):
     # The background models an ordinary host: on a sample of non-breaking events, rules
     # fire far less often than on the breaking ones.
     t = table_0262
     preds = [prepare(r.condition) for r in rules_0262.enabled_rules()]
-    breaking = set(t.meta["breaking"]["rows"])
+    breaking = _stamped(t)
     sample = [i for i in range(0, t.n, 20) if i not in breaking]
     hits = sum(1 for i in sample if any(p(t.event(i)) for p in preds))
     assert hits / len(sample) < 0.05
@@ -318,12 +324,11 @@ def test_values_are_consistent(table_0262):
                 want = ev["proc.aname"][k - 1] if len(ev["proc.aname"]) >= k else None
                 assert got == want, (k, ev)
         if "evt.is_open_write" in ev:
-            assert ev["evt.type"] in ("open", "openat", "creat", "openat2") or i in set(
-                t.meta["breaking"]["rows"])
+            assert ev["evt.type"] in ("open", "openat", "creat", "openat2") or i in _stamped(t)
             flags = ev.get("evt.arg.flags", "")
             assert ev["evt.is_open_write"] == ("O_WRONLY" in flags or "O_RDWR" in flags), ev
         if ev.get("evt.dir") == ">":
-            assert "evt.rawres" not in ev or i in set(t.meta["breaking"]["rows"])
+            assert "evt.rawres" not in ev or i in _stamped(t)
 
 
 def test_enter_and_exit_pairs(table_0262):
@@ -331,7 +336,7 @@ def test_enter_and_exit_pairs(table_0262):
     types = t.columns["evt.type"].values
     # Background calls come as enter/exit pairs of the same syscall.
     breaking = np.zeros(t.n, dtype=bool)
-    breaking[t.meta["breaking"]["rows"]] = True
+    breaking[sorted(_stamped(t))] = True
     pair_ok = types[0::2] == types[1::2]
     untouched = ~(breaking[0::2] | breaking[1::2])
     assert pair_ok[untouched].all()
@@ -392,8 +397,10 @@ def test_cli_writes_loadable_file(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "3000 events" in text
     assert "breaking events: 60" in text
-    assert "rules with templates: 4, without: 2" in text
-    assert "no template: Never" in text
+    assert "rules with templates: 4, without: 2 (2 of them can never match)" in text
+    assert "never matches: Never: can never match: its condition requires `evt.num = 0`" in text
+    assert ("never matches: Contradiction: contradictory: its condition requires both "
+            "`proc.name = a` and `not proc.name = a`") in text
     t = EventTable.load(out)
     assert t.n == 3000 and len(t.meta["breaking"]["rows"]) == 60
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -57,13 +57,17 @@ def run(args: argparse.Namespace) -> int:
                         f"generating {args.events:,} events for these rules",
                         "generate fewer events (-n)")
     report = GenerationReport(args.events, args.seed, args.break_share)
+    # A capture writes each call's enter or exit half: the table says which, even when
+    # no rule reads evt.dir.
     table = generate(rules, args.events, args.seed, args.break_share,
-                     progress=not args.quiet and sys.stderr.isatty(), report=report)  # fmt: skip
+                     progress=not args.quiet and sys.stderr.isatty(), report=report,
+                     capture=suffix == ".scap")  # fmt: skip
     if suffix == ".scap":
         from ruleopt.events.workload_scap import write_capture
 
         scap = write_capture(table, out, progress=not args.quiet and sys.stderr.isatty())
         _print_summary(report, out)
+        _print_unsupported(rules)
         _print_capture(scap)
         return 0
     table.save(out)
@@ -85,6 +89,18 @@ def _check_capture_rules(rules, paths: list[str]) -> None:
         hint="write the workload as an event table instead: -o WORKLOAD.npz")
 
 
+def _print_unsupported(rules) -> None:
+    """Rules the real engine cannot judge on any capture (verify calls them unsupported)."""
+    from ruleopt.engine.verify import unsupported_reason
+
+    out = [(r.name, unsupported_reason(r)) for r in rules.syscall_rules()]
+    out = [(name, why) for name, why in out if why]
+    if out:
+        print(f"rules libsinsp 2022 cannot judge ({len(out)}; verify reports them unsupported):")
+        for name, why in out:
+            print(f"  {name}: {why}")
+
+
 def _print_capture(rep) -> None:
     """What the capture holds and, per field, what libsinsp will not read as generated."""
     print(f"capture: {rep.events} events, {rep.threads} threads, {rep.bytes:,} bytes "
@@ -104,9 +120,14 @@ def _print_summary(rep, out: Path) -> None:
     without = rep.rules_without
     print(f"wrote {out}: {rep.events} events, seed {rep.seed}")
     print(f"breaking events: {rep.breaking} ({rep.break_share:.2%} asked)")
-    print(f"rules with templates: {with_t}, without: {len(without)}")
+    never = rep.never_match
+    print(f"rules with templates: {with_t}, without: {len(without)}"
+          + (f" ({len(never)} of them can never match)" if never else ""))
     for name, reason in without.items():
-        print(f"  no template: {name}: {reason}")
+        if name not in never:
+            print(f"  no template: {name}: {reason}")
+    for name, reason in never.items():
+        print(f"  never matches: {name}: {reason}")
     if rep.columns_absent:
         print(f"fields absent everywhere: {', '.join(rep.columns_absent)}")
     if rep.unknown_fields:

@@ -21,7 +21,9 @@ column's background does not depend on which other columns the ruleset needs.
 
 from __future__ import annotations
 
+import functools
 import posixpath
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +34,7 @@ import numpy as np
 from ruleopt.engine.reference import evaluate
 from ruleopt.errors import RuleoptError
 from ruleopt.events import solver as _solver
+from ruleopt.events import unbreakable as _unbreakable
 from ruleopt.events.table import (
     Column,
     EventTable,
@@ -46,6 +49,8 @@ from ruleopt.rules.ast import Field, fields_of
 DEFAULT_EVENTS = 200_000
 DEFAULT_SEED = 0
 DEFAULT_BREAK_SHARE = 0.01
+# Fields a capture needs whatever the rules read: each row is one half of a call.
+CAPTURE_FIELDS = ("evt.dir",)
 TEMPLATES_PER_RULE = 3
 
 # --------------------------------------------------------------------------- catalogs
@@ -759,20 +764,27 @@ class GenerationReport:
     unknown_fields: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def never_match(self) -> dict[str, str]:
+        """Rules no event can break (a false or contradictory condition), with why."""
+        return {k: v for k, v in self.rules_without.items() if _unbreakable.is_never_match(v)}
+
     def to_dict(self) -> dict:
         return {
             "events": self.events, "seed": self.seed, "break_share": self.break_share,
             "breaking": self.breaking, "rules_with_templates": self.rules_with_templates,
-            "rules_without": self.rules_without, "columns_absent": self.columns_absent,
+            "rules_without": self.rules_without, "never_match": self.never_match,
+            "columns_absent": self.columns_absent,
             "unknown_fields": self.unknown_fields, "seconds": round(self.seconds, 3),
         }  # fmt: skip
 
 
-def _needed_specs(rules) -> tuple[dict[str, _Spec], list[str]]:
-    """Column specs for every field the enabled rules read; names that do not resolve."""
+def _needed_specs(rules, extra: Sequence[str] = ()) -> tuple[dict[str, _Spec], list[str]]:
+    """Column specs for every field the enabled rules read (and ``extra``); names that
+    do not resolve."""
     specs: dict[str, _Spec] = {}
     unknown: set[str] = set()
-    wanted = [Field("evt.num"), Field("evt.type")]
+    wanted = [Field("evt.num"), Field("evt.type"), *(Field(x) for x in extra)]
     for rule in rules.enabled_rules():
         wanted.extend(sorted(fields_of(rule.condition), key=lambda f: (f.name, f.arg or "")))
     for f in wanted:
@@ -828,7 +840,30 @@ def _samples(columns: Mapping[str, Column], heap: StringHeap, limit: int = 40,
 _FILLER_CHAIN = ("bash", "sshd", "sshd", "systemd", "init", "init", "init", "init")
 
 
-def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
+_DOCKER_ID = re.compile(r"[0-9a-f]{12}")
+_IPV4 = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+_SOCKET_NAME = re.compile(r"(\d+\.\d+\.\d+\.\d+):(\d+)->(\d+\.\d+\.\d+\.\d+):(\d+)")
+_SOCKET_KEYS = ("fd.sip", "fd.cip", "fd.sport", "fd.cport", "fd.ip", "fd.port", "fd.l4proto",
+                "fd.snet", "fd.cnet", "fd.net")
+
+
+def _carrying_dir(syscall: str, args: dict[str, object]) -> str | None:
+    """The half of a call ("<" or ">") whose libscap 2022 event carries the template:
+    the exit (result, an open's fd, an execve's tty) unless the template's ``evt.arg``
+    values live on the enter; None without libscap's event table (an ``.npz`` does not
+    care)."""
+    try:
+        from ruleopt.events import scap_args, scapfile
+
+        codes = scapfile.event_codes(syscall)
+        if codes is None:
+            return None
+        return "<" if scap_args.carrying_exit(codes, args, {"root": 0}) else ">"
+    except (RuleoptError, OSError, AttributeError):
+        return None
+
+
+def _completer(keys: set[str], capture: bool = False) -> Callable[[dict], list[dict]]:
     """Variants of a template whose related fields agree, as the background's do.
 
     The solver picks each field's value on its own, so ``fd.name`` and ``fd.directory``
@@ -871,6 +906,12 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
         if isinstance(t.get("proc.pname"), str) and (pname_wins or 1 not in fixed):
             fixed[1] = t["proc.pname"]
         extra = [x for x in (t.get("proc.aname") or []) if x not in fixed.values()]
+        if "proc.pname" in t and t["proc.pname"] is None and not fixed and not extra:
+            # No parent (`not proc.pname exists`): no ancestor at all, as libsinsp walks it.
+            for k in ("proc.aname", *(f"proc.aname[{j}]" for j in range(1, 10))):
+                if k in keys and k not in t:
+                    t[k] = None
+            return
         if not fixed and not extra:
             return
         depth = max([*fixed, 0]) + len(extra)
@@ -908,19 +949,96 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
             put("evt.arg.flags", "O_WRONLY|O_CREAT|O_TRUNC")
         elif t.get("evt.is_open_read") is True:
             put("evt.arg.flags", "O_RDONLY")
+        uid = t.get("user.uid")
+        if isinstance(uid, int) and not isinstance(uid, bool) and "user.name" not in t:
+            # A uid names a user in the user list, as on a host.
+            put("user.name", "root" if uid == 0 else f"{_solver.SYNTH}{uid}")
+        cid = t.get("container.id")
+        if isinstance(cid, str) and cid != "host" and not _DOCKER_ID.fullmatch(cid):
+            # A container is a 12-hex-digit docker id on a host (and in a capture); one
+            # per template, so its metadata (image, privileged, mounts) is its own.
+            sig = repr(sorted((k, repr(v)) for k, v in t.items()))
+            t["container.id"] = f"{zlib.crc32(sig.encode()):08x}c0de"
+        if "evt.dir" in keys and "evt.dir" not in t and isinstance(t.get("evt.type"), str):
+            d = _carrying_dir(t["evt.type"], {k: v for k, v in t.items()
+                                              if k.startswith("evt.arg") and v is not None})
+            if d is not None:
+                t["evt.dir"] = d
 
     def normal_path(t: dict) -> dict | None:
         # libsinsp normalises an opened path ("/etc/" is read back as "/etc"): a template
         # path ending in "/" is offered first as a file inside that directory, which a
         # capture can carry unchanged.
-        name = t.get("fd.name")
-        if not (isinstance(name, str) and name.startswith("/") and name.endswith("/")
-                and len(name) > 1):
+        # The same holds for a path parameter (``evt.arg.path startswith /bin/``).
+        def dir_path(x: object) -> bool:
+            return isinstance(x, str) and x.startswith("/") and x.endswith("/") and len(x) > 1
+
+        paths = [k for k, x in t.items() if dir_path(x)
+                 and (k == "fd.name" or (k.startswith("evt.arg.") and "[" not in k))]
+        if not paths:
             return None
         v = dict(t)
-        v["fd.name"] = name + f"{_solver.SYNTH}.tmp"
-        fd_variant(v, True)
+        for k in paths:
+            v[k] = t[k] + f"{_solver.SYNTH}.tmp"
+        if "fd.name" in paths:
+            fd_variant(v, True)
         return v
+
+    def socket_variants(t: dict) -> list[dict]:
+        # An IPv4 socket's fields all follow from its tuple, as libsinsp derives them
+        # (fd.name "cip:cport->sip:sport", fd.ip/fd.net both ends): one variant per
+        # candidate tuple, built from the template's own socket values, every derived
+        # field rewritten to agree with it; the oracle keeps the first that still breaks.
+        if not (t.get("fd.type") == "ipv4" or t.get("fd.typechar") == "4"
+                or any(isinstance(t.get(k), (str, int, list)) for k in _SOCKET_KEYS)):
+            return [t]
+        if t.get("fd.type") not in (None, "ipv4") or t.get("fd.typechar") not in (None, "4"):
+            return [t]
+        m = _SOCKET_NAME.fullmatch(t["fd.name"]) if isinstance(t.get("fd.name"), str) else None
+
+        def ips(*names: str) -> list[str]:
+            out: list[str] = []
+            for k in names:
+                vals = t.get(k) if isinstance(t.get(k), list) else [t.get(k)]
+                out += [x for x in vals if isinstance(x, str) and _IPV4.fullmatch(x)]
+            return out
+
+        def ports(*names: str) -> list[int]:
+            out: list[int] = []
+            for k in names:
+                vals = t.get(k) if isinstance(t.get(k), list) else [t.get(k)]
+                out += [x for x in vals if isinstance(x, int) and 0 < x < 65536]
+            return out
+
+        if m:
+            tuples = [(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))]
+        else:
+            sips = list(dict.fromkeys(ips("fd.sip", "fd.ip", "fd.snet", "fd.net")
+                                      + ["192.0.2.10"]))[:4]
+            cips = list(dict.fromkeys(ips("fd.cip", "fd.cnet") + ["10.0.0.5"]))[:2]
+            sport = (ports("fd.sport", "fd.port") or [443])[0]
+            cport = (ports("fd.cport") or [40_001])[0]
+            tuples = [(c, cport, s_, sport) for s_ in sips for c in cips if c != s_]
+        proto = t.get("fd.l4proto") if t.get("fd.l4proto") in ("tcp", "udp") else "tcp"
+        out = []
+        for cip, cport, sip, sport in tuples:
+            v = dict(t)
+            derived = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.typechar": "4",
+                       "fd.type": "ipv4", "fd.sockfamily": "ip", "fd.sip": sip, "fd.cip": cip,
+                       "fd.sport": sport, "fd.cport": cport, "fd.l4proto": proto,
+                       "fd.snet": sip, "fd.cnet": cip, "fd.ip": [cip, sip],
+                       "fd.port": [cport, sport], "fd.net": [cip, sip], "fd.directory": None,
+                       "fd.filename": None}  # fmt: skip
+            for k, x in derived.items():
+                if k in keys:
+                    v[k] = x
+            if "fd.num" in keys and not isinstance(v.get("fd.num"), int):
+                raw = v.get("evt.rawres")
+                # An accept's result is the new socket's fd.
+                accept = v.get("evt.type") in ("accept", "accept4") and v.get("evt.dir") != ">"
+                v["fd.num"] = raw if accept and isinstance(raw, int) and raw >= 0 else 7
+            out.append(v)
+        return out + [t]
 
     def complete(t: dict) -> list[dict]:
         out: list[dict] = []
@@ -934,15 +1052,49 @@ def _completer(keys: set[str]) -> Callable[[dict], list[dict]]:
                     out.append(v)
         for name_wins in (False, True):
             for pname_wins in (True, False):
-                v = dict(t)
-                fd_variant(v, name_wins)
-                ancestry_variant(v, pname_wins)
-                others(v)
-                if v not in out:
-                    out.append(v)
+                base = dict(t)
+                fd_variant(base, name_wins)
+                for v in socket_variants(base):
+                    ancestry_variant(v, pname_wins)
+                    others(v)
+                    if v not in out:
+                        out.append(v)
         return out
 
-    return complete
+    def complete_for_capture(t: dict) -> list[dict]:
+        # A template whose evt.arg values its call's libscap event does not carry
+        # (evt.arg.path on a rename) is offered first as a call that carries them
+        # (unlink, rmdir...); the oracle keeps it only if the rule still matches.
+        out: list[dict] = []
+        if _capture_misses(t):
+            args = frozenset(scap_name for k in t if k.startswith("evt.arg.") and "[" not in k
+                             and t[k] is not None for scap_name in [k[len("evt.arg."):]])
+            for etype in _carrying_types(args):
+                v = dict(t, **{"evt.type": etype})
+                v.pop("evt.dir", None)
+                out += [x for x in complete(v) if x not in out]
+        return out + [x for x in complete(t) if x not in out]
+
+    return complete_for_capture if capture else complete
+
+
+@functools.cache
+def _carrying_types(args: frozenset[str]) -> tuple[str, ...]:
+    """Syscalls whose libscap 2022 enter or exit event has every parameter in ``args``."""
+    if not args:
+        return ()
+    try:
+        from ruleopt.events import scapfile
+
+        out: list[str] = []
+        for e in scapfile.event_table():
+            names = {n for n, _t in e.params}
+            if args <= names and e.name not in out and not e.internal and (
+                    scapfile.event_codes(e.name) or (-1, -1))[e.code % 2] == e.code:
+                out.append(e.name)
+        return tuple(out[:24])
+    except (RuleoptError, OSError, AttributeError):
+        return ()
 
 
 def _break_rows(n: int, k: int, seed: int) -> np.ndarray:
@@ -1008,23 +1160,26 @@ def _empty_column(spec: _Spec, n: int) -> Column:
 
 def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
                    samples: Mapping[str, Sequence] | None = None, n: int = DEFAULT_EVENTS,
+                   capture: bool = False,
                    ) -> tuple[dict[int, list[dict]], dict[str, str]]:  # fmt: skip
     """Verified templates per enabled rule id, and the reason for each rule without any.
 
     ``n`` is the table size: evt.num runs from 1 to n and templates cannot set it, so a
     literal on it is accepted only if it holds on every row (``evt.num >= 0``).
     """
-    specs, _unknown = _needed_specs(rules)
+    specs, _unknown = _needed_specs(rules, CAPTURE_FIELDS if capture else ())
     spec_of = _spec_resolver(specs)
-    complete = _completer(set(specs))
+    complete = _completer(set(specs), capture)
     out: dict[int, list[dict]] = {}
     missing: dict[str, str] = {}
     samples = {**(samples or {}), "evt.num": [1, max(1, n)]}
+    check = None
     for rule in rules.enabled_rules():
         try:
+            # For a capture, more candidates to rank by what libscap's events carry.
             res = _solver.build_templates(rule.condition, spec_of, evaluate, samples=samples,
-                                          count=count, seed=seed, complete=complete,
-                                          base={"evt.num": 1})  # fmt: skip
+                                          count=count * 2 if capture else count, seed=seed,
+                                          complete=complete, base={"evt.num": 1})  # fmt: skip
         except (ValueError, TypeError, IndexError, OverflowError, RuleoptError) as exc:
             # The solver is best effort: a condition shape it cannot handle (val() on odd
             # types, constants past a field's range) costs that rule its breaking events,
@@ -1032,11 +1187,44 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
             missing[rule.name] = f"the solver cannot handle this condition ({exc})"
             continue
         kept = [t for t in res.templates if _storable(t)]
+        if capture:
+            # The templates a capture carries as they are first (rules take turns over
+            # the breaking rows, so the first template is the one a rule surely gets).
+            kept = sorted(kept, key=_capture_misses)[:count]
         if kept:
             out[rule.id] = kept
+        elif (res.reason or "").startswith(("no satisfying", "condition is always")):
+            # No event can break it: say which part of the condition rules it out.
+            if check is None:
+                check = _unbreakable.solver_check(spec_of, evaluate, samples, {"evt.num": 1})
+            missing[rule.name] = _unbreakable.explain(
+                rule.condition, check, getattr(rules, "macros", {}), rule.condition_text)
         else:
             missing[rule.name] = res.reason or "no template with values the fields can hold"
     return out, missing
+
+
+def _capture_misses(t: dict) -> int:
+    """How many of a template's ``evt.arg`` values its call's half cannot carry in a
+    libscap 2022 capture (``evt.arg.path`` on a rename, which has oldpath/newpath)."""
+    etype, args = t.get("evt.type"), {k: v for k, v in t.items()
+                                      if k.startswith("evt.arg") and v is not None}
+    if not args or not isinstance(etype, str):
+        return 0
+    try:
+        from ruleopt.events import scap_args, scapfile
+
+        codes = scapfile.event_codes(etype)
+        if codes is None:
+            return len(args)
+        code = codes[0] if t.get("evt.dir") == ">" else codes[1]
+        # The parameter must exist; how libsinsp prints it (flag order) is the writer's
+        # to report, and rules mostly test it with contains/startswith.
+        return sum(scap_args.param_name(code, k) is None
+                   or scap_args.param(code, scap_args.param_name(code, k) or "") is None
+                   for k in args)
+    except (RuleoptError, OSError, AttributeError):
+        return 0
 
 
 def _storable(template: dict) -> bool:
@@ -1060,6 +1248,7 @@ def generate(
     *,
     progress: bool = False,
     report: GenerationReport | None = None,
+    capture: bool = False,
 ) -> EventTable:
     """A seeded synthetic workload of ``n`` events for ``rules`` (a loaded RuleSet).
 
@@ -1079,7 +1268,7 @@ def generate(
     n = int(n)
     rep = report if report is not None else GenerationReport(n, seed, float(break_share))
     rep.events, rep.seed, rep.break_share = n, seed, float(break_share)
-    specs, rep.unknown_fields = _needed_specs(rules)
+    specs, rep.unknown_fields = _needed_specs(rules, CAPTURE_FIELDS if capture else ())
     heap = StringHeap()
     world = _Columns(n, seed, mix, heap)
 
@@ -1094,13 +1283,15 @@ def generate(
         del world
         bar.update(task, description="building rule templates")
         templates, rep.rules_without = rule_templates(
-            rules, seed=seed, samples=_samples(columns, heap), n=n
+            rules, seed=seed, samples=_samples(columns, heap), n=n, capture=capture
         )
         bar.advance(task)
         bar.update(task, description="stamping breaking events")
         by_id = {r.id: r for r in rules.enabled_rules()}
         rep.rules_with_templates = [by_id[i].name for i in sorted(templates)]
-        rows, rule_of = _stamp(columns, specs, templates, n, seed, break_share, heap)
+        # A capture needs some state set up before breaking events (see _setup_rows).
+        setup: list[int] | None = [] if capture else None
+        rows, rule_of = _stamp(columns, specs, templates, n, seed, break_share, heap, setup)
         rep.breaking = len(rows)
         bar.advance(task)
 
@@ -1114,15 +1305,21 @@ def generate(
         "source": "ruleopt generate",
         "generator": rep.to_dict(),
         "absent_fields": absent,
-        "breaking": {"rows": rows.tolist(), "rule_ids": rule_of.tolist()},
+        # setup_rows: background rows turned into the state a breaking row needs (a
+        # container-info event, the enter of its call) in a capture.
+        "breaking": {"rows": rows.tolist(), "rule_ids": rule_of.tolist(),
+                     "setup_rows": setup or []},
     }
     return EventTable.from_columns(ordered, heap, meta)
 
 
 def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
            templates: Mapping[int, list[dict]], n: int, seed: int, share: float,
-           heap: StringHeap) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Overwrite the breaking rows with templates; returns (rows, rule id per row)."""
+           heap: StringHeap, setup_rows: list[int] | None = None,
+           ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Overwrite the breaking rows with templates; returns (rows, rule id per row).
+    With ``setup_rows`` (a capture), the rows stamped to set up the state a breaking row
+    needs are stamped too and appended to it."""
     k = int(round(n * share)) if templates else 0
     rows = _break_rows(n, k, seed)
     ids = np.array(sorted(templates), dtype=np.int64)
@@ -1150,9 +1347,93 @@ def _stamp(columns: dict[str, Column], specs: Mapping[str, _Spec],
                     multi_over.setdefault(key, []).append((r, value))
                 else:
                     _apply_single(c, r, value, heap)
+    # State a capture needs before some breaking events (see _setup_rows), stamped
+    # over the background rows just before them.
+    taken = set(rows.tolist())
+    pending = zip(rows.tolist(), rule_of.tolist(), tmpl_of.tolist(), strict=True)
+    for r, t_rule, t_i in pending if setup_rows is not None else ():
+        tl = templates[t_rule]
+        setup = _setup_rows(tl[t_i % len(tl)], set(specs))
+        first = r - len(setup)
+        if not setup or first < 1 or any(x in taken for x in range(first, r)):
+            continue
+        for j, values in enumerate(setup):
+            row = np.array([first + j], dtype=np.int64)
+            taken.add(first + j)
+            if values.pop(_COPY, False):
+                # The enter of the breaking call: the same process and fd as its exit.
+                for key, c in columns.items():
+                    if key == "evt.num":
+                        continue  # numbers the rows
+                    if c.offsets is None and key not in values:
+                        c.values[row] = c.values[r]
+                        c.present[row] = c.present[r]
+                    elif c.offsets is not None and key not in values:
+                        multi_over.setdefault(key, []).append((row, _multi_at(c, r, heap)))
+            for key, value in values.items():
+                if key not in columns:
+                    columns[key] = _empty_column(specs[key], n)
+                if columns[key].offsets is not None:
+                    multi_over.setdefault(key, []).append((row, value))
+                else:
+                    _apply_single(columns[key], row, value, heap)
     for key, over in multi_over.items():
         columns[key] = _apply_multi(columns[key], over, heap, n)
+    if setup_rows is not None:
+        setup_rows.extend(sorted(taken - set(rows.tolist())))
     return rows, rule_of
+
+
+_CONTAINER_INFO = ("container.image.repository", "container.privileged")
+_COPY = "\0copy"  # a setup row that starts as a copy of the breaking row
+
+
+def _multi_at(c: Column, row: int, heap: StringHeap) -> list | None:
+    """Row ``row``'s list in a multi-valued column (None if absent)."""
+    if not c.present[row]:
+        return None
+    assert c.offsets is not None
+    vals = c.values[int(c.offsets[row]): int(c.offsets[row + 1])]
+    return [heap.get(int(v)) for v in vals] if c.kind == "str" else [int(v) for v in vals]
+
+
+def _setup_rows(tmpl: dict, keys: set[str]) -> list[dict]:
+    """Rows to stamp just before a breaking event so that a capture carries the state
+    its template assumes, as a host would have produced it:
+
+    - a container-info event (``evt.type = container``) for a template in a container
+      with an image repository, privileges or mounts, which libsinsp takes from the
+      container's last such event;
+    - the enter of an exit whose libscap event names no fd (dup, connect, ...): libsinsp
+      takes the exit's fd from its enter.
+    Only keys the table has are set; the rest of each row stays background."""
+    out: list[dict] = []
+    cid = tmpl.get("container.id")
+    mounts = {k: v for k, v in tmpl.items()
+              if k.startswith("container.mount.dest[") and isinstance(v, str)}
+    if (isinstance(cid, str) and cid != "host" and tmpl.get("evt.type") != "container"
+            and (isinstance(tmpl.get("container.image.repository"), str)
+                 or tmpl.get("container.privileged") is True or mounts)):
+        info = {"evt.type": "container", "evt.dir": ">", "container.id": cid, **mounts,
+                **{k: tmpl[k] for k in _CONTAINER_INFO if k in tmpl}}
+        out.append({k: v for k, v in info.items() if k in keys})
+    if tmpl.get("evt.dir") == "<" and isinstance(tmpl.get("evt.type"), str) and any(
+            k.startswith("fd.") and v is not None for k, v in tmpl.items()):
+        try:
+            from ruleopt.events import scapfile
+
+            codes = scapfile.event_codes(tmpl["evt.type"])
+            table = scapfile.event_table() if codes is not None else None
+        except (RuleoptError, OSError, AttributeError):
+            table = None
+        if codes is not None and table is not None:
+            enter = {n for n, _t in table[codes[0]].params}
+            exit_ = {n for n, _t in table[codes[1]].params}
+            if "fd" in enter and "fd" not in exit_:
+                row = {k: v for k, v in tmpl.items() if not k.startswith("evt.arg")}
+                row.update({"evt.dir": ">", "evt.rawres": None, "evt.res": None})
+                out.append({_COPY: True, **{k: v for k, v in row.items() if k in keys}})
+    return out
 
 
 class _NoBar:

@@ -34,6 +34,9 @@ EV_BLOCK_TYPE_V2 = 0x216
 EV_BLOCK_TYPE_V2_LARGE = 0x221
 FDL_BLOCK_TYPE_V2 = 0x218
 SCAP_FD_IPV4_SOCK = 3
+# scap.h's scap_l4_proto (not the IPPROTO_* numbers): what an fd-list socket stores.
+SCAP_L4_TCP = 2
+SCAP_L4_UDP = 3
 SCAP_FD_FILE_V2 = 16
 EF_LARGE_PAYLOAD = 1 << 11
 USERBLOCK_TYPE_USER = 0
@@ -433,7 +436,7 @@ class FdEntry(NamedTuple):
     path: str | None = None
     flags: int = 1
     tuple4: tuple[str, int, str, int] | None = None
-    l4proto: int = 6  # SCAP_L4_TCP
+    l4proto: int = SCAP_L4_TCP
 
 
 def _ipv4(text: str) -> bytes:

@@ -12,7 +12,11 @@ a host produces them, not stored as columns:
 - ``fd.*``, ``evt.is_open_*``: an open/openat/creat exit carries the fd, path and flags,
   and libsinsp's parser adds the fd to the thread's table; an event that names an fd
   (EF_USES_FD) of a file or an IPv4 socket runs on a thread whose fd-list block holds it.
-- ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters.
+- ``evt.res``/``evt.rawres``, ``evt.arg.name``: the exit's result and ``name`` parameters;
+  every other ``evt.arg.<name>``/``evt.arg[N]`` goes into the parameter of that name (or
+  position), checked against how libsinsp prints it (``scap_args``).
+- sockets: an fd-list entry with the tuple (``fd.sip``... ``fd.l4proto``), an accept exit's
+  socket tuple; a container's mounts in its container-info JSON.
 
 Events that change a thread in libsinsp (execve, clone, setuid, procexit, opens, ...)
 run on a thread of their own (a copy of the process), so they never leak state into the
@@ -25,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
+import functools
 import gc
 import io
 import json
@@ -32,6 +38,7 @@ import os
 import posixpath
 import re
 import shutil
+import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,7 +46,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ruleopt.events import scapfile
+from ruleopt.events import scap_args, scapfile
 from ruleopt.events.table import EventTable
 from ruleopt.fsutil import atomic_write
 
@@ -56,17 +63,25 @@ _OWN_THREAD = frozenset({
 })  # fmt: skip
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
 _CONTAINER_META = ("container.image.repository", "container.privileged")
+# Socket fields libsinsp derives from an fd's tuple (absent on files).
+_SOCK_KEYS = ("fd.sip", "fd.cip", "fd.sport", "fd.cport", "fd.l4proto", "fd.sockfamily")
 # Fields this writer sets; everything else the ruleset reads is listed as not produced.
 PRODUCED = frozenset({
     "evt.num", "evt.type", "evt.dir", "proc.name", "proc.pname", "proc.cmdline", "proc.exe",
     "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
     "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
     "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline", *_CONTAINER_META,
+    "fd.type", *_SOCK_KEYS, "user.uid", "proc.args",
 })  # fmt: skip
-_FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar")
+# A file's socket fields in libsinsp 2022: fd.l4proto prints <NA>, the rest absent.
+_FILE_SOCK: dict[str, object] = {**dict.fromkeys(_SOCK_KEYS), "fd.l4proto": "<NA>"}
+_FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar", "fd.type", *_SOCK_KEYS)
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12}")
 _HOST_UIDS = {"root": 0}
 _INIT_TID = 1
+# scap.h's scap_l4_proto (not the IPPROTO_* numbers): what an fd-list entry stores.
+_SCAP_L4_TCP, _SCAP_L4_UDP = scapfile.SCAP_L4_TCP, scapfile.SCAP_L4_UDP
+_PPM_AF_INET = 2
 _EF_USES_FD = 1 << 2
 _FIRST_TID = 1000
 _NS_PER_EVENT = 1000
@@ -102,6 +117,8 @@ class ScapReport:
         self.ancestry_cells = _ANCESTRY_CELLS + tuple(k for k, _ in self.aname_keys)
 
     def _miss(self, key: str, row: int, why: str) -> None:
+        if self.keys and key not in self.keys:
+            return  # a field the rules do not read cannot differ
         m = self._rows.get(key)
         if m is None:
             m = self._rows[key] = bytearray(self.events)
@@ -129,14 +146,22 @@ class _Threads:
         self.fds: dict[int, list[scapfile.FdEntry]] = {}  # tid -> its fd table
         # The previous row, when it was an enter naming an fd: (row, type, key, fd, tid).
         self.last: tuple | None = None
-        # container id -> (image repository, privileged) of its last container-info event
-        self.containers: dict[str, tuple[str, bool]] = {}
+        # container id -> (image repository, privileged, mounts as (source, destination))
+        # of its last container-info event
+        self.containers: dict[str, tuple[str, bool, tuple[tuple[str, str], ...]]] = {}
 
-    def uid(self, name: str | None) -> int:
+    def uid(self, name: str | None, want: object = None) -> int:
+        """The user list's uid for ``name``: the row's ``user.uid`` when the name is
+        new and that uid free, else a fresh one."""
         if name is None:
             return 0
         if name not in self.users:
-            self.users[name] = 2000 + len(self.users)
+            taken = set(self.users.values())
+            if isinstance(want, int) and not isinstance(want, bool) and 0 <= want < 2**32 - 1 \
+                    and want not in taken:
+                self.users[name] = want
+            else:
+                self.users[name] = max(2000 + len(self.users), max(taken, default=0) + 1)
         return self.users[name]
 
     def _next(self) -> int:
@@ -200,7 +225,7 @@ def build(table: EventTable, fh: BinaryIO, *, progress: Callable[[int], None] | 
     blocks wait (an unlinked temp file) while the process list is being learned."""
     rep = ScapReport(events=table.n, keys=frozenset(table.keys))
     keys = set(table.keys) - {"evt.num"}
-    for key in sorted(k for k in keys - PRODUCED if not k.startswith("proc.aname[")):
+    for key in sorted(k for k in keys - PRODUCED if not _produced_by_name(k)):
         rep.not_produced[key] = "the capture writer does not set this field yet"
     threads = _Threads()
     # The process list precedes the events but is known only once every row is seen:
@@ -274,8 +299,12 @@ def _write_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | No
 
 def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     etype = str(ev.get("evt.type"))
-    exit_ = ev.get("evt.dir") == "<"
     codes = scapfile.event_codes(etype)
+    if "evt.dir" in rep.keys:
+        exit_ = ev.get("evt.dir") == "<"
+    else:
+        # No rule reads the direction: write the half of the call that carries the row.
+        exit_ = _carrying_half(ev, codes, rep, threads.users)
     cid_row = ev.get("container.id")
     # libsinsp 2022 does not return a container-info event that opens a capture (it is
     # consumed while the capture is set up), so row 0 cannot be one.
@@ -335,8 +364,18 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     if isinstance(tty, int) and tty != 0 and not is_execve_exit:
         rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
                                  "exit carries one")  # fmt: skip
-    uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None)
+    uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None,
+                      ev.get("user.uid"))
+    if "user.uid" in rep.keys and ev.get("user.uid") != uid:
+        rep._miss("user.uid", i, "a user has one uid in the capture's user list (the one "
+                                 "of its first row)")  # fmt: skip
+    if "proc.args" in rep.keys and ev.get("proc.args") != " ".join(args):
+        rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in "
+                                  "proc.cmdline")  # fmt: skip
     chain, pargs = _ancestry_memo(ev, i, rep)
+    if is_execve_exit and not chain and ev.get("proc.aname") is None:
+        rep._miss("proc.aname", i, "after an execve exit with no parent, libsinsp 2022 shows "
+                                   "an empty ancestor list")  # fmt: skip
     parent = threads.ancestry(chain, pargs, cgroups)
     key = tuple(map(ev.get, _PROC_KEYS))
 
@@ -352,10 +391,11 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
     last = threads.last
     inherited = None
-    if (entry is None and exit_ and etype not in _OWN_THREAD and last is not None
+    if (entry is None and exit_ and last is not None
             and last[0] == i - 1 and last[1] == etype and last[2] == key):
-        # The exit right after its enter, same process and fd: on the enter's thread,
-        # libsinsp takes the exit's fd from the enter, as on a host.
+        # The exit right after its enter, same process and fd: on the enter's thread
+        # (its own, since the enter named an fd), libsinsp takes the exit's fd from the
+        # enter, as on a host (dup's and connect's parsers included).
         e = last[3]
         if ev.get("fd.num") == e.fd and ev.get("fd.name") == (e.path or ev.get("fd.name")):
             inherited = e
@@ -401,7 +441,17 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
         enter_pnames = scapfile.event_table()[codes[0]].pnames
-        if entry is not None or inherited is not None:
+        accepted = (_fd_entry(ev, {"fd"}) if exit_ and etype in ("accept", "accept4")
+                    and "tuple" in pnames else None)  # fmt: skip
+        if accepted is not None and accepted.tuple4 is not None:
+            # An accepted socket is a TCP one to libsinsp, whatever the row says.
+            accepted = accepted._replace(l4proto=_SCAP_L4_TCP)
+            # libsinsp's accept parser adds the new socket (the result) from the tuple.
+            values["tuple"] = _socktuple(accepted.tuple4)
+            values["fd"] = accepted.fd
+            res = accepted.fd
+            _check_table_fd(ev, i, accepted, rep)
+        elif entry is not None or inherited is not None:
             _check_table_fd(ev, i, entry or inherited, rep)
         elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
                                                          for k in _FD_KEYS + ("fd.num",)):
@@ -430,7 +480,67 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                       cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
                       tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
                       uid=uid)  # fmt: skip
+    _event_args(ev, i, code, values, threads, rep)
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+def _carrying_half(ev: dict, codes: tuple[int, int] | None, rep: ScapReport,
+                   users: dict[str, int]) -> bool:
+    """True for the exit (result, an open's fd, an execve's tty, most parameters); the
+    enter when it carries more of the row's ``evt.arg`` values (ptrace's request)."""
+    if codes is None:
+        return True
+    args = {k: ev[k] for k, _n in _arg_keys(rep.keys) if ev.get(k) is not None}
+    return scap_args.carrying_exit(codes, args, users)
+
+
+def _produced_by_name(key: str) -> bool:
+    """Keys of a family the writer sets (each cell checked on its own row)."""
+    return key.startswith(("proc.aname[", "container.mount.dest[", "evt.arg"))
+
+
+@functools.cache
+def _arg_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The table's ``evt.arg.<name>`` and ``evt.arg[N]`` keys, but ``evt.arg.name``
+    (written on its own)."""
+    return tuple((k, k[len("evt.arg."):]) for k in sorted(keys)
+                 if k.startswith(("evt.arg.", "evt.arg[")) and k != "evt.arg.name")
+
+
+@functools.cache
+def _arg_param(code: int, key: str) -> tuple[str | None, tuple | None]:
+    """The parameter (name, (type, format, name table)) ``key`` reads on event ``code``."""
+    name = scap_args.param_name(code, key)
+    return name, scap_args.param(code, name) if name is not None else None
+
+
+def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
+                rep: ScapReport) -> None:
+    """Write the row's ``evt.arg.<name>`` into the parameter of that name (unless the
+    writer already set it from other fields: an open's flags, an fd) and mark each cell
+    libsinsp will print differently, or that the event has no parameter for."""
+    for key, _n in _arg_keys(rep.keys):
+        want = ev.get(key)
+        name, p = _arg_param(code, key)
+        if p is None:
+            if want is not None:
+                rep._miss(key, i, "this event has no such parameter in libscap 2022")
+            continue
+        ptype, fmt, table = p
+        if name not in values:
+            if want is None:
+                # libsinsp prints the neutral value the writer fills in, not absent.
+                rep._miss(key, i, "the event always carries this parameter")
+                continue
+            enc = scap_args.encode(ptype, fmt, table, want, threads.users)
+            if enc is None:
+                rep._miss(key, i, "a value libscap 2022 cannot carry in this parameter")
+                continue
+            values[name] = enc
+        shown = scap_args.render(ptype, fmt, table, values[name], threads.users)
+        if shown is None or shown != want:
+            rep._miss(key, i, "libsinsp prints this parameter by its type (flags and "
+                              "modes by their name table, paths normalised)")  # fmt: skip
 
 
 def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
@@ -438,14 +548,36 @@ def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
     """container.image.repository / .privileged as libsinsp shows them: from the
     container's last container-info event; absent on the host; before any info, no
     repository and not privileged."""
+    mounts: tuple[tuple[str, str], ...] = ()
     if not isinstance(cid, str) or cid == "host":
         want: tuple[str | None, bool | None] = (None, None)
     else:
-        want = threads.containers.get(cid, (None, False))
+        repo, priv, mounts = threads.containers.get(cid, (None, False, ()))
+        want = (repo, priv)
     for key, value in zip(_CONTAINER_META, want, strict=True):
         if key in rep.keys and ev.get(key) != value:
             rep._miss(key, i, "libsinsp takes it from the container's last container-info "
                               "event (evt.type = container rows)")  # fmt: skip
+    for key, pattern in _mount_keys(rep.keys):
+        # libsinsp: the destination of the first mount whose source matches the glob.
+        dest = next((d for src, d in mounts if fnmatch.fnmatchcase(src, pattern)), None)
+        if ev.get(key) != dest:
+            rep._miss(key, i, "libsinsp takes the container's mounts from its last "
+                              "container-info event (evt.type = container rows)")  # fmt: skip
+
+
+@functools.cache
+def _mount_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The table's ``container.mount.dest[<source glob>]`` keys with their globs."""
+    head = "container.mount.dest["
+    return tuple((k, k[len(head):-1]) for k in sorted(keys)
+                 if k.startswith(head) and not k[len(head):-1].isdigit())
+
+
+def _glob_instance(pattern: str) -> str | None:
+    """A path the glob matches (``/proc*`` -> ``/proc``), or None."""
+    text = re.sub(r"\[[^]]*\]", "x", pattern).replace("*", "").replace("?", "x")
+    return text if fnmatch.fnmatchcase(text, pattern) else None
 
 
 def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapReport) -> bytes:
@@ -454,10 +586,17 @@ def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapRep
     repo = ev.get("container.image.repository")
     repo = repo if isinstance(repo, str) and repo else "docker.io/library/generated"
     privileged = ev.get("container.privileged") is True
-    threads.containers[cid] = (repo, privileged)
+    mounts: list[tuple[str, str]] = []
+    for key, pattern in _mount_keys(rep.keys):
+        dest, src = ev.get(key), _glob_instance(pattern)
+        if isinstance(dest, str) and src is not None and src not in (m[0] for m in mounts):
+            mounts.append((src, dest))
+    threads.containers[cid] = (repo, privileged, tuple(mounts))
     info = {"id": cid, "type": 0, "name": f"generated-{cid}", "image": f"{repo}:latest",
             "imageid": "", "imagerepo": repo, "imagetag": "latest", "imagedigest": "",
-            "privileged": privileged}
+            "privileged": privileged,
+            "Mounts": [{"Source": src, "Destination": dest, "Mode": "", "RW": True,
+                        "Propagation": "rprivate"} for src, dest in mounts]}
     if ev.get("evt.dir") != ">":
         rep._miss("evt.dir", i, "a container-info event has no exit")
     if ev.get("evt.num") != i + 1:
@@ -602,7 +741,7 @@ def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
         flags = _open_flags(ev)
         return scapfile.FdEntry(fd, path=name, flags=flags if flags is not None else 1)
     m = _SOCKET.fullmatch(name)
-    if kind == "4" and m:
+    if kind in ("4", None) and m:
         sip, sport, dip, dport = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
         try:
             for ip in (sip, dip):
@@ -611,8 +750,19 @@ def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
             return None
         if sport > 0xFFFF or dport > 0xFFFF:
             return None
-        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport))
+        udp = ev.get("fd.l4proto") == "udp"
+        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport),
+                                l4proto=_SCAP_L4_UDP if udp else _SCAP_L4_TCP)
     return None
+
+
+def _socktuple(t: tuple[str, int, str, int]) -> bytes:
+    """A PT_SOCKTUPLE for IPv4: PPM_AF_INET, source ip and port, destination ip and port
+    (ips in network order, ports in host order, as the driver writes them); an accepted
+    socket's source is the client."""
+    cip, cport, sip, sport = t
+    return (struct.pack("<B", _PPM_AF_INET) + scapfile._ipv4(cip) + struct.pack("<H", cport)
+            + scapfile._ipv4(sip) + struct.pack("<H", sport))
 
 
 def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
@@ -620,11 +770,23 @@ def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> N
     if e.path is not None:
         path = posixpath.normpath(e.path)
         want: dict[str, object] = {"fd.name": path, "fd.directory": _sinsp_dirname(path),
-                                   "fd.filename": posixpath.basename(path), "fd.typechar": "f"}
+                                   "fd.filename": posixpath.basename(path), "fd.typechar": "f",
+                                   "fd.type": "file", **_FILE_SOCK}
     else:
-        want = {"fd.name": ev.get("fd.name"), "fd.directory": None, "fd.filename": None,
-                "fd.typechar": "4"}
+        assert e.tuple4 is not None
+        cip, cport, sip, sport = e.tuple4
+        want = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.directory": None,
+                "fd.filename": None, "fd.typechar": "4", "fd.type": "ipv4", "fd.sip": sip,
+                "fd.cip": cip, "fd.sport": sport, "fd.cport": cport, "fd.sockfamily": "ip",
+                "fd.l4proto": {_SCAP_L4_UDP: "udp", _SCAP_L4_TCP: "tcp"}.get(e.l4proto, "<NA>")}
     want["fd.num"] = e.fd
+    etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
+    if exit_ and etype in ("dup", "dup2", "dup3"):
+        want["fd.num"] = _result(ev)  # libsinsp: a dup exit's fd.num is the new fd
+    if exit_ and etype == "connect" and _result(ev) < 0 and e.tuple4 is not None:
+        # Observed on libsinsp 2022: after a connect exit that did not succeed, the
+        # socket's fd.name reads NULL.
+        want["fd.name"] = "NULL"
     for k, v in want.items():
         if k in rep.keys and ev.get(k) != v:
             rep._miss(k, i, "libsinsp shows the fd-table entry of the thread")
@@ -639,10 +801,11 @@ def _check_fd(ev: dict, i: int, path: str, flags: int, rep: ScapReport) -> None:
     path = norm
     if flags & scapfile.PPM_O_FLAGS["O_DIRECTORY"]:  # libsinsp: the fd is a directory
         want: dict[str, str | None] = {"fd.directory": path, "fd.filename": None,
-                                       "fd.typechar": "d"}
+                                       "fd.typechar": "d", "fd.type": "directory"}
     else:
         want = {"fd.directory": _sinsp_dirname(path), "fd.filename": posixpath.basename(path),
-                "fd.typechar": "f"}
+                "fd.typechar": "f", "fd.type": "file"}
+    want.update(_FILE_SOCK)
     for k, v in want.items():
         got = ev.get(k)
         if k in rep.keys and got != v:
