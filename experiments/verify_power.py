@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ruleopt.events.power import measure
+from ruleopt.engine.power import measure
 
 # The shared data, found as tests/conftest.py finds it: next to the repository.
 RULESETS = Path(__file__).resolve().parents[1].parent / "shared" / "rulesets"

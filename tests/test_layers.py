@@ -68,8 +68,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "generation",
         (
             "ruleopt.events.solver",
+            "ruleopt.events.unbreakable",
             "ruleopt.events.generator",
             "ruleopt.events.scapfile",
+            "ruleopt.events.scap_args",
             "ruleopt.events.workload_scap",
         ),
     ),
@@ -86,6 +88,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.oracle",
             "ruleopt.engine.strategies",
             "ruleopt.engine.verify",
+            "ruleopt.engine.power",
         ),
     ),
     ("profile", ("ruleopt.profile.*",)),

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from ruleopt.cli import main
+from ruleopt.engine.power import events_for
 from ruleopt.engine.verify import verify_capture
-from ruleopt.events.power import events_for
 from ruleopt.rules.loader import load_rules
 
 # Rules with templates whose match set stays empty on a generated capture, and why.

@@ -33,6 +33,7 @@ import numpy as np
 
 from ruleopt.engine.reference import evaluate
 from ruleopt.errors import RuleoptError
+from ruleopt.events import scap_args, scapfile
 from ruleopt.events import solver as _solver
 from ruleopt.events import unbreakable as _unbreakable
 from ruleopt.events.table import (
@@ -853,8 +854,6 @@ def _carrying_dir(syscall: str, args: dict[str, object]) -> str | None:
     values live on the enter; None without libscap's event table (an ``.npz`` does not
     care)."""
     try:
-        from ruleopt.events import scap_args, scapfile
-
         codes = scapfile.event_codes(syscall)
         if codes is None:
             return None
@@ -1084,8 +1083,6 @@ def _carrying_types(args: frozenset[str]) -> tuple[str, ...]:
     if not args:
         return ()
     try:
-        from ruleopt.events import scapfile
-
         out: list[str] = []
         for e in scapfile.event_table():
             names = {n for n, _t in e.params}
@@ -1212,8 +1209,6 @@ def _capture_misses(t: dict) -> int:
     if not args or not isinstance(etype, str):
         return 0
     try:
-        from ruleopt.events import scap_args, scapfile
-
         codes = scapfile.event_codes(etype)
         if codes is None:
             return len(args)
@@ -1420,8 +1415,6 @@ def _setup_rows(tmpl: dict, keys: set[str]) -> list[dict]:
     if tmpl.get("evt.dir") == "<" and isinstance(tmpl.get("evt.type"), str) and any(
             k.startswith("fd.") and v is not None for k, v in tmpl.items()):
         try:
-            from ruleopt.events import scapfile
-
             codes = scapfile.event_codes(tmpl["evt.type"])
             table = scapfile.event_table() if codes is not None else None
         except (RuleoptError, OSError, AttributeError):

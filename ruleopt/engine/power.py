@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ruleopt.engine.verify import verify_capture
+from ruleopt.events.generator import GenerationReport, generate
+from ruleopt.events.workload_scap import write_capture
+from ruleopt.rules.loader import load_rules
+
 
 @dataclass
 class Power:
@@ -46,11 +51,6 @@ def measure(
     ruleset: str | Path, seed: int, out: Path, n: int | None = None, share: float = 0.01
 ) -> Power:
     """Generate ``out`` (a .scap) for ``ruleset`` and verify it with libsinsp 2022."""
-    from ruleopt.engine.verify import verify_capture
-    from ruleopt.events.generator import GenerationReport, generate
-    from ruleopt.events.workload_scap import write_capture
-    from ruleopt.rules.loader import load_rules
-
     rules = load_rules([ruleset])
     n = n or events_for(rules)
     rep = GenerationReport(n, seed, share)
