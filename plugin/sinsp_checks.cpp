@@ -5,14 +5,16 @@
 // before (0 = the first event on a fresh thread), which pass, and how many page
 // faults (minor, getrusage) the check took.
 //
-//   ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched]
+//   ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only]
 //
 // RULES: netstrings (see sinsp_tool.cpp's read_records), four per filter: id,
 // name, condition, host id. A filter runs on the events whose type is in its
 // host's event types (libsinsp's own filter->evttypes(), as in `run`): so one
 // operand of a rule, compiled as its own filter with the rule as host, is timed
 // on exactly the events the rule is checked on. Filters run in list order on
-// each event, each between two rdtsc, like `run`.
+// each event, each between two rdtsc, like `run`. --matched-only keeps the records
+// of the other filters only on events the first filter matched (the first filter's
+// are all kept): the dump stays small when only matched events are studied.
 //
 // Self-contained on purpose (its own small reader and JSON writer): sinsp_tool.cpp
 // keeps its helpers in an anonymous namespace and is being split by command;
@@ -156,7 +158,7 @@ __attribute__((noinline)) unsigned rerun_matched(std::vector<filt> &fs, const st
 }
 
 int run(const std::string &capture, const std::string &rules_path, int repeat, const std::string &json_out,
-	bool rerun)
+	bool rerun, bool matched_only)
 {
 	auto recs = read_netstrings(rules_path);
 	if(recs.empty() || recs.size() % 4 != 0)
@@ -263,6 +265,10 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 				}
 				uint64_t b = __rdtsc();
 				getrusage(RUSAGE_SELF, &ru1);
+				if(s == 0 && m) first_matched = true;
+				// The first filter runs first on every event it shares with the others
+				// (all use its event types here), so its verdict is known in time.
+				if(matched_only && s != 0 && !first_matched) continue;
 				d.minflt.push_back((uint64_t)(ru1.ru_minflt - ru0.ru_minflt));
 				d.pass.push_back((uint32_t)pass);
 				d.filter.push_back(s);
@@ -271,7 +277,6 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 				d.cycles.push_back(b - a);
 				d.thread_events.push_back(before);
 				d.tid.push_back(tid);
-				if(s == 0 && m) first_matched = true;
 			}
 			if(rerun && first_matched) g_reruns += rerun_matched(fs, by_type[et], evt);
 		}
@@ -337,11 +342,11 @@ int ruleopt_cmd_checks(const std::vector<std::string> &args)
 {
 	if(args.size() < 3)
 	{
-		fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched]\n");
+		fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only]\n");
 		return 2;
 	}
 	int repeat = 1;
-	bool rerun = false;
+	bool rerun = false, matched_only = false;
 	std::string json_out;
 	for(size_t i = 3; i < args.size(); i++)
 	{
@@ -358,17 +363,19 @@ int ruleopt_cmd_checks(const std::vector<std::string> &args)
 		}
 		else if(args[i] == "--rerun-matched")
 			rerun = true;
+		else if(args[i] == "--matched-only")
+			matched_only = true;
 		else if(args[i] == "--json" && i + 1 < args.size())
 			json_out = args[++i];
 		else
 		{
-			fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched]\n");
+			fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only]\n");
 			return 2;
 		}
 	}
 	try
 	{
-		return ruleopt_checks::run(args[1], args[2], repeat, json_out, rerun);
+		return ruleopt_checks::run(args[1], args[2], repeat, json_out, rerun, matched_only);
 	}
 	catch(const std::exception &e)
 	{
