@@ -179,37 +179,27 @@ def _med(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def operand_study(rules_path: Path, capture: Path, repeat: int,
-                  rule_name: str = STUDY_RULE) -> dict[str, Any] | None:
-    """Where a matched check of ``rule_name`` spends its cycles, from per-check records."""
-    ruleset = load_rules([rules_path])
-    try:
-        rule = ruleset.rule(rule_name)
-    except (KeyError, RuleoptError):
-        return None
-    ops = top_level_operands(rule.condition)
-    cond = print_expr(rule.condition)
-    filters = [(rule_name, cond), (rule_name + " (again)", cond)]
-    filters += [(print_expr(o), print_expr(o)) for o in ops]
-    doc = run_checks(capture, filters, repeat, extra=["--matched-only"])
+def _matched_summary(doc: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """Figures on the events filter 0 (the rule) matched; filter 1 is the rule again,
+    filters 2.. its operands (``names``)."""
     ch = doc["checks"]
     n = len(ch["cycles"])
     # (pass, evtnum) of the events the rule matched, in order.
     matched = [(ch["pass"][i], ch["evtnum"][i]) for i in range(n)
                if ch["filter"][i] == 0 and ch["result"][i]]
     mset = set(matched)
-    full, again, ops_sum, first_on_thread, faults = {}, {}, {}, 0, 0
+    full: dict[tuple, int] = {}
+    again: dict[tuple, int] = {}
+    ops_sum: dict[tuple, int] = {}
     per_op: dict[int, list[int]] = {}
-    unmatched_full = []
+    unmatched_full, first_on_thread = [], 0
     for i in range(n):
         key = (ch["pass"][i], ch["evtnum"][i])
         f, c = ch["filter"][i], ch["cycles"][i]
         if key not in mset:
             if f == 0:
                 unmatched_full.append(c)
-            continue
-        faults += ch["minflt"][i]
-        if f == 0:
+        elif f == 0:
             full[key] = c
             first_on_thread += ch["thread_events"][i] == 0
         elif f == 1:
@@ -218,37 +208,56 @@ def operand_study(rules_path: Path, capture: Path, repeat: int,
             per_op.setdefault(f - 2, []).append(c)
             ops_sum[key] = ops_sum.get(key, 0) + c
     passes = sorted({p for p, _ in matched})
-    first_of_pass = [next(full[k] for k in matched if k[0] == p) for p in passes]
-    later = [full[k] for k in matched if k not in {next(m for m in matched if m[0] == p)
-                                                     for p in passes}]
+    firsts = [next(k for k in matched if k[0] == p) for p in passes]
     ranked = sorted(per_op.items(), key=lambda kv: -statistics.median(kv[1]))
+    values = list(full.values())
     return {
-        "rule": rule_name,
-        "top_level_operands": len(ops),
-        "comparisons": comparisons(rule.condition),
-        "repeat": repeat,
         "matched_checks": len(matched),
         "unmatched_checks": len(unmatched_full),
         "unmatched_median": _med(unmatched_full),
-        "matched_median": _med(list(full.values())),
-        "matched_mean": round(statistics.fmean(full.values()), 1) if full else None,
-        "matched_min": min(full.values()) if full else None,
-        "matched_max": max(full.values()) if full else None,
+        "matched_median": _med(values),
+        "matched_mean": round(statistics.fmean(values), 1) if values else None,
+        "matched_min": min(values, default=None),
+        "matched_max": max(values, default=None),
         "matched_median_by_pass": [_med([full[k] for k in matched if k[0] == p])
                                    for p in passes],
-        "first_match_of_pass": first_of_pass,
-        "later_matches_median": _med(later),
+        "first_match_of_pass": [full[k] for k in firsts],
+        "later_matches_median": _med([full[k] for k in matched if k not in set(firsts)]),
         "again_median": _med(list(again.values())),
         "operands_sum_median": _med(list(ops_sum.values())),
-        "operand_medians_summed": round(sum(statistics.median(v) for v in per_op.values()), 1),
         "full_over_operands_sum_median": _med([full[k] / ops_sum[k] for k in full
                                                if ops_sum.get(k)]),
         "matched_on_fresh_thread": first_on_thread,
-        "page_faults_in_matched_checks": faults,
-        "costliest_operands": [{"operand": filters[k + 2][0][:160],
-                                "median": _med(v)} for k, v in ranked[:8]],
-        "rdtsc_overhead": doc["rdtsc_overhead"],
+        "costliest_operands": [{"operand": names[k][:160], "median": _med(v)}
+                               for k, v in ranked[:8]],
     }
+
+
+def operand_study(rules_path: Path, capture: Path, repeat: int,
+                  rule_name: str = STUDY_RULE) -> dict[str, Any] | None:
+    """Where a matched check of ``rule_name`` spends its cycles, from per-check records:
+    timed as the harness times (plain rdtsc), then with lfence around each rdtsc, then
+    once more counting page faults (a system call per check, so not timed)."""
+    ruleset = load_rules([rules_path])
+    try:
+        rule = ruleset.rule(rule_name)
+    except KeyError:
+        return None
+    ops = [print_expr(o) for o in top_level_operands(rule.condition)]
+    cond = print_expr(rule.condition)
+    filters = [(rule_name, cond), (rule_name + " (again)", cond), *((o, o) for o in ops)]
+    plain = run_checks(capture, filters, repeat, extra=["--matched-only"])
+    fenced = run_checks(capture, filters, repeat, extra=["--matched-only", "--fenced"])
+    faults = run_checks(capture, filters[:1], 1, extra=["--faults"])
+    fc = faults["checks"]
+    out = {"rule": rule_name, "top_level_operands": len(ops),
+           "comparisons": comparisons(rule.condition), "repeat": repeat,
+           "rdtsc_overhead": plain["rdtsc_overhead"]}
+    out.update(_matched_summary(plain, ops))
+    out["fenced"] = _matched_summary(fenced, ops)
+    out["page_faults_in_matched_checks"] = sum(
+        m for m, r in zip(fc["minflt"], fc["result"], strict=True) if r)
+    return out
 
 
 # ---------------------------------------------------------------- instruction counts
@@ -346,7 +355,10 @@ def markdown(results: dict[str, Any]) -> str:
                       f"{_c(op['again_median'])}",
                       f"- its operands as separate filters on the same events: sum per event "
                       f"median {_c(op['operands_sum_median'])} (rule / sum, median "
-                      f"{op['full_over_operands_sum_median']})",
+                      f"{op['full_over_operands_sum_median']}); with lfence around rdtsc: "
+                      f"rule {_c(op['fenced']['matched_median'])}, sum "
+                      f"{_c(op['fenced']['operands_sum_median'])} (rule / sum "
+                      f"{op['fenced']['full_over_operands_sum_median']})",
                       f"- matched events that are the first event of their thread: "
                       f"{op['matched_on_fresh_thread']} of {op['matched_checks']}; page "
                       f"faults during matched checks: {op['page_faults_in_matched_checks']}",

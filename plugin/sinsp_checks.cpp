@@ -2,10 +2,10 @@
 // cycles go (experiments/harness_table.py). The harness (`run`) keeps per-rule
 // histograms only; this command keeps every check, with what the histograms
 // cannot show: which event, which thread, how many events that thread had seen
-// before (0 = the first event on a fresh thread), which pass, and how many page
-// faults (minor, getrusage) the check took.
+// before (0 = the first event on a fresh thread), which pass, and (--faults) how
+// many minor page faults the check took.
 //
-//   ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only]
+//   ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only] [--fenced] [--faults]
 //
 // RULES: netstrings (see sinsp_tool.cpp's read_records), four per filter: id,
 // name, condition, host id. A filter runs on the events whose type is in its
@@ -158,7 +158,7 @@ __attribute__((noinline)) unsigned rerun_matched(std::vector<filt> &fs, const st
 }
 
 int run(const std::string &capture, const std::string &rules_path, int repeat, const std::string &json_out,
-	bool rerun, bool matched_only)
+	bool rerun, bool matched_only, bool fenced, bool faults)
 {
 	auto recs = read_netstrings(rules_path);
 	if(recs.empty() || recs.size() % 4 != 0)
@@ -251,10 +251,19 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 			for(uint32_t s : by_type[et])
 			{
 				bool m;
-				// Page faults during the check: getrusage outside the rdtsc pair.
-				struct rusage ru0, ru1;
-				getrusage(RUSAGE_SELF, &ru0);
+				// --faults: page faults during the check, by getrusage outside the rdtsc
+				// pair. Off by default: the system call between checks leaves the next
+				// check with cold caches and predictors (a short check then measures
+				// several times its cost in `run`).
+				struct rusage ru0 = {}, ru1 = {};
+				if(faults) getrusage(RUSAGE_SELF, &ru0);
+				// --fenced: lfence on both sides of each rdtsc, so no part of the check
+				// runs ahead of the first read or after the second (plain rdtsc, as in
+				// `run`, lets out-of-order execution overlap a short check's work with
+				// the code around it).
+				if(fenced) _mm_lfence();
 				uint64_t a = __rdtsc();
+				if(fenced) _mm_lfence();
 				try
 				{
 					m = fs[s].filter->run(evt);
@@ -263,8 +272,10 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 				{
 					m = false;
 				}
+				if(fenced) _mm_lfence();
 				uint64_t b = __rdtsc();
-				getrusage(RUSAGE_SELF, &ru1);
+				if(fenced) _mm_lfence();
+				if(faults) getrusage(RUSAGE_SELF, &ru1);
 				if(s == 0 && m) first_matched = true;
 				// The first filter runs first on every event it shares with the others
 				// (all use its event types here), so its verdict is known in time.
@@ -342,11 +353,11 @@ int ruleopt_cmd_checks(const std::vector<std::string> &args)
 {
 	if(args.size() < 3)
 	{
-		fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only]\n");
+		fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only] [--fenced] [--faults]\n");
 		return 2;
 	}
 	int repeat = 1;
-	bool rerun = false, matched_only = false;
+	bool rerun = false, matched_only = false, fenced = false, faults = false;
 	std::string json_out;
 	for(size_t i = 3; i < args.size(); i++)
 	{
@@ -365,17 +376,21 @@ int ruleopt_cmd_checks(const std::vector<std::string> &args)
 			rerun = true;
 		else if(args[i] == "--matched-only")
 			matched_only = true;
+		else if(args[i] == "--fenced")
+			fenced = true;
+		else if(args[i] == "--faults")
+			faults = true;
 		else if(args[i] == "--json" && i + 1 < args.size())
 			json_out = args[++i];
 		else
 		{
-			fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only]\n");
+			fprintf(stderr, "usage: ruleopt-sinsp checks CAPTURE RULES [--repeat N] [--json OUT] [--rerun-matched] [--matched-only] [--fenced] [--faults]\n");
 			return 2;
 		}
 	}
 	try
 	{
-		return ruleopt_checks::run(args[1], args[2], repeat, json_out, rerun, matched_only);
+		return ruleopt_checks::run(args[1], args[2], repeat, json_out, rerun, matched_only, fenced, faults);
 	}
 	catch(const std::exception &e)
 	{
