@@ -111,3 +111,12 @@ def test_run_checks_reports_a_rejected_filter(measured):
     capture = measured[0]
     with pytest.raises(RuleoptError, match="rejected"):
         ht.run_checks(capture, [("bad", "proc.nosuchfield = 1")], 1)
+
+
+def test_callgrind_totals_reads_the_summary_line(tmp_path):
+    (tmp_path / "callgrind.out.123").write_text(
+        "version: 1\ncreator: callgrind-3.19.0\nevents: Ir D1mr Bim\nfn=(1) f\n0 5 1 0\n"
+        "summary: 989497 20343 12692\ntotals: 989497 20343 12692\n")
+    assert ht._callgrind_totals(tmp_path) == {"Ir": 989497, "D1mr": 20343, "Bim": 12692}
+    with pytest.raises(RuleoptError, match="no totals"):
+        ht._callgrind_totals(tmp_path / "missing")
