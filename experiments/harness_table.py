@@ -299,19 +299,26 @@ def instruction_study(rules_path: Path, capture: Path,
                               strict=True) if f == 0 and r)
     if not n:
         return {"skipped": "the rule matched no event"}
-    a, b = alone["callgrind"], both["callgrind"]
-    per = {k: round(a[k] / n, 1) for k in a}
-    ops_per = {k: round((b[k] - a[k]) / n, 1) for k in a if k in b}
-    # Every check of the rule (libsinsp's gen_event_filter::run), matched or not: less
-    # the matched ones, the instructions of an unmatched check.
+    # Every check of the rule (libsinsp's gen_event_filter::run), matched or not.
     every = run_checks(capture, [(rule_name, cond)], 1, (),
                        ["valgrind", "--tool=callgrind", "--collect-atstart=no",
                         "--toggle-collect=gen_event_filter::run*"])
-    checks = len(every["checks"]["cycles"])
-    unmatched = (every["callgrind"]["Ir"] - n * a["Ir"]) / max(1, checks - n)
-    return {"matched_checks": n, "rule_per_matched_check": per,
-            "operands_per_matched_check": ops_per, "checks": checks,
-            "unmatched_instructions_per_check": round(unmatched, 1)}
+    return instruction_figures(alone["callgrind"], both["callgrind"],
+                               every["callgrind"]["Ir"], n, len(every["checks"]["cycles"]))
+
+
+def instruction_figures(alone: dict[str, int], both: dict[str, int], every_ir: int,
+                        matched: int, checks: int) -> dict[str, Any]:
+    """Per-check figures from callgrind totals: ``alone`` over the re-run of the
+    ``matched`` events with the rule only, ``both`` with the rule and its operands,
+    ``every_ir`` the instructions of all ``checks`` checks of one pass (the matched ones
+    cost what their re-run did, so the rest is the unmatched checks')."""
+    return {"matched_checks": matched, "checks": checks,
+            "rule_per_matched_check": {k: round(v / matched, 1) for k, v in alone.items()},
+            "operands_per_matched_check": {k: round((both[k] - v) / matched, 1)
+                                           for k, v in alone.items() if k in both},
+            "unmatched_instructions_per_check":
+                round((every_ir - alone["Ir"]) / max(1, checks - matched), 1)}
 
 
 # ---------------------------------------------------------------- output

@@ -120,3 +120,13 @@ def test_callgrind_totals_reads_the_summary_line(tmp_path):
     assert ht._callgrind_totals(tmp_path) == {"Ir": 989497, "D1mr": 20343, "Bim": 12692}
     with pytest.raises(RuleoptError, match="no totals"):
         ht._callgrind_totals(tmp_path / "missing")
+
+
+def test_instruction_figures_per_check():
+    # The manual run's totals: 16 matched re-runs, rule alone and with its 91 operands,
+    # and every one of the 3,885 checks of one pass.
+    f = ht.instruction_figures({"Ir": 989_497, "D1mr": 20_343}, {"Ir": 2_018_581,
+                               "D1mr": 47_441}, 2_770_140, 16, 3_885)
+    assert f["rule_per_matched_check"] == {"Ir": 61_843.6, "D1mr": 1_271.4}
+    assert f["operands_per_matched_check"] == {"Ir": 64_317.8, "D1mr": 1_693.6}
+    assert f["unmatched_instructions_per_check"] == round((2_770_140 - 989_497) / 3_869, 1)
