@@ -179,9 +179,10 @@ def _med(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def _matched_summary(doc: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+def _matched_summary(doc: dict[str, Any], names: Sequence[str],
+                     prefixes: Sequence[int] = ()) -> dict[str, Any]:
     """Figures on the events filter 0 (the rule) matched; filter 1 is the rule again,
-    filters 2.. its operands (``names``)."""
+    filters 2.. its operands (``names``), then its prefixes of ``prefixes`` operands."""
     ch = doc["checks"]
     n = len(ch["cycles"])
     # (pass, evtnum) of the events the rule matched, in order.
@@ -192,6 +193,7 @@ def _matched_summary(doc: dict[str, Any], names: Sequence[str]) -> dict[str, Any
     again: dict[tuple, int] = {}
     ops_sum: dict[tuple, int] = {}
     per_op: dict[int, list[int]] = {}
+    per_prefix: dict[int, list[int]] = {}
     unmatched_full, first_on_thread = [], 0
     for i in range(n):
         key = (ch["pass"][i], ch["evtnum"][i])
@@ -204,6 +206,8 @@ def _matched_summary(doc: dict[str, Any], names: Sequence[str]) -> dict[str, Any
             first_on_thread += ch["thread_events"][i] == 0
         elif f == 1:
             again[key] = c
+        elif f - 2 >= len(names):
+            per_prefix.setdefault(prefixes[f - 2 - len(names)], []).append(c)
         else:
             per_op.setdefault(f - 2, []).append(c)
             ops_sum[key] = ops_sum.get(key, 0) + c
@@ -233,6 +237,10 @@ def _matched_summary(doc: dict[str, Any], names: Sequence[str]) -> dict[str, Any
         "matched_on_fresh_thread": first_on_thread,
         "costliest_operands": [{"operand": names[k][:160], "median": _med(v)}
                                for k, v in ranked[:8]],
+        # The first k operands as one filter: how a chain's cost grows with its length.
+        "prefixes": [{"operands": k, "median": _med(v),
+                      "per_operand": round(statistics.median(v) / k, 1)}
+                     for k, v in sorted(per_prefix.items())],
     }
 
 
@@ -246,9 +254,13 @@ def operand_study(rules_path: Path, capture: Path, repeat: int,
         rule = ruleset.rule(rule_name)
     except KeyError:
         return None
-    ops = [print_expr(o) for o in top_level_operands(rule.condition)]
+    operands = top_level_operands(rule.condition)
+    ops = [print_expr(o) for o in operands]
     cond = print_expr(rule.condition)
+    prefixes = sorted({k for k in (1, 2, 5, 10, 20, 45, len(ops)) if k <= len(ops)})
     filters = [(rule_name, cond), (rule_name + " (again)", cond), *((o, o) for o in ops)]
+    filters += [(f"first {k} operands", print_expr(ast.And(tuple(operands[:k])))
+                 if k > 1 else ops[0]) for k in prefixes]
     plain = run_checks(capture, filters, repeat, extra=["--matched-only"])
     fenced = run_checks(capture, filters, repeat, extra=["--matched-only", "--fenced"])
     faults = run_checks(capture, filters[:1], 1, extra=["--faults"])
@@ -256,8 +268,8 @@ def operand_study(rules_path: Path, capture: Path, repeat: int,
     out = {"rule": rule_name, "top_level_operands": len(ops),
            "comparisons": comparisons(rule.condition), "repeat": repeat,
            "rdtsc_overhead": plain["rdtsc_overhead"]}
-    out.update(_matched_summary(plain, ops))
-    out["fenced"] = _matched_summary(fenced, ops)
+    out.update(_matched_summary(plain, ops, prefixes))
+    out["fenced"] = _matched_summary(fenced, ops, prefixes)
     out["page_faults_in_matched_checks"] = sum(
         m for m, r in zip(fc["minflt"], fc["result"], strict=True) if r)
     return out
@@ -381,6 +393,9 @@ def markdown(results: dict[str, Any]) -> str:
                       f"- matched events that are the first event of their thread: "
                       f"{op['matched_on_fresh_thread']} of {op['matched_checks']}; page "
                       f"faults during matched checks: {op['page_faults_in_matched_checks']}",
+                      "- the first k operands as one filter, median (per operand): "
+                      + ", ".join(f"{p['operands']}: {_c(p['median'])} "
+                                  f"({_c(p['per_operand'])})" for p in op["prefixes"]),
                       "- costliest operands (median on matched events): "
                       + "; ".join(f"`{o['operand'][:70]}` {_c(o['median'])}"
                                   for o in op["costliest_operands"][:4]), ""]

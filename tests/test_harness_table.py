@@ -76,6 +76,8 @@ def test_operand_study_sees_the_matches_the_harness_saw(measured):
     assert study["again_median"] > 0 and study["operands_sum_median"] > 0
     assert 0 <= study["matched_on_fresh_thread"] <= study["matched_checks"]
     assert len(study["costliest_operands"]) == 4
+    assert [p["operands"] for p in study["prefixes"]] == [1, 2, 4]
+    assert all(p["median"] > 0 for p in study["prefixes"])
     # The lfence-timed run sees the same checks; page faults are counted, not guessed.
     assert study["fenced"]["matched_checks"] == study["matched_checks"]
     assert study["fenced"]["unmatched_checks"] == study["unmatched_checks"]
