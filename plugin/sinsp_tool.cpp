@@ -1249,6 +1249,9 @@ int usage()
 
 }  // namespace
 
+// plugin/sinsp_checks.cpp: per-check records for experiments/harness_table.py.
+int ruleopt_cmd_checks(const std::vector<std::string> &args);
+
 int main(int argc, char **argv)
 {
 	die_with_parent();
@@ -1271,6 +1274,7 @@ int main(int argc, char **argv)
 			}
 			return cmd_extract(args[1], args[2], internal);
 		}
+		if(!args.empty() && args[0] == "checks") return ruleopt_cmd_checks(args);
 		if(args.size() >= 3 && args[0] == "run")
 		{
 			int repeat = 1;
