@@ -137,10 +137,33 @@ class Measurement:
         return 1000.0 * cycles_per_pass / self.events if self.events else 0.0
 
 
-def _mean(r: dict[str, Any]) -> float | None:
-    n = r["cycles_matched"]["count"] + r["cycles_unmatched"]["count"]
-    s = r["cycles_matched"]["sum"] + r["cycles_unmatched"]["sum"]
-    return s / n if n else None
+# A check that took this many times the median was interrupted (a preemption, a page
+# fault, an interrupt on the shared machine), not slowed by its operand: such outliers
+# are taken out of the per-operand figures, which compare small differences.
+OUTLIER_FACTOR = 64
+
+
+def robust_mean(r: dict[str, Any]) -> float | None:
+    """Mean cycles per check of a harness rule record, interrupted checks left out.
+
+    The histograms keep exact sums only in total, so the sum of the left-out buckets is
+    estimated at their midpoints (1.5 x the bucket's lower bound); the result is bounded
+    below by the lowest kept bucket."""
+    h = Hist.from_dict(r["cycles_matched"]).merge(Hist.from_dict(r["cycles_unmatched"]))
+    if not h.count:
+        return None
+    cut = max(1.0, h.percentile(50)) * OUTLIER_FACTOR
+    dropped_n, dropped_sum = 0, 0.0
+    for b, n in enumerate(h.buckets):
+        lo, _hi = Hist.bucket_bounds(b)
+        if n and lo >= cut:
+            dropped_n += n
+            dropped_sum += 1.5 * lo * n
+    kept = h.count - dropped_n
+    if kept <= 0 or not dropped_n:
+        return h.mean
+    floor = next(Hist.bucket_bounds(b)[0] for b, n in enumerate(h.buckets) if n)
+    return max(float(floor), (h.sum - dropped_sum) / kept)
 
 
 def _probe_rules(figs: Sequence[RuleFigures]) -> tuple[list[tuple[int, str, str]], dict]:
@@ -208,7 +231,7 @@ def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat:
             fig, kind, k = meaning[int(r["id"])]
             if r.get("status") != "ok":
                 continue  # a probe libsinsp refuses leaves its figure unknown (None)
-            mean = _mean(r)
+            mean = robust_mean(r)
             if kind == "guard":
                 fig.guard_cycles = mean
             elif kind == "operand":
