@@ -21,9 +21,12 @@ from ruleopt.advise.operands import (
     or_chains,
     top_operands,
 )
+from ruleopt.engine.compile import compile_rules
 from ruleopt.engine.verify import unsupported_reason
+from ruleopt.events.generator import rule_templates
 from ruleopt.events.sinsp import run_harness
 from ruleopt.events.table import EventTable
+from ruleopt.profile.core_report import profile_core
 from ruleopt.profile.model import Hist
 from ruleopt.rules.ast import Compare, Expr, Field, Value, ValueList, print_expr, walk
 from ruleopt.rules.model import Rule, RuleSet
@@ -274,9 +277,6 @@ def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat:
 def _replica(ruleset: RuleSet, table: EventTable, figs: list[RuleFigures]) -> None:
     """The replica's per-rule figures on the table: every rule checked on every event its
     index gives it (no first-match stop), like the harness."""
-    from ruleopt.engine.compile import compile_rules
-    from ruleopt.profile.core_report import profile_core
-
     if table.n == 0:
         return
     compiled = compile_rules(ruleset.rules, table)
@@ -305,8 +305,6 @@ _NEVER = ("always false", "contradictory")
 
 
 def _never(ruleset: RuleSet, figs: list[RuleFigures], n: int) -> None:
-    from ruleopt.events.generator import rule_templates
-
     _templates, missing = rule_templates(ruleset, count=1, n=max(1, n))
     for fig in figs:
         why = missing.get(fig.rule.name)

@@ -168,14 +168,14 @@ def no_evttype(fig: RuleFigures, m: Measurement) -> list[Finding]:
 
 @validator("RO102", "the event-type test is not first")
 def evttype_not_first(fig: RuleFigures, m: Measurement) -> list[Finding]:
-    if not measured(fig) or fig.operands[0].evttype:
+    if fig.status != "ok" or not fig.operands or fig.operands[0].evttype:
         return []
     firsts = [o.index for o in fig.operands if o.evttype]
     if not firsts:
         return []
     k = firsts[0]
     order = [k] + [i for i in range(len(fig.operands)) if i != k]
-    saving = order_saving(fig, m, order)
+    saving = order_saving(fig, m, order) if measured(fig) else None
     return [Finding("RO102", fig.rule.name,
                     f"the event-type test `{_short(fig.operands[k])}` is operand {k + 1} of "
                     f"{len(fig.operands)}; put it first (libsinsp 2022's index already "
