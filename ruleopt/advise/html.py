@@ -60,7 +60,7 @@ def cost_chart(rules: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def render(report: dict[str, Any]) -> str:
+def _section(report: dict[str, Any]) -> str:
     ev = report["events"]
     rows = []
     for r in report["rules"]:
@@ -78,11 +78,7 @@ def render(report: dict[str, Any]) -> str:
     finds = [f"<tr><td class=code>{escape(f['code'])}</td><td>{escape(f['rule'])}</td>"
              f"<td>{_fmt(f['saving'])}</td><td style='text-align:left'>"
              f"{escape(f['message'])}</td></tr>" for f in report["findings"]]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ruleopt advise</title><style>{_CSS}</style></head><body>
-<h1>ruleopt advise</h1>
+    return f"""<section>
 <p>Rules: {escape(", ".join(report["rules_files"]))}. Events: {escape(ev["source"])};
 libsinsp 2022 ran on {escape(ev["real_engine"])} ({ev["real_engine_events"]:,} events
 &times; {ev["repeat"]} pass(es){"; " + escape(ev["real_engine_note"]) if ev["real_engine_note"]
@@ -98,5 +94,17 @@ else ""}); the replica on {ev["replica_events"]:,} table rows.</p>
 <th>matches/1k</th><th>cyc/unmatched</th><th>cyc/matched</th><th>replica share</th>
 <th>replica cyc/unmatched</th><th>event types</th></tr>
 {"".join(rows)}</table></div>
+</section>
+"""
+
+
+def render(reports: list[dict[str, Any]]) -> str:
+    """One page for the reports of one or more events files (one section each)."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ruleopt advise</title><style>{_CSS}</style></head><body>
+<h1>ruleopt advise</h1>
+{"".join(_section(r) for r in reports)}
 </body></html>
 """

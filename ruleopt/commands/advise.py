@@ -89,13 +89,15 @@ def run(args: argparse.Namespace) -> int:
         from ruleopt.advise.html import render
         from ruleopt.fsutil import atomic_write
 
-        page = render(reports[0]) if len(reports) == 1 else "\n".join(
-            render(r) for r in reports)
+        page = render(reports)
         atomic_write(args.output, lambda fh: fh.write(page.encode("utf-8", "surrogateescape")))
     if args.json:
         print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=1))
     else:
+        # A table of nine columns needs ~150 characters; piped output (rich's 80 by
+        # default) would squeeze the figures out of it.
         console = Console()
+        console = Console(width=max(console.width, 150))
         for r in reports:
             _print(console, r)
         if args.output:
@@ -145,12 +147,12 @@ def _print(console: Console, rep: dict[str, Any]) -> None:
     table = Table(title=f"top rules by cost: libsinsp 2022 on {ev['real_engine']} "
                         f"({ev['real_engine_events']:,} events x {ev['repeat']}), replica on "
                         f"{ev['replica_events']:,} rows")
-    table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=36)
-    for col in ("share", "checks/1k", "matches/1k", "cyc/unmatched", "cyc/matched",
-                "replica share", "replica cyc/unm", "event types"):
-        table.add_column(col, justify="right" if col != "event types" else "left",
-                         max_width=24 if col == "event types" else None,
-                         overflow="ellipsis", no_wrap=col == "event types")
+    # Figures never wrap (a number cut in two reads as two); the names take what is left.
+    table.add_column("rule", overflow="ellipsis", no_wrap=True, max_width=40)
+    for col in ("share", "checks/1k", "matches/1k", "cyc/unm", "cyc/match", "replica share",
+                "replica cyc/unm"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("event types", overflow="ellipsis", no_wrap=True, max_width=18)
     for r in rep["rules"][:TOP]:
         rp = r.get("replica") or {}
         table.add_row(r["name"] if r["status"] == "ok" else f"{r['name']} ({r['status']})",
