@@ -9,6 +9,7 @@ cycles, which are noisy on a shared machine, so they are tested on stated figure
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -226,9 +227,15 @@ def test_advise_on_a_shared_capture_counts_like_the_harness(tmp_path: Path,
             assert r["replica"]["matches"] == r["matches"]
         for f in r["findings"]:
             assert set(f) == {"code", "rule", "message", "saving"}
+    text = html.read_text()
     page = _Page()
-    page.feed(html.read_text())
+    page.feed(text)
     assert "svg" in page.tags and "table" in page.tags
+    # The inline chart is well-formed SVG with one bar pair per measured rule shown.
+    svg = ET.fromstring(text[text.index("<svg"):text.index("</svg>") + 6])
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(svg.findall("{http://www.w3.org/2000/svg}rect")) >= 2 * min(
+        25, sum(r["status"] == "ok" for r in doc["rules"]))
 
 
 def test_advise_on_a_generated_capture_of_the_seed_rules(tmp_path: Path,
@@ -261,4 +268,15 @@ def test_bad_input_is_one_located_error(tmp_path: Path,
     rules = tmp_path / "r.yaml"
     rules.write_text(RULES)
     assert main(["advise", str(rules), str(tmp_path / "none.scap"), "-o", str(out)]) == 1
+    assert "none.scap" in capsys.readouterr().err
     assert not out.exists()
+    # Only rules of another source: nothing to measure, said so.
+    k8s = tmp_path / "k8s.yaml"
+    k8s.write_text("- rule: k\n  desc: d\n  condition: ka.verb = create\n  output: o\n"
+                   "  priority: DEBUG\n  source: k8s_audit\n")
+    assert main(["advise", str(k8s), str(CAPTURE)]) == 1
+    err = capsys.readouterr().err
+    assert "no enabled syscall rule" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["advise", str(rules), str(CAPTURE), "--select", "RO999"])
+    assert exit_.value.code == 2 and "unknown code(s) RO999" in capsys.readouterr().err

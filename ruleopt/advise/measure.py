@@ -23,8 +23,9 @@ from ruleopt.advise.operands import (
 )
 from ruleopt.engine.compile import compile_rules
 from ruleopt.engine.verify import unsupported_reason
+from ruleopt.errors import RuleoptError
 from ruleopt.events.generator import rule_templates
-from ruleopt.events.sinsp import run_harness
+from ruleopt.events.sinsp import MAX_RULES, run_harness
 from ruleopt.events.table import EventTable
 from ruleopt.profile.core_report import profile_core
 from ruleopt.profile.model import Hist
@@ -211,8 +212,13 @@ def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat:
                             for i, op in enumerate(top_operands(rule.condition))]
         figs.append(fig)
     ok = [f for f in figs if f.status == "ok"]
+    if not ok:
+        raise RuleoptError("no enabled syscall rule that libsinsp 2022 can judge",
+                           file=ruleset.rules[0].file if ruleset.rules else None,
+                           hint="advise measures syscall rules; check the rules' source, "
+                                "fields and enabled flags")
     doc = run_harness(capture, [(f.rule.id, f.rule.name, print_expr(f.rule.condition))
-                                for f in ok], repeat) if ok else {}
+                                for f in ok], repeat)
     by_id = {f.rule.id: f for f in ok}
     truncated = bool(doc.get("matched_evtnums_truncated"))
     events = int(doc.get("events", 0))
@@ -227,10 +233,15 @@ def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat:
         fig.matches = fig.matched.count
         fig.matched_evtnums = frozenset(int(n) for n in r.get("matched_evtnums") or ())
     probes, meaning = _probe_rules(figs)
-    if probes:
-        pdoc = run_harness(capture, probes, repeat)
+    probe_records: list[dict[str, Any]] = []
+    # The harness takes at most MAX_RULES rules a run: big rulesets' probes go in batches,
+    # each a full run over the same capture.
+    for start in range(0, len(probes), MAX_RULES):
+        pdoc = run_harness(capture, probes[start:start + MAX_RULES], repeat)
         truncated = truncated or bool(pdoc.get("matched_evtnums_truncated"))
-        for r in pdoc.get("rules", []):
+        probe_records.extend(pdoc.get("rules", []))
+    if probes:
+        for r in probe_records:
             fig, kind, k = meaning[int(r["id"])]
             if r.get("status") != "ok":
                 continue  # a probe libsinsp refuses leaves its figure unknown (None)

@@ -44,7 +44,7 @@ def _codes(text: str) -> set[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="RULES... [EVENTS...]",
+    parser.add_argument("inputs", nargs="+", metavar="RULES|EVENTS",
                         help="rules files (.yaml/.yml, loaded in order) and events files "
                              "(.scap, .npz, .jsonl; default: the bundled workload as a "
                              "generated capture); each events file is advised on in turn")
