@@ -109,18 +109,22 @@ def _codes_of(m: Measurement, rule: str) -> set[str]:
     return {f.code for f in run_validators(m) if f.rule == rule}
 
 
-@pytest.mark.parametrize(("code", "fires", "silent"), [
-    ("RO001", "refused", "typed first"),
-    ("RO002", "regex", "typed first"),
-    ("RO101", "no types", "typed first"),
-    ("RO102", "type later", "typed first"),
-    ("RO104", "or chain", "in list"),
-    ("RO106", "many tuples", "one tuple"),
-    ("RO107", "never", "typed first"),
-    ("RO108", "type later", "typed first"),
-])
-def test_validator_fires_and_stays_silent(measured: Measurement, code: str, fires: str,
-                                          silent: str) -> None:
+@pytest.mark.parametrize(
+    ("code", "fires", "silent"),
+    [
+        ("RO001", "refused", "typed first"),
+        ("RO002", "regex", "typed first"),
+        ("RO101", "no types", "typed first"),
+        ("RO102", "type later", "typed first"),
+        ("RO104", "or chain", "in list"),
+        ("RO106", "many tuples", "one tuple"),
+        ("RO107", "never", "typed first"),
+        ("RO108", "type later", "typed first"),
+    ],
+)
+def test_validator_fires_and_stays_silent(
+    measured: Measurement, code: str, fires: str, silent: str
+) -> None:
     assert code in _codes_of(measured, fires)
     assert code not in _codes_of(measured, silent)
 
@@ -155,11 +159,19 @@ def _stated(m: Measurement, cycles: list[float], passes: list[bool]) -> None:
     fig = next(f for f in m.rules if f.rule.name == "ordered")
     everyone = frozenset(range(1, 101))
     fig.checks = 100
-    fig.operands = [Operand(i, op.text, op.evttype, op.expensive, checks=100,
-                            matches=100 if p else 0, cycles=c,
-                            matched=everyone if p else frozenset())
-                    for i, (op, c, p) in enumerate(zip(fig.operands, cycles, passes,
-                                                       strict=True))]
+    fig.operands = [
+        Operand(
+            i,
+            op.text,
+            op.evttype,
+            op.expensive,
+            checks=100,
+            matches=100 if p else 0,
+            cycles=c,
+            matched=everyone if p else frozenset(),
+        )
+        for i, (op, c, p) in enumerate(zip(fig.operands, cycles, passes, strict=True))
+    ]
 
 
 def test_ro103_ro105_on_stated_figures(measured: Measurement) -> None:
@@ -178,8 +190,7 @@ def test_ro103_ro105_on_stated_figures(measured: Measurement) -> None:
         assert got["RO103"].saving == pytest.approx(m.per_1k(100 * (10 + 500)))
         # The scan rejects everything itself: nothing to gain from reordering.
         _stated(m, [10.0, 500.0, 20.0], [True, False, True])
-        assert not {"RO103", "RO105"} & {f.code for f in run_validators(m)
-                                         if f.rule == "ordered"}
+        assert not {"RO103", "RO105"} & {f.code for f in run_validators(m) if f.rule == "ordered"}
     finally:
         fig.operands, fig.checks = saved["ordered"], checks
 
@@ -201,26 +212,36 @@ class _Page(HTMLParser):
         assert not (tag == "script" or (tag == "link" and dict(attrs).get("href")))
 
 
-def test_advise_on_a_shared_capture_counts_like_the_harness(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture
-                                                            ) -> None:
+def test_advise_on_a_shared_capture_counts_like_the_harness(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     rules = Path(__file__).resolve().parents[1] / "rulesets" / "probe_rules.yaml"
     html = tmp_path / "report.html"
-    assert main(["advise", str(rules), str(CAPTURE), "--repeat", "1", "--json",
-                 "-o", str(html)]) == 0
+    assert (
+        main(["advise", str(rules), str(CAPTURE), "--repeat", "1", "--json", "-o", str(html)]) == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["events"]["real_engine"] == str(CAPTURE)
     ruleset = load_rules([rules])
     ok = [r for r in ruleset.enabled_rules()]
     harness = run_harness(CAPTURE, [(r.id, r.name, print_expr(r.condition)) for r in ok], 1)
-    want = {r["name"]: (r["evaluations"], r["matches"]) for r in harness["rules"]
-            if r["status"] == "ok"}
+    want = {
+        r["name"]: (r["evaluations"], r["matches"]) for r in harness["rules"] if r["status"] == "ok"
+    }
     got = {r["name"]: (r["checks"], r["matches"]) for r in doc["rules"] if r["status"] == "ok"}
     assert got == want and any(m for _c, m in got.values())
     for r in doc["rules"]:
-        assert set(r) >= {"share_of_cycles", "checks_per_1k", "matches_per_1k",
-                          "cycles_per_unmatched", "cycles_per_matched", "operands",
-                          "evttypes", "findings", "replica"}
+        assert set(r) >= {
+            "share_of_cycles",
+            "checks_per_1k",
+            "matches_per_1k",
+            "cycles_per_unmatched",
+            "cycles_per_matched",
+            "operands",
+            "evttypes",
+            "findings",
+            "replica",
+        }
         if r["status"] == "ok":
             # Same events, same index: the replica counts what libsinsp counts.
             assert r["replica"]["checks"] == r["checks"]
@@ -232,22 +253,44 @@ def test_advise_on_a_shared_capture_counts_like_the_harness(tmp_path: Path,
     page.feed(text)
     assert "svg" in page.tags and "table" in page.tags
     # The inline chart is well-formed SVG with one bar pair per measured rule shown.
-    svg = ET.fromstring(text[text.index("<svg"):text.index("</svg>") + 6])
+    svg = ET.fromstring(text[text.index("<svg") : text.index("</svg>") + 6])
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert len(svg.findall("{http://www.w3.org/2000/svg}rect")) >= 2 * min(
-        25, sum(r["status"] == "ok" for r in doc["rules"]))
+        25, sum(r["status"] == "ok" for r in doc["rules"])
+    )
 
 
-def test_advise_on_a_generated_capture_of_the_seed_rules(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture
-                                                         ) -> None:
+def test_advise_on_a_generated_capture_of_the_seed_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     events = tmp_path / "w.npz"
-    assert main(["generate", "-r", str(DEFAULT_RULES), "-n", "1500", "--seed", "3",
-                 "--break-share", "0.05", "-q", "-o", str(events)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "-r",
+                str(DEFAULT_RULES),
+                "-n",
+                "1500",
+                "--seed",
+                "3",
+                "--break-share",
+                "0.05",
+                "-q",
+                "-o",
+                str(events),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     html = tmp_path / "r.html"
-    assert main(["advise", str(DEFAULT_RULES), str(events), "--repeat", "1", "--json",
-                 "-o", str(html)]) == 0
+    assert (
+        main(
+            ["advise", str(DEFAULT_RULES), str(events), "--repeat", "1", "--json", "-o", str(html)]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["events"]["real_engine"].startswith("generated capture")
     assert doc["events"]["replica_events"] == 1500
@@ -258,8 +301,7 @@ def test_advise_on_a_generated_capture_of_the_seed_rules(tmp_path: Path,
     assert "<svg" in html.read_text()
 
 
-def test_bad_input_is_one_located_error(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture) -> None:
+def test_bad_input_is_one_located_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     missing = tmp_path / "nope.yaml"
     assert main(["advise", str(missing), str(CAPTURE)]) == 1
     err = capsys.readouterr().err
@@ -272,8 +314,10 @@ def test_bad_input_is_one_located_error(tmp_path: Path,
     assert not out.exists()
     # Only rules of another source: nothing to measure, said so.
     k8s = tmp_path / "k8s.yaml"
-    k8s.write_text("- rule: k\n  desc: d\n  condition: ka.verb = create\n  output: o\n"
-                   "  priority: DEBUG\n  source: k8s_audit\n")
+    k8s.write_text(
+        "- rule: k\n  desc: d\n  condition: ka.verb = create\n  output: o\n"
+        "  priority: DEBUG\n  source: k8s_audit\n"
+    )
     assert main(["advise", str(k8s), str(CAPTURE)]) == 1
     err = capsys.readouterr().err
     assert "no enabled syscall rule" in err and "Traceback" not in err

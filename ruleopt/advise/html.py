@@ -33,8 +33,10 @@ def cost_chart(rules: list[dict[str, Any]]) -> str:
     shown = [r for r in rules if r["status"] == "ok"][:TOP]
     most = max((r["cycles_per_1k"] for r in shown), default=0.0) or 1.0
     height = BAR_H * len(shown) + 30
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-           f'role="img" aria-label="cycles per 1k events, per rule">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'role="img" aria-label="cycles per 1k events, per rule">'
+    ]
     span = WIDTH - LABEL_W - 70
     for k, r in enumerate(shown):
         y = k * BAR_H + 4
@@ -45,17 +47,25 @@ def cost_chart(rules: list[dict[str, Any]]) -> str:
         wm = w * matched / whole
         name = r["name"] if len(r["name"]) <= 34 else r["name"][:31] + "..."
         out.append(f'<text x="0" y="{y + 12}" font-size="11">{escape(name)}</text>')
-        out.append(f'<rect x="{LABEL_W}" y="{y}" width="{w - wm:.1f}" height="{BAR_H - 4}" '
-                   f'fill="#4a7ab7"><title>unmatched</title></rect>')
-        out.append(f'<rect x="{LABEL_W + w - wm:.1f}" y="{y}" width="{wm:.1f}" '
-                   f'height="{BAR_H - 4}" fill="#d9822b"><title>matched</title></rect>')
-        out.append(f'<text x="{LABEL_W + w + 4:.1f}" y="{y + 12}" font-size="10">'
-                   f'{_fmt(r["cycles_per_1k"])}</text>')
+        out.append(
+            f'<rect x="{LABEL_W}" y="{y}" width="{w - wm:.1f}" height="{BAR_H - 4}" '
+            f'fill="#4a7ab7"><title>unmatched</title></rect>'
+        )
+        out.append(
+            f'<rect x="{LABEL_W + w - wm:.1f}" y="{y}" width="{wm:.1f}" '
+            f'height="{BAR_H - 4}" fill="#d9822b"><title>matched</title></rect>'
+        )
+        out.append(
+            f'<text x="{LABEL_W + w + 4:.1f}" y="{y + 12}" font-size="10">'
+            f"{_fmt(r['cycles_per_1k'])}</text>"
+        )
     y = BAR_H * len(shown) + 20
-    out.append(f'<rect x="{LABEL_W}" y="{y - 9}" width="10" height="10" fill="#4a7ab7"/>'
-               f'<text x="{LABEL_W + 14}" y="{y}" font-size="10">unmatched checks</text>'
-               f'<rect x="{LABEL_W + 120}" y="{y - 9}" width="10" height="10" fill="#d9822b"/>'
-               f'<text x="{LABEL_W + 134}" y="{y}" font-size="10">matched checks</text>')
+    out.append(
+        f'<rect x="{LABEL_W}" y="{y - 9}" width="10" height="10" fill="#4a7ab7"/>'
+        f'<text x="{LABEL_W + 14}" y="{y}" font-size="10">unmatched checks</text>'
+        f'<rect x="{LABEL_W + 120}" y="{y - 9}" width="10" height="10" fill="#d9822b"/>'
+        f'<text x="{LABEL_W + 134}" y="{y}" font-size="10">matched checks</text>'
+    )
     out.append("</svg>")
     return "".join(out)
 
@@ -66,23 +76,39 @@ def _section(report: dict[str, Any]) -> str:
     for r in report["rules"]:
         rep = r.get("replica") or {}
         rows.append(
-            "<tr><td>" + escape(r["name"]) + "</td>"
-            + "".join(f"<td>{v}</td>" for v in (
-                escape(r["status"]), f"{100 * r['share_of_cycles']:.1f}%",
-                _fmt(r["checks_per_1k"], 1), _fmt(r["matches_per_1k"], 2),
-                _fmt(r["cycles_per_unmatched"]), _fmt(r["cycles_per_matched"]),
-                f"{100 * rep['share_of_cycles']:.1f}%" if rep else "-",
-                _fmt(rep.get("cycles_per_unmatched")) if rep else "-",
-                escape(r["evttypes"] if len(r["evttypes"]) < 60 else r["evttypes"][:57] + "...")))
-            + "</tr>")
-    finds = [f"<tr><td class=code>{escape(f['code'])}</td><td>{escape(f['rule'])}</td>"
-             f"<td>{_fmt(f['saving'])}</td><td style='text-align:left'>"
-             f"{escape(f['message'])}</td></tr>" for f in report["findings"]]
+            "<tr><td>"
+            + escape(r["name"])
+            + "</td>"
+            + "".join(
+                f"<td>{v}</td>"
+                for v in (
+                    escape(r["status"]),
+                    f"{100 * r['share_of_cycles']:.1f}%",
+                    _fmt(r["checks_per_1k"], 1),
+                    _fmt(r["matches_per_1k"], 2),
+                    _fmt(r["cycles_per_unmatched"]),
+                    _fmt(r["cycles_per_matched"]),
+                    f"{100 * rep['share_of_cycles']:.1f}%" if rep else "-",
+                    _fmt(rep.get("cycles_per_unmatched")) if rep else "-",
+                    escape(
+                        r["evttypes"] if len(r["evttypes"]) < 60 else r["evttypes"][:57] + "..."
+                    ),
+                )
+            )
+            + "</tr>"
+        )
+    finds = [
+        f"<tr><td class=code>{escape(f['code'])}</td><td>{escape(f['rule'])}</td>"
+        f"<td>{_fmt(f['saving'])}</td><td style='text-align:left'>"
+        f"{escape(f['message'])}</td></tr>"
+        for f in report["findings"]
+    ]
     return f"""<section>
 <p>Rules: {escape(", ".join(report["rules_files"]))}. Events: {escape(ev["source"])};
 libsinsp 2022 ran on {escape(ev["real_engine"])} ({ev["real_engine_events"]:,} events
-&times; {ev["repeat"]} pass(es){"; " + escape(ev["real_engine_note"]) if ev["real_engine_note"]
-else ""}); the replica on {ev["replica_events"]:,} table rows.</p>
+&times; {ev["repeat"]} pass(es){
+        "; " + escape(ev["real_engine_note"]) if ev["real_engine_note"] else ""
+    }); the replica on {ev["replica_events"]:,} table rows.</p>
 <h2>Cycles per 1k events, per rule (libsinsp 2022)</h2>
 <div class=wrap>{cost_chart(report["rules"])}</div>
 <h2>Findings</h2>

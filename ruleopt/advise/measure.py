@@ -52,13 +52,19 @@ def expensive_reason(expr: Expr) -> str | None:
             return node.op
         if node.op == "pmatch":
             return "pmatch"
-        if (node.op in ("startswith", "endswith", "contains")
-                and isinstance(node.rhs, ValueList) and len(node.rhs.items) >= LONG_PREFIX_LIST):
+        if (
+            node.op in ("startswith", "endswith", "contains")
+            and isinstance(node.rhs, ValueList)
+            and len(node.rhs.items) >= LONG_PREFIX_LIST
+        ):
             return f"{node.op} over {len(node.rhs.items)} values"
     ors = [n for n in walk(expr) if type(n).__name__ == "Or"]
     for o in ors:
-        prefixes = [i for i in o.items if isinstance(i, Compare) and i.op == "startswith"
-                    and isinstance(i.rhs, Value)]
+        prefixes = [
+            i
+            for i in o.items
+            if isinstance(i, Compare) and i.op == "startswith" and isinstance(i.rhs, Value)
+        ]
         if len(prefixes) >= LONG_PREFIX_LIST:
             return f"or of {len(prefixes)} startswith"
     return None
@@ -82,9 +88,16 @@ class Operand:
         return self.matches / self.checks if self.checks else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "operand": self.text, "names_evttype": self.evttype,
-                "expensive": self.expensive, "checks": self.checks, "matches": self.matches,
-                "pass_rate": self.pass_rate, "cycles_per_check": self.cycles}
+        return {
+            "index": self.index,
+            "operand": self.text,
+            "names_evttype": self.evttype,
+            "expensive": self.expensive,
+            "checks": self.checks,
+            "matches": self.matches,
+            "pass_rate": self.pass_rate,
+            "cycles_per_check": self.cycles,
+        }
 
 
 @dataclass
@@ -196,8 +209,15 @@ def _probe_rules(figs: Sequence[RuleFigures]) -> tuple[list[tuple[int, str, str]
     return probes, meaning
 
 
-def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat: int = 1,
-            capture_note: str = "", replica: bool = True) -> Measurement:
+def measure(
+    ruleset: RuleSet,
+    capture: str | Path,
+    table: EventTable,
+    *,
+    repeat: int = 1,
+    capture_note: str = "",
+    replica: bool = True,
+) -> Measurement:
     """Run the rules and their probes through libsinsp on ``capture`` and the replica on
     ``table`` (the same events); rules libsinsp refuses or cannot judge are kept, with
     their status, never a crash."""
@@ -208,17 +228,21 @@ def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat:
         reason = unsupported_reason(rule)
         fig = RuleFigures(rule, "unsupported" if reason else "ok", reason)
         if not reason:
-            fig.operands = [Operand(i, print_expr(op), names_evttype(op), expensive_reason(op))
-                            for i, op in enumerate(top_operands(rule.condition))]
+            fig.operands = [
+                Operand(i, print_expr(op), names_evttype(op), expensive_reason(op))
+                for i, op in enumerate(top_operands(rule.condition))
+            ]
         figs.append(fig)
     ok = [f for f in figs if f.status == "ok"]
     if not ok:
-        raise RuleoptError("no enabled syscall rule that libsinsp 2022 can judge",
-                           file=ruleset.rules[0].file if ruleset.rules else None,
-                           hint="advise measures syscall rules; check the rules' source, "
-                                "fields and enabled flags")
-    doc = run_harness(capture, [(f.rule.id, f.rule.name, print_expr(f.rule.condition))
-                                for f in ok], repeat)
+        raise RuleoptError(
+            "no enabled syscall rule that libsinsp 2022 can judge",
+            file=ruleset.rules[0].file if ruleset.rules else None,
+            hint="advise measures syscall rules; check the rules' source, fields and enabled flags",
+        )
+    doc = run_harness(
+        capture, [(f.rule.id, f.rule.name, print_expr(f.rule.condition)) for f in ok], repeat
+    )
     by_id = {f.rule.id: f for f in ok}
     truncated = bool(doc.get("matched_evtnums_truncated"))
     events = int(doc.get("events", 0))
@@ -237,7 +261,7 @@ def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat:
     # The harness takes at most MAX_RULES rules a run: big rulesets' probes go in batches,
     # each a full run over the same capture.
     for start in range(0, len(probes), MAX_RULES):
-        pdoc = run_harness(capture, probes[start:start + MAX_RULES], repeat)
+        pdoc = run_harness(capture, probes[start : start + MAX_RULES], repeat)
         truncated = truncated or bool(pdoc.get("matched_evtnums_truncated"))
         probe_records.extend(pdoc.get("rules", []))
     if probes:
@@ -272,17 +296,26 @@ def measure(ruleset: RuleSet, capture: str | Path, table: EventTable, *, repeat:
     _never(ruleset, figs, max(events, table.n))
     et = table.column("evt.type")
     # evt.type is single-valued and present on every row (the table's contract).
-    types = [table.strings.get(int(i)) if p else "" for i, p in
-             zip(et.values.tolist(), et.present.tolist(), strict=True)]
+    types = [
+        table.strings.get(int(i)) if p else ""
+        for i, p in zip(et.values.tolist(), et.present.tolist(), strict=True)
+    ]
     nums = [int(n) for n in table.evt_num.tolist()]
     counts: dict[str, int] = {}
     for t in types:
         counts[t] = counts.get(t, 0) + 1
-    return Measurement(events=events, repeat=repeat,
-                       tsc_hz=float(doc["tsc_hz"]) if doc.get("tsc_hz") else None,
-                       capture=str(capture), capture_note=capture_note, table_events=table.n,
-                       rules=figs, truncated=truncated, event_types=counts,
-                       type_of=dict(zip(nums, types, strict=True)))
+    return Measurement(
+        events=events,
+        repeat=repeat,
+        tsc_hz=float(doc["tsc_hz"]) if doc.get("tsc_hz") else None,
+        capture=str(capture),
+        capture_note=capture_note,
+        table_events=table.n,
+        rules=figs,
+        truncated=truncated,
+        event_types=counts,
+        type_of=dict(zip(nums, types, strict=True)),
+    )
 
 
 def _replica(ruleset: RuleSet, table: EventTable, figs: list[RuleFigures]) -> None:
@@ -293,8 +326,9 @@ def _replica(ruleset: RuleSet, table: EventTable, figs: list[RuleFigures]) -> No
     compiled = compile_rules(ruleset.rules, table)
     if compiled.n_rules == 0:
         return
-    prof = profile_core(compiled, table, repeat=1, first_match=False, warmup=False,
-                        rules=ruleset.rules)
+    prof = profile_core(
+        compiled, table, repeat=1, first_match=False, warmup=False, rules=ruleset.rules
+    )
     total = sum(r.total_cycles for r in prof.rules) or 1
     by_id = {r.id: r for r in prof.rules}
     for fig in figs:
@@ -302,7 +336,8 @@ def _replica(ruleset: RuleSet, table: EventTable, figs: list[RuleFigures]) -> No
         if rp is None:
             continue
         fig.replica = {
-            "checks": rp.checks, "matches": rp.matches,
+            "checks": rp.checks,
+            "matches": rp.matches,
             "share_of_cycles": rp.total_cycles / total,
             "checks_per_1k": 1000.0 * rp.checks / table.n,
             "matches_per_1k": 1000.0 * rp.matches / table.n,

@@ -40,8 +40,9 @@ def guard_of(evttypes: EvtTypeSet) -> Expr | None:
     every event (no guard needed, and none would be honest)."""
     if evttypes.is_all or evttypes.is_empty or not evttypes.names:
         return None
-    test = Compare(Field("evt.type"), "in",
-                   ValueList(tuple(Value(n) for n in sorted(evttypes.names))))
+    test = Compare(
+        Field("evt.type"), "in", ValueList(tuple(Value(n) for n in sorted(evttypes.names)))
+    )
     return Not(test) if evttypes.complement else test
 
 
@@ -72,8 +73,12 @@ def or_chains(expr: Expr) -> Iterator[OrChain]:
             continue
         fields, values = set(), []
         for item in node.items:
-            if (isinstance(item, Compare) and item.op in ("=", "==")
-                    and isinstance(item.lhs, Field) and isinstance(item.rhs, Value)):
+            if (
+                isinstance(item, Compare)
+                and item.op in ("=", "==")
+                and isinstance(item.lhs, Field)
+                and isinstance(item.rhs, Value)
+            ):
                 fields.add(item.lhs)
                 values.append(item.rhs.text)
             else:

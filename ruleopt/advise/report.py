@@ -37,17 +37,23 @@ def _rule(fig: RuleFigures, m: Measurement, total: int, findings: list[Finding])
     }
 
 
-def build_report(m: Measurement, findings: list[Finding], rules_files: list[str],
-                 events_source: str) -> dict[str, Any]:
+def build_report(
+    m: Measurement, findings: list[Finding], rules_files: list[str], events_source: str
+) -> dict[str, Any]:
     total = m.total_cycles
     rules = [_rule(f, m, total, findings) for f in m.rules]
     rules.sort(key=lambda r: -r["share_of_cycles"])
     return {
         "format": "ruleopt-advise/1",
         "rules_files": rules_files,
-        "events": {"source": events_source, "real_engine": m.capture,
-                   "real_engine_note": m.capture_note, "real_engine_events": m.events,
-                   "replica_events": m.table_events, "repeat": m.repeat},
+        "events": {
+            "source": events_source,
+            "real_engine": m.capture,
+            "real_engine_note": m.capture_note,
+            "real_engine_events": m.events,
+            "replica_events": m.table_events,
+            "repeat": m.repeat,
+        },
         "tsc_hz": m.tsc_hz,
         "total_rule_cycles_per_1k": m.per_1k(total / max(1, m.repeat)),
         "matched_evtnums_truncated": m.truncated,

@@ -45,8 +45,12 @@ class Finding:
     saving: float | None  # cycles per 1k events if applied (one pass), None: not a cycle fix
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "rule": self.rule, "message": self.message,
-                "saving": None if self.saving is None else round(self.saving, 1)}
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "message": self.message,
+            "saving": None if self.saving is None else round(self.saving, 1),
+        }
 
 
 Validator = Callable[[RuleFigures, Measurement], list[Finding]]
@@ -57,6 +61,7 @@ def validator(code: str, title: str) -> Callable[[Validator], Validator]:
     def register(fn: Validator) -> Validator:
         VALIDATORS[code] = (title, fn)
         return fn
+
     return register
 
 
@@ -64,8 +69,12 @@ def validator(code: str, title: str) -> Callable[[Validator], Validator]:
 
 
 def measured(fig: RuleFigures) -> bool:
-    return (fig.status == "ok" and bool(fig.operands) and fig.checks > 0
-            and all(o.cycles is not None and o.matched is not None for o in fig.operands))
+    return (
+        fig.status == "ok"
+        and bool(fig.operands)
+        and fig.checks > 0
+        and all(o.cycles is not None and o.matched is not None for o in fig.operands)
+    )
 
 
 def order_cost(fig: RuleFigures, order: Sequence[int], m: Measurement) -> float:
@@ -134,8 +143,9 @@ def _pct(x: float | None) -> str:
 def rejected(fig: RuleFigures, m: Measurement) -> list[Finding]:
     if fig.status != "rejected":
         return []
-    return [Finding("RO001", fig.rule.name,
-                    f"libsinsp 2022 refused the condition: {fig.error}", None)]
+    return [
+        Finding("RO001", fig.rule.name, f"libsinsp 2022 refused the condition: {fig.error}", None)
+    ]
 
 
 @validator("RO002", "libsinsp 2022 cannot judge the rule")
@@ -155,15 +165,23 @@ def no_evttype(fig: RuleFigures, m: Measurement) -> list[Finding]:
     # What a guard naming only the types the rule matched on would save, on these events:
     # the checks on every other type it sees, at its mean unmatched cost.
     matched_types = {m.type_of.get(n) for n in fig.matched_evtnums}
-    wasted = sum(c for t, c in m.event_types.items()
-                 if t not in matched_types and sees(s, t))
+    wasted = sum(c for t, c in m.event_types.items() if t not in matched_types and sees(s, t))
     saving = m.per_1k(wasted * fig.unmatched.mean) if m.event_types else None
-    what = ("no event type at all" if s.is_all or s.is_empty
-            else f"only excludes event types ({s.describe()})")
+    what = (
+        "no event type at all"
+        if s.is_all or s.is_empty
+        else f"only excludes event types ({s.describe()})"
+    )
     kinds = ", ".join(sorted(t for t in matched_types if t)) or "none here"
-    return [Finding("RO101", fig.rule.name,
-                    f"{what}: checked on {_pct(share)} of events (Falco warns only past 100 "
-                    f"types); it matched on types: {kinds}; add an evt.type test", saving)]
+    return [
+        Finding(
+            "RO101",
+            fig.rule.name,
+            f"{what}: checked on {_pct(share)} of events (Falco warns only past 100 "
+            f"types); it matched on types: {kinds}; add an evt.type test",
+            saving,
+        )
+    ]
 
 
 @validator("RO102", "the event-type test is not first")
@@ -176,11 +194,17 @@ def evttype_not_first(fig: RuleFigures, m: Measurement) -> list[Finding]:
     k = firsts[0]
     order = [k] + [i for i in range(len(fig.operands)) if i != k]
     saving = order_saving(fig, m, order) if measured(fig) else None
-    return [Finding("RO102", fig.rule.name,
-                    f"the event-type test `{_short(fig.operands[k])}` is operand {k + 1} of "
-                    f"{len(fig.operands)}; put it first (libsinsp 2022's index already "
-                    f"filters by it, so the saving is the operands before it on checks it "
-                    f"rejects)", saving)]
+    return [
+        Finding(
+            "RO102",
+            fig.rule.name,
+            f"the event-type test `{_short(fig.operands[k])}` is operand {k + 1} of "
+            f"{len(fig.operands)}; put it first (libsinsp 2022's index already "
+            f"filters by it, so the saving is the operands before it on checks it "
+            f"rejects)",
+            saving,
+        )
+    ]
 
 
 @validator("RO103", "the most discriminating operand is evaluated last")
@@ -196,10 +220,15 @@ def decisive_last(fig: RuleFigures, m: Measurement) -> list[Finding]:
     if not _worth(fig, m, saving):
         return []
     op = fig.operands[last]
-    return [Finding("RO103", fig.rule.name,
-                    f"the last operand `{_short(op)}` passes only {_pct(rates[last])} of "
-                    f"checks, the fewest; evaluated first it saves the operands before it",
-                    saving)]
+    return [
+        Finding(
+            "RO103",
+            fig.rule.name,
+            f"the last operand `{_short(op)}` passes only {_pct(rates[last])} of "
+            f"checks, the fewest; evaluated first it saves the operands before it",
+            saving,
+        )
+    ]
 
 
 @validator("RO104", "an or chain of = on one field: use in")
@@ -212,10 +241,16 @@ def or_chain(fig: RuleFigures, m: Measurement) -> list[Finding]:
         checks = fig.checks // max(1, m.repeat)
         saving = m.per_1k(max(0.0, ch.cycles_or - ch.cycles_in) * checks)
         text = ch.text if len(ch.text) <= 70 else ch.text[:67] + "..."
-        out.append(Finding("RO104", fig.rule.name,
-                           f"`{text}`: {ch.values} `=` on {ch.field}; as `{ch.field} in (...)` "
-                           f"measured {ch.cycles_in:,.0f} vs {ch.cycles_or:,.0f} cycles per "
-                           f"check (saving at most, if every check reaches it)", saving))
+        out.append(
+            Finding(
+                "RO104",
+                fig.rule.name,
+                f"`{text}`: {ch.values} `=` on {ch.field}; as `{ch.field} in (...)` "
+                f"measured {ch.cycles_in:,.0f} vs {ch.cycles_or:,.0f} cycles per "
+                f"check (saving at most, if every check reaches it)",
+                saving,
+            )
+        )
     return out
 
 
@@ -229,19 +264,25 @@ def expensive_first(fig: RuleFigures, m: Measurement) -> list[Finding]:
             continue
         for j in range(i + 1, len(ops)):
             later = ops[j]
-            if ((later.cycles or 0.0) < (op.cycles or 0.0)
-                    and (later.pass_rate or 0.0) < (op.pass_rate or 1.0)):
+            if (later.cycles or 0.0) < (op.cycles or 0.0) and (later.pass_rate or 0.0) < (
+                op.pass_rate or 1.0
+            ):
                 order = list(range(len(ops)))
                 order.remove(j)
                 order.insert(i, j)
                 saving = order_saving(fig, m, order)
                 if _worth(fig, m, saving):
-                    return [Finding(
-                        "RO105", fig.rule.name,
-                        f"operand {i + 1} `{_short(op)}` ({op.expensive}, "
-                        f"{op.cycles:,.0f} cycles per check, passes {_pct(op.pass_rate)}) "
-                        f"runs before operand {j + 1} `{_short(later)}` ({later.cycles:,.0f} "
-                        f"cycles, passes {_pct(later.pass_rate)}); swap them", saving)]
+                    return [
+                        Finding(
+                            "RO105",
+                            fig.rule.name,
+                            f"operand {i + 1} `{_short(op)}` ({op.expensive}, "
+                            f"{op.cycles:,.0f} cycles per check, passes {_pct(op.pass_rate)}) "
+                            f"runs before operand {j + 1} `{_short(later)}` ({later.cycles:,.0f} "
+                            f"cycles, passes {_pct(later.pass_rate)}); swap them",
+                            saving,
+                        )
+                    ]
     return []
 
 
@@ -276,10 +317,16 @@ def exception_tuples(fig: RuleFigures, m: Measurement) -> list[Finding]:
                 total += (op.cycles or 0.0) * n
             reach = op.matched if reach is None else reach & (op.matched or frozenset())
         saving = m.per_1k(total)
-    return [Finding("RO106", fig.rule.name,
-                    f"exceptions on {len(fig.rule.exception_fields)} fields make a linear "
-                    f"`or` of {tuples} `and`s, walked on every check that reaches them "
-                    f"(saving at most: their measured cycles)", saving)]
+    return [
+        Finding(
+            "RO106",
+            fig.rule.name,
+            f"exceptions on {len(fig.rule.exception_fields)} fields make a linear "
+            f"`or` of {tuples} `and`s, walked on every check that reaches them "
+            f"(saving at most: their measured cycles)",
+            saving,
+        )
+    ]
 
 
 @validator("RO107", "the rule can never match")
@@ -287,9 +334,14 @@ def never_matches(fig: RuleFigures, m: Measurement) -> list[Finding]:
     why = fig.never_reason
     if fig.status != "ok" or not why or fig.matches:
         return []
-    return [Finding("RO107", fig.rule.name,
-                    f"no event can match it ({why}); remove or fix it",
-                    m.per_1k(fig.total_cycles / max(1, m.repeat)))]
+    return [
+        Finding(
+            "RO107",
+            fig.rule.name,
+            f"no event can match it ({why}); remove or fix it",
+            m.per_1k(fig.total_cycles / max(1, m.repeat)),
+        )
+    ]
 
 
 @validator("RO108", "shadowed in first-match mode")
@@ -300,15 +352,22 @@ def shadowed(fig: RuleFigures, m: Measurement) -> list[Finding]:
         if other is fig:
             return []
         if other.status == "ok" and fig.matched_evtnums <= other.matched_evtnums:
-            return [Finding("RO108", fig.rule.name,
-                            f"every one of its {len(fig.matched_evtnums):,} matches here is "
-                            f"also matched by the earlier rule '{other.rule.name}': in Falco's "
-                            f"first-match mode it never alerts on these events", None)]
+            return [
+                Finding(
+                    "RO108",
+                    fig.rule.name,
+                    f"every one of its {len(fig.matched_evtnums):,} matches here is "
+                    f"also matched by the earlier rule '{other.rule.name}': in Falco's "
+                    f"first-match mode it never alerts on these events",
+                    None,
+                )
+            ]
     return []
 
 
-def run_validators(m: Measurement, select: set[str] | None = None,
-                   ignore: set[str] | None = None) -> list[Finding]:
+def run_validators(
+    m: Measurement, select: set[str] | None = None, ignore: set[str] | None = None
+) -> list[Finding]:
     """Every finding of the selected codes, ranked: largest saving first, then the ones
     without a cycle figure, by code."""
     out: list[Finding] = []

@@ -27,8 +27,10 @@ from ruleopt.commands.inputs import check_events_file, check_output, check_rules
 from ruleopt.errors import RuleoptError
 
 NAME = "advise"
-HELP = ("per-rule cost on libsinsp 2022 and the replica, per-operand cost and pass rate, "
-        "and ranked findings with their measured saving")
+HELP = (
+    "per-rule cost on libsinsp 2022 and the replica, per-operand cost and pass rate, "
+    "and ranked findings with their measured saving"
+)
 TOP = 15
 
 
@@ -39,26 +41,43 @@ def _codes(text: str) -> set[str]:
     unknown = sorted(codes - set(VALIDATORS))
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown code(s) {', '.join(unknown)}; known: {', '.join(VALIDATORS)}")
+            f"unknown code(s) {', '.join(unknown)}; known: {', '.join(VALIDATORS)}"
+        )
     return codes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="RULES|EVENTS",
-                        help="rules files (.yaml/.yml, loaded in order) and events files "
-                             "(.scap, .npz, .jsonl; default: the bundled workload as a "
-                             "generated capture); each events file is advised on in turn")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="RULES|EVENTS",
+        help="rules files (.yaml/.yml, loaded in order) and events files "
+        "(.scap, .npz, .jsonl; default: the bundled workload as a "
+        "generated capture); each events file is advised on in turn",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("-o", "--output", metavar="REPORT.html",
-                        help="also write a self-contained HTML page")
-    parser.add_argument("--repeat", type=bounds.repeat, default=3, metavar="N",
-                        help="passes of libsinsp over the capture (default 3)")
-    parser.add_argument("--select", type=_codes, metavar="CODES",
-                        help="only these finding codes (comma-separated, e.g. RO101,RO103)")
-    parser.add_argument("--ignore", type=_codes, metavar="CODES",
-                        help="leave out these finding codes")
-    parser.add_argument("--no-replica", action="store_true",
-                        help="skip the replica's side of the figures")
+    parser.add_argument(
+        "-o", "--output", metavar="REPORT.html", help="also write a self-contained HTML page"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=bounds.repeat,
+        default=3,
+        metavar="N",
+        help="passes of libsinsp over the capture (default 3)",
+    )
+    parser.add_argument(
+        "--select",
+        type=_codes,
+        metavar="CODES",
+        help="only these finding codes (comma-separated, e.g. RO101,RO103)",
+    )
+    parser.add_argument(
+        "--ignore", type=_codes, metavar="CODES", help="leave out these finding codes"
+    )
+    parser.add_argument(
+        "--no-replica", action="store_true", help="skip the replica's side of the figures"
+    )
 
 
 def _split(inputs: list[str]) -> tuple[list[str], list[str]]:
@@ -105,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _advise(ruleset: Any, rule_files: list[str], events: str | None,
-            args: argparse.Namespace, err: Console) -> dict[str, Any]:
+def _advise(
+    ruleset: Any, rule_files: list[str], events: str | None, args: argparse.Namespace, err: Console
+) -> dict[str, Any]:
     from ruleopt.advise.measure import measure
     from ruleopt.advise.report import build_report
     from ruleopt.advise.validators import run_validators
@@ -118,20 +138,30 @@ def _advise(ruleset: Any, rule_files: list[str], events: str | None,
     with tempfile.TemporaryDirectory(prefix="ruleopt-advise-") as tmp:
         if events is not None and input_kind(events) == "capture":
             capture, note = events, "the capture itself"
-            bounds.check_work(bounds.capture_events_bound(capture) * args.repeat * 2,
-                              f"--repeat {args.repeat:,} over the capture, twice",
-                              "use a smaller --repeat")
+            bounds.check_work(
+                bounds.capture_events_bound(capture) * args.repeat * 2,
+                f"--repeat {args.repeat:,} over the capture, twice",
+                "use a smaller --repeat",
+            )
         else:
             from ruleopt.events.workload_scap import write_capture
 
             capture = str(Path(tmp) / "events.scap")
             with err.status(f"writing {table.n:,} events as a generated capture"):
                 write_capture(table, capture)
-            note = ("a generated capture of the same events (libsinsp reads some cells "
-                    "otherwise: `ruleopt generate` lists them)")
+            note = (
+                "a generated capture of the same events (libsinsp reads some cells "
+                "otherwise: `ruleopt generate` lists them)"
+            )
         with err.status("libsinsp harness: the rules, then one probe per operand"):
-            m = measure(ruleset, capture, table, repeat=args.repeat, capture_note=note,
-                        replica=not args.no_replica)
+            m = measure(
+                ruleset,
+                capture,
+                table,
+                repeat=args.repeat,
+                capture_note=note,
+                replica=not args.no_replica,
+            )
     if events is None or input_kind(events) != "capture":
         m.capture = f"generated capture of {source}"
     findings = run_validators(m, args.select, args.ignore)
@@ -144,23 +174,37 @@ def _fmt(x: float | None, digits: int = 0) -> str:
 
 def _print(console: Console, rep: dict[str, Any]) -> None:
     ev = rep["events"]
-    table = Table(title=f"top rules by cost: libsinsp 2022 on {ev['real_engine']} "
-                        f"({ev['real_engine_events']:,} events x {ev['repeat']}), replica on "
-                        f"{ev['replica_events']:,} rows")
+    table = Table(
+        title=f"top rules by cost: libsinsp 2022 on {ev['real_engine']} "
+        f"({ev['real_engine_events']:,} events x {ev['repeat']}), replica on "
+        f"{ev['replica_events']:,} rows"
+    )
     # Figures never wrap (a number cut in two reads as two); the names take what is left.
     table.add_column("rule", overflow="ellipsis", no_wrap=True, max_width=40)
-    for col in ("share", "checks/1k", "matches/1k", "cyc/unm", "cyc/match", "replica share",
-                "replica cyc/unm"):
+    for col in (
+        "share",
+        "checks/1k",
+        "matches/1k",
+        "cyc/unm",
+        "cyc/match",
+        "replica share",
+        "replica cyc/unm",
+    ):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("event types", overflow="ellipsis", no_wrap=True, max_width=18)
     for r in rep["rules"][:TOP]:
         rp = r.get("replica") or {}
-        table.add_row(r["name"] if r["status"] == "ok" else f"{r['name']} ({r['status']})",
-                      f"{100 * r['share_of_cycles']:.1f}%", _fmt(r["checks_per_1k"], 1),
-                      _fmt(r["matches_per_1k"], 2), _fmt(r["cycles_per_unmatched"]),
-                      _fmt(r["cycles_per_matched"]),
-                      f"{100 * rp['share_of_cycles']:.1f}%" if rp else "-",
-                      _fmt(rp.get("cycles_per_unmatched")) if rp else "-", r["evttypes"])
+        table.add_row(
+            r["name"] if r["status"] == "ok" else f"{r['name']} ({r['status']})",
+            f"{100 * r['share_of_cycles']:.1f}%",
+            _fmt(r["checks_per_1k"], 1),
+            _fmt(r["matches_per_1k"], 2),
+            _fmt(r["cycles_per_unmatched"]),
+            _fmt(r["cycles_per_matched"]),
+            f"{100 * rp['share_of_cycles']:.1f}%" if rp else "-",
+            _fmt(rp.get("cycles_per_unmatched")) if rp else "-",
+            r["evttypes"],
+        )
     console.print(table)
     finds = Table(title="findings, largest measured saving first (cycles per 1k events)")
     finds.add_column("code")
@@ -170,5 +214,7 @@ def _print(console: Console, rep: dict[str, Any]) -> None:
     for f in rep["findings"]:
         finds.add_row(f["code"], f["rule"], _fmt(f["saving"]), f["message"])
     console.print(finds)
-    console.print(f"rule checks cost {_fmt(rep['total_rule_cycles_per_1k'])} cycles per 1k "
-                  f"events on libsinsp 2022; {len(rep['findings'])} finding(s)")
+    console.print(
+        f"rule checks cost {_fmt(rep['total_rule_cycles_per_1k'])} cycles per 1k "
+        f"events on libsinsp 2022; {len(rep['findings'])} finding(s)"
+    )
