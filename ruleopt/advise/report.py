@@ -7,6 +7,29 @@ from typing import Any
 from ruleopt.advise.measure import Measurement, RuleFigures
 from ruleopt.advise.validators import VALIDATORS, Finding, best_order, measured, order_saving
 
+# Falco's loaders warn about a rule whose event types number more than this.
+FALCO_WARN_TYPES = 100
+
+
+def evttypes_note(fig: RuleFigures) -> str:
+    """Whether the rule's event-type set looks like what its author meant."""
+    s = fig.rule.evttypes
+    if s.is_all:
+        return "no event type: runs on every event"
+    if s.is_empty:
+        return (
+            "empty set (contradictory evt.type tests or only generic syscalls): "
+            "Falco's index runs it on every event"
+        )
+    if s.complement:
+        return (
+            f"all but {len(s.names)} type(s): an evt.type != / not in test only "
+            "excludes, so it runs on nearly every event"
+        )
+    if len(s.names) > FALCO_WARN_TYPES:
+        return f"{len(s.names)} types: Falco warns past {FALCO_WARN_TYPES}"
+    return f"restricted to {len(s.names)} type(s), as written"
+
 
 def _rule(fig: RuleFigures, m: Measurement, total: int, findings: list[Finding]) -> dict:
     passes = max(1, m.repeat)
@@ -20,6 +43,7 @@ def _rule(fig: RuleFigures, m: Measurement, total: int, findings: list[Finding])
         "error": fig.error,
         "evttypes": s.describe(),
         "runs_on_every_event": bool(s.is_all or s.is_empty),
+        "evttypes_note": evttypes_note(fig),
         "checks": fig.checks,
         "matches": fig.matches,
         "share_of_cycles": fig.total_cycles / total if total else 0.0,
