@@ -251,7 +251,7 @@ def test_advise_on_a_shared_capture_counts_like_the_harness(
     text = html.read_text()
     page = _Page()
     page.feed(text)
-    assert "svg" in page.tags and "table" in page.tags
+    assert "svg" in page.tags and "table" in page.tags and "details" in page.tags
     # The inline chart is well-formed SVG with one bar pair per measured rule shown.
     svg = ET.fromstring(text[text.index("<svg") : text.index("</svg>") + 6])
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"

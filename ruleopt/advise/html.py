@@ -70,6 +70,31 @@ def cost_chart(rules: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _operands(rule: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td><code>{escape(o['operand'][:200])}</code></td>"
+        f"<td>{_pct(o['pass_rate'])}</td>"
+        f"<td>{_fmt(o['cycles_per_check'])}</td></tr>"
+        for o in rule["operands"]
+    )
+    best = rule.get("best_order")
+    tail = (
+        f"<p>Measured best order: {', '.join(map(str, best))} "
+        f"(saves {_fmt(rule.get('best_order_saving'))} cycles per 1k events)</p>"
+        if best
+        else ""
+    )
+    return (
+        f"<details><summary>{escape(rule['name'])}: {escape(rule['evttypes_note'])}</summary>"
+        f"<div class=wrap><table><tr><th>operand</th><th>passes</th><th>cycles/check</th></tr>"
+        f"{rows}</table></div>{tail}</details>"
+    )
+
+
 def _section(report: dict[str, Any]) -> str:
     ev = report["events"]
     rows = []
@@ -120,6 +145,10 @@ libsinsp 2022 ran on {escape(ev["real_engine"])} ({ev["real_engine_events"]:,} e
 <th>matches/1k</th><th>cyc/unmatched</th><th>cyc/matched</th><th>replica share</th>
 <th>replica cyc/unmatched</th><th>event types</th></tr>
 {"".join(rows)}</table></div>
+<h2>Why: the top-level operands of the costliest rules</h2>
+<p>Each operand measured as its own libsinsp filter behind the rule's event-type guard:
+its pass rate and cycles per check (the guard's taken off), in evaluation order.</p>
+{"".join(_operands(r) for r in report["rules"][:TOP] if r["operands"])}
 </section>
 """
 
