@@ -146,6 +146,13 @@ def _advise(
         else:
             from ruleopt.events.workload_scap import write_capture
 
+            # Refused before minutes of writing: the rules run, then the probes, each
+            # --repeat passes over the table's events.
+            bounds.check_work(
+                table.n * args.repeat * 2,
+                f"--repeat {args.repeat:,} over {table.n:,} events, twice",
+                "use a smaller --repeat or fewer events",
+            )
             capture = str(Path(tmp) / "events.scap")
             with err.status(f"writing {table.n:,} events as a generated capture"):
                 write_capture(table, capture)
