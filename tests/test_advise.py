@@ -17,7 +17,7 @@ import pytest
 from conftest import TRACES
 
 from ruleopt.advise.measure import Measurement, Operand, measure
-from ruleopt.advise.validators import VALIDATORS, order_cost, run_validators
+from ruleopt.advise.validators import VALIDATORS, order_cost, reach_of, run_validators
 from ruleopt.cli import main
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.events.load import load_events
@@ -324,3 +324,14 @@ def test_bad_input_is_one_located_error(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as exit_:
         main(["advise", str(rules), str(CAPTURE), "--select", "RO999"])
     assert exit_.value.code == 2 and "unknown code(s) RO999" in capsys.readouterr().err
+
+
+def test_or_chain_saving_counts_the_checks_reaching_it(measured: Measurement) -> None:
+    fig = next(f for f in measured.rules if f.rule.name == "or chain")
+    (chain,) = fig.chains
+    assert chain.operand == 1 and chain.values == 3 and chain.field == "proc.name"
+    # The event-type test before it passes on every check the index gives the rule.
+    assert reach_of(fig, measured, 1) == fig.checks == len(fig.operands[0].matched)
+    (found,) = [f for f in run_validators(measured, select={"RO104"}) if f.rule == "or chain"]
+    want = measured.per_1k(max(0.0, chain.cycles_or - chain.cycles_in) * fig.checks)
+    assert found.saving == pytest.approx(want)

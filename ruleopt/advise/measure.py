@@ -110,6 +110,7 @@ class Chain:
     cycles_or: float | None = None
     cycles_in: float | None = None
     checks: int = 0
+    operand: int | None = None  # the top-level operand that holds it
 
 
 @dataclass
@@ -203,7 +204,12 @@ def _probe_rules(figs: Sequence[RuleFigures]) -> tuple[list[tuple[int, str, str]
         for op in fig.operands:
             add(fig, "operand", op.index, guarded(guard, exprs[op.index]))
         for k, chain in enumerate(or_chains(fig.rule.condition)):
-            fig.chains.append(Chain(print_expr(chain.expr), chain.field.name, len(chain.values)))
+            holder = next(
+                (i for i, e in enumerate(exprs) if any(n is chain.expr for n in walk(e))), None
+            )
+            fig.chains.append(
+                Chain(print_expr(chain.expr), chain.field.name, len(chain.values), operand=holder)
+            )
             add(fig, "or", k, guarded(guard, chain.expr))
             add(fig, "in", k, guarded(guard, chain.as_in()))
     return probes, meaning
