@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine",
             "ruleopt.events",
             "ruleopt.profile",
+            "ruleopt.advise",
             "ruleopt.commands",
             "ruleopt._ext",
             "ruleopt._ext.*",
@@ -92,6 +93,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("profile", ("ruleopt.profile.*",)),
+    ("advise", ("ruleopt.advise.*",)),
     ("commands", ("ruleopt.commands.*",)),
     ("cli", ("ruleopt.cli", "ruleopt.__main__")),
 )
