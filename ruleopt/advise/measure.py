@@ -27,6 +27,7 @@ from ruleopt.errors import RuleoptError
 from ruleopt.events.generator import rule_templates
 from ruleopt.events.sinsp import MAX_RULES, run_harness
 from ruleopt.events.table import EventTable
+from ruleopt.events.unbreakable import is_never_match
 from ruleopt.profile.core_report import profile_core
 from ruleopt.profile.model import Hist
 from ruleopt.rules.ast import Compare, Expr, Field, Value, ValueList, print_expr, walk
@@ -353,12 +354,9 @@ def _replica(ruleset: RuleSet, table: EventTable, figs: list[RuleFigures]) -> No
 
 
 # The solver's reasons that mean "no event can satisfy this", not "we could not build one".
-_NEVER = ("always false", "contradictory")
-
-
 def _never(ruleset: RuleSet, figs: list[RuleFigures], n: int) -> None:
     _templates, missing = rule_templates(ruleset, count=1, n=max(1, n))
     for fig in figs:
         why = missing.get(fig.rule.name)
-        if why and any(w in why for w in _NEVER):
+        if is_never_match(why):
             fig.never_reason = why
