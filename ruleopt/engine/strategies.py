@@ -295,9 +295,11 @@ def _alert_inputs(table: EventTable, rows: Sequence[int],
     return [cache[row] for row in rows]
 
 
-def measure_once(p: Prepared, table: EventTable, cache: AlertInputs | None = None) -> Sample:
-    """One pass of the core (first-match, untraced) and the output of its alerts."""
-    res = run_core(p.compiled, table, "untraced", repeat=1, first_match=True)
+def measure_once(p: Prepared, table: EventTable, cache: AlertInputs | None = None, *,
+                 first_match: bool = True) -> Sample:  # fmt: skip
+    """One pass of the core (untraced) and the output of its alerts. ``first_match``:
+    Falco's seed-era loop (one alert per event); False: ``rule_matching: all``."""
+    res = run_core(p.compiled, table, "untraced", repeat=1, first_match=first_match)
     rows = res.extra["match_row"]
     inputs = _alert_inputs(table, rows.tolist(), {} if cache is None else cache)
     alert = p.output.alert
