@@ -143,7 +143,7 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
                 capture = events_path = events
         else:
             events_path = events
-        table = load_events(events_path, rules)
+        table = load_events(events_path, ruleset)
         rows: list[dict] = []
         results: list[S.StrategyResult] = []
         runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
