@@ -78,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             ratio = lua / cached
             print(f"{engine}: cached output is {ratio:.2f}x cheaper per alert than the Lua path "
                   f"(aim >= 10x: {'met' if ratio >= 10 else 'not met'})")  # fmt: skip
+            lua_m = by["baseline"]["output_cycles_per_alert"].get("median_alert")
+            cached_m = by["cached-output"]["output_cycles_per_alert"].get("median_alert")
+            if lua_m and cached_m:
+                print(f"{engine}: the median alert: Lua {lua_m:,.0f}, cached {cached_m:,.0f} "
+                      f"cycles ({lua_m / cached_m:.2f}x)")  # fmt: skip
     print("libsinsp stages per event (mean cycles, all measured passes; broken = a rule matched):")
     for r in rows:
         if r["engine"] != "libsinsp":

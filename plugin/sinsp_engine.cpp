@@ -35,11 +35,12 @@
 // event at most) and "all" (Falco 0.36+ rule_matching: all: every matching rule alerts).
 //
 // Measurement: repeats are interleaved (warm-up passes first, unrecorded, then repeat 1 of
-// every strategy, repeat 2, ...). Each event's iteration is timed per stage with rdtsc as
-// the harness does (trace.h cells: count, sum, log2 histogram): next() (sinsp::next
-// alone), index (the bucket lookup), rule checks (the bucket's filters), output (the
-// event's alerts formatted), and the whole iteration; each by branch RULES_UNBROKEN (no
-// match) / RULES_BROKEN (a match). Every alert's formatting is also timed on its own.
+// every strategy, repeat 2, ...); only a process's first pass is sure to see the capture
+// as a fresh Falco does (see cmd_engine), so ruleopt.engine.real runs one per process.
+// Each event's iteration is timed per stage with rdtsc as the harness does (trace.h
+// cells: count, sum, log2 histogram): next() (sinsp::next alone), index (the bucket
+// lookup), rule checks (the bucket's filters), output (the event's alerts formatted), and
+// the whole iteration; each by branch RULES_UNBROKEN (no match) / RULES_BROKEN (a match). Every alert's formatting is also timed on its own.
 // Internal events (procinfo snapshots) are skipped as in `run` unless --internal.
 
 #include "sinsp_engine.h"
@@ -54,6 +55,7 @@ extern "C" {
 #include <lualib.h>
 }
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstring>
 #include <memory>
@@ -252,6 +254,9 @@ struct pass_totals
 	uint64_t check_cycles = 0;
 	uint64_t output_cycles = 0;
 	uint64_t iteration_cycles = 0;
+	// The median of the pass's per-alert formatting cycles: on a shared machine a few
+	// preempted alerts move the mean (output_cycles / alerts) far more than the median.
+	uint64_t output_median = 0;
 };
 
 struct alert_rec
@@ -265,7 +270,8 @@ struct strategy
 {
 	std::string name, index, matcher, output;
 	std::unique_ptr<output_path> out;
-	lua_output *lua = nullptr;  // set for the lua output (its alert count is reported)
+	lua_output *lua = nullptr;  // the lua output of the current pass
+	uint64_t lua_alerts = 0;    // alerts Lua's on_event counted, over every pass
 	trace_cell_t stages[TRACE_NUM_STAGES][TRACE_NUM_BRANCHES] = {};
 	trace_cell_t per_alert = {};
 	std::vector<pass_totals> passes;
@@ -358,7 +364,7 @@ int engine_usage()
 	return 2;
 }
 
-std::vector<engine_rule> load_rules(sinsp &insp, const std::string &path)
+std::vector<engine_rule> read_rules(const std::string &path)
 {
 	auto recs = read_records(path, "rules list");
 	const std::string where = path == "-" ? "<stdin>" : path;
@@ -395,8 +401,17 @@ std::vector<engine_rule> load_rules(sinsp &insp, const std::string &path)
 		r.full_format = falco_format(r);
 		rules.push_back(std::move(r));
 	}
+	return rules;
+}
+
+// Compiles every rule against `insp` (its filters and formatters belong to it). A rule
+// that failed once keeps its error and stays out.
+void compile_rules(sinsp &insp, std::vector<engine_rule> &rules)
+{
 	for(engine_rule &r : rules)
 	{
+		r.filter.reset();
+		if(!r.error.empty()) continue;
 		progress_compile(r.id);
 		try
 		{
@@ -420,7 +435,6 @@ std::vector<engine_rule> load_rules(sinsp &insp, const std::string &path)
 			r.filter.reset();
 		}
 	}
-	return rules;
 }
 
 // The evttype index, built as `run` builds it (Falco 0.31's: the filter's event types; a
@@ -452,6 +466,8 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 	std::vector<uint32_t> hits;
 	hits.reserve(rules.size());
 	std::vector<std::string> lines(rules.size() + 1);
+	std::vector<uint64_t> alert_cycles(rules.size() + 1);
+	std::vector<uint64_t> pass_alert_cycles;
 	uint64_t last = 0, nread = 0;
 	while(true)
 	{
@@ -501,10 +517,15 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 			uint64_t a = __rdtsc();
 			st.out->format(hits[k], evt, lines[k]);
 			uint64_t b = __rdtsc();
-			if(record) trace_cell_add(&st.per_alert, b - a);
+			alert_cycles[k] = b - a;
 		}
 		uint64_t c4 = __rdtsc();
 		if(!record) continue;
+		for(size_t k = 0; k < hits.size(); k++)
+		{
+			trace_cell_add(&st.per_alert, alert_cycles[k]);
+			pass_alert_cycles.push_back(alert_cycles[k]);
+		}
 		unsigned br = hits.empty() ? TRACE_BRANCH_RULES_UNBROKEN : TRACE_BRANCH_RULES_BROKEN;
 		trace_cell_add(&st.stages[TRACE_STAGE_NEXT_EVENT][br], next_cycles);
 		trace_cell_add(&st.stages[TRACE_STAGE_INDEX_LOOKUP][br], c2 - c1);
@@ -534,6 +555,12 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 	}
 	insp.close();
 	if(nread == 0) fail("capture contains no events (not a scap file, or truncated?)", o.capture);
+	if(!pass_alert_cycles.empty())
+	{
+		auto mid = pass_alert_cycles.begin() + pass_alert_cycles.size() / 2;
+		std::nth_element(pass_alert_cycles.begin(), mid, pass_alert_cycles.end());
+		tot.output_median = *mid;
+	}
 	if(record) st.passes.push_back(tot);
 }
 
@@ -557,7 +584,7 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 		const engine_rule &r = rules[s];
 		if(s) out += ",";
 		out += "\n {\"id\": " + std::to_string(r.id) + ", \"status\": ";
-		out += r.filter ? "\"ok\"" : "\"error\"";
+		out += r.error.empty() ? "\"ok\"" : "\"error\"";
 		out += ", \"error\": ";
 		if(r.error.empty()) out += "null";
 		else json_string(out, r.error);
@@ -581,7 +608,7 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 		json_string(out, st.matcher);
 		out += ", \"output\": ";
 		json_string(out, st.output);
-		if(st.lua != nullptr) out += ", \"lua_alert_count\": " + std::to_string(st.lua->alert_count());
+		if(st.output == "lua") out += ", \"lua_alert_count\": " + std::to_string(st.lua_alerts);
 		out += ", \"passes\": [";
 		for(size_t p = 0; p < st.passes.size(); p++)
 		{
@@ -593,7 +620,8 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 			       ", \"index_cycles\": " + std::to_string(t.index_cycles) +
 			       ", \"check_cycles\": " + std::to_string(t.check_cycles) +
 			       ", \"output_cycles\": " + std::to_string(t.output_cycles) +
-			       ", \"iteration_cycles\": " + std::to_string(t.iteration_cycles) + "}";
+			       ", \"iteration_cycles\": " + std::to_string(t.iteration_cycles) +
+			       ", \"output_median_per_alert\": " + std::to_string(t.output_median) + "}";
 		}
 		out += "], \"stages\": {";
 		for(unsigned sg = 0; sg < TRACE_NUM_STAGES; sg++)
@@ -662,21 +690,7 @@ int cmd_engine(const std::vector<std::string> &args)
 	}
 	precheck_capture(o.capture);
 
-	sinsp insp;
-	insp.set_hostname_and_port_resolution_mode(false);
-	std::vector<engine_rule> rules = load_rules(insp, o.rules_path);
-	auto by_type = build_index(rules);
-	for(strategy &st : strats)
-	{
-		if(st.output == "cached") st.out.reset(new cached_output(insp, rules));
-		else if(st.output == "lua")
-		{
-			auto *l = new lua_output(insp, rules);
-			st.out.reset(l);
-			st.lua = l;
-		}
-		else st.out.reset(new no_output());
-	}
+	std::vector<engine_rule> rules = read_rules(o.rules_path);
 	double tsc_hz = estimate_tsc_hz();
 	uint64_t overhead = rdtsc_overhead();
 	for(int pass = 0; pass < o.warmup + o.repeat; pass++)
@@ -684,11 +698,34 @@ int cmd_engine(const std::vector<std::string> &args)
 		bool record = pass >= o.warmup;
 		for(strategy &st : strats)
 		{
+			// Every pass gets a fresh inspector, compiled rules and output path (load
+			// time, outside every timed stage). That is not enough for a second pass to
+			// read the capture as a freshly started Falco: libsinsp 2022 keeps some
+			// process-wide state (a container event's user.name renders <NA> on a second
+			// pass, where sysdig and a first pass say "root"), so ruleopt runs one pass
+			// per process (--repeat 1 --warmup 0) and interleaves processes itself.
+			sinsp insp;
+			insp.set_hostname_and_port_resolution_mode(false);
+			compile_rules(insp, rules);
+			auto by_type = build_index(rules);
+			if(st.output == "cached") st.out.reset(new cached_output(insp, rules));
+			else if(st.output == "lua")
+			{
+				auto *l = new lua_output(insp, rules);
+				st.out.reset(l);
+				st.lua = l;
+			}
+			else st.out.reset(new no_output());
 			// Rules' runtime errors are counted once, on the first measured pass of the
 			// first strategy: every strategy runs the same filters on the same events.
 			bool count_errors = record && pass == o.warmup && &st == &strats[0];
 			run_pass(insp, o, rules, by_type, st, record, count_errors,
 				 record && o.alerts && pass == o.warmup);
+			if(st.lua != nullptr) st.lua_alerts += st.lua->alert_count();
+			// The output path and the filters refer to this inspector: gone before it is.
+			st.lua = nullptr;
+			st.out.reset();
+			for(engine_rule &r : rules) r.filter.reset();
 		}
 	}
 	write_output(report(o, rules, strats, tsc_hz, overhead), o.json_out);

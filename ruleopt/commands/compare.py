@@ -1,13 +1,22 @@
-"""``ruleopt compare``: strategies side by side on one ruleset and one workload.
+"""``ruleopt compare``: strategies side by side on one ruleset and one workload, on the
+replica (the compiled core), on the real engine (libsinsp 2022 through ``ruleopt-sinsp
+engine``, ``ruleopt.engine.real``) or on both (``--engine``), in Falco's first-match mode
+or in ``rule_matching: all`` (``--mode``).
 
-Every strategy is built from the same compiled ruleset, then the repeats are interleaved
-(repeat 1 of every strategy, then repeat 2, ...) so machine noise hits all of them alike;
-speedups are per-repeat ratios against the baseline of the same round. The verdict is
-equivalence: each strategy's alerts (evt.num, rule, output line) must equal the
-baseline's on every event, and the first-match alerts of the baseline and of every
-strategy must equal the reference evaluator's (``ruleopt.engine.oracle``: every event up
-to 200,000, else every event the baseline alerted on plus a seeded sample; the report
-says which). Otherwise the first difference is printed and the exit status is 1.
+Every strategy is built from the same compiled ruleset, then, after one unrecorded warm-up
+round, the repeats are interleaved (repeat 1 of every strategy, then repeat 2, ...) so
+machine noise hits all of them alike; speedups are per-repeat ratios against the baseline
+of the same round and engine. The verdict is equivalence: on each engine, each strategy's
+alerts (evt.num, rule, output line) must equal that engine's baseline's on every event, and
+every run's alerts must equal the reference evaluator's (``ruleopt.engine.oracle``: every
+event up to 200,000, else every event the baseline alerted on plus a seeded sample; the
+report says which). With both engines, each strategy's alerts must also be the same
+(evt.num, rule) on both; their lines are compared field by field (``compare_real``), since
+the replica renders from the table's columns. Otherwise the first difference is printed
+and the exit status is 1.
+
+The real engine reads a capture: a table input is written as one first (the generated
+capture writer) and both engines then read that capture's events.
 """
 
 from __future__ import annotations

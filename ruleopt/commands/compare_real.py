@@ -107,6 +107,9 @@ def real_row(res: RealResult, base: RealResult, ref: dict) -> dict:
             "spread": spread_of(out) if len(out) else None,
             "per_alert_mean": per_alert["sum"] / per_alert["count"] if per_alert["count"] else None,
             "per_alert_hist": per_alert["hist"],
+            # The median alert of each repeat (median over repeats): a busy machine's
+            # preempted alerts move the mean, not this.
+            "median_alert": median_or_none(res.output_median_per_alert),
         },
         "speedup": {"median": float(np.nanmedian(ratio)), "spread": spread_of(ratio)},
         "equivalent": diff is None and ref["mismatches"] == 0,

@@ -111,6 +111,13 @@ class RealResult:
         return self._per("output_cycles", "alerts")
 
     @property
+    def output_median_per_alert(self) -> np.ndarray:
+        """The median alert's formatting cycles, one per repeat (robust to preemption)."""
+        if not self.passes or not self.passes[0]["alerts"]:
+            return np.zeros(0)
+        return np.array([float(p["output_median_per_alert"]) for p in self.passes])
+
+    @property
     def rules_checked_per_event(self) -> float:
         p = self.passes[0]
         return p["checks"] / p["events"] if p["events"] else 0.0
@@ -139,6 +146,30 @@ CONTAINER_INFO_AS = "%container.name (id=%container.id)"
 def falco_output(fmt: str) -> str:
     """The format Falco hands libsinsp for a rule's output."""
     return fmt.replace(CONTAINER_INFO, CONTAINER_INFO_AS)
+
+
+def _add_cells(a: dict, b: dict) -> dict:
+    return {"count": a["count"] + b["count"], "sum": a["sum"] + b["sum"],
+            "hist": [x + y for x, y in zip(a["hist"], b["hist"], strict=True)]}  # fmt: skip
+
+
+def _merge(s: Strategy, passes: list[dict], tsc_hz: float) -> RealResult:
+    """One strategy's measured passes (one process each) as one result."""
+    first = passes[0]
+    stages = first["stages"]
+    per_alert = first["output_per_alert"]
+    lua = first.get("lua_alert_count")
+    for p in passes[1:]:
+        stages = {st: {br: _add_cells(c, p["stages"][st][br]) for br, c in by.items()}
+                  for st, by in stages.items()}  # fmt: skip
+        per_alert = _add_cells(per_alert, p["output_per_alert"])
+        if lua is not None:
+            lua += p["lua_alert_count"]
+    flat = [p["passes"][0] for p in passes]
+    return RealResult(
+        name=s.name, strategy=s, n_events=flat[0]["events"], passes=flat, stages=stages,
+        output_per_alert=per_alert, alerts=[(num, rid, line) for rid, num, line in first["alerts"]],
+        tsc_hz=tsc_hz, lua_alert_count=lua)  # fmt: skip
 
 
 def engine_rules(rules: Sequence[Rule]) -> tuple[list[Rule], list[dict]]:
@@ -190,19 +221,51 @@ def run_engine(
             sinsp._to_bytes(falco_output(m.output), f"the output of rule {r.name!r}"),
             sinsp._to_bytes(print_expr(r.condition), f"the condition of rule {r.name!r}"),
         ]
-    cmd = [str(tool()), "engine", str(capture), "-", "--mode", mode, "--repeat", str(repeat),
-           "--warmup", str(warmup), "--alerts"]  # fmt: skip
-    for s in strategies:
-        cmd += ["--strategy", f"{s.name}:{s.index}:{s.matcher}:{s.output}"]
-    proc = sinsp._run_tool(cmd, sinsp.netstrings(records))
-    if proc.returncode != 0:
-        raise sinsp._error_from(proc, str(capture), rule_names={r.id: r.name for r in kept})
-    doc = json.loads(proc.stdout.decode("utf-8", "surrogateescape"))
+    binary = str(tool())
+    data = sinsp.netstrings(records)
+    names = {r.id: r.name for r in kept}
+
+    def once(s: Strategy, alerts: bool) -> dict:
+        spec = f"{s.name}:{s.index}:{s.matcher}:{s.output}"
+        cmd = [binary, "engine", str(capture), "-", "--mode", mode, "--repeat", "1",
+               "--warmup", "0", "--strategy", spec]  # fmt: skip
+        if alerts:
+            cmd.append("--alerts")
+        proc = sinsp._run_tool(cmd, data)
+        if proc.returncode != 0:
+            raise sinsp._error_from(proc, str(capture), rule_names=names)
+        return json.loads(proc.stdout.decode("utf-8", "surrogateescape"))
+
+    # One process per pass: libsinsp 2022 keeps process-wide state from one pass over a
+    # capture to the next, even on a new inspector (a container event's user.name renders
+    # <NA> on a second pass, where sysdig and a first pass say "root"), so only a
+    # process's first pass reads the capture as a freshly started Falco does. Rounds are
+    # interleaved (round 1 of every strategy, round 2, ...); the warm-up rounds warm the
+    # page cache and the CPU, and are not recorded.
+    runs: dict[str, list[dict]] = {s.name: [] for s in strategies}
     by_id = {r.id: r for r in kept}
-    errors = []
+    doc: dict = {}
+    for rnd in range(warmup + repeat):
+        for k, s in enumerate(strategies):
+            one = once(s, alerts=rnd == warmup)
+            if rnd == 0 and k == 0:
+                _check_statuses(one, by_id)  # before any further pass
+            if rnd == warmup and k == 0:
+                doc = one  # runtime errors: the first measured pass
+            if rnd >= warmup:
+                runs[s.name].append(one["strategies"][0])
+    errors = [{"rule": by_id[st["id"]].name, "count": st["runtime_errors"],
+               "first_evt_num": st["first_error_evtnum"], "message": st["runtime_error"]}
+              for st in doc["rules"] if st["runtime_errors"]]  # fmt: skip
+    tsc = float(one["tsc_hz"])
+    results = [_merge(s, runs[s.name], tsc) for s in strategies]
+    return RealRun(str(capture), mode, tsc, results, kept, skipped, errors)
+
+
+def _check_statuses(doc: dict, by_id: dict[int, Rule]) -> None:
     for st in doc["rules"]:
-        r = by_id[st["id"]]
         if st["status"] != "ok":
+            r = by_id[st["id"]]
             # Falco refuses to load a ruleset with a rule its engine rejects.
             raise RuleoptError(
                 f"libsinsp 2022 rejects rule '{r.name}': {st['error']}",
@@ -211,17 +274,3 @@ def run_engine(
                 hint="Falco would refuse this ruleset: fix or disable the rule, or compare "
                 "with --engine replica",
             )
-        if st["runtime_errors"]:
-            errors.append({"rule": r.name, "count": st["runtime_errors"],
-                           "first_evt_num": st["first_error_evtnum"],
-                           "message": st["runtime_error"]})  # fmt: skip
-    by_name = {s.name: s for s in strategies}
-    results = []
-    for s in doc["strategies"]:
-        n = s["passes"][0]["events"] if s["passes"] else 0
-        results.append(RealResult(
-            name=s["name"], strategy=by_name[s["name"]], n_events=n, passes=s["passes"],
-            stages=s["stages"], output_per_alert=s["output_per_alert"],
-            alerts=[(num, rid, line) for rid, num, line in s["alerts"]],
-            tsc_hz=float(doc["tsc_hz"]), lua_alert_count=s.get("lua_alert_count")))  # fmt: skip
-    return RealRun(str(capture), mode, float(doc["tsc_hz"]), results, kept, skipped, errors)

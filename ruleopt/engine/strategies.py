@@ -10,8 +10,10 @@ the single implementations of their concept.
   (``ruleopt.engine.program``);
 - output (``ruleopt.output.OUTPUTS``): ``lua`` (seed-era) or ``cached`` (proposal 3).
 
-The core runs in Falco's first-match mode (one alert per event at most), so equal
-alerts across strategies also means equal rule order within what the index gives.
+The core runs in Falco's first-match mode (one alert per event at most) unless
+``measure_once`` is told otherwise (``rule_matching: all``), so equal alerts across
+strategies also means equal rule order within what the index gives. The same names run
+on the real engine where their parts exist there (``ruleopt.engine.real``).
 
 Alerts: each (event, rule) match is formatted by the strategy's output path from the
 event's values in the table (a format field that is not a column renders ``<NA>``, the
