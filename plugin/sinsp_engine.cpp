@@ -209,7 +209,17 @@ struct lua_output : output_path
 		size_t n = 0;
 		const char *f = lua_tolstring(L, 2, &n);
 		std::string fmt(f, n);
-		self->cache.tostring(evt, fmt, &self->scratch);
+		try
+		{
+			self->cache.tostring(evt, fmt, &self->scratch);
+		}
+		catch(const std::exception &e)
+		{
+			// An exception must not unwind through Lua's frames: a Lua error instead,
+			// which format() turns back into one.
+			lua_pushstring(L, e.what());
+			return lua_error(L);
+		}
 		lua_pushlstring(L, self->scratch.data(), self->scratch.size());
 		return 1;
 	}
