@@ -9,7 +9,8 @@ on the real engine when its index and matcher exist there (today index ``evttype
 matcher ``recursive``, which on libsinsp means its own compiled filter tree); the others
 are reported as not built there yet, by :func:`real_support`.
 
-Figures per strategy (one value per measured repeat, repeats interleaved by the tool):
+Figures per strategy (one value per measured repeat; each repeat of each strategy is one
+process of the tool, rounds interleaved, see :func:`run_engine`):
 ``cycles_per_event`` is rule evaluation, index lookup plus the bucket's filter checks,
 the figure the replica's core reports; ``next()`` and output are separate stages.
 """
@@ -198,6 +199,8 @@ def run_engine(
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
         raise RuleoptError("repeat must be at least 1")
+    if not strategies:
+        raise RuleoptError("no strategy to run on libsinsp")
     for s in strategies:
         why = real_support(s)
         if why:
