@@ -97,6 +97,13 @@ class build_ext_and_sinsp(build_ext):
             self._fail(f"the libsinsp headers are missing ({header} not found)")
         if shutil.which("make") is None:
             self._fail("make is missing")
+        # The engine command's lua output path embeds LuaJIT (plugin/Makefile asks
+        # pkg-config for it).
+        if shutil.which("pkg-config") is None:
+            self._fail("pkg-config is missing")
+        lua = subprocess.run(["pkg-config", "--exists", "luajit"], capture_output=True)
+        if lua.returncode != 0:
+            self._fail("LuaJIT's development files are missing (libluajit-5.1-dev)")
         cxx = os.environ.get("CXX", "g++")
         if shutil.which(cxx) is None:
             self._fail(f"the C++ compiler {cxx} is missing")

@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(
   build-essential pkg-config
   libfalcosecurity0-dev libtbb-dev libjsoncpp-dev libcurl4-openssl-dev libc-ares-dev
-  libb64-dev libjq-dev libelf-dev
+  libb64-dev libjq-dev libelf-dev libluajit-5.1-dev
   sysdig graphviz
 )
 

@@ -30,6 +30,8 @@
 #include <filter_check_list.h>
 #include <scap_open_exception.h>
 
+#include "sinsp_engine.h"
+
 #include <arpa/inet.h>
 #include <csignal>
 #include <sys/prctl.h>
@@ -1243,6 +1245,7 @@ int usage()
 		"usage: ruleopt-sinsp version\n"
 		"       ruleopt-sinsp extract CAPTURE FIELDS [--internal]\n"
 		"       ruleopt-sinsp run CAPTURE RULES [--repeat N] [--json OUT] [--internal]\n"
+		"       ruleopt-sinsp engine --help  (strategies on the real engine, sinsp_engine.cpp)\n"
 		"FIELDS, RULES: a file or - (stdin) of netstrings <len>:<bytes>, (see the source)\n");
 	return EXIT_INPUT;
 }
@@ -1251,6 +1254,23 @@ int usage()
 
 // plugin/sinsp_checks.cpp: per-check records for experiments/harness_table.py.
 int ruleopt_cmd_checks(const std::vector<std::string> &args);
+
+// Forwarders for sinsp_engine.cpp (declared in sinsp_engine.h).
+namespace ruleopt_tool
+{
+void fail(const std::string &m, const std::string &f, int64_t l, int64_t e) { ::fail(m, f, l, e); }
+std::vector<std::string> read_records(const std::string &p, const char *w) { return ::read_records(p, w); }
+void precheck_capture(const std::string &p) { ::precheck_capture(p); }
+void open_capture(sinsp &i, const std::string &p) { ::open_capture(i, p); }
+sinsp_evt *next_event(sinsp &i, const std::string &p, uint64_t n, uint64_t *c) { return ::next_event(i, p, n, c); }
+void write_output(const std::string &d, const std::string &p) { ::write_output(d, p); }
+void json_string(std::string &o, const std::string &s) { ::json_string(o, s); }
+bool is_internal(sinsp_evt *e) { return ::is_internal(e); }
+double estimate_tsc_hz() { return ::estimate_tsc_hz(); }
+uint64_t rdtsc_overhead() { return ::rdtsc_overhead(); }
+void progress_compile(int64_t r) { g_progress.phase = PHASE_COMPILE; g_progress.rule = r; }
+void progress_filter(int64_t r) { g_progress.phase = PHASE_FILTER; g_progress.rule = r; }
+}  // namespace ruleopt_tool
 
 int main(int argc, char **argv)
 {
@@ -1306,6 +1326,10 @@ int main(int argc, char **argv)
 				}
 			}
 			return cmd_run(args[1], args[2], repeat, json_out, internal);
+		}
+		if(!args.empty() && args[0] == "engine")
+		{
+			return ruleopt_tool::cmd_engine(args);
 		}
 		return usage();
 	}

@@ -20,7 +20,7 @@ RULE_FILES = ["falco_rules-falco-0.26.2.yaml", "falco_rules-main.yaml"]
 
 
 def _json(capsys, argv: list[str]) -> tuple[int, dict]:
-    code = main(["compare", *argv, "--json", "--repeat", "1"])
+    code = main(["compare", *argv, "--json", "--repeat", "1", "--engine", "replica"])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -41,7 +41,7 @@ def test_equivalent_on_captures(capture, rules_file, capsys) -> None:
 
 def test_default_workload_table_and_plots(tmp_path, capsys) -> None:
     code = main(["compare", "--repeat", "1", "--strategies", "flat,finer,best",
-                 "-o", str(tmp_path)])  # fmt: skip
+                 "--engine", "replica", "-o", str(tmp_path)])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0
     for word in ("baseline", "flat", "finer", "best", "speedup", "yes"):
@@ -101,7 +101,8 @@ def test_broken_strategy_fails_and_names_first_differing_alert(
     assert diff["strategy"] is None
     assert diff["baseline"] == {"evt_num": first[0], "rule_id": first[1], "line": first[2]}
 
-    code = main(["compare", str(path), "--strategies", "broken", "--repeat", "1"])
+    code = main(["compare", str(path), "--strategies", "broken", "--repeat", "1",
+                 "--engine", "replica"])
     out = capsys.readouterr().out
     assert code == 1
     assert "broken differs from baseline" in out

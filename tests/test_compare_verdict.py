@@ -38,7 +38,7 @@ def workload(tmp_path):
 
 
 def _compare(capsys, argv: list[str]) -> tuple[int, dict]:
-    code = main(["compare", *argv, "--json", "--repeat", "1",
+    code = main(["compare", *argv, "--json", "--repeat", "1", "--engine", "replica",
                  "--strategies", "flat,reorder,finer,cached-output,best"])  # fmt: skip
     return code, json.loads(capsys.readouterr().out)
 
@@ -90,7 +90,8 @@ def test_the_table_names_the_check_and_a_broken_baseline(workload, capsys,
         return res
 
     monkeypatch.setattr(S, "summarize", break_baseline)
-    code = main(["compare", *workload, "--repeat", "1", "--strategies", "flat"])
+    code = main(["compare", *workload, "--repeat", "1", "--strategies", "flat",
+                 "--engine", "replica"])
     out = capsys.readouterr().out
     assert code == 1
     assert "reference evaluator's on all 3,000 events" in out

@@ -10,8 +10,10 @@ the single implementations of their concept.
   (``ruleopt.engine.program``);
 - output (``ruleopt.output.OUTPUTS``): ``lua`` (seed-era) or ``cached`` (proposal 3).
 
-The core runs in Falco's first-match mode (one alert per event at most), so equal
-alerts across strategies also means equal rule order within what the index gives.
+The core runs in Falco's first-match mode (one alert per event at most) unless
+``measure_once`` is told otherwise (``rule_matching: all``), so equal alerts across
+strategies also means equal rule order within what the index gives. The same names run
+on the real engine where their parts exist there (``ruleopt.engine.real``).
 
 Alerts: each (event, rule) match is formatted by the strategy's output path from the
 event's values in the table (a format field that is not a column renders ``<NA>``, the
@@ -295,9 +297,11 @@ def _alert_inputs(table: EventTable, rows: Sequence[int],
     return [cache[row] for row in rows]
 
 
-def measure_once(p: Prepared, table: EventTable, cache: AlertInputs | None = None) -> Sample:
-    """One pass of the core (first-match, untraced) and the output of its alerts."""
-    res = run_core(p.compiled, table, "untraced", repeat=1, first_match=True)
+def measure_once(p: Prepared, table: EventTable, cache: AlertInputs | None = None, *,
+                 first_match: bool = True) -> Sample:  # fmt: skip
+    """One pass of the core (untraced) and the output of its alerts. ``first_match``:
+    Falco's seed-era loop (one alert per event); False: ``rule_matching: all``."""
+    res = run_core(p.compiled, table, "untraced", repeat=1, first_match=first_match)
     rows = res.extra["match_row"]
     inputs = _alert_inputs(table, rows.tolist(), {} if cache is None else cache)
     alert = p.output.alert
