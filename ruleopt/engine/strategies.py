@@ -258,8 +258,6 @@ def prepare(strategy: Strategy | str, compiled: CompiledRuleset, table: EventTab
     s = get_strategy(strategy) if isinstance(strategy, str) else strategy
     t0 = time.perf_counter()
     built = MATCHERS[s.matcher](INDEXES[s.index](compiled, table), table)
-    if built.program is not None:
-        _program.check_opcodes(core_module("untraced"))
     by_id = {r.id: r for r in rules}
     kept = {rid: by_id[rid] for rid in compiled.rule_ids.tolist()}
     out = OUTPUTS[s.output](rule_metas(kept.values()))
