@@ -488,14 +488,6 @@ def test_layout_python_sees_is_the_compiled_one() -> None:
     assert run_core(c, t).matches == {(int(t.evt_num[0]), 0)}
 
 
-def test_stale_build_is_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core_py, "_modules", {})
-    monkeypatch.setattr(abi, "ABI_DIGEST", "not-this-build")
-    with pytest.raises(InternalError, match="other ABI headers") as info:
-        core_module("untraced")
-    assert "report it" in info.value.hint and "build_ext --inplace" in info.value.hint
-
-
 def test_arrays_the_core_refuses_are_an_internal_error() -> None:
     """Compiled arrays come from ruleopt, never from the user: the core refusing them is
     ruleopt's fault, reported as such (a limit of the user's ruleset is not)."""
