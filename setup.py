@@ -1,9 +1,11 @@
 """Build the Cython core (``cython_core/``) with the C tracing library (``plugin/``), the
-libsinsp tool ``ruleopt-sinsp`` (``plugin/sinsp_tool.cpp``) and bundle the rulesets.
+libsinsp tool ``ruleopt-sinsp`` (``plugin/sinsp_*.cpp``) and bundle the rulesets.
 
 Each ``cython_core/<name>.pyx`` becomes ``ruleopt._ext.<name>``. The event-loop core is
 built three times from one source, as the study built Falco with exclusive macros:
-untraced, rule-traced and stack-traced (see ``CORE_VARIANTS``).
+untraced, rule-traced and stack-traced (see ``CORE_VARIANTS``). ``ruleopt._ext.abi``
+exports the compiled boundary (``plugin/ruleopt_abi.h``) to Python; every extension is
+compiled with a digest of the ABI headers (``ABI_DIGEST``) so a stale one is refused.
 
 ``ruleopt-sinsp`` is built by the same ``build_ext`` step, with ``make -C plugin``, into
 the package as ``ruleopt/_bin/ruleopt-sinsp``: inside the wheel for ``pip wheel`` /

@@ -472,6 +472,10 @@ def test_layout_python_sees_is_the_compiled_one() -> None:
         assert mod.ABI_DIGEST == abi.ABI_DIGEST
         assert mod.NODE_DTYPE == abi.NODE_DTYPE
     assert abi.NODE_FIELDS == ("kind", "op", "col", "all", "a", "b", "child", "nchild")
+    # The Python enums name every enumerator of the header (its N_* counts), 0..N-1.
+    for enum, count in ((abi.NodeKind, abi.N_KINDS), (abi.Op, abi.N_OPS),
+                        (abi.Instr, abi.N_INSTR)):  # fmt: skip
+        assert sorted(int(m) for m in enum) == list(range(count))
     assert comp.NF * 8 == abi.NODE_DTYPE.itemsize
     # A node row built by compile_rules, seen through the struct's dtype, by name.
     t = _table([{"evt.type": "open", "proc.name": "cat"}])
