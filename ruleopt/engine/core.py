@@ -64,6 +64,26 @@ def core_module(variant: str) -> ModuleType:
     return _modules[variant]
 
 
+def call_core(variant: str, compiled: CompiledRuleset, table: EventTable,
+              **options: object) -> dict:  # fmt: skip
+    """The extension's ``run`` (its raw result dict), with its failures as ruleopt's.
+
+    Whatever the core refuses or raises is a fault of ruleopt (the arrays come from its
+    compiler and strategies), reported as ``InternalError``; memory and Ctrl-C pass."""
+    mod = core_module(variant)
+    try:
+        return mod.run(compiled, table, **options)
+    except ValueError as exc:
+        # The core's validation refused arrays ruleopt's compiler (or a strategy) built.
+        raise InternalError(f"the compiled core refused its input: {exc}") from None
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # anything else from the core is our fault too
+        raise InternalError(
+            f"unexpected {type(exc).__name__} in the compiled core: {exc}"
+        ) from exc
+
+
 def tsc_hz() -> float:
     """TSC ticks per second, calibrated once (~50 ms) by the C library."""
     return float(core_module("untraced").tsc_hz())
@@ -174,21 +194,10 @@ def run_core(
         raise RuleoptError(
             f"the core traces at most {MAX_RULES} rules (rule ids 0..{MAX_RULES - 1})"
         )
-    mod = core_module(variant)
-    try:
-        raw = mod.run(
-            compiled, table, repeat=repeat, rate=rate, buffer=buffer if rate else 0,
-            empty_wait_s=empty_wait_s, first_match=first_match,
-        )  # fmt: skip
-    except ValueError as exc:
-        # The core's validation refused arrays ruleopt's compiler (or a strategy) built.
-        raise InternalError(f"the compiled core refused its input: {exc}") from None
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - anything else from the core is our fault
-        raise InternalError(
-            f"unexpected {type(exc).__name__} in the compiled core: {exc}"
-        ) from exc
+    raw = call_core(
+        variant, compiled, table, repeat=repeat, rate=rate, buffer=buffer if rate else 0,
+        empty_wait_s=empty_wait_s, first_match=first_match,
+    )  # fmt: skip
     n_ids = int(compiled.rule_ids.max()) + 1 if compiled.n_rules else 0
     checks = np.zeros(n_ids, dtype=np.int64)
     matched = np.zeros(n_ids, dtype=np.int64)

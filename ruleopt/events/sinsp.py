@@ -21,7 +21,7 @@ reach libsinsp exactly as written; results come back as JSON on its stdout. Noth
 written to disk, and the tool is killed if we are (it also dies with its parent on its
 own, ``PR_SET_PDEATHSIG``).
 
-Semantics worth knowing (details in plugin/sinsp_tool.cpp):
+Semantics worth knowing (details in plugin/sinsp_extract.cpp and sinsp_run.cpp):
 
 * Internal events (procinfo snapshots at the start of a capture) are skipped unless
   ``internal=True``, as sysdig does; their evt.nums are still consumed.
@@ -235,7 +235,7 @@ def _crash_error(
     rule_names: dict[int, str],
     fields: Sequence[str],
 ) -> RuleoptError:
-    """A located error for the tool's crash record (see on_fatal_signal in the tool)."""
+    """A located error for the tool's crash record (on_fatal_signal, sinsp_common.cpp)."""
     sig = int(info.get("crash") or 0)
     what = f"signal {sig}, {_signal_name(sig)}"
     phase = info.get("phase")
