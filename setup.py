@@ -1,9 +1,11 @@
 """Build the Cython core (``cython_core/``) with the C tracing library (``plugin/``), the
-libsinsp tool ``ruleopt-sinsp`` (``plugin/sinsp_tool.cpp``) and bundle the rulesets.
+libsinsp tool ``ruleopt-sinsp`` (``plugin/sinsp_*.cpp``) and bundle the rulesets.
 
 Each ``cython_core/<name>.pyx`` becomes ``ruleopt._ext.<name>``. The event-loop core is
 built three times from one source, as the study built Falco with exclusive macros:
-untraced, rule-traced and stack-traced (see ``CORE_VARIANTS``).
+untraced, rule-traced and stack-traced (see ``CORE_VARIANTS``). ``ruleopt._ext.abi``
+exports the compiled boundary (``plugin/ruleopt_abi.h``) to Python; every extension is
+compiled with a digest of the ABI headers (``ABI_DIGEST``) so a stale one is refused.
 
 ``ruleopt-sinsp`` is built by the same ``build_ext`` step, with ``make -C plugin``, into
 the package as ``ruleopt/_bin/ruleopt-sinsp``: inside the wheel for ``pip wheel`` /
@@ -15,6 +17,7 @@ missing). ``FALCO_INC`` and ``CXX`` are passed on to the Makefile.
 """
 
 import glob
+import hashlib
 import os
 import shutil
 import subprocess
@@ -32,6 +35,16 @@ COMMON = dict(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )
 
+# The headers that define the compiled boundary (see plugin/ruleopt_abi.h). Every
+# extension is compiled with their digest and exports it, so ruleopt can refuse a core
+# built from other headers than ruleopt._ext.abi (a stale in-place build).
+ABI_HEADERS = ["plugin/ruleopt_abi.h", "plugin/trace.h"]
+_digest = hashlib.sha256()
+for _header in ABI_HEADERS:
+    with open(os.path.join(HERE, _header), "rb") as _f:
+        _digest.update(_f.read())
+ABI_DIGEST = _digest.hexdigest()[:16]
+
 # name -> macros; each variant is a thin .pyx that includes the shared implementation.
 CORE_VARIANTS = {
     "core_untraced": [],
@@ -43,7 +56,7 @@ extensions = []
 for path in sorted(glob.glob("cython_core/*.pyx")):
     name = os.path.splitext(os.path.basename(path))[0]
     sources = [path]
-    macros = list(COMMON["define_macros"])
+    macros = list(COMMON["define_macros"]) + [("RULEOPT_ABI_DIGEST", f'"{ABI_DIGEST}"')]
     if name in CORE_VARIANTS:
         sources.append("plugin/trace.c")
         macros += CORE_VARIANTS[name]
@@ -54,6 +67,7 @@ for path in sorted(glob.glob("cython_core/*.pyx")):
             include_dirs=COMMON["include_dirs"],
             extra_compile_args=COMMON["extra_compile_args"],
             define_macros=macros,
+            depends=ABI_HEADERS,
         )
     )
 

@@ -26,7 +26,7 @@ from trace cimport (
     TRACE_BRANCH_RULES_BROKEN,
     TRACE_BRANCH_RULES_UNBROKEN,
     TRACE_BRANCH_SCAP_TIMEOUT,
-    TRACE_HIST_BUCKETS,
+    TRACE_CELL_WORDS,
     TRACE_MAX_RULES,
     TRACE_NUM_BRANCHES,
     TRACE_NUM_STAGES,
@@ -50,70 +50,57 @@ from trace cimport (
 
 cnp.import_array()
 
-# ---------------------------------------------------------------- layout (see compile.py)
+# ---------------------------------------------------------------- layout (ruleopt_abi.h)
 
-# Node row fields.
+# Node kinds, opcodes, instructions and the Node struct come from the one header, as
+# ruleopt.engine.compile / program read them (through ruleopt._ext.abi).
+from abi cimport (
+    I_CMP,
+    I_CONST,
+    I_JF,
+    I_JT,
+    I_LOAD,
+    I_NOT,
+    I_RET,
+    I_STORE,
+    K_AND,
+    K_CMP,
+    K_NOT,
+    K_OR,
+    K_TRUE,
+    MAX_DEPTH,
+    N_INSTR,
+    N_KINDS,
+    N_OPS,
+    OP_EXISTS,
+    OP_NUM_EQ,
+    OP_NUM_GE,
+    OP_NUM_GT,
+    OP_NUM_IN,
+    OP_NUM_LE,
+    OP_NUM_LT,
+    OP_NUM_NE,
+    OP_ROW_TRUTH,
+    OP_STR_CONTAINS,
+    OP_STR_ENDSWITH,
+    OP_STR_EQ,
+    OP_STR_IN,
+    OP_STR_NE,
+    OP_STR_STARTSWITH,
+    OP_STR_TRUTH,
+    Node,
+)
+
+include "abi_node.pxi"
+
+# Node arrays reach the core as int64 [n, NF] matrices (NODE_DTYPE's members are all
+# int64, ruleopt.engine.compile checks); the loop reads them as Node structs.
 cdef enum:
-    NF = 8
-    F_KIND = 0
-    F_OP = 1
-    F_COL = 2
-    F_ALL = 3
-    F_A = 4
-    F_B = 5
-    F_CHILD = 6
-    F_NCHILD = 7
-
-cdef enum:
-    K_AND = 0
-    K_OR = 1
-    K_NOT = 2
-    K_CMP = 3
-    K_TRUE = 4
-    K_FALSE = 5
-    N_KINDS = 6
-
-cdef enum:
-    OP_EXISTS = 0
-    OP_STR_EQ = 1
-    OP_STR_NE = 2
-    OP_STR_IN = 3
-    OP_STR_TRUTH = 4
-    OP_STR_CONTAINS = 5
-    OP_STR_STARTSWITH = 6
-    OP_STR_ENDSWITH = 7
-    OP_NUM_EQ = 8
-    OP_NUM_NE = 9
-    OP_NUM_LT = 10
-    OP_NUM_LE = 11
-    OP_NUM_GT = 12
-    OP_NUM_GE = 13
-    OP_NUM_IN = 14
-    OP_ROW_TRUTH = 15
-    N_OPS = 16
-
-LAYOUT = {
-    "NF": NF, "F_KIND": F_KIND, "F_OP": F_OP, "F_COL": F_COL, "F_ALL": F_ALL, "F_A": F_A,
-    "F_B": F_B, "F_CHILD": F_CHILD, "F_NCHILD": F_NCHILD,
-    "K_AND": K_AND, "K_OR": K_OR, "K_NOT": K_NOT, "K_CMP": K_CMP, "K_TRUE": K_TRUE,
-    "K_FALSE": K_FALSE,
-    "OP_EXISTS": OP_EXISTS, "OP_STR_EQ": OP_STR_EQ, "OP_STR_NE": OP_STR_NE,
-    "OP_STR_IN": OP_STR_IN, "OP_STR_TRUTH": OP_STR_TRUTH, "OP_STR_CONTAINS": OP_STR_CONTAINS,
-    "OP_STR_STARTSWITH": OP_STR_STARTSWITH, "OP_STR_ENDSWITH": OP_STR_ENDSWITH,
-    "OP_NUM_EQ": OP_NUM_EQ, "OP_NUM_NE": OP_NUM_NE, "OP_NUM_LT": OP_NUM_LT,
-    "OP_NUM_LE": OP_NUM_LE, "OP_NUM_GT": OP_NUM_GT, "OP_NUM_GE": OP_NUM_GE,
-    "OP_NUM_IN": OP_NUM_IN, "OP_ROW_TRUTH": OP_ROW_TRUTH,
-}
-
-MAX_DEPTH = 2000        # deepest condition tree the recursive evaluator accepts
-MAX_RULES = TRACE_MAX_RULES
-CELL_WORDS = 2 + TRACE_HIST_BUCKETS
-STAGES = ("next_event", "index_lookup", "rule_checks", "output", "iteration")
-BRANCHES = ("scap_timeout", "rules_unbroken", "rules_broken")
+    NF = sizeof(Node) // sizeof(int64_t)
 
 
 cdef struct Core:
-    const int64_t* nodes
+    const Node* nodes
     const int32_t* roots          # per compiled rule: root node
     const int32_t* rule_ids       # per compiled rule: Rule.id (trace / output id)
     const int64_t* idx_off        # [n_buckets + 1] CSR over evt.type string ids
@@ -235,8 +222,8 @@ cdef inline bint _cmp_num(Core* c, int64_t op, int64_t a, int64_t b, int64_t v) 
     return False
 
 
-cdef bint _eval_cmp(Core* c, const int64_t* nd) noexcept nogil:
-    cdef int64_t op = nd[F_OP], col = nd[F_COL], a = nd[F_A], b = nd[F_B]
+cdef bint _eval_cmp(Core* c, const Node* nd) noexcept nogil:
+    cdef int64_t op = nd.op, col = nd.col, a = nd.a, b = nd.b
     cdef int64_t row = c.row, k, k0, k1
     cdef const int64_t* offs
     cdef bint is_str, r
@@ -257,10 +244,10 @@ cdef bint _eval_cmp(Core* c, const int64_t* nd) noexcept nogil:
         if is_str:
             return _cmp_str(c, op, a, b, c.col_s[col][row])
         return _cmp_num(c, op, a, b, c.col_n[col][row])
-    # Multi-valued: any value satisfies, or (F_ALL) every value does.
+    # Multi-valued: any value satisfies, or (Node.all) every value does.
     k0 = offs[row]
     k1 = offs[row + 1]
-    if nd[F_ALL]:
+    if nd.all:
         for k in range(k0, k1):
             r = _cmp_str(c, op, a, b, c.col_s[col][k]) if is_str else _cmp_num(c, op, a, b, c.col_n[col][k])
             if not r:
@@ -276,13 +263,13 @@ cdef bint _eval_cmp(Core* c, const int64_t* nd) noexcept nogil:
 cdef bint _eval(Core* c, int64_t i) noexcept nogil:
     """The recursive short-circuit evaluator: children in source order, stop at the
     first child that decides the node."""
-    cdef const int64_t* nd = c.nodes + i * NF
-    cdef int64_t kind = nd[F_KIND]
+    cdef const Node* nd = c.nodes + i
+    cdef int64_t kind = nd.kind
     cdef int64_t j, j0, j1
     if kind == K_CMP:
         return _eval_cmp(c, nd)
-    j0 = nd[F_CHILD]
-    j1 = j0 + nd[F_NCHILD]
+    j0 = nd.child
+    j1 = j0 + nd.nchild
     if kind == K_AND:
         for j in range(j0, j1):
             if not _eval(c, j):
@@ -308,21 +295,6 @@ cdef bint _eval(Core* c, int64_t i) noexcept nogil:
 # STORE with the value computed earlier for this event (memo_gen == gen), else the
 # code runs and STORE records it. Generation stamps make "clear the memo" free.
 
-cdef enum:
-    I_CMP = 0      # acc = comparison node arg
-    I_JF = 1       # if not acc: goto arg
-    I_JT = 2       # if acc: goto arg
-    I_NOT = 3      # acc = not acc
-    I_CONST = 4    # acc = arg
-    I_RET = 5      # return acc
-    I_LOAD = 6     # if memo slot (next instr's arg) is fresh: acc = its value; goto arg
-    I_STORE = 7    # memo slot arg = acc
-    N_INSTR = 8
-
-INSTR = {"I_CMP": I_CMP, "I_JF": I_JF, "I_JT": I_JT, "I_NOT": I_NOT, "I_CONST": I_CONST,
-         "I_RET": I_RET, "I_LOAD": I_LOAD, "I_STORE": I_STORE}
-
-
 cdef bint _run_prog(Core* c, int64_t pc) noexcept nogil:
     cdef const int32_t* ins
     cdef bint acc = False
@@ -330,7 +302,7 @@ cdef bint _run_prog(Core* c, int64_t pc) noexcept nogil:
     while True:
         ins = c.prog + 2 * pc
         if ins[0] == I_CMP:
-            acc = _eval_cmp(c, c.nodes + <int64_t>ins[1] * NF)
+            acc = _eval_cmp(c, c.nodes + <int64_t>ins[1])
             pc += 1
         elif ins[0] == I_JF:
             pc = ins[1] if not acc else pc + 1
@@ -522,6 +494,8 @@ def validate(compiled, table):
     if nodes.ndim != 2 or nodes.shape[1] != NF:
         raise ValueError(f"nodes must have shape (n, {NF})")
     nn = nodes.shape[0]
+    # The same memory seen as Node structs: columns by the struct's member names.
+    nv = nodes.view(NODE_DTYPE).reshape(nn)
     roots = _arr(compiled.roots, np.int32, "roots")
     rule_ids = _arr(compiled.rule_ids, np.int32, "rule_ids")
     idx_off = _arr(compiled.idx_offsets, np.int64, "idx_offsets")
@@ -548,11 +522,11 @@ def validate(compiled, table):
         raise ValueError("compiled for another table (string heap or event count differ)")
     cols = [table.column(k) for k in compiled.columns]
     ncol = len(cols)
-    kind = nodes[:, F_KIND]
+    kind = nv["kind"]
     if nn and (kind.min() < 0 or kind.max() >= N_KINDS):
         raise ValueError("bad node kind")
     inner = (kind == K_AND) | (kind == K_OR) | (kind == K_NOT)
-    ch, nch = nodes[:, F_CHILD], nodes[:, F_NCHILD]
+    ch, nch = nv["child"], nv["nchild"]
     here = np.arange(nn)
     # Children strictly after their parent: the recursion always terminates.
     if np.any(inner & ((ch <= here) | (nch < 0) | (ch + nch > nn))):
@@ -566,7 +540,8 @@ def validate(compiled, table):
     if nn and depth.max() > MAX_DEPTH:
         raise ValueError(f"condition deeper than {MAX_DEPTH}")
     for i in np.nonzero(kind == K_CMP)[0].tolist():
-        op, col, a, b = (int(v) for v in nodes[i, [F_OP, F_COL, F_A, F_B]])
+        nd = nv[i]
+        op, col, a, b = int(nd["op"]), int(nd["col"]), int(nd["a"]), int(nd["b"])
         if not 0 <= col < ncol:
             raise ValueError(f"node {i}: column {col} out of range")
         is_str = cols[col].kind == "str"
@@ -627,7 +602,7 @@ def validate_program(program, int64_t n_rules, nodes):
     cmp = op == I_CMP
     if np.any(cmp & ((arg < 0) | (arg >= nodes.shape[0]))):
         raise ValueError("a CMP names no node")
-    if np.any(nodes[arg[cmp], F_KIND] != K_CMP):
+    if np.any(nodes.view(NODE_DTYPE).reshape(-1)["kind"][arg[cmp]] != K_CMP):
         raise ValueError("a CMP names a node that is not a comparison")
     load = np.nonzero(op == I_LOAD)[0]
     if load.size and np.any(op[arg[load] - 1] != I_STORE):
@@ -789,7 +764,7 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
                      "id_pool", "byte_pool", "truth_pool", "row_pool"):
             if v[name].size == 0:
                 v[name] = np.zeros(1, dtype=v[name].dtype)
-        c.nodes = <const int64_t*>_ptr(v["nodes"])
+        c.nodes = <const Node*>_ptr(v["nodes"])
         c.roots = <const int32_t*>_ptr(v["roots"])
         c.rule_ids = <const int32_t*>_ptr(v["rule_ids"])
         c.idx_off = <const int64_t*>_ptr(v["idx_off"])
@@ -884,8 +859,8 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
             if c.out_n <= out_cap:
                 break
             out_cap = c.out_n  # second pass with the exact size
-        rules_dump = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES, CELL_WORDS), dtype=np.uint64)
-        stages_dump = np.zeros((TRACE_NUM_STAGES, TRACE_NUM_BRANCHES, CELL_WORDS), dtype=np.uint64)
+        rules_dump = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES, TRACE_CELL_WORDS), dtype=np.uint64)
+        stages_dump = np.zeros((TRACE_NUM_STAGES, TRACE_NUM_BRANCHES, TRACE_CELL_WORDS), dtype=np.uint64)
         if TRACE_RULES_ON:
             trace_export_rules(<uint64_t*>cnp.PyArray_DATA(rules_dump), TRACE_MAX_RULES)
         if TRACE_STACKS_ON:

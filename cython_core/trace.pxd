@@ -6,6 +6,9 @@ cdef extern from "trace.h" nogil:
     enum:
         TRACE_MAX_RULES
         TRACE_HIST_BUCKETS
+        TRACE_CELL_WORDS
+        TRACE_RULE_UNMATCHED
+        TRACE_RULE_MATCHED
         TRACE_RULE_BRANCHES
         TRACE_STAGE_NEXT_EVENT
         TRACE_STAGE_INDEX_LOOKUP
@@ -20,6 +23,10 @@ cdef extern from "trace.h" nogil:
         # Compile-time 0/1 per build, so untaken tracing code is removed by the C compiler.
         TRACE_RULES_ON
         TRACE_STACKS_ON
+
+    const char* trace_stage_name(unsigned stage)
+    const char* trace_branch_name(unsigned branch)
+    const char* trace_rule_branch_name(unsigned branch)
 
     uint64_t trace_rdtsc()
     void trace_rule(uint32_t rule, int matched, uint64_t cycles)

@@ -1,11 +1,12 @@
-// The real-engine strategies command of ruleopt-sinsp (sinsp_engine.cpp) and the few
-// helpers of sinsp_tool.cpp it reuses. Those helpers live in sinsp_tool.cpp's anonymous
-// namespace; sinsp_tool.cpp exports them under ruleopt_tool:: with one-line forwarders,
-// so this file depends on their signatures only, not on where they are defined.
+// The real-engine strategies command of ruleopt-sinsp (sinsp_engine.cpp) and the shared
+// helpers it uses (sinsp_common.h, trace.h), named in its own namespace.
 #ifndef RULEOPT_SINSP_ENGINE_H
 #define RULEOPT_SINSP_ENGINE_H
 
 #include <sinsp.h>
+
+#include "sinsp_common.h"
+#include "trace.h"
 
 #include <cstdint>
 #include <string>
@@ -13,22 +14,28 @@
 
 namespace ruleopt_tool
 {
-// Throws the tool's input error (exit code 2, one human line and one JSON line).
-[[noreturn]] void fail(const std::string &msg, const std::string &file, int64_t line = -1,
-		       int64_t event = -1);
-std::vector<std::string> read_records(const std::string &path, const char *what);
-void precheck_capture(const std::string &path);
-void open_capture(sinsp &insp, const std::string &path);
-// nullptr at end of capture; *cycles receives the rdtsc cycles of sinsp::next alone.
-sinsp_evt *next_event(sinsp &insp, const std::string &path, uint64_t last_num, uint64_t *cycles);
-void write_output(const std::string &doc, const std::string &out_path);
-void json_string(std::string &out, const std::string &s);
-bool is_internal(sinsp_evt *evt);
-double estimate_tsc_hz();
-uint64_t rdtsc_overhead();
+// The tool's shared parts (sinsp_common.h), under the names this file uses.
+using rsinsp::fail;
+using rsinsp::is_internal;
+using rsinsp::json_string;
+using rsinsp::next_event;
+using rsinsp::open_capture;
+using rsinsp::precheck_capture;
+using rsinsp::rdtsc_overhead;
+using rsinsp::read_records;
+using rsinsp::write_output;
+inline double estimate_tsc_hz() { return trace_tsc_hz(); }
 // Where the crash handler says we were: compiling or running rule `rule`.
-void progress_compile(int64_t rule);
-void progress_filter(int64_t rule);
+inline void progress_compile(int64_t rule)
+{
+	rsinsp::g_progress.phase = rsinsp::PHASE_COMPILE;
+	rsinsp::g_progress.rule = rule;
+}
+inline void progress_filter(int64_t rule)
+{
+	rsinsp::g_progress.phase = rsinsp::PHASE_FILTER;
+	rsinsp::g_progress.rule = rule;
+}
 
 // ruleopt-sinsp engine ... (args[0] == "engine"); returns the exit code.
 int cmd_engine(const std::vector<std::string> &args);

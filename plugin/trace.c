@@ -33,20 +33,18 @@ static void export_cell(uint64_t *out, const trace_cell_t *c) {
     memcpy(out + 2, c->hist, sizeof c->hist);
 }
 
-#define CELL_WORDS (2 + TRACE_HIST_BUCKETS)
-
 void trace_export_rules(uint64_t *out, uint32_t n_rules) {
     if (n_rules > TRACE_MAX_RULES) n_rules = TRACE_MAX_RULES;
     for (uint32_t r = 0; r < n_rules; r++)
         for (int b = 0; b < TRACE_RULE_BRANCHES; b++)
-            export_cell(out + ((size_t)r * TRACE_RULE_BRANCHES + b) * CELL_WORDS,
+            export_cell(out + ((size_t)r * TRACE_RULE_BRANCHES + b) * TRACE_CELL_WORDS,
                         &ruleopt_trace_rules[r][b]);
 }
 
 void trace_export_stages(uint64_t *out) {
     for (int s = 0; s < TRACE_NUM_STAGES; s++)
         for (int b = 0; b < TRACE_NUM_BRANCHES; b++)
-            export_cell(out + ((size_t)s * TRACE_NUM_BRANCHES + b) * CELL_WORDS,
+            export_cell(out + ((size_t)s * TRACE_NUM_BRANCHES + b) * TRACE_CELL_WORDS,
                         &ruleopt_trace_stages[s][b]);
 }
 

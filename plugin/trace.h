@@ -47,6 +47,8 @@ extern "C" {
 
 #define TRACE_MAX_RULES 8192
 #define TRACE_HIST_BUCKETS 64
+/* uint64 words of one exported cell: count, sum, hist[TRACE_HIST_BUCKETS]. */
+#define TRACE_CELL_WORDS (2 + TRACE_HIST_BUCKETS)
 
 /* Rule check branches. */
 #define TRACE_RULE_UNMATCHED 0
@@ -69,6 +71,28 @@ extern "C" {
 #define TRACE_BRANCH_RULES_BROKEN 2
 #define TRACE_NUM_BRANCHES 3
 
+/* Names of the stages, branches and rule branches above, as Python reports them
+ * (ruleopt.engine.core.STAGES / BRANCHES / RULE_BRANCHES read them from here). NULL past
+ * the last one. */
+static inline const char *trace_stage_name(unsigned stage) {
+    static const char *const names[TRACE_NUM_STAGES] = {
+        "next_event", "index_lookup", "rule_checks", "output", "iteration"};
+    return stage < TRACE_NUM_STAGES ? names[stage] : 0;
+}
+
+static inline const char *trace_branch_name(unsigned branch) {
+    static const char *const names[TRACE_NUM_BRANCHES] = {
+        "scap_timeout", "rules_unbroken", "rules_broken"};
+    return branch < TRACE_NUM_BRANCHES ? names[branch] : 0;
+}
+
+static inline const char *trace_rule_branch_name(unsigned branch) {
+    static const char *const names[TRACE_RULE_BRANCHES] = {"unmatched", "matched"};
+    return branch < TRACE_RULE_BRANCHES ? names[branch] : 0;
+}
+
+/* One histogram cell: count, sum and log2 buckets of cycles (see trace_bucket). The
+ * core's trace arrays and the libsinsp harness (plugin/sinsp_run.cpp) both use it. */
 typedef struct {
     uint64_t count;
     uint64_t sum;

@@ -2,7 +2,8 @@
 
 Each command module exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``. Errors in user input arrive as ``RuleoptError`` and are printed
-as one located message with a non-zero exit, never as a traceback.
+as one located message with a non-zero exit, never as a traceback; faults of ruleopt
+itself (``InternalError``) are printed as internal errors, with a hint to report them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import signal
 import sys
 
 from ruleopt.deep import call_deep
-from ruleopt.errors import RuleoptError
+from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.fsutil import located_os_error
 
 # Order is the order of ``ruleopt --help``.
@@ -99,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         pass
     try:
         return int(call_deep(lambda: args._run(args)) or 0)
+    except InternalError as err:
+        # Ours, not the user's input: said so, and a distinct exit code for scripts.
+        print(_printable(f"ruleopt {args.command}: internal error: {err}"), file=sys.stderr)
+        return InternalError.EXIT_CODE
     except RuleoptError as err:
         print(_printable(f"ruleopt {args.command}: error: {err}"), file=sys.stderr)
         return 1

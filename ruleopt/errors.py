@@ -61,3 +61,26 @@ class RuleoptError(Exception):
             "event": self.event,
             "hint": self.hint,
         }
+
+
+REPORT_HINT = (
+    "this is a fault in ruleopt, not in your input: please report it with the command "
+    "and this message"
+)
+
+
+class InternalError(RuleoptError):
+    """A fault of ruleopt itself, not of the user's input: parts built from different
+    sources (a stale extension or tool whose layout disagrees), arrays the compiler made
+    that the core refuses, an unexpected exception inside the core.
+
+    A ``RuleoptError`` still (callers that catch those keep working); the CLI prints it
+    as an internal error with a hint to report it, and exits with ``EXIT_CODE``.
+    """
+
+    EXIT_CODE = 70  # EX_SOFTWARE (sysexits.h): distinct from bad input's 1
+
+    def __init__(self, message: str, *, hint: str | None = None, **where: object) -> None:
+        # Always say it is ours and to report it; a specific fix (rebuild) comes first.
+        full = f"{hint}; if that does not help, {REPORT_HINT}" if hint else REPORT_HINT
+        super().__init__(message, hint=full, **where)  # type: ignore[arg-type]

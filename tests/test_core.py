@@ -10,6 +10,7 @@ on every capture libsinsp reads, and the tracing / replay bookkeeping.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
 
@@ -28,10 +29,12 @@ from strategies import (
     reference_matches,
 )
 
+from ruleopt._ext import abi
 from ruleopt.engine import compile as comp
+from ruleopt.engine import core as core_py
 from ruleopt.engine.core import VARIANTS, core_module, run_core
 from ruleopt.engine.index import outside_all_types, sees
-from ruleopt.errors import RuleoptError
+from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.events.table import EventTable
 from ruleopt.rules import ast
 from ruleopt.rules.evttypes import EvtTypeSet
@@ -231,12 +234,54 @@ def test_bad_constant_is_a_compile_error() -> None:
         comp.compile_rules([make_rule(0, cond, EvtTypeSet.all_but(()))], t)
 
 
-def test_layout_matches_extension() -> None:
+def test_layout_python_sees_is_the_compiled_one() -> None:
+    """Every build exports the node struct's layout and the digest of the headers it was
+    compiled from; Python's node columns and codes are those of ruleopt._ext.abi."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for header in ("plugin/ruleopt_abi.h", "plugin/trace.h"):
+        digest.update((root / header).read_bytes())
+    assert abi.ABI_DIGEST == digest.hexdigest()[:16]  # built from these very headers
     for variant in VARIANTS:
-        assert core_module(variant).LAYOUT == {
-            k: v for k, v in comp.LAYOUT.items() if k in core_module(variant).LAYOUT
-        }
-        assert set(core_module(variant).LAYOUT) == set(comp.LAYOUT)
+        mod = core_module(variant)
+        assert mod.ABI_DIGEST == abi.ABI_DIGEST
+        assert mod.NODE_DTYPE == abi.NODE_DTYPE
+    assert abi.NODE_FIELDS == ("kind", "op", "col", "all", "a", "b", "child", "nchild")
+    # The Python enums name every enumerator of the header (its N_* counts), 0..N-1.
+    for enum, count in ((abi.NodeKind, abi.N_KINDS), (abi.Op, abi.N_OPS),
+                        (abi.Instr, abi.N_INSTR)):  # fmt: skip
+        assert sorted(int(m) for m in enum) == list(range(count))
+    assert comp.NF * 8 == abi.NODE_DTYPE.itemsize
+    # A node row built by compile_rules, seen through the struct's dtype, by name.
+    t = _table([{"evt.type": "open", "proc.name": "cat"}])
+    cond = ast.And((ast.Compare(ast.Field("proc.name"), "=", ast.Value("cat")),
+                    ast.Not(ast.BoolConst(False))))  # fmt: skip
+    c = comp.compile_rules([make_rule(0, cond, EvtTypeSet.all_but(()))], t)
+    nodes = c.nodes.view(abi.NODE_DTYPE).reshape(-1)
+    assert nodes[0]["kind"] == abi.NodeKind.K_AND
+    assert (nodes[0]["child"], nodes[0]["nchild"]) == (1, 2)
+    assert nodes[1]["kind"] == abi.NodeKind.K_CMP and nodes[1]["op"] == abi.Op.OP_STR_EQ
+    assert nodes[1]["col"] == c.columns.index("proc.name")
+    assert nodes[2]["kind"] == abi.NodeKind.K_NOT and nodes[3]["kind"] == abi.NodeKind.K_FALSE
+    assert comp.F_CHILD == abi.NODE_DTYPE.fields["child"][1] // 8
+    assert run_core(c, t).matches == {(int(t.evt_num[0]), 0)}
+
+
+def test_arrays_the_core_refuses_are_an_internal_error() -> None:
+    """Compiled arrays come from ruleopt, never from the user: the core refusing them is
+    ruleopt's fault, reported as such (a limit of the user's ruleset is not)."""
+    t = _table([{"evt.type": "open", "proc.name": "cat"}])
+    cond = ast.Compare(ast.Field("proc.name"), "=", ast.Value("cat"))
+    bad = comp.compile_rules([make_rule(0, cond, EvtTypeSet.all_but(()))], t)
+    bad.nodes[0, comp.F_COL] = 99
+    with pytest.raises(InternalError, match="column 99 out of range") as info:
+        run_core(bad, t)
+    assert "report it" in info.value.hint
+    big = comp.compile_rules([make_rule(0, cond, EvtTypeSet.all_but(()))], t)
+    big.rule_ids[0] = core_py.MAX_RULES
+    with pytest.raises(RuleoptError, match="at most 8192 rules") as limit:
+        run_core(big, t)
+    assert not isinstance(limit.value, InternalError)
 
 
 # ---------------------------------------------------------------- real rules on captures

@@ -19,22 +19,25 @@ construction:
   depends on two values of the same row: it is decided per row by the reference
   evaluator at compile time (``OP_ROW_TRUTH``). Rare in Falco rules.
 
-Node layout (``nodes`` int64 [n, NF]): kind, op, column, all-flag, a, b, first child,
-child count; the children of a node are contiguous and come after it, so the core's
-recursion always terminates. Codes must match ``cython_core/core_impl.pxi``
-(``LAYOUT``; ``ruleopt.engine.core`` checks they agree on import).
+Node layout (``nodes`` int64 [n, NF]): one row per ``struct ruleopt_node`` of
+``plugin/ruleopt_abi.h`` (kind, op, column, all-flag, a, b, first child, child count),
+column ``F_x`` holding member ``x`` at the struct's offset; ``nodes.view(NODE_DTYPE)``
+names them. The children of a node are contiguous and come after it, so the core's
+recursion always terminates. Kinds, opcodes and layout come from the header through
+``ruleopt._ext.abi``: there is no second copy to keep equal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ruleopt._ext import abi as _abi
 from ruleopt.engine.index import evttype_buckets
-from ruleopt.errors import RuleoptError
+from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.events.table import EventTable, has_wrapped_unsigned, python_number
 from ruleopt.fields import FieldInfo
 from ruleopt.rules import ast
@@ -43,21 +46,49 @@ from ruleopt.rules.model import Rule
 from . import reference, values
 from .text import to_bytes
 
-# ---------------------------------------------------------------- codes (see core_impl.pxi)
+if TYPE_CHECKING:  # both import this module: typing-only, not a runtime dependency
+    from .finer import DecisionTree
+    from .program import Program
 
-NF = 8
-F_KIND, F_OP, F_COL, F_ALL, F_A, F_B, F_CHILD, F_NCHILD = range(8)
-K_AND, K_OR, K_NOT, K_CMP, K_TRUE, K_FALSE = range(6)
-(
-    OP_EXISTS, OP_STR_EQ, OP_STR_NE, OP_STR_IN, OP_STR_TRUTH, OP_STR_CONTAINS,
-    OP_STR_STARTSWITH, OP_STR_ENDSWITH, OP_NUM_EQ, OP_NUM_NE, OP_NUM_LT, OP_NUM_LE,
-    OP_NUM_GT, OP_NUM_GE, OP_NUM_IN, OP_ROW_TRUTH,
-) = range(16)  # fmt: skip
+# ---------------------------------------------------------------- codes (ruleopt_abi.h)
 
-LAYOUT: dict[str, int] = {
-    name: value for name, value in globals().items()
-    if name.isupper() and name.startswith(("NF", "F_", "K_", "OP_")) and isinstance(value, int)
-}  # fmt: skip
+# Kinds, opcodes and the node layout are defined once, in plugin/ruleopt_abi.h; these
+# names are bound to the values the extension was compiled with.
+NODE_DTYPE: np.dtype = _abi.NODE_DTYPE
+if any(NODE_DTYPE[name] != np.dtype(np.int64) for name in NODE_DTYPE.names) or (
+    NODE_DTYPE.itemsize != 8 * len(NODE_DTYPE.names)
+):  # pragma: no cover - only a header edit breaking the int64-matrix view gets here
+    raise InternalError(
+        "the compiled node struct is not all int64 members: the node matrix view breaks",
+        hint="keep every member of ruleopt_node an int64_t (plugin/ruleopt_abi.h)",
+    )
+# Node arrays are int64 [n, NF] matrices; column F_x holds member x of the struct.
+NF: int = NODE_DTYPE.itemsize // 8
+_COLUMN = {name: NODE_DTYPE.fields[name][1] // 8 for name in NODE_DTYPE.names}
+F_KIND, F_OP, F_COL, F_ALL = _COLUMN["kind"], _COLUMN["op"], _COLUMN["col"], _COLUMN["all"]
+F_A, F_B, F_CHILD, F_NCHILD = _COLUMN["a"], _COLUMN["b"], _COLUMN["child"], _COLUMN["nchild"]
+
+NodeKind = _abi.NodeKind
+Op = _abi.Op
+K_AND, K_OR, K_NOT = int(NodeKind.K_AND), int(NodeKind.K_OR), int(NodeKind.K_NOT)
+K_CMP, K_TRUE, K_FALSE = int(NodeKind.K_CMP), int(NodeKind.K_TRUE), int(NodeKind.K_FALSE)
+OP_EXISTS = int(Op.OP_EXISTS)
+OP_STR_EQ, OP_STR_NE, OP_STR_IN = int(Op.OP_STR_EQ), int(Op.OP_STR_NE), int(Op.OP_STR_IN)
+OP_STR_TRUTH, OP_STR_CONTAINS = int(Op.OP_STR_TRUTH), int(Op.OP_STR_CONTAINS)
+OP_STR_STARTSWITH, OP_STR_ENDSWITH = int(Op.OP_STR_STARTSWITH), int(Op.OP_STR_ENDSWITH)
+OP_NUM_EQ, OP_NUM_NE, OP_NUM_LT = int(Op.OP_NUM_EQ), int(Op.OP_NUM_NE), int(Op.OP_NUM_LT)
+OP_NUM_LE, OP_NUM_GT, OP_NUM_GE = int(Op.OP_NUM_LE), int(Op.OP_NUM_GT), int(Op.OP_NUM_GE)
+OP_NUM_IN, OP_ROW_TRUTH = int(Op.OP_NUM_IN), int(Op.OP_ROW_TRUTH)
+
+
+def node_row(kind: int, op: int = 0, col: int = 0, all: int = 0, a: int = 0, b: int = 0,
+             child: int = 0, nchild: int = 0) -> list[int]:  # fmt: skip
+    """One node as an NF-long row, each member in its struct column (placed by name)."""
+    row = [0] * NF
+    row[F_KIND], row[F_OP], row[F_COL], row[F_ALL] = kind, op, col, all
+    row[F_A], row[F_B], row[F_CHILD], row[F_NCHILD] = a, b, child, nchild
+    return row
+
 
 _NUM_NATIVE = {"=": OP_NUM_EQ, "!=": OP_NUM_NE, "<": OP_NUM_LT, "<=": OP_NUM_LE,
                ">": OP_NUM_GT, ">=": OP_NUM_GE}  # fmt: skip
@@ -92,8 +123,8 @@ class CompiledRuleset:
     # instead of the recursive evaluator (ruleopt.engine.program.Program), and a decision
     # tree from evt.type to bucket (ruleopt.engine.finer.DecisionTree; idx_offsets then
     # index bucket ids, not evt.type ids, and ``bucket`` no longer applies).
-    program: Any = None
-    dtree: Any = None
+    program: Program | None = None
+    dtree: DecisionTree | None = None
 
     @property
     def n_rules(self) -> int:
@@ -201,7 +232,7 @@ class _Builder:
         if key not in self.cache:
             self.cache[key] = self._compare(cmp)
         kind, op, col, all_flag, a, b = self.cache[key]
-        return [kind, op, col, all_flag, a, b, 0, 0]
+        return node_row(kind, op, col, all_flag, a, b)
 
     def _compare(self, cmp: ast.Compare) -> tuple[int, int, int, int, int, int]:
         op = "=" if cmp.op == "==" else cmp.op
@@ -301,7 +332,7 @@ class _Builder:
             self.rows[slot] = self.compare(expr)
             return
         if isinstance(expr, ast.BoolConst):
-            self.rows[slot] = [K_TRUE if expr.value else K_FALSE, 0, 0, 0, 0, 0, 0, 0]
+            self.rows[slot] = node_row(K_TRUE if expr.value else K_FALSE)
             return
         if isinstance(expr, ast.Not):
             items: Sequence[ast.Expr] = (expr.operand,)
@@ -319,7 +350,7 @@ class _Builder:
         first = len(self.rows)
         # Children take contiguous slots after the parent, filled in source order.
         self.rows.extend([[0] * NF for _ in items])
-        self.rows[slot] = [kind, 0, 0, 0, 0, 0, first, len(items)]
+        self.rows[slot] = node_row(kind, child=first, nchild=len(items))
         for j, item in enumerate(items):
             self.place(item, first + j)
 

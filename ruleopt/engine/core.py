@@ -16,11 +16,11 @@ from types import ModuleType
 
 import numpy as np
 
-from ruleopt.errors import RuleoptError
+from ruleopt._ext import abi as _abi
+from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.events.table import EventTable
 from ruleopt.rules.model import Rule
 
-from . import compile as _compile
 from .compile import CompiledRuleset, compile_rules
 
 VARIANTS: dict[str, str] = {
@@ -28,15 +28,17 @@ VARIANTS: dict[str, str] = {
     "rules": "ruleopt._ext.core_rules",
     "stacks": "ruleopt._ext.core_stacks",
 }
-STAGES: tuple[str, ...] = ("next_event", "index_lookup", "rule_checks", "output", "iteration")
-BRANCHES: tuple[str, ...] = ("scap_timeout", "rules_unbroken", "rules_broken")
-RULE_BRANCHES: tuple[str, ...] = ("unmatched", "matched")
+# Names and limits of the trace, from plugin/trace.h (through ruleopt._ext.abi).
+STAGES: tuple[str, ...] = _abi.STAGES
+BRANCHES: tuple[str, ...] = _abi.BRANCHES
+RULE_BRANCHES: tuple[str, ...] = _abi.RULE_BRANCHES
+MAX_RULES: int = _abi.MAX_RULES
 
 _modules: dict[str, ModuleType] = {}
 
 
 def core_module(variant: str) -> ModuleType:
-    """The extension of one build; checks its node layout equals the compiler's."""
+    """The extension of one build; checks it was built from the compiler's ABI headers."""
     if variant not in VARIANTS:
         raise RuleoptError(
             f"unknown core variant '{variant}'", hint=f"one of {', '.join(VARIANTS)}"
@@ -49,14 +51,37 @@ def core_module(variant: str) -> ModuleType:
                 f"the compiled core ({VARIANTS[variant]}) is not built: {exc}",
                 hint="run: python setup.py build_ext --inplace",
             ) from None
-        for name, value in mod.LAYOUT.items():
-            if _compile.LAYOUT.get(name) != value:
-                raise RuleoptError(
-                    f"{VARIANTS[variant]} and ruleopt.engine.compile disagree on {name}",
-                    hint="rebuild the extensions (python setup.py build_ext --inplace)",
-                )
+        # One cheap check that this build and ruleopt._ext.abi (where the compiler reads
+        # the layout) come from the same headers: a stale in-place build fails here.
+        if getattr(mod, "ABI_DIGEST", None) != _abi.ABI_DIGEST:
+            raise InternalError(
+                f"{VARIANTS[variant]} was built from other ABI headers than "
+                f"ruleopt._ext.abi ({getattr(mod, 'ABI_DIGEST', 'none')} != "
+                f"{_abi.ABI_DIGEST})",
+                hint="rebuild the extensions (python setup.py build_ext --inplace)",
+            )
         _modules[variant] = mod
     return _modules[variant]
+
+
+def call_core(variant: str, compiled: CompiledRuleset, table: EventTable,
+              **options: object) -> dict:  # fmt: skip
+    """The extension's ``run`` (its raw result dict), with its failures as ruleopt's.
+
+    Whatever the core refuses or raises is a fault of ruleopt (the arrays come from its
+    compiler and strategies), reported as ``InternalError``; memory and Ctrl-C pass."""
+    mod = core_module(variant)
+    try:
+        return mod.run(compiled, table, **options)
+    except ValueError as exc:
+        # The core's validation refused arrays ruleopt's compiler (or a strategy) built.
+        raise InternalError(f"the compiled core refused its input: {exc}") from None
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # anything else from the core is our fault too
+        raise InternalError(
+            f"unexpected {type(exc).__name__} in the compiled core: {exc}"
+        ) from exc
 
 
 def tsc_hz() -> float:
@@ -165,16 +190,14 @@ def run_core(
             raise RuleoptError("rate must be a positive number of events per second")
         if buffer < 1:
             raise RuleoptError("buffer must hold at least one event")
-    if compiled.n_rules and int(compiled.rule_ids.max()) >= 8192:
-        raise RuleoptError("the core traces at most 8192 rules (rule ids 0..8191)")
-    mod = core_module(variant)
-    try:
-        raw = mod.run(
-            compiled, table, repeat=repeat, rate=rate, buffer=buffer if rate else 0,
-            empty_wait_s=empty_wait_s, first_match=first_match,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise RuleoptError(f"cannot run the core: {exc}") from None
+    if compiled.n_rules and int(compiled.rule_ids.max()) >= MAX_RULES:
+        raise RuleoptError(
+            f"the core traces at most {MAX_RULES} rules (rule ids 0..{MAX_RULES - 1})"
+        )
+    raw = call_core(
+        variant, compiled, table, repeat=repeat, rate=rate, buffer=buffer if rate else 0,
+        empty_wait_s=empty_wait_s, first_match=first_match,
+    )  # fmt: skip
     n_ids = int(compiled.rule_ids.max()) + 1 if compiled.n_rules else 0
     checks = np.zeros(n_ids, dtype=np.int64)
     matched = np.zeros(n_ids, dtype=np.int64)

@@ -17,7 +17,8 @@ compiled node), so a program differs from the recursive evaluator only in contro
   (the rows that reach the rule). Falco conditions have no side effects and every
   comparison is total (absent fields compare false), so any order gives the same value.
 
-Opcodes must equal the extension's ``INSTR`` (checked by ``check_opcodes``).
+Opcodes are ``plugin/ruleopt_abi.h``'s ``enum ruleopt_instr``, read through
+``ruleopt._ext.abi`` (``Instr``): the interpreter is compiled from the same definition.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ import bisect
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import numpy as np
 
+from ruleopt._ext.abi import Instr
 from ruleopt.errors import RuleoptError
 
 from .compile import (
@@ -56,11 +57,9 @@ from .compile import (
     CompiledRuleset,
 )  # fmt: skip
 
-I_CMP, I_JF, I_JT, I_NOT, I_CONST, I_RET, I_LOAD, I_STORE = range(8)
-INSTR: dict[str, int] = {
-    "I_CMP": I_CMP, "I_JF": I_JF, "I_JT": I_JT, "I_NOT": I_NOT, "I_CONST": I_CONST,
-    "I_RET": I_RET, "I_LOAD": I_LOAD, "I_STORE": I_STORE,
-}  # fmt: skip
+I_CMP, I_JF, I_JT, I_NOT = int(Instr.I_CMP), int(Instr.I_JF), int(Instr.I_JT), int(Instr.I_NOT)
+I_CONST, I_RET = int(Instr.I_CONST), int(Instr.I_RET)
+I_LOAD, I_STORE = int(Instr.I_LOAD), int(Instr.I_STORE)
 
 # Leaves worth a memo slot: a LOAD/STORE pair costs about one string-id compare, so only
 # comparisons that cost more (scans, set lookups, tables) are shared on their own.
@@ -77,16 +76,6 @@ class Program:
     starts: np.ndarray
     n_slots: int
     stats: dict[str, int] = field(default_factory=dict)
-
-
-def check_opcodes(mod: ModuleType) -> None:
-    """Refuse an extension built with other opcodes than this module emits."""
-    theirs = getattr(mod, "INSTR", None)
-    if theirs != INSTR:
-        raise RuleoptError(
-            f"{mod.__name__} does not run this flat-program format",
-            hint="rebuild the extensions (python setup.py build_ext --inplace)",
-        )
 
 
 def _children(nodes: np.ndarray, i: int) -> range:

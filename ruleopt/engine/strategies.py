@@ -38,7 +38,7 @@ from ruleopt.rules.model import Rule
 
 from . import program as _program
 from .compile import CompiledRuleset, compile_rules
-from .core import core_module, run_core, tsc_hz
+from .core import call_core, run_core, tsc_hz
 from .finer import finer_index
 
 PROBE_ROWS = 4096  # sample rows the reorder matcher measures truth and cost on
@@ -115,7 +115,7 @@ def measure_order(compiled: CompiledRuleset, table: EventTable) -> dict[int, lis
     each rule judged on the sample rows its index gives it."""
     rows = sample_rows(table)
     try:
-        probe = core_module("untraced").run(compiled, table, probe=rows)
+        probe = call_core("untraced", compiled, table, probe=rows)
     except ValueError as exc:
         raise RuleoptError(f"cannot measure the conditions: {exc}") from None
     buckets = bucket_of_rows(compiled, table, rows)
@@ -260,8 +260,6 @@ def prepare(strategy: Strategy | str, compiled: CompiledRuleset, table: EventTab
     s = get_strategy(strategy) if isinstance(strategy, str) else strategy
     t0 = time.perf_counter()
     built = MATCHERS[s.matcher](INDEXES[s.index](compiled, table), table)
-    if built.program is not None:
-        _program.check_opcodes(core_module("untraced"))
     by_id = {r.id: r for r in rules}
     kept = {rid: by_id[rid] for rid in compiled.rule_ids.tolist()}
     out = OUTPUTS[s.output](rule_metas(kept.values()))

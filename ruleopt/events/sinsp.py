@@ -21,7 +21,7 @@ reach libsinsp exactly as written; results come back as JSON on its stdout. Noth
 written to disk, and the tool is killed if we are (it also dies with its parent on its
 own, ``PR_SET_PDEATHSIG``).
 
-Semantics worth knowing (details in plugin/sinsp_tool.cpp):
+Semantics worth knowing (details in plugin/sinsp_extract.cpp and sinsp_run.cpp):
 
 * Internal events (procinfo snapshots at the start of a capture) are skipped unless
   ``internal=True``, as sysdig does; their evt.nums are still consumed.
@@ -50,6 +50,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ruleopt._ext import abi as _abi
 from ruleopt.deep import on_cancel
 from ruleopt.errors import RuleoptError
 
@@ -58,7 +59,12 @@ REPO_ROOT = PACKAGE_DIR.parent
 # Present only in a source checkout; an installed wheel has just the built tool.
 PLUGIN_DIR = REPO_ROOT / "plugin"
 BINARY = PACKAGE_DIR / "_bin" / "ruleopt-sinsp"
-MAX_RULES = 4096
+# The exchange's constants are defined once, in plugin/ruleopt_abi.h, which the tool is
+# compiled with; Python reads them through the small extension ruleopt._ext.abi (built
+# from the same header) rather than parsing the header, so no copy can drift and an
+# installed wheel (no plugin/ sources) has them too.
+MAX_RULES: int = _abi.SINSP_MAX_RULES
+RULE_RECORDS: int = _abi.SINSP_RULE_RECORDS  # netstrings per rule: id, name, condition
 
 _SETUP_HINT = "run ./setup.sh (installs libfalcosecurity0-dev, a C++ compiler and make)"
 _REINSTALL_HINT = (
@@ -69,10 +75,11 @@ _REINSTALL_HINT = (
 
 
 def _sources() -> list[Path]:
+    # What plugin/Makefile builds the tool from (its SRCS, HDRS and shared headers).
     return (
         sorted(PLUGIN_DIR.glob("sinsp_*.cpp"))
         + sorted(PLUGIN_DIR.glob("sinsp_*.h"))
-        + [PLUGIN_DIR / "Makefile"]
+        + [PLUGIN_DIR / n for n in ("ruleopt_abi.h", "trace.h", "trace.c", "Makefile")]
     )
 
 
@@ -88,7 +95,7 @@ def _stale(binary: Path) -> bool:
 
 
 # What ``ruleopt-sinsp version`` must print: the exchange format of this module.
-EXCHANGE_VERSION = "ruleopt-sinsp exchange 2"
+EXCHANGE_VERSION: str = _abi.SINSP_EXCHANGE
 _checked: dict[tuple[str, int], None] = {}
 
 
@@ -228,7 +235,7 @@ def _crash_error(
     rule_names: dict[int, str],
     fields: Sequence[str],
 ) -> RuleoptError:
-    """A located error for the tool's crash record (see on_fatal_signal in the tool)."""
+    """A located error for the tool's crash record (on_fatal_signal, sinsp_common.cpp)."""
     sig = int(info.get("crash") or 0)
     what = f"signal {sig}, {_signal_name(sig)}"
     phase = info.get("phase")
@@ -410,11 +417,13 @@ def run_harness(
             raise RuleoptError(f"duplicate rule id {rid}")
         seen.add(rid)
         names[rid] = name
-        records += [
+        rule_records = [
             str(rid).encode(),
             _to_bytes(name, f"rule name {name!r}"),
             _to_bytes(cond, f"the condition of rule {name!r}"),
         ]
+        assert len(rule_records) == RULE_RECORDS
+        records += rule_records
     binary = ensure_built()
     cmd = [str(binary), "run", str(capture), "-", "--repeat", str(repeat)]
     if internal:

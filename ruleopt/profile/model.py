@@ -25,13 +25,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ruleopt._ext import abi as _abi
 from ruleopt.errors import RuleoptError
 
 FORMAT = "ruleopt-profile/1"
-NBUCKETS = 64
+# log2 cycle buckets, plugin/trace.h's (the core and the libsinsp harness record them).
+NBUCKETS: int = _abi.HIST_BUCKETS
 
-# How an iteration of Falco's main loop ends (the study's three branches).
-BRANCHES: tuple[str, ...] = ("SCAP_TIMEOUT", "RULES_UNBROKEN", "RULES_BROKEN")
+# How an iteration of Falco's main loop ends (the study's three branches): trace.h's
+# branches, in its order, named in the study's upper case.
+BRANCHES: tuple[str, ...] = tuple(b.upper() for b in _abi.BRANCHES)
 # The key for a stage measured without knowing the branch (e.g. the harness's next()).
 ALL = "ALL"
 BRANCH_KEYS: tuple[str, ...] = BRANCHES + (ALL,)
