@@ -239,7 +239,6 @@ def _table() -> dict[str, Producer]:
             "evt.dir": _evt_dir,
             "evt.num": _evt_num,
             "evt.rawtime": _evt_time,
-            "evt.time.ns": _evt_time,
             "evt.rawres": _evt_rawres,
             "evt.res": _evt_res,
             "evt.failed": _evt_failed,
