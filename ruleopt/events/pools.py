@@ -98,6 +98,8 @@ class Pool:
 
 
 def build_processes(seed: int, size: int = 384) -> Pool:
+    """Processes drawn from the archetypes: ancestry (``proc.aname``, parent first),
+    command line, user and, for containerised programs, a container of an image."""
     rng = stream(seed, "processes")
     names = list(ARCHETYPES)
     arch = rng.choice(len(names), size=size, p=weights([ARCHETYPES[n][0] for n in names]))
@@ -164,6 +166,8 @@ def build_processes(seed: int, size: int = 384) -> Pool:
 
 
 def build_files(seed: int) -> Pool:
+    """Every catalog file, plus a long tail of temp and /proc files; ``_weight`` is how
+    often calls pick each (the directory's weight, falling with the file's rank)."""
     rng = stream(seed, "files")
     dirs = list(FILES)
     entries: list[tuple[str, str, bool, float]] = []
@@ -195,6 +199,7 @@ def build_files(seed: int) -> Pool:
 
 
 def build_sockets(seed: int, size: int = 256) -> Pool:
+    """Client sockets to the catalog's servers (zipf-weighted), one in 16 a unix socket."""
     rng = stream(seed, "sockets")
     pool = Pool(size)
     p: dict[str, list] = {k: [None] * size for k in SOCKET_KEYS}
