@@ -15,7 +15,8 @@ from ruleopt.cli import main
 from ruleopt.engine.reference import evaluate, prepare
 from ruleopt.errors import RuleoptError
 from ruleopt.events import solver
-from ruleopt.events.generator import _break_rows, default_workload, generate, rule_templates
+from ruleopt.events.generator import default_workload, generate, rule_templates
+from ruleopt.events.stamping import break_rows as _break_rows
 from ruleopt.events.table import EventTable, is_multi, storage_kind
 from ruleopt.fields import resolve
 from ruleopt.rules import ast
