@@ -97,6 +97,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.strategies",
             "ruleopt.engine.verify",
             "ruleopt.engine.power",
+            "ruleopt.engine.real",
         ),
     ),
     ("profile", ("ruleopt.profile.*",)),
@@ -140,6 +141,14 @@ def _layer_of(module: str) -> int | None:
     return None
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
 def _imports(module: str) -> list[tuple[str, int, bool]]:
     """``(imported module, line, inside a function)`` for each ruleopt import of ``module``."""
     path = MODULES[module]
@@ -149,6 +158,10 @@ def _imports(module: str) -> list[tuple[str, int, bool]]:
 
     def visit(node: ast.AST, nested: bool) -> None:
         for child in ast.iter_child_nodes(node):
+            if _is_type_checking(child):
+                # `if TYPE_CHECKING:` imports name types for annotations and never run:
+                # they are no dependency between layers (compile names finer's tree type).
+                continue
             inner = nested or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             if isinstance(child, ast.Import):
                 out.extend((a.name, child.lineno, nested) for a in child.names)
