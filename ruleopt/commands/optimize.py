@@ -24,13 +24,19 @@ HELP = "write an equivalent, faster rules file (proven rewrites, checked on EVEN
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="RULES.yaml|EVENTS",
-                        help="rules files (.yaml/.yml, loaded in order), then event files to "
-                             "measure and check on (.scap captures, .npz tables, .jsonl)")
-    parser.add_argument("-o", "--output", required=True, metavar="OPTIMIZED.yaml",
-                        help="the rules file to write")
-    parser.add_argument("--json", action="store_true",
-                        help="print what was rewritten and checked as JSON")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="RULES.yaml|EVENTS",
+        help="rules files (.yaml/.yml, loaded in order), then event files to "
+        "measure and check on (.scap captures, .npz tables, .jsonl)",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OPTIMIZED.yaml", help="the rules file to write"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print what was rewritten and checked as JSON"
+    )
 
 
 def _split(inputs: list[str]) -> tuple[list[str], list[str]]:
@@ -54,19 +60,27 @@ def run(args: argparse.Namespace) -> int:
         check_events_file(e)
     check_output(args.output, directory=False, suffix=None)
     if any(Path(args.output).resolve() == Path(f).resolve() for f in rules_files):
-        raise RuleoptError("the output would overwrite an input rules file",
-                           file=args.output, hint="write the optimized file elsewhere")
+        raise RuleoptError(
+            "the output would overwrite an input rules file",
+            file=args.output,
+            hint="write the optimized file elsewhere",
+        )
     console = Console(stderr=True)
     original = load_rules(rules_files)
     sources = []
     for e in event_files:
         with console.status(f"reading {e}"):
-            sources.append((load_events(e, original),
-                            Path(e) if input_kind(e) == "capture" else None))
-    header = ["Written by `ruleopt optimize` from " + ", ".join(Path(f).name for f in rules_files)
-              + ": the same rules, with the rewrites noted above each item; every rewrite",
-              "is an equivalence, checked on " + (", ".join(Path(e).name for e in event_files)
-                                                  or "no events (structure only)") + "."]
+            sources.append(
+                (load_events(e, original), Path(e) if input_kind(e) == "capture" else None)
+            )
+    header = [
+        "Written by `ruleopt optimize` from "
+        + ", ".join(Path(f).name for f in rules_files)
+        + ": the same rules, with the rewrites noted above each item; every rewrite",
+        "is an equivalence, checked on "
+        + (", ".join(Path(e).name for e in event_files) or "no events (structure only)")
+        + ".",
+    ]
     with console.status("rewriting and checking"):
         result = optimize(rules_files, sources, header)
     captures = [cap for _t, cap in sources if cap is not None]
@@ -80,21 +94,32 @@ def run(args: argparse.Namespace) -> int:
     write_text(args.output, text)
     report = {
         "output": args.output,
-        "rewritten": [{"kind": r.kind, "name": r.name, "changes": r.changes,
-                       "before": r.before, "after": r.after} for r in result.rewrites],
+        "rewritten": [
+            {
+                "kind": r.kind,
+                "name": r.name,
+                "changes": r.changes,
+                "before": r.before,
+                "after": r.after,
+            }
+            for r in result.rewrites
+        ],
         "reverted": result.reverted,
-        "checked_on": [{"events": src, "rules": len(ds),
-                        "differ": sum(d.status != "same" for d in ds)}
-                       for src, ds in result.diffs],
+        "checked_on": [
+            {"events": src, "rules": len(ds), "differ": sum(d.status != "same" for d in ds)}
+            for src, ds in result.diffs
+        ],
         "effect": effect.to_dict() if effect else None,
     }
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     out = Console()
-    out.print(f"wrote {args.output}: {len(result.rewrites)} item(s) rewritten "
-              f"({sum(r.kind == 'rule' for r in result.rewrites)} rules, "
-              f"{sum(r.kind == 'macro' for r in result.rewrites)} macros)")
+    out.print(
+        f"wrote {args.output}: {len(result.rewrites)} item(s) rewritten "
+        f"({sum(r.kind == 'rule' for r in result.rewrites)} rules, "
+        f"{sum(r.kind == 'macro' for r in result.rewrites)} macros)"
+    )
     for src, ds in result.diffs:
         out.print(f"  same alerts rule by rule on {src}: {len(ds)} rules, 0 differ")
     if result.reverted:

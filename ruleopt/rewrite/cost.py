@@ -17,13 +17,31 @@ from ruleopt.engine.reference import prepare
 from ruleopt.errors import RuleoptError
 from ruleopt.rules.ast import And, BoolConst, Compare, Expr, Field, Not, Or, Transform
 
-_OP_COST = {"contains": 2.0, "icontains": 3.0, "startswith": 1.5, "endswith": 1.5,
-            "glob": 4.0, "pmatch": 3.0, "in": 1.5, "intersects": 2.0}
+_OP_COST = {
+    "contains": 2.0,
+    "icontains": 3.0,
+    "startswith": 1.5,
+    "endswith": 1.5,
+    "glob": 4.0,
+    "pmatch": 3.0,
+    "in": 1.5,
+    "intersects": 2.0,
+}
 # Fields that cost more than a lookup: the process tree walk, the command line built
 # from the argument list, fd fields that format an address.
-_FIELD_COST = {"proc.aname": 8.0, "proc.apid": 8.0, "proc.cmdline": 3.0, "proc.args": 3.0,
-               "proc.exeline": 3.0, "fd.name": 1.5, "fd.directory": 2.0, "fd.filename": 2.0,
-               "evt.type": 0.3, "evt.num": 0.3, "evt.dir": 0.3}
+_FIELD_COST = {
+    "proc.aname": 8.0,
+    "proc.apid": 8.0,
+    "proc.cmdline": 3.0,
+    "proc.args": 3.0,
+    "proc.exeline": 3.0,
+    "fd.name": 1.5,
+    "fd.directory": 2.0,
+    "fd.filename": 2.0,
+    "evt.type": 0.3,
+    "evt.num": 0.3,
+    "evt.dir": 0.3,
+}
 
 
 def compare_cost(cmp: Compare) -> float:
@@ -114,7 +132,9 @@ def greedy_order(costs: list[float], truth: list[np.ndarray | None], conj: bool)
     return out
 
 
-def expected_cost(costs: list[float], truth: list[np.ndarray], conj: bool, order: list[int]) -> float:
+def expected_cost(
+    costs: list[float], truth: list[np.ndarray], conj: bool, order: list[int]
+) -> float:
     """Mean cost per event of evaluating the operands in ``order`` with short-circuit."""
     if not truth:
         return 0.0

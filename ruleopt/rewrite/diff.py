@@ -37,16 +37,18 @@ def _libsinsp_matches(rules: list[Rule], capture: Path | str) -> dict[str, list[
     out: dict[str, list[int] | None] = {r.name: None for r in rules}
     if not judged:
         return out
-    doc = sinsp.run_harness(capture, [(k, r.name, print_expr(r.condition))
-                                      for k, r in enumerate(judged)])
+    doc = sinsp.run_harness(
+        capture, [(k, r.name, print_expr(r.condition)) for k, r in enumerate(judged)]
+    )
     for h in doc["rules"]:
         if h["status"] == "ok":
             out[judged[h["id"]].name] = sorted(h["matched_evtnums"])
     return out
 
 
-def diff_rulesets(a: RuleSet, b: RuleSet, table: EventTable,
-                  capture: Path | str | None = None) -> list[RuleDiff]:
+def diff_rulesets(
+    a: RuleSet, b: RuleSet, table: EventTable, capture: Path | str | None = None
+) -> list[RuleDiff]:
     """Per rule name (A's order, then B's new names): same or different alerts.
 
     ``table`` holds the events (for a capture, what libsinsp extracted from it, with the
@@ -66,8 +68,10 @@ def diff_rulesets(a: RuleSet, b: RuleSet, table: EventTable,
             out.append(RuleDiff(name, "only_b", b_matches=len(ref_b[name])))
             continue
         d = RuleDiff(name, "same", a_matches=len(ref_a[name]), b_matches=len(ref_b[name]))
-        for engine, ma, mb in (("reference", ref_a[name], ref_b[name]),
-                               ("libsinsp", lib_a.get(name), lib_b.get(name))):
+        for engine, ma, mb in (
+            ("reference", ref_a[name], ref_b[name]),
+            ("libsinsp", lib_a.get(name), lib_b.get(name)),
+        ):
             if ma is None and mb is None:
                 continue
             sym = set(ma or ()) ^ set(mb or ()) if (ma is not None and mb is not None) else None

@@ -44,8 +44,7 @@ class OwnExpander:
         if isinstance(expr, Compare) and isinstance(expr.rhs, ValueList):
             values: list[Value] = []
             for item in expr.rhs.items:
-                values.extend(self.list_values(item.name) if isinstance(item, ListRef)
-                              else (item,))
+                values.extend(self.list_values(item.name) if isinstance(item, ListRef) else (item,))
             return Compare(expr.lhs, expr.op, ValueList(tuple(values)))
         return expr
 
@@ -77,7 +76,12 @@ class OwnExpander:
         value: bool | None = None
         if isinstance(e, BoolConst):
             value = e.value
-        elif (isinstance(e, Compare) and e.lhs == Field("evt.num") and isinstance(e.rhs, Value)
-              and e.rhs.text.strip() == "0" and e.op in (">=", "=")):
+        elif (
+            isinstance(e, Compare)
+            and e.lhs == Field("evt.num")
+            and isinstance(e.rhs, Value)
+            and e.rhs.text.strip() == "0"
+            and e.op in (">=", "=")
+        ):
             value = e.op == ">="
         return None if value is None else value != negate

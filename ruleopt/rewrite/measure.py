@@ -35,30 +35,42 @@ class Effect:
         return self.per_event(self.before) / a if a else float("inf")
 
     def summary(self) -> str:
-        return (f"libsinsp 2022 rule checks on {Path(self.capture).name} ({self.events} events"
-                f" x {self.repeat}): {self.per_event(self.before):.1f} -> "
-                f"{self.per_event(self.after):.1f} cycles per event ({self.ratio():.2f}x)")
+        return (
+            f"libsinsp 2022 rule checks on {Path(self.capture).name} ({self.events} events"
+            f" x {self.repeat}): {self.per_event(self.before):.1f} -> "
+            f"{self.per_event(self.after):.1f} cycles per event ({self.ratio():.2f}x)"
+        )
 
     def per_rule_notes(self) -> dict[str, str]:
         out = {}
         for name, b in self.before.items():
             n = self.checks.get(name, 0)
             if n and name in self.after:
-                out[name] = (f"libsinsp 2022 on {Path(self.capture).name}: "
-                             f"{b / n:.0f} -> {self.after[name] / n:.0f} cycles per check "
-                             f"over {n} checks")
+                out[name] = (
+                    f"libsinsp 2022 on {Path(self.capture).name}: "
+                    f"{b / n:.0f} -> {self.after[name] / n:.0f} cycles per check "
+                    f"over {n} checks"
+                )
         return out
 
     def to_dict(self) -> dict:
-        return {"capture": self.capture, "events": self.events, "repeat": self.repeat,
-                "cycles_per_event_before": self.per_event(self.before),
-                "cycles_per_event_after": self.per_event(self.after), "ratio": self.ratio(),
-                "rules": {k: {"before": v, "after": self.after.get(k),
-                              "checks": self.checks.get(k)} for k, v in self.before.items()}}
+        return {
+            "capture": self.capture,
+            "events": self.events,
+            "repeat": self.repeat,
+            "cycles_per_event_before": self.per_event(self.before),
+            "cycles_per_event_after": self.per_event(self.after),
+            "ratio": self.ratio(),
+            "rules": {
+                k: {"before": v, "after": self.after.get(k), "checks": self.checks.get(k)}
+                for k, v in self.before.items()
+            },
+        }
 
 
-def measure_effect(original: RuleSet, optimized: RuleSet, capture: Path | str,
-                   repeat: int = 3) -> Effect:
+def measure_effect(
+    original: RuleSet, optimized: RuleSet, capture: Path | str, repeat: int = 3
+) -> Effect:
     """Cycles per rule, original and optimized, in one harness run of ``repeat`` passes."""
     a = [r for r in original.enabled_rules() if unsupported_reason(r) is None]
     names = {r.name for r in a}

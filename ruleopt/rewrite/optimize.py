@@ -89,16 +89,19 @@ def _structural(expr: Expr, ex: OwnExpander | None, changes: list[str]) -> Expr:
     if ex is not None:
         folded = _fold_macros(expr, ex)
         if folded != expr:
-            changes.append("fold: constant macros (always_true/never_true) dropped "
-                           "from and/or")
+            changes.append("fold: constant macros (always_true/never_true) dropped from and/or")
             expr = folded
     for name, fn in rules.STRUCTURAL:
         new = fn(expr)
         if new != expr:
-            changes.append({"flatten": "flatten: nested and/or of one kind merged",
-                            "fold": "fold: constants folded",
-                            "dedupe": "dedupe: repeated operands removed",
-                            "merge-in": "merge-in: or of = on one field is one `in`"}[name])
+            changes.append(
+                {
+                    "flatten": "flatten: nested and/or of one kind merged",
+                    "fold": "fold: constants folded",
+                    "dedupe": "dedupe: repeated operands removed",
+                    "merge-in": "merge-in: or of = on one field is one `in`",
+                }[name]
+            )
             expr = new
     return expr
 
@@ -111,6 +114,7 @@ def _static_key(ex: OwnExpander):
         if isinstance(parent, And) and cost.selects_evttype(full):
             return -1.0 if cost.is_evttype_test(full) else -0.5
         return 0.0
+
     return key
 
 
@@ -132,8 +136,9 @@ def _measured_order(expr: Expr, ex: OwnExpander, events: list[dict]) -> tuple[Ex
     after = cost.expected_cost(costs, truth, conj, order)
     if after >= before or order == list(range(len(full))):
         return expr, None
-    note = (f"model cost per checked event {before:.2f} -> {after:.2f} on {len(events)} "
-            "measured events")
+    note = (
+        f"model cost per checked event {before:.2f} -> {after:.2f} on {len(events)} measured events"
+    )
     return type(expr)(tuple(expr.items[k] for k in order)), note
 
 
@@ -172,8 +177,11 @@ def plan(ruleset: RuleSet, items: list[Item], table: EventTable | None) -> dict[
     for it in items:
         if it.kind == "rule" and it.name in samples and condition_of(it) is not None:
             try:
-                used = {n.name for n in walk(parse_condition(condition_of(it)))
-                        if isinstance(n, MacroRef)}
+                used = {
+                    n.name
+                    for n in walk(parse_condition(condition_of(it)))
+                    if isinstance(n, MacroRef)
+                }
             except Exception:  # noqa: BLE001 - see below
                 continue
             for m in used:
@@ -183,8 +191,12 @@ def plan(ruleset: RuleSet, items: list[Item], table: EventTable | None) -> dict[
     out: dict[int, Rewrite] = {}
     for pos, it in enumerate(items):
         text = condition_of(it)
-        if (it.kind not in ("rule", "macro") or it.append or text is None
-                or counts[(it.kind, it.name)] != 1):
+        if (
+            it.kind not in ("rule", "macro")
+            or it.append
+            or text is None
+            or counts[(it.kind, it.name)] != 1
+        ):
             continue
         if it.kind == "rule" and it.name not in known:
             continue
@@ -206,8 +218,10 @@ def plan(ruleset: RuleSet, items: list[Item], table: EventTable | None) -> dict[
             ordered2, measured = _measured_order(ordered, ex, sample)
             ordered = ordered2
         if ordered != new:
-            changes.append("order: event-type tests first, then operands by cost per "
-                           "event decided" + (" (measured)" if measured else " (static model)"))
+            changes.append(
+                "order: event-type tests first, then operands by cost per "
+                "event decided" + (" (measured)" if measured else " (static model)")
+            )
             new = ordered
         if new == own:
             continue
@@ -226,8 +240,18 @@ def _load_text(text: str) -> RuleSet:
 
 
 def _same_shape(a: Rule, b: Rule) -> str | None:
-    for attr in ("name", "priority", "output", "tags", "source", "enabled", "desc",
-                 "evttypes", "skip_if_unknown_filter", "exception_fields"):
+    for attr in (
+        "name",
+        "priority",
+        "output",
+        "tags",
+        "source",
+        "enabled",
+        "desc",
+        "evttypes",
+        "skip_if_unknown_filter",
+        "exception_fields",
+    ):
         if getattr(a, attr) != getattr(b, attr):
             return attr
     return None
@@ -242,8 +266,10 @@ def build_text(items: list[Item], rewrites: dict[int, Rewrite], header: list[str
             comments.append([])
             continue
         nodes.append(with_condition(it, rw.after))
-        c = [f"ruleopt optimize: {it.kind} rewritten ({len(rw.changes)} change(s), each a "
-             "proven equivalence)"]
+        c = [
+            f"ruleopt optimize: {it.kind} rewritten ({len(rw.changes)} change(s), each a "
+            "proven equivalence)"
+        ]
         c += [f"  {ch}" for ch in rw.changes]
         if rw.measured:
             c.append(f"  measured: {rw.measured}")
@@ -252,8 +278,11 @@ def build_text(items: list[Item], rewrites: dict[int, Rewrite], header: list[str
     return render(nodes, comments, header)
 
 
-def optimize(files: Sequence[Path | str], sources: Sequence[tuple[EventTable, Path | None]],
-             header: list[str] | None = None) -> Result:
+def optimize(
+    files: Sequence[Path | str],
+    sources: Sequence[tuple[EventTable, Path | None]],
+    header: list[str] | None = None,
+) -> Result:
     """The optimized text of ``files`` and what was checked. ``sources``: event tables,
     each with its capture when it came from one (then libsinsp judges too)."""
     ruleset = load_rules(list(files))
@@ -265,12 +294,15 @@ def optimize(files: Sequence[Path | str], sources: Sequence[tuple[EventTable, Pa
         text = build_text(items, rewrites, head)
         new = _load_text(text)
         bad = _shape_problems(ruleset, new)
-        diffs = [(str(cap) if cap else "events", diff_rulesets(ruleset, new, table, cap))
-                 for table, cap in sources]
+        diffs = [
+            (str(cap) if cap else "events", diff_rulesets(ruleset, new, table, cap))
+            for table, cap in sources
+        ]
         bad |= {d.rule for _, ds in diffs for d in ds if d.status != "same"}
         if not bad:
-            return Result(text, [rewrites[k] for k in sorted(rewrites)], reverted, diffs, new,
-                          items, rewrites)
+            return Result(
+                text, [rewrites[k] for k in sorted(rewrites)], reverted, diffs, new, items, rewrites
+            )
         drop = [k for k, rw in rewrites.items() if rw.kind == "rule" and rw.name in bad]
         if not drop:  # a macro rewrite must be to blame: give every macro its text back
             drop = [k for k, rw in rewrites.items() if rw.kind == "macro"]
@@ -279,9 +311,10 @@ def optimize(files: Sequence[Path | str], sources: Sequence[tuple[EventTable, Pa
         for k in drop:
             reverted.append(f"{rewrites[k].kind} '{rewrites[k].name}'")
             del rewrites[k]
-    raise RuleoptError("optimize could not prove the rewritten file equivalent: "
-                       + ", ".join(sorted(bad)),
-                       hint="report this as a bug; no file was written")
+    raise RuleoptError(
+        "optimize could not prove the rewritten file equivalent: " + ", ".join(sorted(bad)),
+        hint="report this as a bug; no file was written",
+    )
 
 
 def _shape_problems(a: RuleSet, b: RuleSet) -> set[str]:

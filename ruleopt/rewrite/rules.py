@@ -43,13 +43,15 @@ def _rebuild(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
 
 
 def flatten(expr: Expr) -> Expr:
-    """``a and (b and c)`` → ``a and b and c`` (likewise ``or``).
+    """``a and (b and c)`` → ``a and b and c`` (likewise ``or``); ``and(a)`` → ``a``.
 
     Equivalence: associativity of a side-effect-free conjunction. The printer then needs
     no parentheses, and one level is one short-circuit loop in libsinsp."""
 
     def one(e: Expr) -> Expr:
         if isinstance(e, (And, Or)):
+            if len(e.items) == 1:  # an and/or of one operand is that operand
+                return e.items[0]
             kind = type(e)
             if any(isinstance(i, kind) for i in e.items):
                 items: list[Expr] = []

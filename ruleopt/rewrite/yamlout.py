@@ -51,8 +51,9 @@ def read_items(files: list[Path | str]) -> list[Item]:
             if doc is None:
                 continue
             if not isinstance(doc, yaml.SequenceNode):
-                raise RuleoptError("a rules file is a list of items", file=str(f),
-                                   line=doc.start_mark.line + 1)
+                raise RuleoptError(
+                    "a rules file is a list of items", file=str(f), line=doc.start_mark.line + 1
+                )
             for node in doc.value:
                 kind = name = None
                 append = False
@@ -78,8 +79,15 @@ def condition_of(item: Item) -> str | None:
 def with_condition(item: Item, text: str) -> yaml.MappingNode:
     """The item's node with its condition replaced (other nodes shared, not copied)."""
     node = item.node
-    pairs = [(k, yaml.ScalarNode(_STR, text) if isinstance(k, yaml.ScalarNode)
-              and k.value == "condition" else v) for k, v in node.value]
+    pairs = [
+        (
+            k,
+            yaml.ScalarNode(_STR, text)
+            if isinstance(k, yaml.ScalarNode) and k.value == "condition"
+            else v,
+        )
+        for k, v in node.value
+    ]
     return yaml.MappingNode(node.tag, pairs, flow_style=node.flow_style)
 
 
