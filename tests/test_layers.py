@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.events",
             "ruleopt.profile",
             "ruleopt.commands",
+            "ruleopt.rewrite",
             "ruleopt._ext",
             "ruleopt._ext.*",
             "ruleopt.errors",
@@ -89,6 +90,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("profile", ("ruleopt.profile.*",)),
+    ("rewrite", ("ruleopt.rewrite.*",)),
     ("commands", ("ruleopt.commands.*",)),
     ("cli", ("ruleopt.cli", "ruleopt.__main__")),
 )
