@@ -113,3 +113,14 @@ def test_cli_optimizes_and_reports(tmp_path) -> None:
     assert report["rewritten"] and report["checked_on"][0]["differ"] == 0
     assert report["effect"]["cycles_per_event_before"] > 0
     assert load_rules(out).rule("Write below etc").priority == "Error"
+
+
+def test_comments_cannot_break_out_of_their_line() -> None:
+    """A file or rule text with line breaks in a comment stays one comment line each."""
+    import yaml
+
+    from ruleopt.rewrite.yamlout import render
+
+    node = yaml.compose("- list: l\n  items: [a]\n")
+    text = render(node.value, [["x\n- list: evil\u2028y"]], ["name\r\n- macro: m"])
+    assert yaml.safe_load(text) == [{"list": "l", "items": ["a"]}]

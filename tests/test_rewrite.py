@@ -77,7 +77,7 @@ def _keyed(seed: int):
     return lambda parent, operand, pos: rng.random()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cond=CONDITIONS, events=EVENTS, seed=st.integers(0, 2**16))
 def test_every_rewrite_keeps_the_match_set(cond, events, seed) -> None:
     out = cond
@@ -88,7 +88,7 @@ def test_every_rewrite_keeps_the_match_set(cond, events, seed) -> None:
     _same_matches(cond, rules.reorder(out, _keyed(seed)), events)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cond=CONDITIONS, seed=st.integers(0, 2**16))
 def test_rewrites_keep_the_event_type_index_and_print_back(cond, seed) -> None:
     """The index (libsinsp 2022's event-type algebra) is the same, so the same rules are

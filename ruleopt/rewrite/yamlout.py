@@ -12,6 +12,7 @@ comments saying what changed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,12 @@ from ruleopt.rules.yamlsafe import compose_documents, decode
 
 _STR = "tag:yaml.org,2002:str"
 KINDS = ("rule", "macro", "list")
+# What YAML reads as a line break: inside a comment it would end the comment.
+_BREAKS = re.compile("[\n\r\x85\u2028\u2029]")
+
+
+def _comment(text: str) -> str:
+    return "# " + _BREAKS.sub(" ", text) + "\n"
 
 
 @dataclass
@@ -98,13 +105,13 @@ def render(nodes: list[yaml.Node], comments: list[list[str]], header: list[str])
     # Items of a top-level block sequence start at column 0 with "- "; every other line
     # of an item is indented (mapping keys and scalar continuations alike).
     lines = text.splitlines(keepends=True)
-    out = [f"# {h}\n" for h in header]
+    out = [_comment(h) for h in header]
     k = -1
     for line in lines:
         if line.startswith("- ") or line.rstrip("\n") == "-":
             k += 1
             if comments[k]:
                 out.append("\n")
-                out.extend(f"# {c}\n" for c in comments[k])
+                out.extend(_comment(c) for c in comments[k])
         out.append(line)
     return "".join(out)
