@@ -217,7 +217,12 @@ def plan(ruleset: RuleSet, items: list[Item], table: EventTable | None) -> dict[
         # Macros keep their constant hooks (user_known_* are meant to be appended to).
         new = _structural(own, ex if it.kind == "rule" else None, changes)
         if isinstance(new, BoolConst):
-            continue  # no Falco spelling for a constant condition: leave it be
+            # No Falco spelling for a constant condition (and the index must not change):
+            # keep the constant macros; ordering then puts the one that decides first.
+            changes = []
+            new = _structural(own, None, changes)
+            if isinstance(new, BoolConst):
+                continue
         # Without events the author's order stays: the static model alone is too coarse
         # to overrule it (measured on the shared rulesets, it made rules slower).
         ordered = new
@@ -228,8 +233,8 @@ def plan(ruleset: RuleSet, items: list[Item], table: EventTable | None) -> dict[
             ordered = ordered2
         if ordered != new:
             changes.append(
-                "order: event-type tests first, then operands by cost per "
-                "event decided" + (" (measured)" if measured else " (static model)")
+                "order: and/or operands by cost per event decided (cost model x pass "
+                "rates measured on the events the index sends this item)"
             )
             new = ordered
         if new == own:
