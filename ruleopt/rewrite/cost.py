@@ -70,32 +70,9 @@ def static_cost(expr: Expr) -> float:
     return 1.0
 
 
-def is_evttype_test(expr: Expr) -> bool:
-    """Whether ``expr`` reads only ``evt.type`` (possibly under not/and/or)."""
-    if isinstance(expr, Compare):
-        return expr.lhs == Field("evt.type")
-    if isinstance(expr, Not):
-        return is_evttype_test(expr.operand)
-    if isinstance(expr, (And, Or)):
-        return all(is_evttype_test(i) for i in expr.items)
-    return False
-
-
-def selects_evttype(expr: Expr) -> bool:
-    """Whether ``expr`` holds only on some event types (an ``evt.type`` test that every
-    way of being true passes): a cheap, usually decisive test to run first."""
-    if isinstance(expr, Compare):
-        return expr.lhs == Field("evt.type") and expr.op in ("=", "in")
-    if isinstance(expr, And):
-        return any(selects_evttype(i) for i in expr.items)
-    if isinstance(expr, Or):
-        return all(selects_evttype(i) for i in expr.items)
-    return False
-
-
 def passes(expr: Expr, events: list[dict]) -> np.ndarray | None:
     """Per event, whether the expanded ``expr`` holds (reference evaluator), or None when
-    the reference cannot evaluate it (then only the static model orders it)."""
+    the reference cannot evaluate it (then that and/or keeps its order)."""
     try:
         fn = prepare(expr)
     except RuleoptError:
