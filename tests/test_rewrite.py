@@ -161,3 +161,15 @@ def test_constant_macros_are_falcos_own_only() -> None:
     for num in (1, 2, 2**63):
         assert reference.evaluate(ex.expand(ast.MacroRef("never_true")), {"evt.num": num}) is False
         assert reference.evaluate(ex.expand(ast.MacroRef("always_true")), {"evt.num": num}) is True
+
+
+@settings(max_examples=150, deadline=None)
+@given(cond=CONDITIONS, train=EVENTS, events=EVENTS)
+def test_measured_order_keeps_the_match_set(cond, train, events) -> None:
+    """``optimize``'s measured ordering (every and/or, nested ones on the events reaching
+    them) on figures from one set of events, checked on another."""
+    from ruleopt.rewrite.optimize import _measured_order
+
+    ordered, _note = _measured_order(cond, OwnExpander(RuleSet(rules=())), train)
+    _same_matches(cond, ordered, events + train)
+    assert evttypes_of(ordered) == evttypes_of(cond)
