@@ -21,6 +21,7 @@ from ruleopt.fsutil import located_os_error
 # Order is the order of ``ruleopt --help``.
 COMMANDS: tuple[str, ...] = (
     "check", "import_", "generate", "verify", "harness", "profile", "compare", "advise",
+    "optimize",
 )
 
 
