@@ -121,3 +121,32 @@ def test_input_errors(capsys) -> None:
     with pytest.raises(SystemExit) as exc:  # argparse's usage error
         main(["compare", "--repeat", "0", "--strategies", "flat"])
     assert exc.value.code == 2
+
+
+_NOT_ON_2022 = """\
+- rule: lowered
+  desc: a transformer libsinsp 2022 does not have
+  condition: evt.type = open and tolower(proc.name) = cat
+  output: "lowered %proc.name"
+  priority: WARNING
+"""
+
+
+def test_rules_libsinsp_cannot_judge(tmp_path, capsys) -> None:
+    """By default compare falls back to the replica and says so; asked for libsinsp by
+    name, it is one error naming the rules file (found by the fuzz suite: unlocated)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(_NOT_ON_2022)
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"evt.type": "open", "proc.name": "CAT", "evt.dir": "<"}\n')
+    code = main(["compare", str(rules), str(events), "--json", "--repeat", "1"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["equivalent"] is True
+    assert doc["engines"] == ["replica"]
+    assert {r["engine"] for r in doc["strategies"]} == {"replica"}
+    assert "can judge none of these rules" in doc["capture"]
+    code = main(["compare", str(rules), str(events), "--repeat", "1", "--engine", "libsinsp"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{rules}: libsinsp 2022 can judge none of these rules" in err
+    assert "tolower" in err

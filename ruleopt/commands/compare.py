@@ -43,6 +43,7 @@ from ruleopt.engine import strategies as S
 from ruleopt.engine.core import tsc_hz
 from ruleopt.errors import RuleoptError
 from ruleopt.events.table import EventTable
+from ruleopt.events.workload_scap import write_capture
 from ruleopt.rules.model import Rule
 
 NAME = "compare"
@@ -111,7 +112,7 @@ def _engines(engine: str) -> tuple[str, ...]:
 
 def compare(rule_files: list[str], events: str | None, names: list[str], repeat: int,
             progress: bool = True, *, engine: str = "replica", mode: str = "first",
-            workdir: str | None = None) -> dict:  # fmt: skip
+            workdir: str | None = None, engine_chosen: bool = True) -> dict:  # fmt: skip
     """Measure ``names`` (baseline first) on ``engine``; returns the report (``--json``).
 
     The libsinsp engine reads a capture: a table input (``.npz``, the default workload)
@@ -135,21 +136,33 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
         if "libsinsp" in engines:
             real.tool()  # a clear error now, not after minutes of replica work
             # Rules libsinsp 2022 cannot judge run on neither engine: equal rules, fair figures.
-            rules, not_real = real.engine_rules(rules)
-            skipped += not_real
-            if events is None or Path(events).suffix.lower() != ".scap":
-                table = load_events(events, ruleset)
-                capture = str(Path(tmp) / "events.scap")
-                from ruleopt.events.workload_scap import write_capture
-
-                write_capture(table, capture)
-                capture_note = (
-                    f"the libsinsp engine needs a capture: {events or 'the default workload'}"
-                    " was written as one (ruleopt.events.workload_scap) and both engines read it"
-                )
-                events_path: str | None = capture
+            judged, not_real = real.engine_rules(rules)
+            if judged or engine_chosen:
+                if not judged:
+                    first = not_real[0] if not_real else None
+                    raise RuleoptError(
+                        "libsinsp 2022 can judge none of these rules"
+                        + (f" ({first['rule']}: {first['reason']})" if first else ""),
+                        file=files[0] if len(files) == 1 else None,
+                        hint="--engine replica measures them on the replica alone")
+                rules = judged
+                skipped += not_real
             else:
-                capture = events_path = events
+                # Not asked for by name: the default falls back to the replica, and says so.
+                engines = ("replica",)
+                capture_note = ("libsinsp 2022 can judge none of these rules: the replica "
+                                "alone ran (--engine libsinsp makes that an error)")  # fmt: skip
+        if "libsinsp" in engines and (events is None or Path(events).suffix.lower() != ".scap"):
+            table = load_events(events, ruleset)
+            capture = str(Path(tmp) / "events.scap")
+            write_capture(table, capture)
+            capture_note = (
+                f"the libsinsp engine needs a capture: {events or 'the default workload'}"
+                " was written as one (ruleopt.events.workload_scap) and both engines read it"
+            )
+            events_path: str | None = capture
+        elif "libsinsp" in engines:
+            capture = events_path = events
         else:
             events_path = events
         table = load_events(events_path, ruleset)
@@ -560,7 +573,8 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.output, directory=True)
     engine = args.engine or default_engine()
     doc = compare(rule_files, events, names, args.repeat, progress=sys.stderr.isatty(),
-                  engine=engine, mode=args.mode)  # fmt: skip
+                  engine=engine, mode=args.mode,
+                  engine_chosen=args.engine is not None)  # fmt: skip
     if args.output:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]
     if args.json:
