@@ -92,6 +92,10 @@ _INIT_TID = 1
 _SCAP_L4_TCP, _SCAP_L4_UDP = scapfile.SCAP_L4_TCP, scapfile.SCAP_L4_UDP
 _PPM_AF_INET = 2
 _EF_CREATES_FD, _EF_USES_FD = 1 << 0, 1 << 2
+# An event whose fd fields libsinsp looks up (creates, destroys or uses an fd).
+_EF_FD_FLAGS = _EF_CREATES_FD | 1 << 1 | _EF_USES_FD
+# libsinsp 2022's MAX_FD_TABLE_SIZE (settings.h): a thread's table takes no more fds.
+_MAX_FDS = 4096
 _FIRST_TID = 1000
 _NS_PER_EVENT = 1000
 _T0 = 1_700_000_000 * 10**9
@@ -206,21 +210,27 @@ class _Threads:
 
     def pooled(self, key: tuple, make: Callable[[int], scapfile.Thread],
                entry: scapfile.FdEntry | None, new_fds: frozenset[int],
-               exit_code: int | None, sees_last_fd: bool) -> int:
+               exit_code: int | None, sees_last_fd: bool,
+               replaceable: frozenset[int] = frozenset()) -> int:
         """A thread of the process ``key`` whose state, as libsinsp's parsers have left
         it, shows this row what a fresh copy of the process would: ``entry`` (if any) in
         its fd table, the fds the row names or creates (``new_fds``) absent; for an exit
         (``exit_code``), no enter it would be paired with and, when the row's fd fields
-        fall back to the thread's last fd (``sees_last_fd``), none there. A fresh
-        thread when no thread of the process is so."""
+        fall back to the thread's last fd (``sees_last_fd``), none there. The fds in
+        ``replaceable`` (those the row creates) may also hold an entry no close is under
+        way on: libsinsp's fd table replaces it (fdinfo.cpp, ``sinsp_fdtable::add``).
+        A fresh thread when no thread of the process is so."""
         pool = self.pools.setdefault(key, [])
         spare = None
         for t in reversed(pool):  # the newest first: the likeliest to hold recent fds
             if exit_code is not None and (exit_code == t.lasttype + 1 or (
                     sees_last_fd and not t.lacks(t.lastfd))):
                 continue
-            if not all(map(t.lacks, new_fds)):
+            if not all(t.lacks(fd) or (fd in replaceable and (fd in t.plain or fd in t.fds))
+                       for fd in new_fds):
                 continue
+            if len(t.fds) + len(t.fixed) >= _MAX_FDS and (new_fds or entry is not None):
+                continue  # libsinsp would refuse a new fd on this thread
             if entry is None or t.fds.get(entry.fd) == entry:
                 return self._take(t, None, exit_code is not None and sees_last_fd)
             if spare is None and t.lacks(entry.fd):
@@ -231,6 +241,22 @@ class _Threads:
             pool.append(spare)
             self.pooled_by_tid[spare.tid] = spare
         return self._take(spare, entry, exit_code is not None and sees_last_fd)
+
+    def consume(self, key: tuple, make: Callable[[int], scapfile.Thread],
+                exit_code: int | None, sees_last_fd: bool) -> int:
+        """A thread for a row that leaves it changed beyond what this writer tracks: the
+        oldest shared thread of the process that shows the row what a fresh copy would
+        (as in ``pooled``, for a row that names no fd), taken out of the pool; else a
+        fresh thread."""
+        pool = self.pools.get(key, [])
+        for n, t in enumerate(pool):
+            if exit_code is not None and (exit_code == t.lasttype + 1 or (
+                    sees_last_fd and not t.lacks(t.lastfd))):
+                continue
+            del pool[n]
+            del self.pooled_by_tid[t.tid]
+            return t.tid
+        return self.thread(key, make, own=True)
 
     def _take(self, t: _Pooled, entry: scapfile.FdEntry | None, looks_up_last: bool) -> int:
         if looks_up_last and t.lastfd is not None and t.lastfd != -1:
@@ -243,7 +269,7 @@ class _Threads:
         return t.tid
 
     def touched(self, tid: int, fds: frozenset[int], code: int, exit_: bool,
-                last_fd: int | None) -> None:
+                last_fd: int | None, created: int | None = None) -> None:
         """After a row (event ``code``) on pooled thread ``tid``: ``fds`` are now in a
         state this writer does not model (created, closed, connected, ...), so no later
         row relies on them there; ``last_fd`` is libsinsp's ``m_lastevent_fd`` after it
@@ -252,6 +278,10 @@ class _Threads:
         for fd in fds:
             t.fds.pop(fd, None)
             t.fixed.add(fd)
+            t.plain.discard(fd)
+        if created is not None:
+            # A fresh entry (an open's, a socket's): a later creating call may replace it.
+            t.plain.add(created)
         if not exit_:
             t.lasttype = code
         t.lastfd = last_fd
@@ -268,6 +298,8 @@ class _Pooled:
     # and m_lastevent_fd (what fd fields fall back to), as threadinfo.cpp starts them.
     lasttype: int = -1
     lastfd: int | None = 0
+    # Touched fds that hold an entry with no close under way (a creating call's).
+    plain: set[int] = field(default_factory=set)
 
     def lacks(self, fd: int | None) -> bool:
         """True when libsinsp surely has no such fd in this thread's table."""
@@ -454,7 +486,9 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in "
                                   "proc.cmdline")  # fmt: skip
     chain, pargs = _ancestry_memo(ev, i, rep)
-    if is_execve_exit and not chain and ev.get("proc.aname") is None:
+    if exit_ and etype in ("execve", "execveat") and not chain \
+            and ev.get("proc.aname") is None:
+        # (a failed one too: seen on libsinsp 2022)
         rep._miss("proc.aname", i, "after an execve exit with no parent, libsinsp 2022 shows "
                                    "an empty ancestor list")  # fmt: skip
     parent = threads.ancestry(chain, pargs, cgroups)
@@ -488,13 +522,17 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     # enter of its own but the one right before it (an exit that does not follow its
     # enter, and looks an fd up, would take the fd of whatever enter came last).
     pooled = inherited is not None or (
-        (entry is not None or etype in _POOLED) and (not own or etype in _POOLED)
-        and not (exit_ and info.flags & _EF_USES_FD))  # fmt: skip
+        (entry is not None or etype in _POOLED) and (not own or etype in _POOLED))
     tid = -1
     if inherited is not None:
         assert last is not None
         tid = last[4]
         pooled = tid in threads.pooled_by_tid
+    elif not pooled and own and entry is None:
+        # A call that changes the process (execve, clone, procexit, setuid, ...) ends a
+        # shared thread's life: it takes one no later row needs, or a fresh one.
+        tid = threads.consume(key, make, code if exit_ else None,
+                              bool(exit_ and info.flags & _EF_FD_FLAGS))  # fmt: skip
     elif not pooled:
         tid = threads.thread(key, make, own=own or entry is not None)
         if entry is not None:
@@ -594,7 +632,7 @@ def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit
     made = {v for n in _FD_PARAMS if isinstance(v := values.get(n, 0 if n in info.pnames
                                                              else None), int)
             and not isinstance(v, bool) and v >= 0} if own else set()  # fmt: skip
-    if creates or (own and exit_ and res >= 0):
+    if creates:
         made.add(res)
     if entry is not None:
         made.discard(entry.fd)
@@ -604,7 +642,8 @@ def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit
         opened = creates and etype in _OPENS and isinstance(values.get("name"), str) \
             and bool(values.get("name"))
         tid = threads.pooled(key, make, entry, frozenset(made), code if exit_ else None,
-                             not opened)  # fmt: skip
+                             bool(info.flags & _EF_FD_FLAGS) and not opened,
+                             frozenset((res,)) if opened else frozenset())  # fmt: skip
     held = entry or inherited
     if held is not None and (own or (exit_ and held.tuple4 is not None)):
         # An own call changes its fd; a socket's exit (recvfrom's, sendto's, ...) may
@@ -618,7 +657,7 @@ def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit
             else None
     else:
         last_fd = res if creates else t.lastfd
-    threads.touched(tid, frozenset(made), code, exit_, last_fd)
+    threads.touched(tid, frozenset(made), code, exit_, last_fd, res if creates else None)
     return tid
 
 
