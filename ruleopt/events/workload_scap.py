@@ -18,9 +18,12 @@ a host produces them, not stored as columns:
 - sockets: an fd-list entry with the tuple (``fd.sip``... ``fd.l4proto``), an accept exit's
   socket tuple; a container's mounts in its container-info JSON.
 
-Events that change a thread in libsinsp (execve, clone, setuid, procexit, opens, ...)
-run on a thread of their own (a copy of the process), so they never leak state into the
-events of other rows. Cells the writer cannot yet produce faithfully are counted per
+Rows of one process (and ancestry) share threads where libsinsp's parsers leave a
+thread as a fresh copy would show the next row: the writer tracks each shared thread's fd
+table, last enter and last fd as parsers.cpp changes them (``_Threads.pooled``); calls
+that change the process itself (execve, clone, setuid, procexit, ...) end a shared
+thread's life (``_Threads.consume``), so they never leak state into the events of other
+rows. Cells the writer cannot yet produce faithfully are counted per
 field with the reason (``ScapReport.unfaithful``) and, in ``ScapReport.mask``, marked
 per row: nothing differs silently.
 """
@@ -563,6 +566,13 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             for k in _FD_KEYS + ("fd.num",):
                 if ev.get(k) is not None:
                     rep._miss(k, i, "an open that fails or has no path creates no fd")
+            if res >= 0 and ev.get("fd.num") != res:
+                # Seen on libsinsp 2022: an open exit with no path still adds its fd.
+                rep._miss("fd.num", i, "an open exit's fd is its result (evt.rawres)")
+            elif res < 0:
+                # fd.num is the thread's m_lastevent_fd (filterchecks.cpp), which a
+                # failed open leaves as the events before it set it.
+                rep._miss("fd.num", i, "a failed open's fd.num is the thread's last fd")
         # libsinsp 2022 reads them from the flags parameter, whether the open failed or not.
         for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
             if ev.get(k) != bool(flags & bit):
