@@ -163,6 +163,8 @@ class _Threads:
         # Shared threads by process key (see _POOLED), and by tid.
         self.pools: dict[tuple, list[_Pooled]] = {}
         self.pooled_by_tid: dict[int, _Pooled] = {}
+        # (process key, fd entry) -> the shared thread that last served it.
+        self.holding: dict[tuple, _Pooled] = {}
         # The previous row, when it was an enter naming an fd: (row, type, key, fd, tid).
         self.last: tuple | None = None
         # container id -> (image repository, privileged, mounts as (source, destination))
@@ -223,6 +225,12 @@ class _Threads:
         ``replaceable`` (those the row creates) may also hold an entry no close is under
         way on: libsinsp's fd table replaces it (fdinfo.cpp, ``sinsp_fdtable::add``).
         A fresh thread when no thread of the process is so."""
+        if entry is not None and exit_code is None and not new_fds:
+            # Most such rows are reads and writes of an fd a thread already holds.
+            held = self.holding.get((key, entry))
+            if held is not None and held.tid in self.pooled_by_tid \
+                    and held.fds.get(entry.fd) == entry:
+                return held.tid
         pool = self.pools.setdefault(key, [])
         spare = None
         for t in reversed(pool):  # the newest first: the likeliest to hold recent fds
@@ -235,6 +243,8 @@ class _Threads:
             if len(t.fds) + len(t.fixed) >= _MAX_FDS and (new_fds or entry is not None):
                 continue  # libsinsp would refuse a new fd on this thread
             if entry is None or t.fds.get(entry.fd) == entry:
+                if entry is not None:
+                    self.holding[key, entry] = t
                 return self._take(t, None, exit_code is not None and sees_last_fd)
             if spare is None and t.lacks(entry.fd):
                 spare = t
@@ -243,6 +253,8 @@ class _Threads:
             self.threads.append(make(spare.tid))
             pool.append(spare)
             self.pooled_by_tid[spare.tid] = spare
+        if entry is not None:
+            self.holding[key, entry] = spare
         return self._take(spare, entry, exit_code is not None and sees_last_fd)
 
     def consume(self, key: tuple, make: Callable[[int], scapfile.Thread],
@@ -638,6 +650,8 @@ def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit
     parsers (parsers.cpp, 2022) will leave it: an enter sets the last event type and
     fd; an exit that creates an fd adds it and makes it the last fd."""
     creates = bool(info.flags & _EF_CREATES_FD) and exit_ and res >= 0
+    if not own and not creates and inherited is not None and inherited.tuple4 is None:
+        return tid  # a file's read/write exit after its enter: no state changes
     # The fds the row names, creates, replaces or closes.
     made = {v for n in _FD_PARAMS if isinstance(v := values.get(n, 0 if n in info.pnames
                                                              else None), int)
