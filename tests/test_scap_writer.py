@@ -4,6 +4,7 @@ except the cells the writer itself marks (and ``ruleopt generate`` lists)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from pathlib import Path
@@ -238,3 +239,21 @@ def test_rows_share_threads_and_still_round_trip(tmp_path: Path) -> None:
     assert rep.threads < n // 8, rep.threads
     for key in ("fd.name", "fd.num", "fd.sip", "fd.sport", "proc.aname[2]", "evt.rawres"):
         assert compared[key] > n // 100, (key, compared[key])
+
+
+@settings(max_examples=3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31 - 1), share=st.sampled_from([0.01, 0.1, 0.5]),
+       ruleset=st.sampled_from(["falco_rules-main.yaml", "falco_rules-1.0.0.yaml"]))
+def test_shared_threads_round_trip_over_seeds(tmp_path: Path, seed: int, share: float,
+                                              ruleset: str) -> None:
+    # Enough rows per process that threads are shared many times over.
+    from conftest import RULESETS
+
+    rules = _rules_cached(str(RULESETS / ruleset))
+    _round_trip(rules, 3000, seed, share, tmp_path / f"s{seed}.scap")
+
+
+@functools.cache
+def _rules_cached(path: str):
+    return load_rules([Path(path)])
