@@ -585,6 +585,12 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                 # fd.num is the thread's m_lastevent_fd (filterchecks.cpp), which a
                 # failed open leaves as the events before it set it.
                 rep._miss("fd.num", i, "a failed open's fd.num is the thread's last fd")
+                if isinstance(path, str) and path:
+                    # Seen on libsinsp 2022 (a relative path): the fd fields of a failed
+                    # open come from its path parameter, resolved against the cwd.
+                    for k in ("fd.name", "fd.directory", "fd.filename"):
+                        if ev.get(k) is None:
+                            rep._miss(k, i, "libsinsp derives it from a failed open's path")
         # libsinsp 2022 reads them from the flags parameter, whether the open failed or not.
         for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
             if ev.get(k) != bool(flags & bit):
