@@ -5,7 +5,7 @@ libscap capture (``write_capture``, timed in wall and CPU seconds), and read bac
 the real libsinsp 2022 through ``sysdig -r FILE -p"*%evt.num"``: the bench checks that it
 prints every event, numbered 1..N. Printed per size: generation and write times, events
 per second of the write, bytes per event, the number of threads in the process list, and
-the events sysdig read.
+the events sysdig read and sysdig's peak resident memory (``/usr/bin/time -v``).
 
 ``--plain`` adds, at the smallest size and in the same run, the writer's plain path (rows
 by ``event(i)``, the parameter-by-parameter encoder, no memo; the definition the tests
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -52,19 +53,24 @@ def plain_path() -> Iterator[None]:
         EventTable.events, scapfile.event_block, workload_scap.MEMO = saved  # type: ignore[method-assign]
 
 
-def sysdig_count(path: Path) -> tuple[int, bool, float]:
-    """Events sysdig prints, whether they are numbered 1..N in order, and the seconds."""
+def sysdig_count(path: Path) -> tuple[int, bool, float, int]:
+    """Events sysdig prints, whether they are numbered 1..N in order, the seconds, and
+    sysdig's peak resident memory in KiB (``/usr/bin/time -v``: libsinsp holds the
+    capture's whole process list, so this grows with the thread count)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(["sysdig", "-r", str(path), "-p*%evt.num"], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    count, in_order = 0, True
-    for line in proc.stdout:
-        count += 1
-        if in_order and line.strip() != str(count).encode():
-            in_order = False
-    if proc.wait() != 0:
-        raise SystemExit(f"sysdig failed on {path} (exit {proc.returncode})")
-    return count, in_order, time.perf_counter() - t0
+    with tempfile.NamedTemporaryFile("r") as tv:
+        proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", tv.name, "sysdig", "-r",
+                                 str(path), "-p*%evt.num"], stdout=subprocess.PIPE)  # fmt: skip
+        assert proc.stdout is not None
+        count, in_order = 0, True
+        for line in proc.stdout:
+            count += 1
+            if in_order and line.strip() != str(count).encode():
+                in_order = False
+        if proc.wait() != 0:
+            raise SystemExit(f"sysdig failed on {path} (exit {proc.returncode})")
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv.read())
+    return count, in_order, time.perf_counter() - t0, int(m.group(1)) if m else -1
 
 
 def run(n: int, rules, seed: int, share: float, out: Path, read: bool, label: str) -> None:
@@ -78,9 +84,9 @@ def run(n: int, rules, seed: int, share: float, out: Path, read: bool, label: st
     line = (f"{label:<6} {n:>9,} {t_gen:>7.2f} {t_write:>8.2f} {c_write:>8.2f} "
             f"{n / t_write:>10,.0f} {rep.bytes / n:>8.1f} {rep.threads:>9,} {digest}")  # fmt: skip
     if read:
-        count, in_order, t_read = sysdig_count(out)
+        count, in_order, t_read, rss = sysdig_count(out)
         ok = "all" if count == n and in_order else "MISSING"
-        line += f"  sysdig {count:,} ({ok}, {t_read:.1f}s)"
+        line += f"  sysdig {count:,} ({ok}, {t_read:.1f}s, peak RSS {rss / 1024:,.0f} MiB)"
     print(line, flush=True)
 
 

@@ -18,9 +18,12 @@ a host produces them, not stored as columns:
 - sockets: an fd-list entry with the tuple (``fd.sip``... ``fd.l4proto``), an accept exit's
   socket tuple; a container's mounts in its container-info JSON.
 
-Events that change a thread in libsinsp (execve, clone, setuid, procexit, opens, ...)
-run on a thread of their own (a copy of the process), so they never leak state into the
-events of other rows. Cells the writer cannot yet produce faithfully are counted per
+Rows of one process (and ancestry) share threads where libsinsp's parsers leave a
+thread as a fresh copy would show the next row: the writer tracks each shared thread's fd
+table, last enter and last fd as parsers.cpp changes them (``_Threads.pooled``); calls
+that change the process itself (execve, clone, setuid, procexit, ...) end a shared
+thread's life (``_Threads.consume``), so they never leak state into the events of other
+rows. Cells the writer cannot yet produce faithfully are counted per
 field with the reason (``ScapReport.unfaithful``) and, in ``ScapReport.mask``, marked
 per row: nothing differs silently.
 """
@@ -50,7 +53,8 @@ from ruleopt.events import scap_args, scapfile
 from ruleopt.events.table import EventTable
 from ruleopt.fsutil import atomic_write
 
-# Process-describing fields: rows that agree on all of them share one thread.
+# Process-describing fields: rows that agree on all of them (and on the ancestry) share
+# one thread.
 _PROC_KEYS = ("proc.name", "proc.pname", "proc.cmdline", "proc.exe", "user.name",
               "container.id", "proc.tty")  # fmt: skip
 # Syscalls whose libsinsp parsers change the calling thread (or its fd table).
@@ -62,6 +66,14 @@ _OWN_THREAD = frozenset({
     "inotify_init", "inotify_init1", "socketpair", "userfaultfd", "prctl", "capset",
 })  # fmt: skip
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
+# Of those, the syscalls whose parsers change nothing of the thread but fds: their rows
+# share threads with rows of the same process (``_Threads.pooled``), the fds they name or
+# create being set aside on that thread afterwards (``_Threads.touched``). The others
+# (execve, clone, procexit, setuid, chdir, pipe, ...) still get a thread of their own.
+_POOLED = frozenset({*_OPENS, "close", "dup", "dup2", "dup3", "connect", "bind", "socket",
+                     "accept", "accept4"})  # fmt: skip
+# Parameters whose value is an fd the call may create, replace or close.
+_FD_PARAMS = ("fd", "oldfd", "newfd", "fd1", "fd2")
 _CONTAINER_META = ("container.image.repository", "container.privileged")
 # Socket fields libsinsp derives from an fd's tuple (absent on files).
 _SOCK_KEYS = ("fd.sip", "fd.cip", "fd.sport", "fd.cport", "fd.l4proto", "fd.sockfamily")
@@ -82,7 +94,11 @@ _INIT_TID = 1
 # scap.h's scap_l4_proto (not the IPPROTO_* numbers): what an fd-list entry stores.
 _SCAP_L4_TCP, _SCAP_L4_UDP = scapfile.SCAP_L4_TCP, scapfile.SCAP_L4_UDP
 _PPM_AF_INET = 2
-_EF_USES_FD = 1 << 2
+_EF_CREATES_FD, _EF_USES_FD = 1 << 0, 1 << 2
+# An event whose fd fields libsinsp looks up (creates, destroys or uses an fd).
+_EF_FD_FLAGS = _EF_CREATES_FD | 1 << 1 | _EF_USES_FD
+# libsinsp 2022's MAX_FD_TABLE_SIZE (settings.h): a thread's table takes no more fds.
+_MAX_FDS = 4096
 _FIRST_TID = 1000
 _NS_PER_EVENT = 1000
 _T0 = 1_700_000_000 * 10**9
@@ -144,6 +160,11 @@ class _Threads:
         self.parents: dict[tuple, int] = {}
         self.users: dict[str, int] = dict(_HOST_UIDS)
         self.fds: dict[int, list[scapfile.FdEntry]] = {}  # tid -> its fd table
+        # Shared threads by process key (see _POOLED), and by tid.
+        self.pools: dict[tuple, list[_Pooled]] = {}
+        self.pooled_by_tid: dict[int, _Pooled] = {}
+        # (process key, fd entry) -> the shared thread that last served it.
+        self.holding: dict[tuple, _Pooled] = {}
         # The previous row, when it was an enter naming an fd: (row, type, key, fd, tid).
         self.last: tuple | None = None
         # container id -> (image repository, privileged, mounts as (source, destination))
@@ -191,6 +212,113 @@ class _Threads:
         if not own:
             self.by_key[key] = tid
         return tid
+
+    def pooled(self, key: tuple, make: Callable[[int], scapfile.Thread],
+               entry: scapfile.FdEntry | None, new_fds: frozenset[int],
+               exit_code: int | None, sees_last_fd: bool,
+               replaceable: frozenset[int] = frozenset()) -> int:
+        """A thread of the process ``key`` whose state, as libsinsp's parsers have left
+        it, shows this row what a fresh copy of the process would: ``entry`` (if any) in
+        its fd table, the fds the row names or creates (``new_fds``) absent; for an exit
+        (``exit_code``), no enter it would be paired with and, when the row's fd fields
+        fall back to the thread's last fd (``sees_last_fd``), none there. The fds in
+        ``replaceable`` (those the row creates) may also hold an entry no close is under
+        way on: libsinsp's fd table replaces it (fdinfo.cpp, ``sinsp_fdtable::add``).
+        A fresh thread when no thread of the process is so."""
+        if entry is not None and exit_code is None and not new_fds:
+            # Most such rows are reads and writes of an fd a thread already holds.
+            held = self.holding.get((key, entry))
+            if held is not None and held.tid in self.pooled_by_tid \
+                    and held.fds.get(entry.fd) == entry:
+                return held.tid
+        pool = self.pools.setdefault(key, [])
+        spare = None
+        for t in reversed(pool):  # the newest first: the likeliest to hold recent fds
+            if exit_code is not None and (exit_code == t.lasttype + 1 or (
+                    sees_last_fd and not t.lacks(t.lastfd))):
+                continue
+            if not all(t.lacks(fd) or (fd in replaceable and (fd in t.plain or fd in t.fds))
+                       for fd in new_fds):
+                continue
+            if len(t.fds) + len(t.fixed) >= _MAX_FDS and (new_fds or entry is not None):
+                continue  # libsinsp would refuse a new fd on this thread
+            if entry is None or t.fds.get(entry.fd) == entry:
+                if entry is not None:
+                    self.holding[key, entry] = t
+                return self._take(t, None, exit_code is not None and sees_last_fd)
+            if spare is None and t.lacks(entry.fd):
+                spare = t
+        if spare is None:
+            spare = _Pooled(self._next())
+            self.threads.append(make(spare.tid))
+            pool.append(spare)
+            self.pooled_by_tid[spare.tid] = spare
+        if entry is not None:
+            self.holding[key, entry] = spare
+        return self._take(spare, entry, exit_code is not None and sees_last_fd)
+
+    def consume(self, key: tuple, make: Callable[[int], scapfile.Thread],
+                exit_code: int | None, sees_last_fd: bool) -> int:
+        """A thread for a row that leaves it changed beyond what this writer tracks: the
+        oldest shared thread of the process that shows the row what a fresh copy would
+        (as in ``pooled``, for a row that names no fd), taken out of the pool; else a
+        fresh thread."""
+        pool = self.pools.get(key, [])
+        for n, t in enumerate(pool):
+            if exit_code is not None and (exit_code == t.lasttype + 1 or (
+                    sees_last_fd and not t.lacks(t.lastfd))):
+                continue
+            del pool[n]
+            del self.pooled_by_tid[t.tid]
+            return t.tid
+        return self.thread(key, make, own=True)
+
+    def _take(self, t: _Pooled, entry: scapfile.FdEntry | None, looks_up_last: bool) -> int:
+        if looks_up_last and t.lastfd is not None and t.lastfd != -1:
+            # The row saw no fd there: a later row must not add one to the fd-list block.
+            t.fixed.add(t.lastfd)
+        if entry is not None and entry.fd not in t.fds:
+            # Never touched on this thread: as good as in its fd-list block from the start.
+            self.fds.setdefault(t.tid, []).append(entry)
+            t.fds[entry.fd] = entry
+        return t.tid
+
+    def touched(self, tid: int, fds: frozenset[int], code: int, exit_: bool,
+                last_fd: int | None, created: int | None = None) -> None:
+        """After a row (event ``code``) on pooled thread ``tid``: ``fds`` are now in a
+        state this writer does not model (created, closed, connected, ...), so no later
+        row relies on them there; ``last_fd`` is libsinsp's ``m_lastevent_fd`` after it
+        (None: unknown), and an enter is what a later exit of its call is paired with."""
+        t = self.pooled_by_tid[tid]
+        for fd in fds:
+            t.fds.pop(fd, None)
+            t.fixed.add(fd)
+            t.plain.discard(fd)
+        if created is not None:
+            # A fresh entry (an open's, a socket's): a later creating call may replace it.
+            t.plain.add(created)
+        if not exit_:
+            t.lasttype = code
+        t.lastfd = last_fd
+
+
+@dataclass(eq=False)
+class _Pooled:
+    """A thread shared by rows of one process, tracked as libsinsp's parsers change it."""
+
+    tid: int
+    fds: dict[int, scapfile.FdEntry] = field(default_factory=dict)  # entries still as written
+    fixed: set[int] = field(default_factory=set)  # fds touched since: not to be relied on
+    # libsinsp's m_lastevent_type (the last enter: an exit of its call is paired with it)
+    # and m_lastevent_fd (what fd fields fall back to), as threadinfo.cpp starts them.
+    lasttype: int = -1
+    lastfd: int | None = 0
+    # Touched fds that hold an entry with no close under way (a creating call's).
+    plain: set[int] = field(default_factory=set)
+
+    def lacks(self, fd: int | None) -> bool:
+        """True when libsinsp surely has no such fd in this thread's table."""
+        return fd == -1 or (fd is not None and fd not in self.fds and fd not in self.fixed)
 
 
 def _open_flags(ev: dict) -> int | None:
@@ -373,11 +501,15 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in "
                                   "proc.cmdline")  # fmt: skip
     chain, pargs = _ancestry_memo(ev, i, rep)
-    if is_execve_exit and not chain and ev.get("proc.aname") is None:
+    if exit_ and etype in ("execve", "execveat") and not chain \
+            and ev.get("proc.aname") is None:
+        # (a failed one too: seen on libsinsp 2022)
         rep._miss("proc.aname", i, "after an execve exit with no parent, libsinsp 2022 shows "
                                    "an empty ancestor list")  # fmt: skip
     parent = threads.ancestry(chain, pargs, cgroups)
-    key = tuple(map(ev.get, _PROC_KEYS))
+    # The thread's identity: the process fields and the ancestry entry it hangs from
+    # (rows that agree on proc.pname but not on proc.aname[2...] need two threads).
+    key = (*map(ev.get, _PROC_KEYS), parent)
 
     def make(tid: int) -> scapfile.Thread:
         return scapfile.Thread(tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid,
@@ -399,15 +531,27 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         e = last[3]
         if ev.get("fd.num") == e.fd and ev.get("fd.name") == (e.path or ev.get("fd.name")):
             inherited = e
+    own = etype in _OWN_THREAD
+    # A row goes on a shared thread of its process (chosen once its parameters are
+    # known, below) when its syscall changes only fds there and it needs no pending
+    # enter of its own but the one right before it (an exit that does not follow its
+    # enter, and looks an fd up, would take the fd of whatever enter came last).
+    pooled = inherited is not None or (
+        (entry is not None or etype in _POOLED) and (not own or etype in _POOLED))
+    tid = -1
     if inherited is not None:
         assert last is not None
         tid = last[4]
-    else:
-        # A row whose fd the event names gets a thread of its own, whose fd table holds it.
-        tid = threads.thread(key, make, own=etype in _OWN_THREAD or entry is not None)
-    if entry is not None:
-        threads.fds[tid] = [entry]
-    threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
+        pooled = tid in threads.pooled_by_tid
+    elif not pooled and own and entry is None:
+        # A call that changes the process (execve, clone, procexit, setuid, ...) ends a
+        # shared thread's life: it takes one no later row needs, or a fresh one.
+        tid = threads.consume(key, make, code if exit_ else None,
+                              bool(exit_ and info.flags & _EF_FD_FLAGS))  # fmt: skip
+    elif not pooled:
+        tid = threads.thread(key, make, own=own or entry is not None)
+        if entry is not None:
+            threads.fds[tid] = [entry]
 
     # ---- the parameters
     values: dict[str, object] = dict(values_generic)
@@ -430,13 +574,27 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             _check_fd(ev, i, path, flags, rep)
             if ev.get("fd.num") != res:
                 rep._miss("fd.num", i, "an open exit's fd is its result (evt.rawres)")
-            for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
-                if ev.get(k) != bool(flags & bit):
-                    rep._miss(k, i, "libsinsp derives it from the open's flags")
         else:
             for k in _FD_KEYS + ("fd.num",):
                 if ev.get(k) is not None:
                     rep._miss(k, i, "an open that fails or has no path creates no fd")
+            if res >= 0 and ev.get("fd.num") != res:
+                # Seen on libsinsp 2022: an open exit with no path still adds its fd.
+                rep._miss("fd.num", i, "an open exit's fd is its result (evt.rawres)")
+            elif res < 0:
+                # fd.num is the thread's m_lastevent_fd (filterchecks.cpp), which a
+                # failed open leaves as the events before it set it.
+                rep._miss("fd.num", i, "a failed open's fd.num is the thread's last fd")
+                if isinstance(path, str) and path:
+                    # Seen on libsinsp 2022 (a relative path): the fd fields of a failed
+                    # open come from its path parameter, resolved against the cwd.
+                    for k in ("fd.name", "fd.directory", "fd.filename"):
+                        if ev.get(k) is None:
+                            rep._miss(k, i, "libsinsp derives it from a failed open's path")
+        # libsinsp 2022 reads them from the flags parameter, whether the open failed or not.
+        for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
+            if ev.get(k) != bool(flags & bit):
+                rep._miss(k, i, "libsinsp derives it from the open's flags")
     else:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
@@ -481,7 +639,56 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                       tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
                       uid=uid)  # fmt: skip
     _event_args(ev, i, code, values, threads, rep)
+    if pooled:
+        tid = _pool_thread(ev, etype, code, info, exit_, own, entry, inherited, tid, key, make,
+                           values, res, threads)  # fmt: skip
+    threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit_: bool,
+                 own: bool, entry: scapfile.FdEntry | None,
+                 inherited: scapfile.FdEntry | None, tid: int, key: tuple,
+                 make: Callable[[int], scapfile.Thread], values: dict, res: int,
+                 threads: _Threads) -> int:
+    """The shared thread of a ``_POOLED`` row (or of an exit right after its enter, on
+    that enter's thread ``tid``), and that thread's state after the row, as libsinsp's
+    parsers (parsers.cpp, 2022) will leave it: an enter sets the last event type and
+    fd; an exit that creates an fd adds it and makes it the last fd."""
+    creates = bool(info.flags & _EF_CREATES_FD) and exit_ and res >= 0
+    if not own and not creates and inherited is not None and inherited.tuple4 is None:
+        return tid  # a file's read/write exit after its enter: no state changes
+    # The fds the row names, creates, replaces or closes.
+    made = {v for n in _FD_PARAMS if isinstance(v := values.get(n, 0 if n in info.pnames
+                                                             else None), int)
+            and not isinstance(v, bool) and v >= 0} if own else set()  # fmt: skip
+    if creates:
+        made.add(res)
+    if entry is not None:
+        made.discard(entry.fd)
+    if inherited is None:
+        # An open exit that adds its fd shows that fd; any other exit without one falls
+        # back to the thread's last fd (filterchecks.cpp, extract_fd).
+        opened = creates and etype in _OPENS and isinstance(values.get("name"), str) \
+            and bool(values.get("name"))
+        tid = threads.pooled(key, make, entry, frozenset(made), code if exit_ else None,
+                             bool(info.flags & _EF_FD_FLAGS) and not opened,
+                             frozenset((res,)) if opened else frozenset())  # fmt: skip
+    held = entry or inherited
+    if held is not None and (own or (exit_ and held.tuple4 is not None)):
+        # An own call changes its fd; a socket's exit (recvfrom's, sendto's, ...) may
+        # update its tuple.
+        made.add(held.fd)
+    t = threads.pooled_by_tid[tid]
+    if not exit_:
+        first = info.params[0][0] if info.params else None
+        last_fd = values.get(first, 0) if info.flags & _EF_USES_FD and first else -1
+        last_fd = last_fd if isinstance(last_fd, int) and not isinstance(last_fd, bool) \
+            else None
+    else:
+        last_fd = res if creates else t.lastfd
+    threads.touched(tid, frozenset(made), code, exit_, last_fd, res if creates else None)
+    return tid
 
 
 def _carrying_half(ev: dict, codes: tuple[int, int] | None, rep: ScapReport,
