@@ -16,6 +16,7 @@ import pytest
 
 from ruleopt.cli import main
 from ruleopt.engine.power import events_for
+from ruleopt.events.completion import completer
 from ruleopt.engine.verify import verify_capture
 from ruleopt.rules.loader import load_rules
 
@@ -79,3 +80,16 @@ def test_verify_has_power_on_generated_captures(tmp_path: Path, capsys, ruleset:
     assert empty == set(STILL_EMPTY[ruleset]), (seed, sorted(empty))
     share = len(matched & set(judged)) / len(judged)
     assert share >= 0.9, (seed, share, sorted(empty))
+
+
+def test_breaking_execve_exits_succeed_in_captures() -> None:
+    """A failed execve exit carries no new process state to libsinsp (no tty): a
+    template that leaves the result open must not take a background row's failure
+    (found on seed 1005685637: "Terminal shell in container" matched nothing)."""
+    keys = {"evt.type", "evt.dir", "evt.rawres", "evt.res", "proc.tty", "proc.name"}
+    tmpl = {"evt.type": "execve", "evt.dir": "<", "proc.tty": 34816, "proc.name": "bash"}
+    for v in completer(keys, capture=True)(dict(tmpl)):
+        assert v["evt.rawres"] == 0 and v["evt.res"] == "SUCCESS", v
+    pinned = dict(tmpl, **{"evt.rawres": -2})
+    for v in completer(keys, capture=True)(pinned):
+        assert v["evt.rawres"] == -2 and "evt.res" not in v, v

@@ -263,6 +263,20 @@ def completer(keys: set[str], capture: bool = False) -> Callable[[dict], list[di
                 v = dict(t, **{"evt.type": etype})
                 v.pop("evt.dir", None)
                 out += [x for x in complete(v) if x not in out]
-        return out + [x for x in complete(t) if x not in out]
+        out += [x for x in complete(t) if x not in out]
+        return [succeeded(v) for v in out]
+
+    def succeeded(v: dict) -> dict:
+        # libsinsp takes a process's new state (its tty, exe, args) from an execve exit only
+        # when the call succeeded: a breaking execve exit whose template leaves the result
+        # open succeeds, instead of taking a background row's failure.
+        if (v.get("evt.type") in ("execve", "execveat") and v.get("evt.dir") == "<"
+                and "evt.rawres" not in v and "evt.res" not in v):  # fmt: skip
+            v = dict(v)
+            if "evt.rawres" in keys:
+                v["evt.rawres"] = 0
+            if "evt.res" in keys:
+                v["evt.res"] = "SUCCESS"
+        return v
 
     return complete_for_capture if capture else complete
