@@ -16,8 +16,8 @@ import pytest
 
 from ruleopt.cli import main
 from ruleopt.engine.power import events_for
-from ruleopt.events.completion import completer
 from ruleopt.engine.verify import verify_capture
+from ruleopt.events.completion import completer
 from ruleopt.rules.loader import load_rules
 
 # Rules with templates whose match set stays empty on a generated capture, and why.
