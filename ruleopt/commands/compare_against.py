@@ -1,0 +1,286 @@
+"""``ruleopt compare RULES_A... --against RULES_B... [EVENTS]``: two rulesets on one
+event set, on the replica and on libsinsp 2022.
+
+Three parts, all from the same events (a table input is written as a capture first, so
+both engines read that capture's events):
+
+- cost: cycles per event of rule evaluation under stock Falco's composition (the
+  ``baseline`` strategy), for A and for B, on each engine, and the ratio A / B; A and B
+  are measured in the same run, the same number of repeats after one warm-up;
+- per rule: checks, cycles per check and matches in A and in B (libsinsp: the harness,
+  each rule as its own filter on every event of its types; replica: the rules-traced
+  core build, ``ruleopt.profile``);
+- the alert difference, rule by rule (``ruleopt.rewrite.diff``): rules paired by name,
+  each judged by the reference evaluator and, on the capture, by libsinsp's own filters;
+  a rule *appears* (only in B), *vanishes* (only in A) or *differs* (another set of
+  evt.nums, with the first evt.num where they part).
+
+The exit status is 0 when no rule's alerts differ, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ruleopt.commands import compare_real as CR
+from ruleopt.engine import real
+from ruleopt.engine import strategies as S
+from ruleopt.engine.core import tsc_hz
+from ruleopt.errors import RuleoptError
+from ruleopt.events import sinsp
+from ruleopt.events.table import EventTable
+from ruleopt.rules.ast import print_expr
+from ruleopt.rules.model import Rule, RuleSet
+
+BASELINE = "baseline"
+# diff_rulesets' statuses, in the words of a rule author comparing two versions.
+STATUS_WORDS = {"same": "same", "differ": "differ", "only_a": "vanish", "only_b": "appear"}
+
+
+def check_against(against: list[str] | None) -> None:
+    """``--against`` given with no file is one clear error (argparse would take none)."""
+    if against is not None and not any(p.lower().endswith((".yaml", ".yml")) for p in against):
+        raise RuleoptError(
+            "--against names no rules file",
+            hint="give the rules files to compare with after --against, e.g. "
+            "ruleopt compare a.yaml --against b.yaml events.scap",
+        )
+
+
+def _cost(values: np.ndarray) -> dict[str, Any]:
+    return {
+        "median": float(np.median(values)),
+        "spread": CR.spread_of(values),
+        "repeats": [float(v) for v in values],
+    }
+
+
+def _ratio(a: dict, b: dict) -> float | None:
+    return a["median"] / b["median"] if b["median"] > 0 else None
+
+
+def _replica_cost(rules: list[Rule], table: EventTable, repeat: int, mode: str) -> np.ndarray:
+    from ruleopt.commands.compare import _measure_replica
+
+    (res,) = _measure_replica(rules, table, [BASELINE], repeat, mode, progress=False)
+    return res.cycles_per_event
+
+
+def _replica_per_rule(rules: list[Rule], table: EventTable) -> dict[str, dict]:
+    """Per rule name: checks, mean cycles per check, matches (rules-traced core, 1 pass)."""
+    from ruleopt.profile.core_report import profile_core
+
+    compiled, kept = S.compile_for(rules, table)
+    if compiled.n_rules == 0:
+        return {}
+    prof = profile_core(compiled, table, repeat=1, rules=kept)
+    out = {}
+    for r in prof.rules:
+        cycles = r.matched.sum + r.unmatched.sum
+        out[r.name] = {
+            "checks": r.checks,
+            "cycles_per_check": cycles / r.checks if r.checks else None,
+            "matches": r.matches,
+        }
+    return out
+
+
+def _libsinsp_per_rule(rules: list[Rule], capture: str) -> dict[str, dict]:
+    """Per rule name: checks, mean cycles per check, matches (the harness, 1 pass)."""
+    if not rules:
+        return {}
+    doc = sinsp.run_harness(capture, [(k, r.name, print_expr(r.condition))
+                                      for k, r in enumerate(rules)])  # fmt: skip
+    out = {}
+    for h in doc["rules"]:
+        if h.get("status") != "ok":
+            continue
+        m, u = h["cycles_matched"], h["cycles_unmatched"]
+        checks = int(h["evaluations"])
+        cycles = m["sum"] + u["sum"]
+        out[h["name"]] = {
+            "checks": checks,
+            "cycles_per_check": cycles / checks if checks else None,
+            "matches": int(h["matches"]),
+        }
+    return out
+
+
+def _per_rule_rows(names: list[str], a: dict[str, dict], b: dict[str, dict]) -> list[dict]:
+    return [{"rule": n, "a": a.get(n), "b": b.get(n)} for n in names if n in a or n in b]
+
+
+def compare_against(files_a: list[str], files_b: list[str], events: str | None, repeat: int,
+                    *, engine: str = "both", mode: str = "first",
+                    workdir: str | None = None) -> dict:  # fmt: skip
+    """The report of A against B (``--json``); ``doc["alert_differences"]`` counts the rules
+    whose alerts differ (appear, vanish or differ)."""
+    from ruleopt.commands.compare import _engines
+    from ruleopt.events.load import load_events
+    from ruleopt.rewrite.diff import diff_rulesets
+    from ruleopt.rules.loader import load_rules
+
+    if repeat < 1:
+        raise RuleoptError("--repeat must be at least 1")
+    engines = _engines(engine)
+    set_a, set_b = load_rules(files_a), load_rules(files_b)
+    both = list(set_a.rules) + list(set_b.rules)  # the table holds every field either reads
+    rules = {"a": S.syscall_rules(set_a.enabled_rules()),
+             "b": S.syscall_rules(set_b.enabled_rules())}  # fmt: skip
+    skipped: list[dict] = []
+    capture_note = None
+    with tempfile.TemporaryDirectory(prefix="ruleopt-against-", dir=workdir) as tmp:
+        capture: str | None = None
+        if "libsinsp" in engines:
+            real.tool()  # a clear error now, not after the replica's work
+            for side in ("a", "b"):
+                # Cost is measured on the rules libsinsp 2022 can judge, on both engines.
+                rules[side], not_real = real.engine_rules(rules[side])
+                skipped += [{**s, "ruleset": side.upper()} for s in not_real]
+            if events is not None and Path(events).suffix.lower() == ".scap":
+                capture = events
+            else:
+                from ruleopt.events.workload_scap import write_capture
+
+                capture = str(Path(tmp) / "events.scap")
+                write_capture(load_events(events, both), capture)
+                capture_note = (f"the libsinsp engine needs a capture: "
+                                f"{events or 'the default workload'} was written as one and "
+                                "both engines read it")  # fmt: skip
+        table = load_events(capture or events, both)
+        for side, rs in rules.items():
+            if not rs:
+                raise RuleoptError(
+                    f"ruleset {side.upper()} has no enabled syscall rule to measure"
+                    + (" that libsinsp 2022 can judge" if "libsinsp" in engines else ""),
+                    file=(files_a if side == "a" else files_b)[0],
+                    hint="--engine replica measures rules libsinsp 2022 cannot judge",
+                )
+        per_engine: dict[str, dict] = {}
+        for eng in engines:
+            cost, per_rule = {}, {}
+            for side in ("a", "b"):
+                if eng == "replica":
+                    cpe = _replica_cost(rules[side], table, repeat, mode)
+                    per_rule[side] = _replica_per_rule(rules[side], table)
+                else:
+                    run = real.run_engine(capture, rules[side], [S.get_strategy(BASELINE)],
+                                          mode=mode, repeat=repeat)  # fmt: skip
+                    cpe = run.results[0].cycles_per_event
+                    per_rule[side] = _libsinsp_per_rule(rules[side], capture)
+                cost[side] = _cost(np.asarray(cpe, dtype=float))
+            names = list(dict.fromkeys([r.name for r in rules["a"]] + [r.name for r in rules["b"]]))
+            per_engine[eng] = {
+                "cycles_per_event": {"a": cost["a"], "b": cost["b"],
+                                     "ratio_a_over_b": _ratio(cost["a"], cost["b"])},
+                "per_rule": _per_rule_rows(names, per_rule["a"], per_rule["b"]),
+            }  # fmt: skip
+        diffs = diff_rulesets(_only(set_a, rules["a"]), _only(set_b, rules["b"]), table, capture)
+    rows = []
+    for d in diffs:
+        row = d.to_dict()
+        row["status"] = STATUS_WORDS[d.status]
+        row["engines_judged"] = ["reference"] + (["libsinsp"] if capture else [])
+        rows.append(row)
+    differing = [r for r in rows if r["status"] != "same"]
+    return {
+        "rules_a": files_a,
+        "rules_b": files_b,
+        "events": events or "default workload",
+        "capture": capture_note,
+        "engines": list(engines),
+        "mode": mode,
+        "strategy": BASELINE,
+        "n_events": table.n,
+        "repeats": repeat,
+        "warmup": 1,
+        "engines_cost": per_engine,
+        "rules": rows,
+        "alert_differences": len(differing),
+        "differences": differing,
+        "skipped_rules": skipped,
+        "machine": CR.machine(),
+        "tsc_hz": tsc_hz(),
+    }
+
+
+def _only(ruleset: RuleSet, keep: list[Rule]) -> RuleSet:
+    """``ruleset`` with only ``keep`` enabled: both engines judge the same rules."""
+    import dataclasses
+
+    ids = {r.id for r in keep}
+    return dataclasses.replace(
+        ruleset,
+        rules=tuple(
+            r if r.id in ids else dataclasses.replace(r, enabled=False) for r in ruleset.rules
+        ),
+    )
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def print_report(doc: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    a, b = ", ".join(doc["rules_a"]), ", ".join(doc["rules_b"])
+    console.print(f"A: {a}\nB: {b}\n{doc['n_events']:,} events ({doc['events']}), "
+                  f"{doc['repeats']} repeats after a warm-up, stock Falco composition "
+                  f"({doc['strategy']}), median ± half-range", highlight=False)  # fmt: skip
+    if doc["capture"]:
+        console.print(doc["capture"], highlight=False)
+    t = Table(title="rule evaluation: cycles per event")
+    for col in ("engine", "A", "B", "A / B"):
+        t.add_column(col, justify="left" if col == "engine" else "right")
+    for eng, e in doc["engines_cost"].items():
+        c = e["cycles_per_event"]
+        t.add_row(
+            eng,
+            f"{_fmt(c['a']['median'])} ± {_fmt(c['a']['spread'])}",
+            f"{_fmt(c['b']['median'])} ± {_fmt(c['b']['spread'])}",
+            "-" if c["ratio_a_over_b"] is None else f"{c['ratio_a_over_b']:.2f}x",
+        )
+    console.print(t)
+    for eng, e in doc["engines_cost"].items():
+        t = Table(title=f"per rule on {eng}: checks, cycles per check, matches")
+        t.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=44)
+        for col in ("checks A", "cyc/check A", "matches A", "checks B", "cyc/check B",
+                    "matches B"):  # fmt: skip
+            t.add_column(col, justify="right")
+        for r in e["per_rule"]:
+            cells = []
+            for side in (r["a"], r["b"]):
+                cells += (["-", "-", "-"] if side is None else
+                          [f"{side['checks']:,}", _fmt(side["cycles_per_check"]),
+                           f"{side['matches']:,}"])  # fmt: skip
+            t.add_row(r["rule"], *cells)
+        console.print(t)
+    n = doc["alert_differences"]
+    if not n:
+        console.print(
+            f"[green]alerts: the same, rule by rule[/] ({len(doc['rules'])} rules, "
+            "judged by the reference evaluator"
+            + (" and libsinsp 2022)" if "libsinsp" in doc["engines"] else ")")
+        )
+        return
+    t = Table(title=f"alert differences: {n} rule(s)")
+    for col in ("rule", "status", "seen by", "first differing evt.num", "matches A",
+                "matches B"):  # fmt: skip
+        t.add_column(col)
+    for r in doc["differences"]:
+        t.add_row(
+            r["rule"],
+            f"[bold red]{r['status']}[/]",
+            r["engine"] or "-",
+            "-" if r["first_difference"] is None else str(r["first_difference"]),
+            f"{r['a_matches']:,}",
+            f"{r['b_matches']:,}",
+        )
+    console.print(t)
