@@ -11,7 +11,8 @@ both engines read that capture's events):
   each rule as its own filter on every event of its types; replica: the rules-traced
   core build, ``ruleopt.profile``);
 - the alert difference, rule by rule (``ruleopt.rewrite.diff``): rules paired by name,
-  each judged by the reference evaluator and, on the capture, by libsinsp's own filters;
+  each judged on its own (every event of its types, not first-match) by the reference
+  evaluator, by libsinsp's own filters on the capture and by the replica core;
   a rule *appears* (only in B), *vanishes* (only in A) or *differs* (another set of
   evt.nums, with the first evt.num where they part).
 
@@ -77,7 +78,8 @@ def _replica_per_rule(rules: list[Rule], table: EventTable) -> dict[str, dict]:
     compiled, kept = S.compile_for(rules, table)
     if compiled.n_rules == 0:
         return {}
-    prof = profile_core(compiled, table, repeat=1, rules=kept)
+    # Every rule on every event of its types, as the harness does (not first-match).
+    prof = profile_core(compiled, table, repeat=1, rules=kept, first_match=False)
     out = {}
     for r in prof.rules:
         cycles = r.matched.sum + r.unmatched.sum
@@ -87,6 +89,32 @@ def _replica_per_rule(rules: list[Rule], table: EventTable) -> dict[str, dict]:
             "matches": r.matches,
         }
     return out
+
+
+def replica_matches(rules: list[Rule], table: EventTable) -> dict[str, list[int]]:
+    """Per rule name, the evt.nums the replica core matches with every rule checked
+    (``rule_matching: all``), so each rule is judged on its own, as by the harness."""
+    from ruleopt.engine.core import run_core
+
+    compiled, kept = S.compile_for(rules, table)
+    out: dict[str, list[int]] = {r.name: [] for r in kept}
+    if compiled.n_rules == 0:
+        return out
+    res = run_core(compiled, table, "untraced", repeat=1, first_match=False)
+    name_of = {r.id: r.name for r in kept}
+    evt_num = np.asarray(table.evt_num)
+    for row, rid in zip(res.extra["match_row"].tolist(), res.match_rule.tolist(), strict=True):
+        out[name_of[int(rid)]].append(int(evt_num[row]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _replica_verdict(row: dict, a: list[int] | None, b: list[int] | None) -> None:
+    """Fold the replica's judgement of one rule into its row (status, engine, evt.num)."""
+    if a is None or b is None:
+        return  # a rule only one side has: already "appear" or "vanish"
+    sym = set(a) ^ set(b)
+    if sym and row["status"] == "same":
+        row.update(status="differ", engine="replica", first_difference=min(sym))
 
 
 def _libsinsp_per_rule(rules: list[Rule], capture: str) -> dict[str, dict]:
@@ -180,11 +208,17 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
                 "per_rule": _per_rule_rows(names, per_rule["a"], per_rule["b"]),
             }  # fmt: skip
         diffs = diff_rulesets(_only(set_a, rules["a"]), _only(set_b, rules["b"]), table, capture)
+        rep = ({side: replica_matches(rules[side], table) for side in ("a", "b")}
+               if "replica" in engines else None)  # fmt: skip
     rows = []
     for d in diffs:
         row = d.to_dict()
         row["status"] = STATUS_WORDS[d.status]
-        row["engines_judged"] = ["reference"] + (["libsinsp"] if capture else [])
+        judged = ["reference"] + (["libsinsp"] if capture else [])
+        if rep is not None:
+            judged.append("replica")
+            _replica_verdict(row, rep["a"].get(d.rule), rep["b"].get(d.rule))
+        row["engines_judged"] = judged
         rows.append(row)
     differing = [r for r in rows if r["status"] != "same"]
     return {
