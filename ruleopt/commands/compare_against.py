@@ -6,7 +6,7 @@ both engines read that capture's events):
 
 - cost: cycles per event of rule evaluation under stock Falco's composition (the
   ``baseline`` strategy), for A and for B, on each engine, and the ratio A / B; A and B
-  are measured in the same run, the same number of repeats after one warm-up;
+  alternate round by round after one warm-up (noise hits both alike);
 - per rule: checks, cycles per check and matches in A and in B (libsinsp: the harness,
   each rule as its own filter on every event of its types; replica: the rules-traced
   core build, ``ruleopt.profile``);
@@ -64,11 +64,37 @@ def _ratio(a: dict, b: dict) -> float | None:
     return a["median"] / b["median"] if b["median"] > 0 else None
 
 
-def _replica_cost(rules: list[Rule], table: EventTable, repeat: int, mode: str) -> np.ndarray:
-    from ruleopt.commands.compare import _measure_replica
+def replica_costs(sides: list[list[Rule]], table: EventTable, repeat: int,
+                  mode: str) -> list[np.ndarray]:  # fmt: skip
+    """Cycles per event (core, stock composition) of each ruleset in ``sides``: one
+    unrecorded warm-up round, then ``repeat`` rounds, each measuring every side once, so
+    machine noise hits them alike."""
+    prepared = []
+    for rules in sides:
+        compiled, kept = S.compile_for(rules, table)
+        prepared.append(S.prepare(BASELINE, compiled, table, kept))
+    caches: list[S.AlertInputs] = [{} for _ in sides]
+    out: list[list[float]] = [[] for _ in sides]
+    for r in range(repeat + 1):
+        for k, p in enumerate(prepared):
+            sample = S.measure_once(p, table, caches[k], first_match=mode == "first")
+            if r:
+                out[k].append(sample.cycles / max(table.n, 1))
+    return [np.asarray(v) for v in out]
 
-    (res,) = _measure_replica(rules, table, [BASELINE], repeat, mode, progress=False)
-    return res.cycles_per_event
+
+def libsinsp_costs(sides: list[list[Rule]], capture: str, repeat: int,
+                   mode: str) -> list[np.ndarray]:  # fmt: skip
+    """The same on libsinsp 2022 (``ruleopt-sinsp engine``): one run per side and round,
+    alternating sides, the first round of each side after its own warm-up pass."""
+    base = [S.get_strategy(BASELINE)]
+    out: list[list[float]] = [[] for _ in sides]
+    for r in range(repeat):
+        for k, rules in enumerate(sides):
+            run = real.run_engine(capture, rules, base, mode=mode, repeat=1,
+                                  warmup=1 if r == 0 else 0)  # fmt: skip
+            out[k] += [float(c) for c in run.results[0].cycles_per_event]
+    return [np.asarray(v) for v in out]
 
 
 def _replica_per_rule(rules: list[Rule], table: EventTable) -> dict[str, dict]:
@@ -189,24 +215,20 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
                     hint="--engine replica measures rules libsinsp 2022 cannot judge",
                 )
         per_engine: dict[str, dict] = {}
+        names = list(dict.fromkeys([r.name for r in rules["a"]] + [r.name for r in rules["b"]]))
+        sides = [rules["a"], rules["b"]]
         for eng in engines:
-            cost, per_rule = {}, {}
-            for side in ("a", "b"):
-                if eng == "replica":
-                    cpe = _replica_cost(rules[side], table, repeat, mode)
-                    per_rule[side] = _replica_per_rule(rules[side], table)
-                else:
-                    run = real.run_engine(capture, rules[side], [S.get_strategy(BASELINE)],
-                                          mode=mode, repeat=repeat)  # fmt: skip
-                    cpe = run.results[0].cycles_per_event
-                    per_rule[side] = _libsinsp_per_rule(rules[side], capture)
-                cost[side] = _cost(np.asarray(cpe, dtype=float))
-            names = list(dict.fromkeys([r.name for r in rules["a"]] + [r.name for r in rules["b"]]))
+            if eng == "replica":
+                cpe = replica_costs(sides, table, repeat, mode)
+                per_rule = [_replica_per_rule(rs, table) for rs in sides]
+            else:
+                cpe = libsinsp_costs(sides, capture, repeat, mode)
+                per_rule = [_libsinsp_per_rule(rs, capture) for rs in sides]
+            ca, cb = _cost(cpe[0]), _cost(cpe[1])
             per_engine[eng] = {
-                "cycles_per_event": {"a": cost["a"], "b": cost["b"],
-                                     "ratio_a_over_b": _ratio(cost["a"], cost["b"])},
-                "per_rule": _per_rule_rows(names, per_rule["a"], per_rule["b"]),
-            }  # fmt: skip
+                "cycles_per_event": {"a": ca, "b": cb, "ratio_a_over_b": _ratio(ca, cb)},
+                "per_rule": _per_rule_rows(names, per_rule[0], per_rule[1]),
+            }
         diffs = diff_rulesets(_only(set_a, rules["a"]), _only(set_b, rules["b"]), table, capture)
         rep = ({side: replica_matches(rules[side], table) for side in ("a", "b")}
                if "replica" in engines else None)  # fmt: skip
