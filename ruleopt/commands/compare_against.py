@@ -21,6 +21,7 @@ The exit status is 0 when no rule's alerts differ, 1 otherwise.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,13 @@ def _cost(values: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _ratio(a: dict, b: dict) -> float | None:
-    return a["median"] / b["median"] if b["median"] > 0 else None
+def _ratio(a: np.ndarray, b: np.ndarray) -> dict[str, float] | None:
+    """A / B per round (the rounds alternate A and B), median and half-range: a busy
+    machine's slow round moves both sides of its own ratio."""
+    if not len(a) or not (b > 0).all():
+        return None
+    r = a / b
+    return {"median": float(np.median(r)), "spread": CR.spread_of(r)}
 
 
 def replica_costs(sides: list[list[Rule]], table: EventTable, repeat: int,
@@ -226,7 +232,10 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
                 per_rule = [_libsinsp_per_rule(rs, capture) for rs in sides]
             ca, cb = _cost(cpe[0]), _cost(cpe[1])
             per_engine[eng] = {
-                "cycles_per_event": {"a": ca, "b": cb, "ratio_a_over_b": _ratio(ca, cb)},
+                "cycles_per_event": {"a": ca, "b": cb, "ratio_a_over_b": _ratio(cpe[0], cpe[1])},
+                "noisy": [
+                    side for side, c in (("A", ca), ("B", cb)) if CR.noisy(c["median"], c["spread"])
+                ],  # fmt: skip
                 "per_rule": _per_rule_rows(names, per_rule[0], per_rule[1]),
             }
         diffs = diff_rulesets(_only(set_a, rules["a"]), _only(set_b, rules["b"]), table, capture)
@@ -285,25 +294,33 @@ def print_report(doc: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # Piped output is not cut to 80 columns: the per-rule table needs its figures whole.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     a, b = ", ".join(doc["rules_a"]), ", ".join(doc["rules_b"])
     console.print(f"A: {a}\nB: {b}\n{doc['n_events']:,} events ({doc['events']}), "
                   f"{doc['repeats']} repeats after a warm-up, stock Falco composition "
                   f"({doc['strategy']}), median ± half-range", highlight=False)  # fmt: skip
     if doc["capture"]:
         console.print(doc["capture"], highlight=False)
-    t = Table(title="rule evaluation: cycles per event")
+    t = Table(title="rule evaluation: cycles per event (A / B: median of per-round ratios)")
     for col in ("engine", "A", "B", "A / B"):
         t.add_column(col, justify="left" if col == "engine" else "right")
     for eng, e in doc["engines_cost"].items():
-        c = e["cycles_per_event"]
+        c, r = e["cycles_per_event"], e["cycles_per_event"]["ratio_a_over_b"]
         t.add_row(
             eng,
             f"{_fmt(c['a']['median'])} ± {_fmt(c['a']['spread'])}",
             f"{_fmt(c['b']['median'])} ± {_fmt(c['b']['spread'])}",
-            "-" if c["ratio_a_over_b"] is None else f"{c['ratio_a_over_b']:.2f}x",
+            "-" if r is None else f"{r['median']:.2f}x ± {r['spread']:.2f}",
         )
     console.print(t)
+    for eng, e in doc["engines_cost"].items():
+        if e["noisy"]:
+            console.print(
+                f"[yellow]{eng}: the repeats of {' and '.join(e['noisy'])} spread more than "
+                f"{CR.NOISE_SHARE:.0%} of the median (a busy machine?): more --repeat[/]",
+                highlight=False,
+            )
     for eng, e in doc["engines_cost"].items():
         t = Table(title=f"per rule on {eng}: checks, cycles per check, matches")
         t.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=44)
