@@ -302,8 +302,8 @@ def print_report(doc: dict) -> None:
                   f"({doc['strategy']}), median ± half-range", highlight=False)  # fmt: skip
     if doc["capture"]:
         console.print(doc["capture"], highlight=False)
-    t = Table(title="rule evaluation: cycles per event (A / B: median of per-round ratios)")
-    for col in ("engine", "A", "B", "A / B"):
+    t = Table(title="rule evaluation: cycles per event")
+    for col in ("engine", "A", "B", "A / B (per round)"):
         t.add_column(col, justify="left" if col == "engine" else "right")
     for eng, e in doc["engines_cost"].items():
         c, r = e["cycles_per_event"], e["cycles_per_event"]["ratio_a_over_b"]
@@ -339,8 +339,10 @@ def print_report(doc: dict) -> None:
     if not n:
         console.print(
             f"[green]alerts: the same, rule by rule[/] ({len(doc['rules'])} rules, "
-            "judged by the reference evaluator"
-            + (" and libsinsp 2022)" if "libsinsp" in doc["engines"] else ")")
+            "each judged by "
+            + ", ".join(doc["rules"][0]["engines_judged"] if doc["rules"] else ["reference"])
+            + ")",
+            highlight=False,
         )
         return
     t = Table(title=f"alert differences: {n} rule(s)")
