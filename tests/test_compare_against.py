@@ -162,3 +162,18 @@ def test_against_with_no_rules_file_is_one_error(tail, capsys) -> None:
     assert code == 1 and captured.out == ""
     assert "--against names no rules file" in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_the_events_serve_both_rulesets(tmp_path) -> None:
+    """The default workload is generated for A and B together: every field either reads,
+    B's rules renumbered after A's (the generator keys its templates by rule id)."""
+    from ruleopt.events.load import needed_keys
+
+    a = load_rules([_rules(tmp_path / "a.yaml", [("x", "evt.type = openat and proc.name = a")])])
+    b = load_rules([_rules(tmp_path / "b.yaml", [("y", "evt.type = execve and fd.name = /b")])])
+    both = CA.merged(a, b)
+    assert [r.id for r in both.rules] == [0, 1]
+    assert {"proc.name", "fd.name"} <= set(needed_keys(both))
+    table = generate(both, 400, seed=1, break_share=0.05)
+    types = set(table.column("evt.type").values.tolist())
+    assert len(types) >= 2

@@ -17,6 +17,8 @@ and the exit status is 1.
 
 The real engine reads a capture: a table input is written as one first (the generated
 capture writer) and both engines then read that capture's events.
+
+``--against RULES_B...`` compares two rulesets instead (``compare_against``).
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
         raise RuleoptError("--repeat must be at least 1")
     engines = _engines(engine)
     set_a, set_b = load_rules(files_a), load_rules(files_b)
-    both = list(set_a.rules) + list(set_b.rules)  # the table holds every field either reads
+    both = merged(set_a, set_b)  # the table holds every field either reads
     rules = {"a": S.syscall_rules(set_a.enabled_rules()),
              "b": S.syscall_rules(set_b.enabled_rules())}  # fmt: skip
     skipped: list[dict] = []
@@ -271,6 +271,17 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
         "machine": CR.machine(),
         "tsc_hz": tsc_hz(),
     }
+
+
+def merged(a: RuleSet, b: RuleSet) -> RuleSet:
+    """One ruleset of A's rules then B's, renumbered (ids are positions), for the events:
+    the fields either reads, and a default workload that breaks the rules of both."""
+    import dataclasses
+
+    n = len(a.rules)
+    rules = tuple(a.rules) + tuple(dataclasses.replace(r, id=n + k) for k, r in enumerate(b.rules))
+    return dataclasses.replace(a, rules=rules, macros={**b.macros, **a.macros},
+                               lists={**b.lists, **a.lists})  # fmt: skip
 
 
 def _only(ruleset: RuleSet, keep: list[Rule]) -> RuleSet:
