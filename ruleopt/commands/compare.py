@@ -613,6 +613,7 @@ def _run_against(args: argparse.Namespace) -> int:
     check_events_file(events)
     if args.output:
         raise RuleoptError("-o/--output writes strategy plots: it does not apply to --against",
+                           file=args.output,
                            hint="drop -o, or use --json to keep the report")  # fmt: skip
     doc = CA.compare_against(rules_a, rules_b, events, args.repeat,
                              engine=args.engine or default_engine(), mode=args.mode)  # fmt: skip

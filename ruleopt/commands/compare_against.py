@@ -48,6 +48,8 @@ def check_against(against: list[str] | None) -> None:
     if against is not None and not any(p.lower().endswith((".yaml", ".yml")) for p in against):
         raise RuleoptError(
             "--against names no rules file",
+            # Located at what followed --against, if anything (names quoted: blanks show).
+            file=repr(against[0]) if against else "--against",
             hint="give the rules files to compare with after --against, e.g. "
             "ruleopt compare a.yaml --against b.yaml events.scap",
         )
