@@ -62,10 +62,13 @@ def diff_rulesets(
     names = [r.name for r in ra] + [r.name for r in rb if r.name not in ref_a]
     for name in dict.fromkeys(names):
         if name not in ref_b:
-            out.append(RuleDiff(name, "only_a", a_matches=len(ref_a[name])))
+            # A rule only one side has: its first alert is where the two versions part.
+            out.append(RuleDiff(name, "only_a", "reference", _first(ref_a[name]),
+                                a_matches=len(ref_a[name])))  # fmt: skip
             continue
         if name not in ref_a:
-            out.append(RuleDiff(name, "only_b", b_matches=len(ref_b[name])))
+            out.append(RuleDiff(name, "only_b", "reference", _first(ref_b[name]),
+                                b_matches=len(ref_b[name])))  # fmt: skip
             continue
         d = RuleDiff(name, "same", a_matches=len(ref_a[name]), b_matches=len(ref_b[name]))
         for engine, ma, mb in (
@@ -86,3 +89,7 @@ def diff_rulesets(
 def _by_rule(rules: list[Rule], table: EventTable) -> list[list[int]]:
     got = reference_matches(rules, table)
     return [got[r.id] for r in rules]
+
+
+def _first(matches: list[int]) -> int | None:
+    return matches[0] if matches else None

@@ -159,6 +159,11 @@ def command(rng: random.Random, s: Slots) -> list[str]:
         if rng.random() < 0.5:
             argv += ["--rate", s.flt("--rate", "100000"), "--buffer", s.num("--buffer", "64")]
         return argv
+    if rng.random() < 0.3:
+        # Two rulesets (compare --against): B's path is hostile like any other.
+        return ["compare", rules, "--against", s.inp("RULES_B", "rules.yaml", ".yaml"), events,
+                "--repeat", s.num("--repeat", "1"), "--json",
+                "--engine", rng.choice(("replica", "both"))]  # fmt: skip
     argv = [
         "compare",
         rules,
