@@ -52,7 +52,8 @@ NAME = "compare"
 HELP = ("run matching strategies side by side: speed, rules checked, output cost, equivalence; "
         "with --against, two rulesets on the same events")
 BASELINE = "baseline"
-ENGINES = ("libsinsp", "replica", "both")
+ENGINES = CR.ENGINES
+_engines = CR.engines_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,12 +115,6 @@ def _progress(enabled: bool):
 def default_engine() -> str:
     """``both`` when the real engine runs here, else ``replica``."""
     return "both" if real.available() else "replica"
-
-
-def _engines(engine: str) -> tuple[str, ...]:
-    if engine not in ENGINES:
-        raise RuleoptError(f"unknown engine '{engine}'", hint=f"one of {', '.join(ENGINES)}")
-    return ("replica", "libsinsp") if engine == "both" else (engine,)
 
 
 def compare(rule_files: list[str], events: str | None, names: list[str], repeat: int,

@@ -181,14 +181,13 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
                     workdir: str | None = None) -> dict:  # fmt: skip
     """The report of A against B (``--json``); ``doc["alert_differences"]`` counts the rules
     whose alerts differ (appear, vanish or differ)."""
-    from ruleopt.commands.compare import _engines
     from ruleopt.events.load import load_events
     from ruleopt.rewrite.diff import diff_rulesets
     from ruleopt.rules.loader import load_rules
 
     if repeat < 1:
         raise RuleoptError("--repeat must be at least 1")
-    engines = _engines(engine)
+    engines = CR.engines_of(engine)
     set_a, set_b = load_rules(files_a), load_rules(files_b)
     both = merged(set_a, set_b)  # the table holds every field either reads
     rules = {"a": S.syscall_rules(set_a.enabled_rules()),

@@ -19,8 +19,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from ruleopt.engine.real import RealResult, falco_output
+from ruleopt.errors import RuleoptError
 from ruleopt.output import Formatter, rule_metas
 from ruleopt.rules.model import Rule
+
+ENGINES = ("libsinsp", "replica", "both")
+
+
+def engines_of(engine: str) -> tuple[str, ...]:
+    """The engines ``--engine`` names, in the order they run."""
+    if engine not in ENGINES:
+        raise RuleoptError(f"unknown engine '{engine}'", hint=f"one of {', '.join(ENGINES)}")
+    return ("replica", "libsinsp") if engine == "both" else (engine,)
 
 # A measurement whose half-range over repeats is more than this share of its median is
 # flagged: the machine was busy, the figures are not to be trusted at face value.
