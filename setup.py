@@ -126,10 +126,17 @@ class build_ext_and_sinsp(build_ext):
         os.makedirs(os.path.dirname(out), exist_ok=True)
         self.announce(f"building {out} (make -C plugin)", 2)
         proc = subprocess.run(
-            ["make", "-s", "-C", os.path.join(HERE, "plugin"), f"OUT={out}",
-             f"FALCO_INC={FALCO_INC}"],
-            capture_output=True, text=True,
-        )  # fmt: skip
+            [
+                "make",
+                "-s",
+                "-C",
+                os.path.join(HERE, "plugin"),
+                f"OUT={out}",
+                f"FALCO_INC={FALCO_INC}",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0 or not os.path.isfile(out):
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
             self._fail("make -C plugin failed:\n" + tail)

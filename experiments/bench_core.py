@@ -50,15 +50,25 @@ def fmt(x: float | None, digits: int = 0) -> str:
 
 
 def _progress(total: int, what: str) -> tuple[Progress, int]:
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=err, transient=True,
-                   disable=not err.is_terminal)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     return bar, bar.add_task(what, total=total)
 
 
-def interleaved(compiled: CompiledRuleset, table: EventTable, repeat: int,
-                passes_per_run: int = 1, first_match: bool = True,
-                ) -> dict[str, list[CoreResult]]:  # fmt: skip
+def interleaved(
+    compiled: CompiledRuleset,
+    table: EventTable,
+    repeat: int,
+    passes_per_run: int = 1,
+    first_match: bool = True,
+) -> dict[str, list[CoreResult]]:
     """``repeat`` rounds of untraced, rules, stacks (after one warm-up each)."""
     bar, task = _progress(len(BUILDS) * (repeat + 1), f"{table.n:,} events x {repeat} rounds")
     got: dict[str, list[CoreResult]] = {b: [] for b in BUILDS}
@@ -68,8 +78,9 @@ def interleaved(compiled: CompiledRuleset, table: EventTable, repeat: int,
             bar.advance(task)
         for _ in range(repeat):
             for b in BUILDS:
-                got[b].append(run_core(compiled, table, b, repeat=passes_per_run,
-                                       first_match=first_match))
+                got[b].append(
+                    run_core(compiled, table, b, repeat=passes_per_run, first_match=first_match)
+                )
                 bar.advance(task)
     return got
 
@@ -81,17 +92,22 @@ def pass_cycles(results: list[CoreResult]) -> np.ndarray:
 
 def print_builds(got: dict[str, list[CoreResult]], n: int, hz: float) -> None:
     cyc = {b: pass_cycles(got[b]) for b in BUILDS}
-    print(f"  {'build':9} {'cycles/event':>12} {'min':>8} {'max':>8} {'events/s':>13} "
-          f"{'overhead (median of rounds)':>28} {'[min, max]':>18}")
+    print(
+        f"  {'build':9} {'cycles/event':>12} {'min':>8} {'max':>8} {'events/s':>13} "
+        f"{'overhead (median of rounds)':>28} {'[min, max]':>18}"
+    )
     for b in BUILDS:
         c = cyc[b] / n
         eps = n / (np.median(cyc[b]) / hz)
         ratio = cyc[b] / cyc["untraced"] - 1  # same round: drift cancels
         over = "" if b == "untraced" else f"{100 * np.median(ratio):+27.1f}%"
-        spread = "" if b == "untraced" else (f"[{100 * ratio.min():+.1f}%, "
-                                             f"{100 * ratio.max():+.1f}%]")
-        print(f"  {b:9} {np.median(c):12.1f} {c.min():8.1f} {c.max():8.1f} {fmt(eps):>13} "
-              f"{over:>28} {spread:>18}")
+        spread = (
+            "" if b == "untraced" else (f"[{100 * ratio.min():+.1f}%, {100 * ratio.max():+.1f}%]")
+        )
+        print(
+            f"  {b:9} {np.median(c):12.1f} {c.min():8.1f} {c.max():8.1f} {fmt(eps):>13} "
+            f"{over:>28} {spread:>18}"
+        )
 
 
 def per_check(profile: Profile, label: str) -> None:
@@ -101,8 +117,10 @@ def per_check(profile: Profile, label: str) -> None:
         if not h.count:
             print(f"  {label} {kind:9}: no checks")
             continue
-        print(f"  {label} {kind:9}: {h.count:>12,} checks, mean {h.mean:9.1f}, "
-              f"p50 ~{h.percentile(50):7.0f}, p99 ~{h.percentile(99):8.0f} cycles")
+        print(
+            f"  {label} {kind:9}: {h.count:>12,} checks, mean {h.mean:9.1f}, "
+            f"p50 ~{h.percentile(50):7.0f}, p99 ~{h.percentile(99):8.0f} cycles"
+        )
 
 
 def print_stages(profile: Profile) -> None:
@@ -125,28 +143,36 @@ def generated_part(args: argparse.Namespace, rules) -> None:
     compiled = compile_rules(rules.rules, table)
     t2 = time.perf_counter()
     hz = tsc_hz()
-    print(f"\n== generated workload: {table.n:,} events (seed 0, 1% breaking; "
-          f"{t1 - t0:.1f}s), {compiled.n_rules} rules compiled ({t2 - t1:.1f}s), "
-          f"TSC {hz / 1e9:.3f} GHz, Falco's first match per event")
+    print(
+        f"\n== generated workload: {table.n:,} events (seed 0, 1% breaking; "
+        f"{t1 - t0:.1f}s), {compiled.n_rules} rules compiled ({t2 - t1:.1f}s), "
+        f"TSC {hz / 1e9:.3f} GHz, Falco's first match per event"
+    )
     got = interleaved(compiled, table, args.repeat)
     base = got["untraced"][-1]
     checks = base.rules_checked
-    print(f"  {len(base.match_evt):,} matching events per pass, {checks:,} rule checks "
-          f"({checks / table.n:.2f} per event)")
+    print(
+        f"  {len(base.match_evt):,} matching events per pass, {checks:,} rule checks "
+        f"({checks / table.n:.2f} per event)"
+    )
     print_builds(got, table.n, hz)
     prof = profile_from_core(got["rules"] + got["stacks"], compiled, table, "bench")
     print(f"per rule check (rules-traced build, {args.repeat} passes, rdtsc pair included):")
     per_check(prof, "core")
     med_u = float(np.median(pass_cycles(got["untraced"])))
-    print(f"  core untraced bound: {med_u / checks:.1f} cycles per check "
-          f"(whole untraced pass / its checks; includes next and index lookup)")
+    print(
+        f"  core untraced bound: {med_u / checks:.1f} cycles per check "
+        f"(whole untraced pass / its checks; includes next and index lookup)"
+    )
     print("per stage (stacks-traced build), mean cycles [iterations]:")
     print_stages(prof)
     if args.rate:
         r = run_core(compiled, table, "untraced", rate=args.rate, buffer=args.buffer)
-        print(f"rate replay (untraced) {fmt(args.rate)} ev/s, ring {args.buffer:,}: "
-              f"{int(r.processed.sum()):,} processed, {r.drops:,} dropped "
-              f"({100 * r.drops / table.n:.2f}%), {r.timeouts:,} SCAP_TIMEOUT polls")
+        print(
+            f"rate replay (untraced) {fmt(args.rate)} ev/s, ring {args.buffer:,}: "
+            f"{int(r.processed.sum()):,} processed, {r.drops:,} dropped "
+            f"({100 * r.drops / table.n:.2f}%), {r.timeouts:,} SCAP_TIMEOUT polls"
+        )
 
 
 def capture_part(args: argparse.Namespace, rules) -> None:
@@ -160,11 +186,14 @@ def capture_part(args: argparse.Namespace, rules) -> None:
     table = load_events(args.capture, rules)
     compiled = compile_rules(judged, table)
     n_rep = args.capture_repeat
-    print(f"\n== capture {Path(args.capture).name}: {table.n:,} events x {n_rep} replays, "
-          f"{len(judged)} rules libsinsp judges")
+    print(
+        f"\n== capture {Path(args.capture).name}: {table.n:,} events x {n_rep} replays, "
+        f"{len(judged)} rules libsinsp judges"
+    )
     with err.status("libsinsp harness"):
-        doc = run_harness(args.capture, [(r.id, r.name, print_expr(r.condition))
-                                         for r in judged], n_rep)
+        doc = run_harness(
+            args.capture, [(r.id, r.name, print_expr(r.condition)) for r in judged], n_rep
+        )
     real = profile_from_harness(doc)
     over = float(doc.get("rdtsc_overhead") or 0)
     # The core replays the capture n_rep times per run, like the harness, and checks every
@@ -173,10 +202,13 @@ def capture_part(args: argparse.Namespace, rules) -> None:
     got = interleaved(compiled, table, args.repeat, passes_per_run=n_rep, first_match=False)
     core = profile_from_core(got["rules"][-1:] + got["stacks"][-1:], compiled, table, "bench")
     same = {r.id: (r.checks, r.matches) for r in real.rules} == {
-        r.id: (r.checks, r.matches) for r in core.rules if r.id in {x.id for x in real.rules}}
-    print(f"  per-rule checks and matches equal libsinsp's: {same} "
-          f"({sum(r.checks for r in real.rules):,} checks, "
-          f"{sum(r.matches for r in real.rules):,} matches)")
+        r.id: (r.checks, r.matches) for r in core.rules if r.id in {x.id for x in real.rules}
+    }
+    print(
+        f"  per-rule checks and matches equal libsinsp's: {same} "
+        f"({sum(r.checks for r in real.rules):,} checks, "
+        f"{sum(r.matches for r in real.rules):,} matches)"
+    )
     checks = int(got["untraced"][-1].rules_checked)
     bound = float(np.median(pass_cycles(got["untraced"]))) / checks if checks else None
     nxt = real.stages["next_event"].total
@@ -193,8 +225,12 @@ def capture_part(args: argparse.Namespace, rules) -> None:
     print(f"  {'':34} {'check, unmatched':>17} {'check, matched':>15} {'per next()':>11}")
     rows = [
         ("libsinsp harness (raw rdtsc)", mean(real, False), mean(real, True), nxt.mean),
-        ("libsinsp harness (- rdtsc)", net(mean(real, False)), net(mean(real, True)),
-         net(nxt.mean)),
+        (
+            "libsinsp harness (- rdtsc)",
+            net(mean(real, False)),
+            net(mean(real, True)),
+            net(nxt.mean),
+        ),
         ("core, rules-traced (raw rdtsc)", mean(core, False), mean(core, True), None),
         ("core, rules-traced (- rdtsc)", net(mean(core, False)), net(mean(core, True)), None),
         ("core, stacks-traced next_event", None, None, core_next.mean),
@@ -205,19 +241,29 @@ def capture_part(args: argparse.Namespace, rules) -> None:
     ref = mean(real, False)
     if bound is not None and ref is not None:
         verdict = "MET" if bound <= ref else "NOT MET"
-        print(f"  aim (untraced core <= harness per check): {verdict}: {bound:.1f} vs "
-              f"{ref:.1f} raw, {net(ref):.1f} net of rdtsc")
+        print(
+            f"  aim (untraced core <= harness per check): {verdict}: {bound:.1f} vs "
+            f"{ref:.1f} raw, {net(ref):.1f} net of rdtsc"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=lambda s: int(s.replace("_", "")), default=10_000_000,
-                    help="generated events (default 10,000,000; ~35 s and ~5 GB)")
+    ap.add_argument(
+        "-n",
+        type=lambda s: int(s.replace("_", "")),
+        default=10_000_000,
+        help="generated events (default 10,000,000; ~35 s and ~5 GB)",
+    )
     ap.add_argument("--rules", default=str(RULES))
     ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds per build")
     ap.add_argument("--capture", default=str(CAPTURE))
-    ap.add_argument("--capture-repeat", type=int, default=50,
-                    help="replays of the capture, harness and core alike")
+    ap.add_argument(
+        "--capture-repeat",
+        type=int,
+        default=50,
+        help="replays of the capture, harness and core alike",
+    )
     ap.add_argument("--rate", type=float, help="also replay the workload at this rate")
     ap.add_argument("--buffer", type=int, default=8192, help="ring slots for --rate")
     ap.add_argument("--skip-generated", action="store_true")
@@ -229,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rules = load_rules(args.rules)
     m = machine_info()
-    print(f"rules {Path(args.rules).name}: {len(rules.enabled_rules())} enabled; "
-          f"{m['cpu']}, {m['cores']} cores; {args.repeat} interleaved rounds")
+    print(
+        f"rules {Path(args.rules).name}: {len(rules.enabled_rules())} enabled; "
+        f"{m['cpu']}, {m['cores']} cores; {args.repeat} interleaved rounds"
+    )
     if not args.skip_generated:
         generated_part(args, rules)
     if not args.skip_capture:

@@ -36,9 +36,27 @@ DEFAULT = ["falco_rules-falco-0.26.2.yaml", "falco_rules-main.yaml", "falco_rule
 def capture(rules: Path, n: int, seed: int, workdir: Path) -> Path:
     out = workdir / f"{rules.stem}-{n}-s{seed}.scap"
     if not out.exists():
-        subprocess.run([sys.executable, "-m", "ruleopt", "generate", "-r", str(rules), "-n",
-                        str(n), "--break-share", "0.01", "--seed", str(seed), "-o", str(out)],
-                       cwd=REPO, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ruleopt",
+                "generate",
+                "-r",
+                str(rules),
+                "-n",
+                str(n),
+                "--break-share",
+                "0.01",
+                "--seed",
+                str(seed),
+                "-o",
+                str(out),
+            ],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
     return out
 
 
@@ -67,11 +85,15 @@ def main() -> None:
             rows.append((name, label, len(result.rewrites), eff, differ))
             print(f"{name} {label}: {eff.summary()}", flush=True)
     print()
-    print(f"{'ruleset':32s} {'capture':7s} {'rewrites':>8s} {'before':>10s} {'after':>10s} "
-          f"{'ratio':>6s} {'alert diffs':>11s}")  # fmt: skip
+    print(
+        f"{'ruleset':32s} {'capture':7s} {'rewrites':>8s} {'before':>10s} {'after':>10s} "
+        f"{'ratio':>6s} {'alert diffs':>11s}"
+    )
     for name, label, nrw, eff, differ in rows:
-        print(f"{name:32s} {label:7s} {nrw:8d} {eff.per_event(eff.before):10.1f} "
-              f"{eff.per_event(eff.after):10.1f} {eff.ratio():5.2f}x {differ:11d}")  # fmt: skip
+        print(
+            f"{name:32s} {label:7s} {nrw:8d} {eff.per_event(eff.before):10.1f} "
+            f"{eff.per_event(eff.after):10.1f} {eff.ratio():5.2f}x {differ:11d}"
+        )
     print(
         "(cycles per event in rule checks, libsinsp 2022, stock evttype index; "
         f"{args.n} events, {args.repeat} passes x 2 orders; captures in {workdir})"

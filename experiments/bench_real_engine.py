@@ -49,40 +49,71 @@ def main(argv: list[str] | None = None) -> int:
         capture = args.capture
         if capture is None:
             capture = str(Path(tmp) / "workload.scap")
-            subprocess.run([sys.executable, "-m", "ruleopt", "generate", "-r", args.rules,
-                            "-n", str(args.events), "--break-share", str(args.break_share),
-                            "-o", capture], check=True, stdout=subprocess.DEVNULL,
-                           cwd=REPO)  # fmt: skip
-        doc = compare([args.rules], capture, list(S.DEFAULT_STRATEGIES), args.repeat,
-                      progress=False, engine="both")  # fmt: skip
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "ruleopt",
+                    "generate",
+                    "-r",
+                    args.rules,
+                    "-n",
+                    str(args.events),
+                    "--break-share",
+                    str(args.break_share),
+                    "-o",
+                    capture,
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                cwd=REPO,
+            )
+        doc = compare(
+            [args.rules],
+            capture,
+            list(S.DEFAULT_STRATEGIES),
+            args.repeat,
+            progress=False,
+            engine="both",
+        )
     rows = doc["strategies"]
     stock = next(r for r in rows if r["engine"] == "libsinsp" and r["strategy"] == "baseline")
     stock_cpe = stock["cycles_per_event"]["median"]
-    print(f"{doc['n_events']:,} events of {Path(args.rules).name} ({doc['events']}), "
-          f"first match, {doc['repeats']} repeats after a warm-up, median ± half-range; "
-          f"load average {doc['machine']['load_average']}")  # fmt: skip
-    head = (f"{'engine':9} {'strategy':15} {'cycles/event':>20} {'rules/event':>11} "
-            f"{'output cycles/alert':>22} {'vs stock':>9} {'alerts':>7} equivalent")  # fmt: skip
+    print(
+        f"{doc['n_events']:,} events of {Path(args.rules).name} ({doc['events']}), "
+        f"first match, {doc['repeats']} repeats after a warm-up, median ± half-range; "
+        f"load average {doc['machine']['load_average']}"
+    )
+    head = (
+        f"{'engine':9} {'strategy':15} {'cycles/event':>20} {'rules/event':>11} "
+        f"{'output cycles/alert':>22} {'vs stock':>9} {'alerts':>7} equivalent"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         vs = stock_cpe / r["cycles_per_event"]["median"] if r["cycles_per_event"]["median"] else 0
-        print(f"{r['engine']:9} {r['strategy']:15} {_pm(r['cycles_per_event'], 1):>20} "
-              f"{r['rules_checked_per_event']:>11.2f} {_pm(r['output_cycles_per_alert']):>22} "
-              f"{vs:>8.2f}x {r['alerts']:>7} {'yes' if r['equivalent'] else 'NO'}")  # fmt: skip
+        print(
+            f"{r['engine']:9} {r['strategy']:15} {_pm(r['cycles_per_event'], 1):>20} "
+            f"{r['rules_checked_per_event']:>11.2f} {_pm(r['output_cycles_per_alert']):>22} "
+            f"{vs:>8.2f}x {r['alerts']:>7} {'yes' if r['equivalent'] else 'NO'}"
+        )
     for engine in doc["engines"]:
         by = {r["strategy"]: r for r in rows if r["engine"] == engine}
         lua = by["baseline"]["output_cycles_per_alert"]["median"]
         cached = by["cached-output"]["output_cycles_per_alert"]["median"]
         if lua and cached:
             ratio = lua / cached
-            print(f"{engine}: cached output is {ratio:.2f}x cheaper per alert than the Lua path "
-                  f"(aim >= 10x: {'met' if ratio >= 10 else 'not met'})")  # fmt: skip
+            print(
+                f"{engine}: cached output is {ratio:.2f}x cheaper per alert than the Lua path "
+                f"(aim >= 10x: {'met' if ratio >= 10 else 'not met'})"
+            )
             lua_m = by["baseline"]["output_cycles_per_alert"].get("median_alert")
             cached_m = by["cached-output"]["output_cycles_per_alert"].get("median_alert")
             if lua_m and cached_m:
-                print(f"{engine}: the median alert: Lua {lua_m:,.0f}, cached {cached_m:,.0f} "
-                      f"cycles ({lua_m / cached_m:.2f}x)")  # fmt: skip
+                print(
+                    f"{engine}: the median alert: Lua {lua_m:,.0f}, cached {cached_m:,.0f} "
+                    f"cycles ({lua_m / cached_m:.2f}x)"
+                )
     print("libsinsp stages per event (mean cycles, all measured passes; broken = a rule matched):")
     for r in rows:
         if r["engine"] != "libsinsp":
@@ -98,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r['strategy']:15} " + ", ".join(parts))
     for c in doc["cross_engine"]["strategies"]:
         ratio = c["cycles_per_event_ratio"]
-        print(f"libsinsp/replica {c['strategy']}: cycles per event {ratio:.2f}x, "
-              f"same alerts {c['same_alerts']}")  # fmt: skip
+        print(
+            f"libsinsp/replica {c['strategy']}: cycles per event {ratio:.2f}x, "
+            f"same alerts {c['same_alerts']}"
+        )
     if doc["noisy"]:
         print(f"warning: noisy rows (spread > 10% of median): {', '.join(doc['noisy'])}")
     return 0 if doc["equivalent"] else 1

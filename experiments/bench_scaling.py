@@ -53,7 +53,7 @@ def condition(shape: str, n: int) -> str:
 def write_rules(path: Path, shape: str, n: int) -> Path:
     path.write_text(
         f"- rule: {shape} {n}\n  desc: scaling benchmark\n  condition: >\n"
-        f"    {condition(shape, n)}\n  output: \"%proc.name opened %fd.name\"\n"
+        f'    {condition(shape, n)}\n  output: "%proc.name opened %fd.name"\n'
         "  priority: WARNING\n"
     )
     return path
@@ -81,8 +81,10 @@ def main() -> int:
     shapes = [s for s in args.shapes.split(",") if s]
     commands = [c for c in args.commands.split(",") if c]
     head = f"{'command':8} {'shape':5} " + " ".join(f"{f'{n:,}':>10}" for n in sizes)
-    print(head + f" {'ratio':>8}  (CPU seconds; ratio = time({sizes[-1]:,})/time({sizes[0]:,}), "
-          f"linear = {sizes[-1] / sizes[0]:.0f})")
+    print(
+        head + f" {'ratio':>8}  (CPU seconds; ratio = time({sizes[-1]:,})/time({sizes[0]:,}), "
+        f"linear = {sizes[-1] / sizes[0]:.0f})"
+    )
     notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         # Warm up once (grammar build, imports) so the first size is not charged for it.
@@ -92,8 +94,9 @@ def main() -> int:
                 cells, times = [], []
                 for n in sizes:
                     rules = write_rules(Path(tmp) / f"{shape}{n}.yaml", shape, n)
-                    argv = [cmd, str(rules)] + (["--repeat", "1", "--json"]
-                                                if cmd == "compare" else [])  # fmt: skip
+                    argv = [cmd, str(rules)] + (
+                        ["--repeat", "1", "--json"] if cmd == "compare" else []
+                    )
                     secs, rc, first = run(argv)
                     if cmd == "compare" and rc == 1 and "error" in first:
                         cells.append(f"{'refused':>10}")
@@ -105,8 +108,7 @@ def main() -> int:
                     cells.append(f"{secs:>10.2f}")
                     times.append(secs)
                     print(f"  {cmd} {shape} {n:,}: {secs:.2f}s", file=sys.stderr)
-                ratio = (f"{times[-1] / times[0]:>8.1f}" if times[0] and times[-1]
-                         else f"{'-':>8}")  # fmt: skip
+                ratio = f"{times[-1] / times[0]:>8.1f}" if times[0] and times[-1] else f"{'-':>8}"
                 print(f"{cmd:8} {shape:5} " + " ".join(cells) + f" {ratio}", flush=True)
     for note in notes:
         print("note:", note)

@@ -59,8 +59,10 @@ def sysdig_count(path: Path) -> tuple[int, bool, float, int]:
     capture's whole process list, so this grows with the thread count)."""
     t0 = time.perf_counter()
     with tempfile.NamedTemporaryFile("r") as tv:
-        proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", tv.name, "sysdig", "-r",
-                                 str(path), "-p*%evt.num"], stdout=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-v", "-o", tv.name, "sysdig", "-r", str(path), "-p*%evt.num"],
+            stdout=subprocess.PIPE,
+        )
         assert proc.stdout is not None
         count, in_order = 0, True
         for line in proc.stdout:
@@ -81,8 +83,10 @@ def run(n: int, rules, seed: int, share: float, out: Path, read: bool, label: st
     rep = workload_scap.write_capture(table, out)
     t_write, c_write = time.perf_counter() - w0, time.process_time() - c0
     digest = hashlib.sha256(out.read_bytes()).hexdigest()[:16]
-    line = (f"{label:<6} {n:>9,} {t_gen:>7.2f} {t_write:>8.2f} {c_write:>8.2f} "
-            f"{n / t_write:>10,.0f} {rep.bytes / n:>8.1f} {rep.threads:>9,} {digest}")  # fmt: skip
+    line = (
+        f"{label:<6} {n:>9,} {t_gen:>7.2f} {t_write:>8.2f} {c_write:>8.2f} "
+        f"{n / t_write:>10,.0f} {rep.bytes / n:>8.1f} {rep.threads:>9,} {digest}"
+    )
     if read:
         count, in_order, t_read, rss = sysdig_count(out)
         ok = "all" if count == n and in_order else "MISSING"
@@ -109,11 +113,25 @@ def main() -> None:
         where.mkdir(parents=True, exist_ok=True)
         if args.plain:
             with plain_path():
-                run(min(sizes), rules, args.seed, args.break_share,
-                    where / f"plain-{min(sizes)}.scap", False, "plain")  # fmt: skip
+                run(
+                    min(sizes),
+                    rules,
+                    args.seed,
+                    args.break_share,
+                    where / f"plain-{min(sizes)}.scap",
+                    False,
+                    "plain",
+                )
         for n in sizes:
-            run(n, rules, args.seed, args.break_share, where / f"gen-{n}.scap",
-                not args.no_read, "fast")  # fmt: skip
+            run(
+                n,
+                rules,
+                args.seed,
+                args.break_share,
+                where / f"gen-{n}.scap",
+                not args.no_read,
+                "fast",
+            )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,16 @@ from ruleopt.events.generator import generate  # noqa: E402
 from ruleopt.rules.loader import load_rules  # noqa: E402
 
 RULES = REPO.parent / "shared" / "rulesets" / "falco_rules-falco-0.26.2.yaml"
-NAMES = ["baseline", "flat", "shared", "reorder", "shared-reorder", "finer",
-         "cached-output", "best"]  # fmt: skip
+NAMES = [
+    "baseline",
+    "flat",
+    "shared",
+    "reorder",
+    "shared-reorder",
+    "finer",
+    "cached-output",
+    "best",
+]
 # The matcher-only strategies: "best matcher" is the fastest of these on the evttype index.
 MATCHER_ONLY = ["flat", "shared", "reorder", "shared-reorder"]
 
@@ -44,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rules = load_rules([args.rules])
     table = generate(rules, args.events, seed=args.seed, break_share=0.01)
-    print(f"workload: {table.n:,} events, {len(table.meta['breaking']['rows']):,} breaking "
-          f"rows, generated in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"workload: {table.n:,} events, {len(table.meta['breaking']['rows']):,} breaking "
+        f"rows, generated in {time.perf_counter() - t0:.1f}s"
+    )
     compiled, kept = S.compile_for(rules, table)
     prepared = []
     for n in NAMES:
@@ -58,22 +68,27 @@ def main(argv: list[str] | None = None) -> int:
         for k, p in enumerate(prepared):
             samples[k].append(S.measure_once(p, table, cache))
         print(f"  round {r + 1}/{args.repeat} done", flush=True)
-    res = {p.strategy.name: S.summarize(p, table, s)
-           for p, s in zip(prepared, samples, strict=True)}
+    res = {
+        p.strategy.name: S.summarize(p, table, s) for p, s in zip(prepared, samples, strict=True)
+    }
     base = res["baseline"]
 
-    print(f"\n{'strategy':15s} {'index':8s} {'matcher':15s} {'output':7s} "
-          f"{'cycles/event':>17s} {'speedup':>15s} {'rules/event':>11s} "
-          f"{'alerts':>7s} {'out cyc/alert':>16s} equal")
+    print(
+        f"\n{'strategy':15s} {'index':8s} {'matcher':15s} {'output':7s} "
+        f"{'cycles/event':>17s} {'speedup':>15s} {'rules/event':>11s} "
+        f"{'alerts':>7s} {'out cyc/alert':>16s} equal"
+    )
     for n in NAMES:
         r = res[n]
         ratio = base.cycles_per_event / r.cycles_per_event
         same = S.first_difference(base, r) is None
-        print(f"{n:15s} {r.strategy.index:8s} {r.strategy.matcher:15s} {r.strategy.output:7s} "
-              f"{r.cpe_median:9.1f} ± {r.cpe_spread:5.1f} "
-              f"{np.median(ratio):7.2f}x ± {(ratio.max() - ratio.min()) / 2:4.2f} "
-              f"{r.rules_checked_per_event:11.2f} {len(r.alerts):7d} "
-              f"{r.out_median:9.0f} ± {r.out_spread:5.0f} {'yes' if same else 'NO'}")
+        print(
+            f"{n:15s} {r.strategy.index:8s} {r.strategy.matcher:15s} {r.strategy.output:7s} "
+            f"{r.cpe_median:9.1f} ± {r.cpe_spread:5.1f} "
+            f"{np.median(ratio):7.2f}x ± {(ratio.max() - ratio.min()) / 2:4.2f} "
+            f"{r.rules_checked_per_event:11.2f} {len(r.alerts):7d} "
+            f"{r.out_median:9.0f} ± {r.out_spread:5.0f} {'yes' if same else 'NO'}"
+        )
 
     finer_x = base.rules_checked_per_event / res["finer"].rules_checked_per_event
     best_m = min(MATCHER_ONLY, key=lambda n: res[n].cpe_median)
@@ -81,15 +96,21 @@ def main(argv: list[str] | None = None) -> int:
     best_x = base.cpe_median / res["best"].cpe_median
     out_x = base.out_median / res["cached-output"].out_median
     print("\naims:")
-    print(f"  finer index: {base.rules_checked_per_event:.2f} -> "
-          f"{res['finer'].rules_checked_per_event:.2f} rules checked per event = "
-          f"{finer_x:.1f}x fewer (aim >= 5x: {'met' if finer_x >= 5 else 'NOT met'})")
-    print(f"  best matcher alone ({best_m}): {matcher_x:.2f}x fewer cycles per event; "
-          f"best strategy (finer + {res['best'].strategy.matcher}): {best_x:.2f}x "
-          f"(aim >= 10x: {'met' if max(matcher_x, best_x) >= 10 else 'NOT met'})")
-    print(f"  cached output: {base.out_median:.0f} -> {res['cached-output'].out_median:.0f} "
-          f"cycles per alert = {out_x:.1f}x cheaper "
-          f"(aim >= 10x: {'met' if out_x >= 10 else 'NOT met'})")
+    print(
+        f"  finer index: {base.rules_checked_per_event:.2f} -> "
+        f"{res['finer'].rules_checked_per_event:.2f} rules checked per event = "
+        f"{finer_x:.1f}x fewer (aim >= 5x: {'met' if finer_x >= 5 else 'NOT met'})"
+    )
+    print(
+        f"  best matcher alone ({best_m}): {matcher_x:.2f}x fewer cycles per event; "
+        f"best strategy (finer + {res['best'].strategy.matcher}): {best_x:.2f}x "
+        f"(aim >= 10x: {'met' if max(matcher_x, best_x) >= 10 else 'NOT met'})"
+    )
+    print(
+        f"  cached output: {base.out_median:.0f} -> {res['cached-output'].out_median:.0f} "
+        f"cycles per alert = {out_x:.1f}x cheaper "
+        f"(aim >= 10x: {'met' if out_x >= 10 else 'NOT met'})"
+    )
     equal = all(S.first_difference(base, r) is None for r in res.values())
     print(f"  equivalence: {'every strategy equals the baseline' if equal else 'DIFFERS'}")
     for n in ("shared", "best"):

@@ -23,8 +23,9 @@ from ruleopt.events.generator import generate
 from ruleopt.profile.plots import line_plot
 from ruleopt.rules.loader import load_rules
 
-RULES = Path(__file__).resolve().parents[2] / "shared" / "rulesets" / \
-    "falco_rules-falco-0.26.2.yaml"
+RULES = (
+    Path(__file__).resolve().parents[2] / "shared" / "rulesets" / "falco_rules-falco-0.26.2.yaml"
+)
 
 
 def main() -> None:
@@ -42,18 +43,25 @@ def main() -> None:
     names = ["baseline"] + [s for s in args.strategies.split(",") if s and s != "baseline"]
     rates = np.geomspace(2e5, 5e7, 13)
     series: dict[str, tuple[list[float], list[float]]] = {}
-    print(f"{args.n:,} events, 1% breaking, ring of {args.buffer} events; "
-          f"drops (% of events) by offered rate (events/s):")
-    print("strategy".ljust(14) + "".join(f"{r:>10.2g}" for r in rates)
-          + "   highest rate before the first drop")
+    print(
+        f"{args.n:,} events, 1% breaking, ring of {args.buffer} events; "
+        f"drops (% of events) by offered rate (events/s):"
+    )
+    print(
+        "strategy".ljust(14)
+        + "".join(f"{r:>10.2g}" for r in rates)
+        + "   highest rate before the first drop"
+    )
     for name in names:
         p = S.prepare(name, compiled, table, kept)
         run_core(p.compiled, table, "untraced")  # warm-up: caches, page faults
         drops = []
         for rate in rates:
             # A replay's cycles are measured, so one noisy pass can spike: median of 3.
-            runs = [run_core(p.compiled, table, "untraced", rate=float(rate),
-                             buffer=args.buffer).drops for _ in range(3)]
+            runs = [
+                run_core(p.compiled, table, "untraced", rate=float(rate), buffer=args.buffer).drops
+                for _ in range(3)
+            ]
             drops.append(100.0 * float(np.median(runs)) / table.n)
         # The highest rate below the first one that drops anything.
         first_drop = next((i for i, d in enumerate(drops) if d > 0), len(rates))
@@ -62,9 +70,13 @@ def main() -> None:
         series[name] = (rates.tolist(), drops)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = line_plot(series, f"Dropped events vs offered rate ({args.n:,} events, "
-                             f"ring {args.buffer})", out / "drop_rate.svg",
-                     "offered rate (events/s)", "events dropped (%)")
+    path = line_plot(
+        series,
+        f"Dropped events vs offered rate ({args.n:,} events, ring {args.buffer})",
+        out / "drop_rate.svg",
+        "offered rate (events/s)",
+        "events dropped (%)",
+    )
     print(f"wrote {path}")
 
 

@@ -20,7 +20,14 @@ from ruleopt.fsutil import located_os_error
 
 # Order is the order of ``ruleopt --help``.
 COMMANDS: tuple[str, ...] = (
-    "check", "import_", "generate", "verify", "harness", "profile", "compare", "advise",
+    "check",
+    "import_",
+    "generate",
+    "verify",
+    "harness",
+    "profile",
+    "compare",
+    "advise",
     "optimize",
 )
 
@@ -56,10 +63,13 @@ def _raw_bytes_or_escape(exc: UnicodeError) -> tuple[bytes | str, int]:
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
     out = bytearray()
-    for ch in exc.object[exc.start:exc.end]:
+    for ch in exc.object[exc.start : exc.end]:
         code = ord(ch)
-        out += bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else \
-            ch.encode("ascii", "backslashreplace")
+        out += (
+            bytes([code - 0xDC00])
+            if 0xDC80 <= code <= 0xDCFF
+            else ch.encode("ascii", "backslashreplace")
+        )
     return bytes(out), exc.end
 
 
@@ -70,7 +80,9 @@ def _robust_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower() in (
-                "utf-8", "utf8"):  # fmt: skip
+            "utf-8",
+            "utf8",
+        ):
             reconfigure(errors="ruleopt-raw-bytes")
 
 
@@ -109,9 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         print(_printable(f"ruleopt {args.command}: error: {err}"), file=sys.stderr)
         return 1
     except RecursionError:
-        print(f"ruleopt {args.command}: error: a condition is nested too deeply to process "
-              "(thousands of levels of not/and/or or macros)\n"
-              "  hint: flatten the condition or split the macro chain", file=sys.stderr)
+        print(
+            f"ruleopt {args.command}: error: a condition is nested too deeply to process "
+            "(thousands of levels of not/and/or or macros)\n"
+            "  hint: flatten the condition or split the macro chain",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         # Temp files and staging directories are removed on the way up (fsutil).
@@ -122,13 +137,17 @@ def main(argv: list[str] | None = None) -> int:
         # disk, a file swapped under us). Still one located line, never a traceback.
         if isinstance(exc, BrokenPipeError):
             return 0
-        print(_printable(f"ruleopt {args.command}: error: {located_os_error(exc)}"),
-              file=sys.stderr)
+        print(
+            _printable(f"ruleopt {args.command}: error: {located_os_error(exc)}"), file=sys.stderr
+        )
         return 1
     except MemoryError:
-        print(f"ruleopt {args.command}: error: out of memory\n"
-              "  hint: use fewer events, a smaller --repeat or --buffer, or a machine with "
-              "more memory", file=sys.stderr)
+        print(
+            f"ruleopt {args.command}: error: out of memory\n"
+            "  hint: use fewer events, a smaller --repeat or --buffer, or a machine with "
+            "more memory",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -41,8 +41,20 @@ from ruleopt.rules import ast
 
 # Closed sets; anything else in the tables below is a bug caught at import.
 FIELD_TYPES: frozenset[str] = frozenset(
-    {"str", "int", "uint", "bool", "port", "reltime", "abstime", "ipaddr", "ipnet",
-     "bytebuf", "double", "dynamic"}
+    {
+        "str",
+        "int",
+        "uint",
+        "bool",
+        "port",
+        "reltime",
+        "abstime",
+        "ipaddr",
+        "ipnet",
+        "bytebuf",
+        "double",
+        "dynamic",
+    }
 )
 # none: no argument. index: ``[N]`` required. index_or_none: ``[N]`` optional.
 # key: ``[text]`` required. key_or_none: ``[text]`` optional.
@@ -62,12 +74,25 @@ MULTI_KINDS: frozenset[str] = frozenset({"ancestors", "endpoints", "list"})
 
 # libsinsp type name -> (our type, width in bits; 0 when not an integer)
 _SINSP_TYPES: dict[str, tuple[str, int]] = {
-    "CHARBUF": ("str", 0), "FSPATH": ("str", 0), "FSRELPATH": ("str", 0),
-    "INT8": ("int", 8), "INT16": ("int", 16), "INT32": ("int", 32), "INT64": ("int", 64),
-    "UINT8": ("uint", 8), "UINT16": ("uint", 16), "UINT32": ("uint", 32),
-    "UINT64": ("uint", 64), "BOOL": ("bool", 0), "PORT": ("port", 16),
-    "RELTIME": ("reltime", 64), "ABSTIME": ("abstime", 64), "IPADDR": ("ipaddr", 0),
-    "IPNET": ("ipnet", 0), "BYTEBUF": ("bytebuf", 0), "DOUBLE": ("double", 0),
+    "CHARBUF": ("str", 0),
+    "FSPATH": ("str", 0),
+    "FSRELPATH": ("str", 0),
+    "INT8": ("int", 8),
+    "INT16": ("int", 16),
+    "INT32": ("int", 32),
+    "INT64": ("int", 64),
+    "UINT8": ("uint", 8),
+    "UINT16": ("uint", 16),
+    "UINT32": ("uint", 32),
+    "UINT64": ("uint", 64),
+    "BOOL": ("bool", 0),
+    "PORT": ("port", 16),
+    "RELTIME": ("reltime", 64),
+    "ABSTIME": ("abstime", 64),
+    "IPADDR": ("ipaddr", 0),
+    "IPNET": ("ipnet", 0),
+    "BYTEBUF": ("bytebuf", 0),
+    "DOUBLE": ("double", 0),
     "DYNAMIC": ("dynamic", 0),
 }
 
@@ -122,11 +147,23 @@ class ResolvedField:
 
 # Short descriptions per field class, in our words; per-field notes below override.
 _CLASS_DESC: dict[str, str] = {
-    "evt": "event", "proc": "process", "thread": "thread", "user": "user", "group": "group",
-    "container": "container", "fd": "file descriptor", "syslog": "syslog message",
-    "fdlist": "poll fd list", "k8s": "Kubernetes metadata", "mesos": "Mesos metadata",
-    "marathon": "Marathon metadata", "span": "tracer span", "evtin": "events inside span",
-    "ka": "k8s audit event", "jevt": "JSON event", "syscall": "event",
+    "evt": "event",
+    "proc": "process",
+    "thread": "thread",
+    "user": "user",
+    "group": "group",
+    "container": "container",
+    "fd": "file descriptor",
+    "syslog": "syslog message",
+    "fdlist": "poll fd list",
+    "k8s": "Kubernetes metadata",
+    "mesos": "Mesos metadata",
+    "marathon": "Marathon metadata",
+    "span": "tracer span",
+    "evtin": "events inside span",
+    "ka": "k8s audit event",
+    "jevt": "JSON event",
+    "syscall": "event",
 }
 
 _NOTES: dict[str, str] = {
@@ -505,8 +542,9 @@ def _desc(name: str) -> str:
     return f"{_CLASS_DESC.get(name.split('.', 1)[0], 'field')} field"
 
 
-def _load(table: str, *, libsinsp2022: bool, syscall: bool,
-          sources: tuple[str, ...] = ("syscall",)) -> dict[str, FieldInfo]:
+def _load(
+    table: str, *, libsinsp2022: bool, syscall: bool, sources: tuple[str, ...] = ("syscall",)
+) -> dict[str, FieldInfo]:
     out: dict[str, FieldInfo] = {}
     for line in table.strip().splitlines():
         parts = line.split()
@@ -514,7 +552,7 @@ def _load(table: str, *, libsinsp2022: bool, syscall: bool,
         arg_kind, multi_kind = "none", ""
         for extra in parts[2:]:
             if extra.startswith("multi="):
-                multi_kind = extra[len("multi="):]
+                multi_kind = extra[len("multi=") :]
             else:
                 arg_kind = extra
         if sinsp_type not in _SINSP_TYPES or arg_kind not in ARG_KINDS:
@@ -541,8 +579,10 @@ def _build() -> dict[str, FieldInfo]:
     reg = _load(_SINSP_2022_TABLE, libsinsp2022=True, syscall=True)
     for table, kw in (
         (_MODERN_TABLE, {"libsinsp2022": False, "syscall": True}),
-        (_K8S_AUDIT_TABLE, {"libsinsp2022": False, "syscall": False,
-                            "sources": (K8S_AUDIT_SOURCE,)}),
+        (
+            _K8S_AUDIT_TABLE,
+            {"libsinsp2022": False, "syscall": False, "sources": (K8S_AUDIT_SOURCE,)},
+        ),
     ):
         for name, info in _load(table, **kw).items():
             if name in reg:
@@ -551,8 +591,9 @@ def _build() -> dict[str, FieldInfo]:
     plugin_tables = [(src, table) for src, table in plugin_fields.SOURCE_FIELDS.items()]
     plugin_tables += [(src, plugin_fields.JSON_FIELDS) for src in plugin_fields.SOURCE_FIELDS]
     for source, table in plugin_tables:
-        for name, info in _load(table, libsinsp2022=False, syscall=False,
-                                sources=(source,)).items():
+        for name, info in _load(
+            table, libsinsp2022=False, syscall=False, sources=(source,)
+        ).items():
             old = reg.get(name)
             if old is None:
                 reg[name] = info
@@ -563,8 +604,9 @@ def _build() -> dict[str, FieldInfo]:
                 # registration's shape, one more source.
                 reg[name] = replace(old, sources=old.sources + (source,))
     for name in plugin_fields.GENERIC_EVENT_FIELDS:
-        reg[name] = replace(reg[name], sources=reg[name].sources + tuple(
-            plugin_fields.SOURCE_FIELDS))
+        reg[name] = replace(
+            reg[name], sources=reg[name].sources + tuple(plugin_fields.SOURCE_FIELDS)
+        )
     return reg
 
 
@@ -595,7 +637,8 @@ def all_fields() -> list[FieldInfo]:
 def _unknown(name: str) -> RuleoptError:
     close = difflib.get_close_matches(name, list(FIELDS), n=3)
     hint = (
-        f"did you mean {', '.join(close)}?" if close
+        f"did you mean {', '.join(close)}?"
+        if close
         else "see `sysdig -l` or ruleopt.fields.FIELDS for the fields ruleopt knows"
     )
     return RuleoptError(f"unknown field '{name}'", hint=hint)
@@ -609,7 +652,7 @@ def _split_name(name: str, arg: str | None) -> tuple[FieldInfo, str | None, bool
     if arg is None:
         for base in _DOTTED:
             if name.startswith(base + ".") and len(name) > len(base) + 1:
-                return FIELDS[base], name[len(base) + 1:], True
+                return FIELDS[base], name[len(base) + 1 :], True
     raise _unknown(name)
 
 
@@ -672,8 +715,12 @@ def check_source(field: ResolvedField, source: str) -> None:
         return
     owners = ", ".join(
         f"{s} (the {plugin_fields.PLUGIN_OF_SOURCE[s]} plugin)"
-        if s in plugin_fields.PLUGIN_OF_SOURCE else s for s in field.info.sources)
+        if s in plugin_fields.PLUGIN_OF_SOURCE
+        else s
+        for s in field.info.sources
+    )
     raise RuleoptError(
         f"field '{field.info.name}' is not a field of source '{source}'",
         hint=f"'{field.info.name}' is a field of {owners}: set the rule's `source:` "
-             "to it, or use a field of this source")
+        "to it, or use a field of this source",
+    )

@@ -73,8 +73,10 @@ def _name_problem(path: Path | str) -> str | None:
     parts = raw.split(b"/")
     for part in parts:
         if len(part) > name_max:
-            return (f"a name in the path is {len(part):,} bytes long; this file system "
-                    f"allows {name_max} per name")
+            return (
+                f"a name in the path is {len(part):,} bytes long; this file system "
+                f"allows {name_max} per name"
+            )
     return None
 
 
@@ -82,8 +84,12 @@ def _raise_os(exc: OSError, path: Path | str, doing: str, hint: str | None = Non
     raise located_os_error(exc, path, doing, hint) from None
 
 
-def located_os_error(exc: OSError, path: Path | str | None = None, doing: str = "use this path",
-                     hint: str | None = None) -> RuleoptError:
+def located_os_error(
+    exc: OSError,
+    path: Path | str | None = None,
+    doing: str = "use this path",
+    hint: str | None = None,
+) -> RuleoptError:
     """An ``OSError`` (from any step after the checks) as one located ``RuleoptError``."""
     where = path if path is not None else (exc.filename or None)
     reason = exc.strerror or str(exc)
@@ -95,8 +101,9 @@ def located_os_error(exc: OSError, path: Path | str | None = None, doing: str = 
         hint = hint or "free disk space or choose another output path"
     elif exc.errno == errno.EIO:
         hint = hint or "the file cannot be read as data (a special file, or a failing disk)"
-    return RuleoptError(f"cannot {doing}: {reason}",
-                        file=shown(where) if where is not None else None, hint=hint)
+    return RuleoptError(
+        f"cannot {doing}: {reason}", file=shown(where) if where is not None else None, hint=hint
+    )
 
 
 def check_input_file(path: Path | str, what: str = "file", hint: str | None = None) -> Path:
@@ -113,16 +120,22 @@ def check_input_file(path: Path | str, what: str = "file", hint: str | None = No
     except FileNotFoundError:
         raise RuleoptError(f"no such {what}", file=where, hint=hint or "check the path") from None
     except NotADirectoryError:
-        raise RuleoptError(f"no such {what} (a part of the path is not a directory)",
-                           file=where, hint=hint or "check the path") from None
+        raise RuleoptError(
+            f"no such {what} (a part of the path is not a directory)",
+            file=where,
+            hint=hint or "check the path",
+        ) from None
     except OSError as exc:
         _raise_os(exc, path, f"read the {what}", hint)
     kind = _special_kind(st.st_mode)
     if kind:
-        raise RuleoptError(f"is {kind}, not a {what}", file=where,
-                           hint=hint or "pass a regular file"
-                           + (" (copy the pipe's data to a file first)" if "pipe" in kind
-                              else ""))  # fmt: skip
+        raise RuleoptError(
+            f"is {kind}, not a {what}",
+            file=where,
+            hint=hint
+            or "pass a regular file"
+            + (" (copy the pipe's data to a file first)" if "pipe" in kind else ""),
+        )
     try:
         # O_NONBLOCK: a path swapped for a FIFO since the stat must not hang us here.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -154,18 +167,23 @@ def _check_writable_dir(directory: Path, out: Path, missing_hint: str) -> None:
     try:
         st = os.stat(directory)
     except FileNotFoundError:
-        raise RuleoptError("the output directory does not exist", file=where,
-                           hint=missing_hint) from None
+        raise RuleoptError(
+            "the output directory does not exist", file=where, hint=missing_hint
+        ) from None
     except OSError as exc:
         _raise_os(exc, directory, "use the output directory", "choose another output path")
     if not stat.S_ISDIR(st.st_mode):
-        raise RuleoptError("is not a directory, so the output cannot go there", file=where,
-                           hint="choose another output path")
+        raise RuleoptError(
+            "is not a directory, so the output cannot go there",
+            file=where,
+            hint="choose another output path",
+        )
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise RuleoptError("cannot write in this directory (permissions or a read-only "
-                           "file system)", file=where,
-                           hint=f"choose an output path in a writable directory for "
-                                f"{shown(out)}")  # fmt: skip
+        raise RuleoptError(
+            "cannot write in this directory (permissions or a read-only file system)",
+            file=where,
+            hint=f"choose an output path in a writable directory for {shown(out)}",
+        )
 
 
 def check_output_file(path: Path | str, suffix: str | None = None) -> Path:
@@ -179,13 +197,20 @@ def check_output_file(path: Path | str, suffix: str | None = None) -> Path:
     path = Path(path)
     # Before the suffix: Path("") is Path("."), which has no name to give a suffix to.
     if path.name in ("", ".", ".."):
-        raise RuleoptError("the output must name a file", file=where,
-                           hint=f"e.g. -o events{suffix or '.npz'}")
+        raise RuleoptError(
+            "the output must name a file", file=where, hint=f"e.g. -o events{suffix or '.npz'}"
+        )
     if suffix is not None and path.suffix.lower() != suffix:
-        raise RuleoptError(f"the output must be a {suffix} file", file=where,
-                           hint=f"e.g. -o {shown(path.with_suffix(suffix))}")  # fmt: skip
-    _check_writable_dir(path.parent if str(path.parent) else Path("."), path,
-                        "create it first, or choose another output path")
+        raise RuleoptError(
+            f"the output must be a {suffix} file",
+            file=where,
+            hint=f"e.g. -o {shown(path.with_suffix(suffix))}",
+        )
+    _check_writable_dir(
+        path.parent if str(path.parent) else Path("."),
+        path,
+        "create it first, or choose another output path",
+    )
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -194,8 +219,11 @@ def check_output_file(path: Path | str, suffix: str | None = None) -> Path:
         _raise_os(exc, path, "write the output", "choose another output path")
     kind = _special_kind(st.st_mode)
     if kind:
-        raise RuleoptError(f"the output path exists and is {kind}", file=where,
-                           hint="give a new file name, e.g. -o workload.npz")
+        raise RuleoptError(
+            f"the output path exists and is {kind}",
+            file=where,
+            hint="give a new file name, e.g. -o workload.npz",
+        )
     return path
 
 
@@ -219,16 +247,25 @@ def check_output_dir(path: Path | str) -> Path:
             probe = parent
             continue
         except NotADirectoryError:
-            raise RuleoptError("a part of the output path is not a directory", file=where,
-                               hint="choose another -o DIR") from None
+            raise RuleoptError(
+                "a part of the output path is not a directory",
+                file=where,
+                hint="choose another -o DIR",
+            ) from None
         except OSError as exc:
             _raise_os(exc, probe, "use the output directory", "choose another -o DIR")
         if not stat.S_ISDIR(st.st_mode):
             if probe == path:
-                raise RuleoptError("the output path exists and is not a directory",
-                                   file=where, hint="choose another -o DIR")
-            raise RuleoptError("a part of the output path is not a directory",
-                               file=shown(probe), hint="choose another -o DIR")
+                raise RuleoptError(
+                    "the output path exists and is not a directory",
+                    file=where,
+                    hint="choose another -o DIR",
+                )
+            raise RuleoptError(
+                "a part of the output path is not a directory",
+                file=shown(probe),
+                hint="choose another -o DIR",
+            )
         break
     _check_writable_dir(probe, path, "choose another -o DIR")
     return path
@@ -292,8 +329,11 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise RuleoptError(f"cannot write here: {exc.strerror}", file=shown(path),
-                           hint="choose an output path in a writable directory") from None
+        raise RuleoptError(
+            f"cannot write here: {exc.strerror}",
+            file=shown(path),
+            hint="choose an output path in a writable directory",
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -303,9 +343,11 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise RuleoptError(f"cannot write the output: {exc.strerror or exc}",
-                               file=shown(path), hint="check the path and free disk space"
-                               ) from None
+            raise RuleoptError(
+                f"cannot write the output: {exc.strerror or exc}",
+                file=shown(path),
+                hint="check the path and free disk space",
+            ) from None
         raise
 
 

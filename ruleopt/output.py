@@ -69,8 +69,9 @@ def alert_line(time_ns: int | None, priority: str, text: str) -> str:
     return f"{format_time(time_ns)}: {priority} {text}"
 
 
-def alert_json(time_ns: int | None, rule: str, priority: str, text: str,
-               fields: Mapping[str, str]) -> str:
+def alert_json(
+    time_ns: int | None, rule: str, priority: str, text: str, fields: Mapping[str, str]
+) -> str:
     """Falco's ``json_output`` shape, with keys sorted so equal alerts are equal bytes."""
     doc = {
         "output": alert_line(time_ns, priority, text),
@@ -160,8 +161,12 @@ def _parse_format(meta: RuleMeta) -> Formatter:
     try:
         return Formatter.parse(meta.output)
     except FormatError as err:
-        raise RuleoptError(f"rule '{meta.name}': {err.message} in {meta.output!r}",
-                           file=meta.file, line=meta.line, hint=err.hint) from None
+        raise RuleoptError(
+            f"rule '{meta.name}': {err.message} in {meta.output!r}",
+            file=meta.file,
+            line=meta.line,
+            hint=err.hint,
+        ) from None
 
 
 def _clean_output(text: str) -> str:
@@ -172,8 +177,13 @@ def _clean_output(text: str) -> str:
 def rule_metas(rules: Sequence) -> dict[int, RuleMeta]:
     """Metadata for output, by rule id, from loaded ``Rule`` objects."""
     return {
-        r.id: RuleMeta(r.name, normalize_priority(r.priority), _clean_output(r.output),
-                       getattr(r, "file", None), getattr(r, "line", None))
+        r.id: RuleMeta(
+            r.name,
+            normalize_priority(r.priority),
+            _clean_output(r.output),
+            getattr(r, "file", None),
+            getattr(r, "line", None),
+        )
         for r in rules
     }
 
@@ -193,15 +203,26 @@ class CachedOutput:
             self._prios[rid] = meta.priority
             self._fmts[rid] = _parse_format(meta)
 
-    def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
-              json_output: bool = False) -> Alert:
+    def alert(
+        self,
+        rule_id: int,
+        evt_num: int,
+        time_ns: int | None,
+        get: Getter,
+        *,
+        json_output: bool = False,
+    ) -> Alert:
         prio = self._prios[rule_id]
         if not json_output:
             text = self._fmts[rule_id].render_text(get)
             return Alert(rule_id, evt_num, alert_line(time_ns, prio, text))
         text, fields = self._fmts[rule_id].render(get)
-        return Alert(rule_id, evt_num, alert_line(time_ns, prio, text),
-                     alert_json(time_ns, self._names[rule_id], prio, text, fields))
+        return Alert(
+            rule_id,
+            evt_num,
+            alert_line(time_ns, prio, text),
+            alert_json(time_ns, self._names[rule_id], prio, text, fields),
+        )
 
 
 # The Lua side of the seed-era path: rule metadata is a Lua table filled at start-up, and
@@ -235,8 +256,9 @@ class LuaOutput:
         try:
             import lupa
         except ImportError as exc:  # pragma: no cover - lupa is a hard dependency
-            raise RuleoptError("the Lua output path needs the 'lupa' package",
-                               hint="run: bash setup.sh") from exc
+            raise RuleoptError(
+                "the Lua output path needs the 'lupa' package", hint="run: bash setup.sh"
+            ) from exc
         # encoding=None: Lua strings are bytes both ways, as in Falco's Lua; values that
         # are not UTF-8 (surrogate-escaped text) cross unchanged instead of raising.
         self._lua = lupa.LuaRuntime(unpack_returned_tuples=True, encoding=None)
@@ -255,8 +277,15 @@ class LuaOutput:
             load(rid, to_bytes(meta.name), to_bytes(meta.priority), self._lua.table(*pieces))
         self._handle = self._lua.globals()[b"handle_event"]
 
-    def alert(self, rule_id: int, evt_num: int, time_ns: int | None, get: Getter, *,
-              json_output: bool = False) -> Alert:
+    def alert(
+        self,
+        rule_id: int,
+        evt_num: int,
+        time_ns: int | None,
+        get: Getter,
+        *,
+        json_output: bool = False,
+    ) -> Alert:
         tokens = self._tokens[rule_id]
         fields: dict[str, str] = {}
 

@@ -82,7 +82,7 @@ for _n in _names():
 
 
 def _longest_name(fmt: str, at: int) -> str | None:
-    for name in _BY_FIRST.get(fmt[at:at + 1], ()):
+    for name in _BY_FIRST.get(fmt[at : at + 1], ()):
         if fmt.startswith(name, at):
             return name
     return None
@@ -102,32 +102,41 @@ def _token_arg(fmt: str, name: str, at: int, pct: int) -> tuple[str | None, int]
     """(argument or None, end of the token) for field ``name`` ending at ``at``."""
     info = fields.FIELDS[name]
     kind = "none" if name in _NO_ARG_IN_OUTPUT else info.arg_kind
-    nxt = fmt[at:at + 1]
+    nxt = fmt[at : at + 1]
     if kind == "none":
         return None, at
     if kind == "dotted" and nxt == ".":
         m = _IDENT.match(fmt, at + 1)
         if m is None:
-            raise _fail(fmt, pct, f"'%{name}.' needs an argument name",
-                        f"write e.g. %{name}.fd or %{name}[0]")
+            raise _fail(
+                fmt,
+                pct,
+                f"'%{name}.' needs an argument name",
+                f"write e.g. %{name}.fd or %{name}[0]",
+            )
         return m.group(0), m.end()
     if nxt == "[":
         close = fmt.find("]", at + 1)
         if close < 0:
-            raise _fail(fmt, pct, f"'%{name}[' has no closing ']'",
-                        f"write %{name}[N], or %{name} alone")
-        arg = fmt[at + 1:close]
+            raise _fail(
+                fmt, pct, f"'%{name}[' has no closing ']'", f"write %{name}[N], or %{name} alone"
+            )
+        arg = fmt[at + 1 : close]
         if kind in ("index", "index_or_none", "dotted") and not _INDEX.fullmatch(arg):
-            raise _fail(fmt, pct, f"'%{name}[{arg}]' needs a number in brackets",
-                        f"write e.g. %{name}[1]")
+            raise _fail(
+                fmt, pct, f"'%{name}[{arg}]' needs a number in brackets", f"write e.g. %{name}[1]"
+            )
         return arg, close + 1
     if kind in ("index_or_none", "key_or_none"):
         if info.multi_kind == "ancestors" and at != len(fmt):
             # libsinsp 2022 accepts a bare ancestor field only as the format's last token;
             # anywhere else it makes an empty token and prints the name as text.
-            raise _fail(fmt, pct, f"libsinsp 2022 prints '%{name}' only at the end of a "
-                        "format", f"write %{name}[0] (the process itself) or "
-                        f"%{name}[1] (its parent)")  # fmt: skip
+            raise _fail(
+                fmt,
+                pct,
+                f"libsinsp 2022 prints '%{name}' only at the end of a format",
+                f"write %{name}[0] (the process itself) or %{name}[1] (its parent)",
+            )
         return None, at
     form = f"%{name}.NAME or %{name}[N]" if kind == "dotted" else f"%{name}[...]"
     raise _fail(fmt, pct, f"'%{name}' needs an argument", f"write {form}")
@@ -149,27 +158,43 @@ def tokenize(fmt: str) -> tuple[Piece, ...]:
             pieces.append(fmt[lit_start:pct])
         at = pct + 1
         if at == n:
-            raise _fail(fmt, pct, "a format cannot end with '%'",
-                        "remove the '%' (there is no escape for a literal '%')")
+            raise _fail(
+                fmt,
+                pct,
+                "a format cannot end with '%'",
+                "remove the '%' (there is no escape for a literal '%')",
+            )
         width = 0
         m = _WIDTH.match(fmt, at)
         if m is not None:
             width = int(m.group(0))
             at = m.end()
             if at == n:
-                raise _fail(fmt, pct, "a format cannot end with a width",
-                            "put a field name after the width, e.g. %10proc.name")
+                raise _fail(
+                    fmt,
+                    pct,
+                    "a format cannot end with a width",
+                    "put a field name after the width, e.g. %10proc.name",
+                )
         name = _longest_name(fmt, at)
         if name is None:
-            rest = fmt[at:at + 20] + ("..." if n > at + 20 else "")
-            after = f"after the width '%{fmt[pct + 1:at]}', " if at > pct + 1 else ""
-            raise _fail(fmt, pct, f"{after}'{rest}' does not start with a field ruleopt "
-                        "knows (there is no escape for a literal '%')",
-                        "use a field of `sysdig -l`, or remove the '%'")  # fmt: skip
+            rest = fmt[at : at + 20] + ("..." if n > at + 20 else "")
+            after = f"after the width '%{fmt[pct + 1 : at]}', " if at > pct + 1 else ""
+            raise _fail(
+                fmt,
+                pct,
+                f"{after}'{rest}' does not start with a field ruleopt "
+                "knows (there is no escape for a literal '%')",
+                "use a field of `sysdig -l`, or remove the '%'",
+            )
         info = fields.FIELDS[name]
         if info.filter_only:
-            raise _fail(fmt, pct, f"'{name}' is filter only and cannot be printed",
-                        "print another field, or drop it from the output")
+            raise _fail(
+                fmt,
+                pct,
+                f"'{name}' is filter only and cannot be printed",
+                "print another field, or drop it from the output",
+            )
         arg, end = _token_arg(fmt, name, at + len(name), pct)
         try:
             key = _key(info, name, arg)

@@ -30,9 +30,20 @@ PLUGIN_OF_SOURCE: dict[str, str] = {
 # libsinsp's generic event fields (sinsp_filter_check_gen_event) that the 2022 registry
 # has: they extract from the events of every source, plugin ones included.
 GENERIC_EVENT_FIELDS: tuple[str, ...] = (
-    "evt.num", "evt.time", "evt.time.s", "evt.time.iso8601", "evt.datetime",
-    "evt.datetime.s", "evt.rawtime", "evt.rawtime.s", "evt.rawtime.ns", "evt.reltime",
-    "evt.reltime.s", "evt.reltime.ns", "evt.pluginname", "evt.plugininfo",
+    "evt.num",
+    "evt.time",
+    "evt.time.s",
+    "evt.time.iso8601",
+    "evt.datetime",
+    "evt.datetime.s",
+    "evt.rawtime",
+    "evt.rawtime.s",
+    "evt.rawtime.ns",
+    "evt.reltime",
+    "evt.reltime.s",
+    "evt.reltime.ns",
+    "evt.pluginname",
+    "evt.plugininfo",
 )
 
 JSON_FIELDS = """

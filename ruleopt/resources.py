@@ -26,5 +26,6 @@ def check_memory(need: int, what: str, hint: str) -> None:
     """Refuse ``what`` when it needs more than the memory available now."""
     avail = available_memory()
     if avail is not None and need > avail:
-        raise RuleoptError(f"{what} needs about {_gib(need)} of memory; "
-                           f"{_gib(avail)} is available", hint=hint)
+        raise RuleoptError(
+            f"{what} needs about {_gib(need)} of memory; {_gib(avail)} is available", hint=hint
+        )

@@ -22,12 +22,33 @@ from ruleopt.rules.evttypes import EvtTypeSet
 from ruleopt.rules.model import Rule
 
 EVT_TYPES = ["open", "openat", "execve", "connect", "close"]
-WORDS = ["", "a", "ab", "bash", "Bash", "cat", "/etc", "/etc/passwd", "/etc/ab", "/tmp/a b",
-         "sh", "aXb", "é", "/", "b",
-         # Values libsinsp can hand us that are not valid text: a stray byte (0xff), a
-         # truncated UTF-8 character, a NUL inside, base64 that decodes to bytes that
-         # are not UTF-8 ("qw==" -> 0xab, "/w==" -> 0xff) or to text ("YQ==" -> "a").
-         "\udcff", "a\udcc3", "a\x00b", "qw==", "/w==", "YQ==", "YWI="]  # fmt: skip
+WORDS = [
+    "",
+    "a",
+    "ab",
+    "bash",
+    "Bash",
+    "cat",
+    "/etc",
+    "/etc/passwd",
+    "/etc/ab",
+    "/tmp/a b",
+    "sh",
+    "aXb",
+    "é",
+    "/",
+    "b",
+    # Values libsinsp can hand us that are not valid text: a stray byte (0xff), a
+    # truncated UTF-8 character, a NUL inside, base64 that decodes to bytes that
+    # are not UTF-8 ("qw==" -> 0xab, "/w==" -> 0xff) or to text ("YQ==" -> "a").
+    "\udcff",
+    "a\udcc3",
+    "a\x00b",
+    "qw==",
+    "/w==",
+    "YQ==",
+    "YWI=",
+]
 IPS = ["127.0.0.1", "10.0.0.1", "10.1.2.3", "::1", "192.168.0.7"]
 NETS = ["10.0.0.0/8", "127.0.0.0/8", "192.168.0.0/16"]
 NUMS = [
@@ -47,8 +68,24 @@ REGEXES = ["a.*", "[ab]+", ".*/etc/.*", "", "b?a?", "\\C*", "a{2}"]
 GLOBS = ["a*", "*b", "/etc/*", "?a*", "[ab]*", "*", "?", "a?", "[!a]*"]
 
 # key -> (kind for value generation, operators to draw from)
-STR_OPS = ["=", "==", "!=", "<", ">=", "contains", "icontains", "startswith", "endswith",
-           "glob", "iglob", "regex", "in", "intersects", "pmatch", "exists"]  # fmt: skip
+STR_OPS = [
+    "=",
+    "==",
+    "!=",
+    "<",
+    ">=",
+    "contains",
+    "icontains",
+    "startswith",
+    "endswith",
+    "glob",
+    "iglob",
+    "regex",
+    "in",
+    "intersects",
+    "pmatch",
+    "exists",
+]
 NUM_OPS = ["=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]
 FIELDS = {
     "proc.name": ("str", STR_OPS),
@@ -64,9 +101,21 @@ FIELDS = {
     "fd.net": ("net", ["=", "!=", "in"]),
     "ka.user.groups": ("str", ["in", "intersects", "=", "!=", "exists"]),
     "thread.cpu": ("double", NUM_OPS),
-    "evt.buffer": ("bytes", ["=", "!=", "contains", "bcontains", "startswith", "bstartswith",
-                             "endswith", "in", "exists"]),
-}  # fmt: skip
+    "evt.buffer": (
+        "bytes",
+        [
+            "=",
+            "!=",
+            "contains",
+            "bcontains",
+            "startswith",
+            "bstartswith",
+            "endswith",
+            "in",
+            "exists",
+        ],
+    ),
+}
 KEYS = ["evt.type", *FIELDS]
 
 
@@ -207,7 +256,8 @@ _WORD = _pool(tuple(WORDS))
 _IP = _pool(tuple(IPS))
 # field -> strategy of its value or None (absent), built once.
 _EVENT_FIELDS = {
-    key: st.one_of(st.none(), strat) for key, strat in {
+    key: st.one_of(st.none(), strat)
+    for key, strat in {
         "proc.name": _WORD,
         "fd.name": _WORD,
         "proc.aname": st.lists(_WORD, max_size=4),
@@ -223,7 +273,7 @@ _EVENT_FIELDS = {
         "thread.cpu": _pool((0.0, 1.5, 2.0, -0.0, float("nan"), float("inf"), 1e308)),
         "evt.buffer": _WORD,
     }.items()
-}  # fmt: skip
+}
 
 
 @st.composite
@@ -243,11 +293,22 @@ evttype_sets = st.one_of(
 
 def make_rule(rid: int, cond: ast.Expr, types: EvtTypeSet, *, enabled: bool = True) -> Rule:
     return Rule(
-        id=rid, name=f"rule{rid}", condition=cond, output="", priority="WARNING", desc="",
-        tags=(), source="syscall", enabled=enabled, evttypes=types,
-        skip_if_unknown_filter=False, warn_evttypes=False, file=None, line=None,
+        id=rid,
+        name=f"rule{rid}",
+        condition=cond,
+        output="",
+        priority="WARNING",
+        desc="",
+        tags=(),
+        source="syscall",
+        enabled=enabled,
+        evttypes=types,
+        skip_if_unknown_filter=False,
+        warn_evttypes=False,
+        file=None,
+        line=None,
         condition_text=ast.print_expr(cond),
-    )  # fmt: skip
+    )
 
 
 def reference_matches(rules, table: EventTable) -> list[list[int]]:
@@ -257,8 +318,13 @@ def reference_matches(rules, table: EventTable) -> list[list[int]]:
     for i in range(table.n):
         ev = table.event(i)
         etype = ev.get("evt.type")
-        out.append([
-            r.id for r, fn in prepared
-            if etype is not None and sees(r.evttypes, etype, outside_all_types(table)) and fn(ev)
-        ])  # fmt: skip
+        out.append(
+            [
+                r.id
+                for r, fn in prepared
+                if etype is not None
+                and sees(r.evttypes, etype, outside_all_types(table))
+                and fn(ev)
+            ]
+        )
     return out

@@ -53,7 +53,8 @@ def test_check_json_warnings_and_default_ruleset(capsys: pytest.CaptureFixture[s
 
 def test_check_json_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         - rule: Good
           condition: evt.type = open
           output: o
@@ -64,7 +65,8 @@ def test_check_json_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
           output: o
           desc: d
           priority: ERROR
-    """))
+    """)
+    )
     code, data = run_json(capsys, str(path))
     assert code == 1
     assert data["rules"] == 1  # what did load is still reported
@@ -74,8 +76,7 @@ def test_check_json_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "rule 'Bad'" in err["message"]
 
 
-def test_check_text_summary_and_error(tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_text_summary_and_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(RULESETS / "falco_rules-main.yaml")]) == 0
     out = capsys.readouterr().out
     assert "rules: 25 (25 enabled)" in out and "macros: 87" in out and "lists: 49" in out
@@ -89,21 +90,26 @@ def test_check_text_summary_and_error(tmp_path: Path,
     assert first.startswith(f"ruleopt check: error: {path}:3:1: invalid YAML")
 
 
-@pytest.mark.parametrize("cond, phrase", [
-    ("bogus.field = x", "unknown field 'bogus.field'"),
-    ("proc.aname[abc] = x", "needs a numeric index"),
-    ("proc.aname[-1] = x", "index out of range"),
-    ("fd.sport > abc", "unrecognized port or service 'abc'"),
-    ("fd.ip = 1.2.3", "unrecognized IPv4 address '1.2.3'"),
-    ("evt.num > 0x10", "is not a valid number for field 'evt.num'"),
-    ("evt.is_open_write = 1", "unrecognized boolean value '1'"),
-])
+@pytest.mark.parametrize(
+    "cond, phrase",
+    [
+        ("bogus.field = x", "unknown field 'bogus.field'"),
+        ("proc.aname[abc] = x", "needs a numeric index"),
+        ("proc.aname[-1] = x", "index out of range"),
+        ("fd.sport > abc", "unrecognized port or service 'abc'"),
+        ("fd.ip = 1.2.3", "unrecognized IPv4 address '1.2.3'"),
+        ("evt.num > 0x10", "is not a valid number for field 'evt.num'"),
+        ("evt.is_open_write = 1", "unrecognized boolean value '1'"),
+    ],
+)
 def test_check_rejects_what_libsinsp_would_not_compile(tmp_path, capsys, cond, phrase) -> None:
     """Fields and constants are validated at load time, located in the file."""
     path = tmp_path / "bad.yaml"
-    path.write_text("- rule: r\n  desc: d\n"
-                    f"  condition: evt.type=open and {cond}\n"
-                    "  output: o\n  priority: WARNING\n")
+    path.write_text(
+        "- rule: r\n  desc: d\n"
+        f"  condition: evt.type=open and {cond}\n"
+        "  output: o\n  priority: WARNING\n"
+    )
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"{path}:3:" in err and "rule 'r'" in err and phrase in err
@@ -113,8 +119,10 @@ def test_check_rejects_what_libsinsp_would_not_compile(tmp_path, capsys, cond, p
 def test_exponential_macro_expansion_is_refused_quickly(tmp_path, capsys) -> None:
     lines = ["- macro: m0\n  condition: proc.pid > 0\n"]
     lines += [f"- macro: m{i}\n  condition: (m{i - 1} or m{i - 1})\n" for i in range(1, 40)]
-    lines.append("- rule: r\n  desc: d\n  condition: evt.type=open and m39\n"
-                 "  output: o\n  priority: WARNING\n")
+    lines.append(
+        "- rule: r\n  desc: d\n  condition: evt.type=open and m39\n"
+        "  output: o\n  priority: WARNING\n"
+    )
     path = tmp_path / "exp.yaml"
     path.write_text("".join(lines))
     assert main(["check", str(path)]) == 1

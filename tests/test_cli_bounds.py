@@ -40,8 +40,19 @@ def _usage_error(argv: list[str], capsys, option: str) -> str:
     return err
 
 
-BAD_REPEATS = ["0", "-1", "nan", "inf", "-inf", "1.5", "abc", "", "1000000000",
-               "9223372036854775808", "9" * 5000]  # fmt: skip
+BAD_REPEATS = [
+    "0",
+    "-1",
+    "nan",
+    "inf",
+    "-inf",
+    "1.5",
+    "abc",
+    "",
+    "1000000000",
+    "9223372036854775808",
+    "9" * 5000,
+]
 
 
 @pytest.mark.parametrize("value", BAD_REPEATS, ids=range(len(BAD_REPEATS)))
@@ -49,15 +60,19 @@ def test_bad_repeats_are_usage_errors(tmp_path, capsys, events, value):
     out = str(tmp_path / "out")
     _usage_error(["profile", str(events), "--repeat", value, "-o", out], capsys, "--repeat")
     _usage_error(["compare", str(events), "--repeat", value], capsys, "--repeat")
-    _usage_error(["harness", str(RULES), "--trace", str(CAPTURE), "--repeat", value, "-o", out],
-                 capsys, "--repeat")  # fmt: skip
+    _usage_error(
+        ["harness", str(RULES), "--trace", str(CAPTURE), "--repeat", value, "-o", out],
+        capsys,
+        "--repeat",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]
 
 
 @pytest.mark.parametrize("value", ["1e-300", "0", "-5", "nan", "inf", "1e400", "x", "1e16"])
 def test_bad_rates_are_usage_errors(tmp_path, capsys, events, value):
-    err = _usage_error(["profile", str(events), "--rate", value, "-o", str(tmp_path / "o")],
-                       capsys, "--rate")  # fmt: skip
+    err = _usage_error(
+        ["profile", str(events), "--rate", value, "-o", str(tmp_path / "o")], capsys, "--rate"
+    )
     if value in ("1e-300", "1e16"):
         assert "0.001 to 1e+15 events/s" in err  # the limit, and why
         assert "64-bit" in err
@@ -65,15 +80,25 @@ def test_bad_rates_are_usage_errors(tmp_path, capsys, events, value):
 
 @pytest.mark.parametrize("value", ["0", "-1", "1e12", "2.5", "nan"])
 def test_bad_buffers_are_usage_errors(tmp_path, capsys, events, value):
-    _usage_error(["profile", str(events), "--rate", "1e6", "--buffer", value], capsys,
-                 "--buffer")
+    _usage_error(["profile", str(events), "--rate", "1e6", "--buffer", value], capsys, "--buffer")
 
 
-@pytest.mark.parametrize("option, value", [
-    ("-n", "0"), ("-n", "-3"), ("-n", "1.5"), ("-n", "nan"), ("-n", "inf"),
-    ("-n", "10000000000"), ("--seed", "-1"), ("--seed", "4294967296"), ("--seed", "x"),
-    ("--break-share", "nan"), ("--break-share", "-0.1"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("-n", "0"),
+        ("-n", "-3"),
+        ("-n", "1.5"),
+        ("-n", "nan"),
+        ("-n", "inf"),
+        ("-n", "10000000000"),
+        ("--seed", "-1"),
+        ("--seed", "4294967296"),
+        ("--seed", "x"),
+        ("--break-share", "nan"),
+        ("--break-share", "-0.1"),
+    ],
+)
 def test_bad_generate_numbers_are_usage_errors(tmp_path, capsys, option, value):
     argv = ["generate", "-r", str(RULES), "-o", str(tmp_path / "w.npz"), "-n", "10"]
     _usage_error([*argv, option, value], capsys, "-n/--events" if option == "-n" else option)
@@ -82,8 +107,23 @@ def test_bad_generate_numbers_are_usage_errors(tmp_path, capsys, option, value):
 
 def test_numbers_people_write_are_accepted(tmp_path, capsys):
     out = tmp_path / "w.npz"
-    assert main(["generate", "-r", str(RULES), "-n", "1e3", "--seed", "4294967295", "-q",
-                 "-o", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "-r",
+                str(RULES),
+                "-n",
+                "1e3",
+                "--seed",
+                "4294967295",
+                "-q",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "1000 events" in capsys.readouterr().out and out.exists()
     assert bounds.repeat("1_000") == 1000 and bounds.rate("2e6") == 2e6
 
@@ -101,8 +141,19 @@ def test_memory_estimates_use_what_is_available(monkeypatch, tmp_path, capsys, e
     rc = main(["generate", "-r", str(RULES), "-n", "100000", "-o", str(tmp_path / "w.npz")])
     err = capsys.readouterr().err
     assert rc == 1 and "generating 100,000 events" in err and "0.0 GiB is available" in err
-    rc = main(["profile", str(RULES), str(events), "--rate", "1e6", "--buffer", "1000000",
-               "-o", str(tmp_path / "p")])  # fmt: skip
+    rc = main(
+        [
+            "profile",
+            str(RULES),
+            str(events),
+            "--rate",
+            "1e6",
+            "--buffer",
+            "1000000",
+            "-o",
+            str(tmp_path / "p"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1 and "a ring of 1,000,000 slots needs about" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]
@@ -116,8 +167,9 @@ def test_work_beyond_the_limit_is_refused_up_front(tmp_path, capsys, events, mon
     monkeypatch.setattr(bounds, "WORK_LIMIT", 10)
     rc = main(["profile", str(RULES), str(events), "--repeat", "5", "-o", str(tmp_path / "p")])
     assert rc == 1 and "the limit is 10 " in capsys.readouterr().err
-    rc = main(["harness", str(RULES), "--trace", str(CAPTURE), "--repeat", "5",
-               "-o", str(tmp_path / "h")])  # fmt: skip
+    rc = main(
+        ["harness", str(RULES), "--trace", str(CAPTURE), "--repeat", "5", "-o", str(tmp_path / "h")]
+    )
     err = capsys.readouterr().err
     assert rc == 1 and "from the capture's size" in err and "--repeat" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]
@@ -131,8 +183,24 @@ def test_rate_replay_clock_bound():
 
 def test_the_slowest_allowed_rate_finishes(tmp_path, capsys, events):
     # The replay is in simulated time: even 0.001 events/s ends after n iterations.
-    assert main(["profile", str(RULES), str(events), "--rate", "0.001", "--repeat", "1",
-                 "--no-plots", "--json", "-o", str(tmp_path / "p")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "profile",
+                str(RULES),
+                str(events),
+                "--rate",
+                "0.001",
+                "--repeat",
+                "1",
+                "--no-plots",
+                "--json",
+                "-o",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 0
+    )
     assert '"drops": 0' in capsys.readouterr().out
 
 
@@ -140,12 +208,28 @@ def test_ctrl_c_exits_130_without_traceback_or_temp_files(tmp_path):
     # SIGINT at whatever point the run has reached: either it finished, or it stopped
     # cleanly. Both outcomes are checked; only the second is the point of the test.
     out = tmp_path / "w.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "ruleopt", "generate", "-r", str(RULES),
-                             "-n", "2000000", "-q", "-o", str(out)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # A parent started in the background may ignore SIGINT; the
-                            # child must get Python's own handler, as in a terminal.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ruleopt",
+            "generate",
+            "-r",
+            str(RULES),
+            "-n",
+            "2000000",
+            "-q",
+            "-o",
+            str(out),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A parent started in the background may ignore SIGINT; the
+        # child must get Python's own handler, as in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     time.sleep(1.0)  # not an assertion: only where the signal lands
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=300)

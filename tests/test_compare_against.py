@@ -101,16 +101,22 @@ def _rules(path, rules: list[tuple[str, str]]):
 
 
 def test_planted_changes_are_reported_rule_by_rule(tmp_path, capsys) -> None:
-    a = _rules(tmp_path / "a.yaml", [
-        ("shell", "evt.type = openat and proc.name = bash"),
-        ("any open", "evt.type = openat"),
-        ("cat open", "evt.type = openat and proc.name = cat"),
-    ])  # fmt: skip
-    b = _rules(tmp_path / "b.yaml", [
-        ("shell", "evt.type = openat and proc.name = bash and fd.name = /etc/passwd"),
-        ("any open", "evt.type = openat"),
-        ("sh open", "evt.type = openat and proc.name = sh"),
-    ])  # fmt: skip
+    a = _rules(
+        tmp_path / "a.yaml",
+        [
+            ("shell", "evt.type = openat and proc.name = bash"),
+            ("any open", "evt.type = openat"),
+            ("cat open", "evt.type = openat and proc.name = cat"),
+        ],
+    )
+    b = _rules(
+        tmp_path / "b.yaml",
+        [
+            ("shell", "evt.type = openat and proc.name = bash and fd.name = /etc/passwd"),
+            ("any open", "evt.type = openat"),
+            ("sh open", "evt.type = openat and proc.name = sh"),
+        ],
+    )
     events = tmp_path / "e.jsonl"
     rows = [
         {"evt.num": 1, "evt.type": "openat", "proc.name": "bash", "fd.name": "/etc/passwd"},
@@ -156,8 +162,11 @@ def test_missing_file_after_against_is_one_error(tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize("tail", [[], [str(TRACE)]], ids=["nothing", "events only"])
 def test_against_with_no_rules_file_is_one_error(tail, capsys) -> None:
-    code = main(["compare", str(RULES), *tail, "--against"] if not tail
-                else ["compare", str(RULES), "--against", *tail])  # fmt: skip
+    code = main(
+        ["compare", str(RULES), *tail, "--against"]
+        if not tail
+        else ["compare", str(RULES), "--against", *tail]
+    )
     captured = capsys.readouterr()
     assert code == 1 and captured.out == ""
     assert "--against names no rules file" in captured.err

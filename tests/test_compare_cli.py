@@ -40,8 +40,19 @@ def test_equivalent_on_captures(capture, rules_file, capsys) -> None:
 
 
 def test_default_workload_table_and_plots(tmp_path, capsys) -> None:
-    code = main(["compare", "--repeat", "1", "--strategies", "flat,finer,best",
-                 "--engine", "replica", "-o", str(tmp_path)])  # fmt: skip
+    code = main(
+        [
+            "compare",
+            "--repeat",
+            "1",
+            "--strategies",
+            "flat,finer,best",
+            "--engine",
+            "replica",
+            "-o",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     for word in ("baseline", "flat", "finer", "best", "speedup", "yes"):
@@ -84,8 +95,11 @@ def test_broken_strategy_fails_and_names_first_differing_alert(
 
         import numpy as np
 
-        return dataclasses.replace(compiled, idx_rules=np.zeros(0, dtype=np.int32),
-                                   idx_offsets=np.zeros_like(compiled.idx_offsets))
+        return dataclasses.replace(
+            compiled,
+            idx_rules=np.zeros(0, dtype=np.int32),
+            idx_offsets=np.zeros_like(compiled.idx_offsets),
+        )
 
     monkeypatch.setitem(S.INDEXES, "empty", empty_index)
     monkeypatch.setitem(S.STRATEGIES, "broken", S.Strategy("broken", "empty", "flat", "cached"))
@@ -101,8 +115,9 @@ def test_broken_strategy_fails_and_names_first_differing_alert(
     assert diff["strategy"] is None
     assert diff["baseline"] == {"evt_num": first[0], "rule_id": first[1], "line": first[2]}
 
-    code = main(["compare", str(path), "--strategies", "broken", "--repeat", "1",
-                 "--engine", "replica"])
+    code = main(
+        ["compare", str(path), "--strategies", "broken", "--repeat", "1", "--engine", "replica"]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "broken differs from baseline" in out

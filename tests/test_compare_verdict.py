@@ -32,14 +32,41 @@ def workload(tmp_path):
     rules = tmp_path / "r.yaml"
     rules.write_text(RULES)
     events = tmp_path / "w.npz"
-    assert main(["generate", "-r", str(rules), "-n", "3000", "--seed", "3",
-                 "--break-share", "0.2", "-o", str(events)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "-r",
+                str(rules),
+                "-n",
+                "3000",
+                "--seed",
+                "3",
+                "--break-share",
+                "0.2",
+                "-o",
+                str(events),
+            ]
+        )
+        == 0
+    )
     return str(rules), str(events)
 
 
 def _compare(capsys, argv: list[str]) -> tuple[int, dict]:
-    code = main(["compare", *argv, "--json", "--repeat", "1", "--engine", "replica",
-                 "--strategies", "flat,reorder,finer,cached-output,best"])  # fmt: skip
+    code = main(
+        [
+            "compare",
+            *argv,
+            "--json",
+            "--repeat",
+            "1",
+            "--engine",
+            "replica",
+            "--strategies",
+            "flat,reorder,finer,cached-output,best",
+        ]
+    )
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -54,16 +81,18 @@ def test_all_agree_with_the_reference_on_every_event(workload, capsys) -> None:
         assert r["equal_to_reference"] and r["reference_mismatches"] == 0
 
 
-def test_a_run_every_strategy_gets_wrong_alike_is_caught(workload, capsys,
-                                                         monkeypatch) -> None:  # fmt: skip
+def test_a_run_every_strategy_gets_wrong_alike_is_caught(workload, capsys, monkeypatch) -> None:
     # Every strategy drops its first alert: they all still agree with each other (the old
     # verdict said "equivalent"), but not with the reference evaluator.
     real = S.summarize
 
     def drop_first(p, table, samples):
         res = real(p, table, samples)
-        res.matches, res.match_rows, res.alerts = \
-            res.matches[1:], res.match_rows[1:], res.alerts[1:]
+        res.matches, res.match_rows, res.alerts = (
+            res.matches[1:],
+            res.match_rows[1:],
+            res.alerts[1:],
+        )
         return res
 
     monkeypatch.setattr(S, "summarize", drop_first)
@@ -79,8 +108,7 @@ def test_a_run_every_strategy_gets_wrong_alike_is_caught(workload, capsys,
         assert m["evt_num"] == first_row
 
 
-def test_the_table_names_the_check_and_a_broken_baseline(workload, capsys,
-                                                         monkeypatch) -> None:  # fmt: skip
+def test_the_table_names_the_check_and_a_broken_baseline(workload, capsys, monkeypatch) -> None:
     real = S.summarize
 
     def break_baseline(p, table, samples):
@@ -90,8 +118,9 @@ def test_the_table_names_the_check_and_a_broken_baseline(workload, capsys,
         return res
 
     monkeypatch.setattr(S, "summarize", break_baseline)
-    code = main(["compare", *workload, "--repeat", "1", "--strategies", "flat",
-                 "--engine", "replica"])
+    code = main(
+        ["compare", *workload, "--repeat", "1", "--strategies", "flat", "--engine", "replica"]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "reference evaluator's on all 3,000 events" in out
@@ -99,8 +128,9 @@ def test_the_table_names_the_check_and_a_broken_baseline(workload, capsys,
     assert "flat differs from the reference evaluator" not in out
 
 
-def test_large_workloads_are_judged_on_a_stated_seeded_sample(workload, capsys,
-                                                              monkeypatch) -> None:  # fmt: skip
+def test_large_workloads_are_judged_on_a_stated_seeded_sample(
+    workload, capsys, monkeypatch
+) -> None:
     monkeypatch.setattr(oracle, "REFERENCE_ROWS", 500)
     code, doc = _compare(capsys, list(workload))
     assert code == 0
@@ -109,20 +139,23 @@ def test_large_workloads_are_judged_on_a_stated_seeded_sample(workload, capsys,
     assert ref["sampled"] is True and ref["seed"] == oracle.REFERENCE_SEED
     assert ref["random_events"] == 500 and ref["baseline_alert_events"] == alerts
     assert ref["events"] == 500 + alerts and ref["node_budget"] is None
-    assert ref["description"] == (f"{500 + alerts:,} events: a seeded sample (seed 0) of "
-                                  f"500 events, plus every one of the {alerts:,} events "
-                                  "the baseline alerted on")  # fmt: skip
+    assert ref["description"] == (
+        f"{500 + alerts:,} events: a seeded sample (seed 0) of "
+        f"500 events, plus every one of the {alerts:,} events "
+        "the baseline alerted on"
+    )
 
 
-def test_a_node_budget_shrinks_the_sample_of_huge_conditions(workload, capsys,
-                                                             monkeypatch) -> None:  # fmt: skip
+def test_a_node_budget_shrinks_the_sample_of_huge_conditions(workload, capsys, monkeypatch) -> None:
     monkeypatch.setattr(oracle, "REFERENCE_BUDGET", 2_000)
     code, doc = _compare(capsys, list(workload))
     assert code == 0
     ref = doc["reference_check"]
     assert ref["sampled"] and ref["node_budget"] == 2_000
-    assert 0 < ref["events"] < doc["n_events"] and "at most 2,000 condition nodes" in \
-        ref["description"]
+    assert (
+        0 < ref["events"] < doc["n_events"]
+        and "at most 2,000 condition nodes" in ref["description"]
+    )
 
 
 def test_sample_holds_every_alert_row_and_mismatches_see_duplicates() -> None:
@@ -132,13 +165,16 @@ def test_sample_holds_every_alert_row_and_mismatches_see_duplicates() -> None:
     assert oracle.reference_sample(50, [3]).rows.tolist() == list(range(50))
     # Costly rows: the budget bounds the judged rows' cost, alerts included (half of it).
     cost = np.full(10_000, 10)
-    b = oracle.reference_sample(10_000, list(range(0, 10_000, 10)), row_cost=cost,
-                                budget=3_000, seed=2)  # fmt: skip
+    b = oracle.reference_sample(
+        10_000, list(range(0, 10_000, 10)), row_cost=cost, budget=3_000, seed=2
+    )
     assert int(cost[b.rows].sum()) <= 3_000 and b.budget == 3_000
     assert b.alert_rows == 150 and b.baseline_alerts == 1_000 and b.random_rows == 150
     assert "a seeded sample of 150 of the 1,000 events" in b.describe()
-    assert oracle.reference_sample(100, [], row_cost=np.full(100, 10), budget=1_000,
-                                   seed=3).sampled is False  # fmt: skip
+    assert (
+        oracle.reference_sample(100, [], row_cost=np.full(100, 10), budget=1_000, seed=3).sampled
+        is False
+    )
     want = np.full(len(s.rows), oracle.NO_MATCH)
     k7 = int(np.searchsorted(s.rows, 7))
     want[k7] = 4

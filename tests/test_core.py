@@ -63,10 +63,11 @@ def check_against_reference(rules, table: EventTable, compiled=None) -> None:
                 assert got.matched[r.id] == n_match, (variant, r.name)
                 # All-match mode checks a rule on exactly the events its evttypes allow.
                 n_check = sum(
-                    1 for i in range(table.n)
+                    1
+                    for i in range(table.n)
                     if (e := table.event(i).get("evt.type")) is not None
                     and sees(r.evttypes, e, outside_all_types(table))
-                )  # fmt: skip
+                )
                 assert got.checks[r.id] == n_check, (variant, r.name)
 
 
@@ -74,10 +75,14 @@ def check_against_reference(rules, table: EventTable, compiled=None) -> None:
 
 
 @settings(
-    max_examples=1000, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.filter_too_much],
-)  # fmt: skip
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 @given(
     conds=st.lists(st.tuples(conditions, evttype_sets, st.booleans()), min_size=1, max_size=6),
     recs=st.lists(events(), min_size=1, max_size=16),
@@ -128,9 +133,11 @@ def test_absent_column_and_absent_values_fail_every_op_but_exists() -> None:
     exists = ast.Compare(ast.Field("proc.name"), "exists")
     ne = ast.Compare(ast.Field("proc.name"), "!=", ast.Value("x"))
     gone = ast.Compare(ast.Field("proc.exe"), "exists")  # no such column in the table
-    rules = [make_rule(0, exists, EvtTypeSet.all_but(())),
-             make_rule(1, ne, EvtTypeSet.all_but(())),
-             make_rule(2, ast.Not(gone), EvtTypeSet.all_but(()))]  # fmt: skip
+    rules = [
+        make_rule(0, exists, EvtTypeSet.all_but(())),
+        make_rule(1, ne, EvtTypeSet.all_but(())),
+        make_rule(2, ast.Not(gone), EvtTypeSet.all_but(())),
+    ]
     r = run_core(rules, t, first_match=False)
     assert r.matches == {(1, 0), (1, 1), (1, 2), (2, 2)}
 
@@ -139,10 +146,14 @@ def test_multi_valued_fields_combine_as_values_py_says() -> None:
     """Any value satisfies, except endpoints with != and list kinds with in (every value);
     an empty list is absent."""
     recs = [
-        {"evt.type": "open", "fd.ip": ["10.0.0.1", "127.0.0.1"],
-         "ka.user.groups": ["a", "b"], "proc.aname": ["bash", "sh"]},
+        {
+            "evt.type": "open",
+            "fd.ip": ["10.0.0.1", "127.0.0.1"],
+            "ka.user.groups": ["a", "b"],
+            "proc.aname": ["bash", "sh"],
+        },
         {"evt.type": "open", "fd.ip": ["10.0.0.1"], "ka.user.groups": ["a"], "proc.aname": []},
-    ]  # fmt: skip
+    ]
     t = _table(recs)
 
     def cmp(key, op, *vals):
@@ -248,14 +259,14 @@ def test_layout_python_sees_is_the_compiled_one() -> None:
         assert mod.NODE_DTYPE == abi.NODE_DTYPE
     assert abi.NODE_FIELDS == ("kind", "op", "col", "all", "a", "b", "child", "nchild")
     # The Python enums name every enumerator of the header (its N_* counts), 0..N-1.
-    for enum, count in ((abi.NodeKind, abi.N_KINDS), (abi.Op, abi.N_OPS),
-                        (abi.Instr, abi.N_INSTR)):  # fmt: skip
+    for enum, count in ((abi.NodeKind, abi.N_KINDS), (abi.Op, abi.N_OPS), (abi.Instr, abi.N_INSTR)):
         assert sorted(int(m) for m in enum) == list(range(count))
     assert comp.NF * 8 == abi.NODE_DTYPE.itemsize
     # A node row built by compile_rules, seen through the struct's dtype, by name.
     t = _table([{"evt.type": "open", "proc.name": "cat"}])
-    cond = ast.And((ast.Compare(ast.Field("proc.name"), "=", ast.Value("cat")),
-                    ast.Not(ast.BoolConst(False))))  # fmt: skip
+    cond = ast.And(
+        (ast.Compare(ast.Field("proc.name"), "=", ast.Value("cat")), ast.Not(ast.BoolConst(False)))
+    )
     c = comp.compile_rules([make_rule(0, cond, EvtTypeSet.all_but(()))], t)
     nodes = c.nodes.view(abi.NODE_DTYPE).reshape(-1)
     assert nodes[0]["kind"] == abi.NodeKind.K_AND

@@ -28,7 +28,7 @@ def test_registry_agrees_with_sysdig_on_names_and_types() -> None:
     real = _sysdig_fields()
     assert len(real) > 250
     ours = {n: i for n, i in fields.FIELDS.items() if i.libsinsp2022}
-    assert set(ours) == set(real), (set(ours) ^ set(real))
+    assert set(ours) == set(real), set(ours) ^ set(real)
     mismatched = {n: (i.sinsp_type, real[n]) for n, i in ours.items() if i.sinsp_type != real[n]}
     assert mismatched == {}
 
@@ -66,8 +66,15 @@ def test_every_field_of_every_shared_ruleset_resolves() -> None:
 
 def test_fields_unknown_to_2022_libsinsp_are_flagged() -> None:
     # The rulesets README lists these; sysdig -l confirms they are absent.
-    for name in ("fd.nameraw", "proc.is_exe_from_memfd", "proc.is_exe_upper_layer",
-                 "proc.pexe", "thread.cap_effective", "proc.aexe", "thread.cap_permitted"):
+    for name in (
+        "fd.nameraw",
+        "proc.is_exe_from_memfd",
+        "proc.is_exe_upper_layer",
+        "proc.pexe",
+        "thread.cap_effective",
+        "proc.aexe",
+        "thread.cap_permitted",
+    ):
         assert fields.FIELDS[name].libsinsp2022 is False, name
     # k8s.ns.name: README says unknown, but the Debian libsinsp's sysdig lists it and
     # compiles `k8s.ns.name exists`; the registry follows the library.
@@ -89,8 +96,13 @@ def test_fields_unknown_to_2022_libsinsp_are_flagged() -> None:
         ("evt.rawarg.res", "evt.rawarg.res", "evt.rawarg", "res", False),
         ("proc.env", "proc.env", "proc.env", None, False),
         ("proc.env[HOME]", "proc.env[HOME]", "proc.env", "HOME", False),
-        ("container.mount.dest[/var/run/docker.sock]", "container.mount.dest[/var/run/docker.sock]",
-         "container.mount.dest", "/var/run/docker.sock", False),
+        (
+            "container.mount.dest[/var/run/docker.sock]",
+            "container.mount.dest[/var/run/docker.sock]",
+            "container.mount.dest",
+            "/var/run/docker.sock",
+            False,
+        ),
         ("jevt.value[/stage]", "jevt.value[/stage]", "jevt.value", "/stage", False),
         ("fd.ip", "fd.ip", "fd.ip", None, True),
     ],

@@ -95,8 +95,9 @@ def table_0262(rules_0262):
 def _expand_bare(expr):
     """Hand-written conditions have no lists: a bare word in a value list is a value."""
     if isinstance(expr, ast.Compare) and isinstance(expr.rhs, ast.ValueList):
-        items = tuple(ast.Value(i.name) if isinstance(i, ast.ListRef) else i
-                      for i in expr.rhs.items)  # fmt: skip
+        items = tuple(
+            ast.Value(i.name) if isinstance(i, ast.ListRef) else i for i in expr.rhs.items
+        )
         return ast.Compare(expr.lhs, expr.op, ast.ValueList(items))
     if isinstance(expr, ast.Not):
         return ast.Not(_expand_bare(expr.operand))
@@ -173,8 +174,7 @@ def test_solver_picks_values_the_operators_need():
 
 
 def test_solver_or_branches_give_distinct_templates():
-    expr, res = _solve("proc.name = a or proc.name = b or proc.name = c or proc.name = d",
-                       count=3)  # fmt: skip
+    expr, res = _solve("proc.name = a or proc.name = b or proc.name = c or proc.name = d", count=3)
     names = {t["proc.name"] for t in res.templates}
     assert len(names) >= 2
     assert names <= {"a", "b", "c", "d"}
@@ -240,9 +240,20 @@ def test_different_seed_differs(small_rules):
 def test_columns_are_the_fields_rules_read(small_rules):
     t = generate(small_rules, 2_000, seed=0)
     assert t.n == 2_000
-    assert {"evt.num", "evt.type", "evt.dir", "fd.name", "proc.name", "proc.pname",
-            "proc.aname[2]", "container.id", "fd.sip", "fd.sport",
-            "evt.is_open_write", "fd.typechar"} <= set(t.columns)  # fmt: skip
+    assert {
+        "evt.num",
+        "evt.type",
+        "evt.dir",
+        "fd.name",
+        "proc.name",
+        "proc.pname",
+        "proc.aname[2]",
+        "container.id",
+        "fd.sip",
+        "fd.sport",
+        "evt.is_open_write",
+        "fd.typechar",
+    } <= set(t.columns)
     # Fields no enabled rule reads are not generated.
     assert "proc.exepath" not in t.columns
     assert np.array_equal(t.evt_num, np.arange(1, 2_001))
@@ -261,8 +272,12 @@ def test_breaking_share_and_rules_without_templates(small_rules):
     names = {r.id: r.name for r in small_rules.rules}
     # Every rule with a template breaks, and about equally often.
     counts = {names[i]: br["rule_ids"].count(i) for i in set(br["rule_ids"])}
-    assert set(counts) == {"Write below etc", "Shell in container", "Contact metadata",
-                           "Ancestor is cron"}  # fmt: skip
+    assert set(counts) == {
+        "Write below etc",
+        "Shell in container",
+        "Contact metadata",
+        "Ancestor is cron",
+    }
     assert max(counts.values()) - min(counts.values()) <= 1
     # Spread over the whole workload, not bunched at the start.
     rows = np.array(br["rows"])
@@ -288,7 +303,8 @@ def test_breaking_events_match_their_rule_0262(rules_0262, table_0262):
     # Every enabled rule is accounted for: a template, or a reason why not.
     gen = t.meta["generator"]
     assert len(gen["rules_with_templates"]) + len(gen["rules_without"]) == len(
-        rules_0262.enabled_rules())
+        rules_0262.enabled_rules()
+    )
     assert all(gen["rules_without"].values())
     assert len(gen["rules_with_templates"]) >= 30
 
@@ -392,16 +408,32 @@ def test_cli_writes_loadable_file(tmp_path, capsys):
     rules = tmp_path / "rules.yaml"
     rules.write_text(SMALL_RULES)
     out = tmp_path / "w.npz"
-    rc = main(["generate", "-r", str(rules), "-n", "3000", "--seed", "2",
-               "--break-share", "0.02", "-o", str(out), "-q"])  # fmt: skip
+    rc = main(
+        [
+            "generate",
+            "-r",
+            str(rules),
+            "-n",
+            "3000",
+            "--seed",
+            "2",
+            "--break-share",
+            "0.02",
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "3000 events" in text
     assert "breaking events: 60" in text
     assert "rules with templates: 4, without: 2 (2 of them can never match)" in text
     assert "never matches: Never: can never match: its condition requires `evt.num = 0`" in text
-    assert ("never matches: Contradiction: contradictory: its condition requires both "
-            "`proc.name = a` and `not proc.name = a`") in text
+    assert (
+        "never matches: Contradiction: contradictory: its condition requires both "
+        "`proc.name = a` and `not proc.name = a`"
+    ) in text
     t = EventTable.load(out)
     assert t.n == 3000 and len(t.meta["breaking"]["rows"]) == 60
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -457,7 +489,8 @@ def test_conditions_the_solver_cannot_handle_cost_only_their_rule(tmp_path):
         "  condition: evt.type=open and evt.rawtime > 99999999999999999999\n"
         "  output: o\n  priority: WARNING\n"
         "- rule: fine\n  desc: d\n  condition: evt.type=open and proc.name=cat\n"
-        "  output: o\n  priority: WARNING\n")
+        "  output: o\n  priority: WARNING\n"
+    )
     rules = load_rules([path])
     templates, missing = rule_templates(rules, seed=0)
     assert set(missing) == {"past range"}

@@ -24,18 +24,40 @@ FOLDED_LINE = re.compile(r"^[^;\n]+(;[^;\n]+)* \d+$")
 def _doc() -> dict:
     """A minimal document in run_harness's shape: one good rule, one libsinsp rejected."""
     return {
-        "capture": "x.scap", "repeat": 2, "events": 3, "events_total": 6,
-        "tsc_hz": 3_000_000_000, "rdtsc_overhead": 20,
+        "capture": "x.scap",
+        "repeat": 2,
+        "events": 3,
+        "events_total": 6,
+        "tsc_hz": 3_000_000_000,
+        "rdtsc_overhead": 20,
         "next_cycles": Hist.of([500, 700, 900]).to_dict(),
         "event_types": [{"type": 2, "name": "open", "dir": ">", "count": 3}],
         "rules": [
-            {"id": 4, "name": "Write below etc", "status": "ok", "error": None,
-             "all_evttypes": False, "evttypes": ["open"], "evaluations": 3, "matches": 1,
-             "matches_all_passes": 1, "cycles_matched": Hist.of([34_000]).to_dict(),
-             "cycles_unmatched": Hist.of([300, 300]).to_dict()},
-            {"id": 7, "name": "Broken", "status": "error", "error": "bad field",
-             "all_evttypes": True, "evttypes": [], "evaluations": 0, "matches": 0,
-             "cycles_matched": Hist().to_dict(), "cycles_unmatched": Hist().to_dict()},
+            {
+                "id": 4,
+                "name": "Write below etc",
+                "status": "ok",
+                "error": None,
+                "all_evttypes": False,
+                "evttypes": ["open"],
+                "evaluations": 3,
+                "matches": 1,
+                "matches_all_passes": 1,
+                "cycles_matched": Hist.of([34_000]).to_dict(),
+                "cycles_unmatched": Hist.of([300, 300]).to_dict(),
+            },
+            {
+                "id": 7,
+                "name": "Broken",
+                "status": "error",
+                "error": "bad field",
+                "all_evttypes": True,
+                "evttypes": [],
+                "evaluations": 0,
+                "matches": 0,
+                "cycles_matched": Hist().to_dict(),
+                "cycles_unmatched": Hist().to_dict(),
+            },
         ],
     }
 
@@ -48,8 +70,7 @@ def test_profile_from_harness_keeps_only_measured_stages():
     assert p.stages["next_event"].branches[ALL].mean == 700
     assert any("not measured" in n for n in p.notes)
     [r] = p.rules
-    assert (r.id, r.checks, r.matches, r.matched.mean, r.unmatched.mean) == (
-        4, 3, 1, 34_000, 300)
+    assert (r.id, r.checks, r.matches, r.matched.mean, r.unmatched.mean) == (4, 3, 1, 34_000, 300)
     assert r.evttypes == ["open"]
     assert p.settings["rejected_rules"] == [{"id": 7, "name": "Broken", "error": "bad field"}]
     assert (p.events, p.repeat, p.tsc_hz) == (3, 2, 3e9)
@@ -65,13 +86,13 @@ def test_profile_from_harness_rejects_malformed_documents():
 
 def test_harness_command_end_to_end(tmp_path, capsys):
     out = tmp_path / "report"
-    rc = main(["harness", str(RULES), "--trace", str(CAPTURE), "--repeat", "2",
-               "-o", str(out), "--json"])
+    rc = main(
+        ["harness", str(RULES), "--trace", str(CAPTURE), "--repeat", "2", "-o", str(out), "--json"]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     summary = json.loads(captured.out)
-    names = {"profile.json", "stacks.dot", "stacks.folded", "rule_latency.svg",
-             "rule_totals.svg"}
+    names = {"profile.json", "stacks.dot", "stacks.folded", "rule_latency.svg", "rule_totals.svg"}
     assert {p.name for p in out.iterdir()} == names
 
     judged = [r for r in load_rules(RULES).enabled_rules() if not unsupported_reason(r)]
@@ -93,10 +114,10 @@ def test_harness_command_end_to_end(tmp_path, capsys):
     assert summary["study"]["cycles_per_check_matched"] == 34_000
     top = summary["top_rules"]
     assert top and [t["total_cycles"] for t in top] == sorted(
-        (t["total_cycles"] for t in top), reverse=True)
+        (t["total_cycles"] for t in top), reverse=True
+    )
 
-    svg = subprocess.run(["dot", "-Tsvg", str(out / "stacks.dot")], capture_output=True,
-                         text=True)
+    svg = subprocess.run(["dot", "-Tsvg", str(out / "stacks.dot")], capture_output=True, text=True)
     assert svg.returncode == 0, svg.stderr
     assert "next_event" in svg.stdout and "main loop" in svg.stdout
     lines = (out / "stacks.folded").read_text().splitlines()
@@ -105,8 +126,9 @@ def test_harness_command_end_to_end(tmp_path, capsys):
 
 
 def test_harness_command_prints_tables(tmp_path, capsys):
-    rc = main(["harness", str(RULES), "--trace", str(CAPTURE), "-o", str(tmp_path / "o"),
-               "--no-plots"])
+    rc = main(
+        ["harness", str(RULES), "--trace", str(CAPTURE), "-o", str(tmp_path / "o"), "--no-plots"]
+    )
     text = capsys.readouterr().out
     assert rc == 0
     assert "top" in text and "per next()" in text and "~34,000" in text
@@ -114,12 +136,30 @@ def test_harness_command_prints_tables(tmp_path, capsys):
 
 
 def test_harness_command_errors_are_located(tmp_path, capsys):
-    rc = main(["harness", str(RULES), "--trace", str(tmp_path / "missing.scap"),
-               "-o", str(tmp_path / "o")])
+    rc = main(
+        [
+            "harness",
+            str(RULES),
+            "--trace",
+            str(tmp_path / "missing.scap"),
+            "-o",
+            str(tmp_path / "o"),
+        ]
+    )
     assert rc == 1
     assert "missing.scap: no such capture" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     with pytest.raises(SystemExit) as exc:  # argparse's usage error
-        main(["harness", str(RULES), "--trace", str(CAPTURE), "--repeat", "0",
-              "-o", str(tmp_path / "o")])
+        main(
+            [
+                "harness",
+                str(RULES),
+                "--trace",
+                str(CAPTURE),
+                "--repeat",
+                "0",
+                "-o",
+                str(tmp_path / "o"),
+            ]
+        )
     assert exc.value.code == 2 and "--repeat" in capsys.readouterr().err

@@ -19,7 +19,8 @@ EVENTS, SEED, SHARE, REPEAT = 3000, 7, 0.05, 2
 
 def _module():
     spec = importlib.util.spec_from_file_location(
-        "harness_table", REPO / "experiments" / "harness_table.py")
+        "harness_table", REPO / "experiments" / "harness_table.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("harness_table", mod)
     spec.loader.exec_module(mod)
@@ -54,8 +55,7 @@ def test_rows_count_what_the_harness_counted(measured):
             s = row[side]
             if s["count"]:
                 assert 0 < s["median"] <= s["p90"]
-                assert s["mean"] == pytest.approx(h[f"cycles_{side}"]["sum"] / s["count"],
-                                                  abs=0.1)
+                assert s["mean"] == pytest.approx(h[f"cycles_{side}"]["sum"] / s["count"], abs=0.1)
             else:
                 assert s["mean"] is s["median"] is None
     assert sum(r["share_of_cycles"] for r in rows.values()) == pytest.approx(1, abs=0.01)
@@ -86,11 +86,28 @@ def test_operand_study_sees_the_matches_the_harness_saw(measured):
 
 def test_main_writes_json_markdown_and_plots(tmp_path, capsys):
     out = tmp_path / "out"
-    rc = ht.main(["-n", str(EVENTS), "--seed", str(SEED), "--break-share", str(SHARE),
-                  "--repeat", "1", "--rules", f"seed={SEED_RULES}", "-o", str(out)])
+    rc = ht.main(
+        [
+            "-n",
+            str(EVENTS),
+            "--seed",
+            str(SEED),
+            "--break-share",
+            str(SHARE),
+            "--repeat",
+            "1",
+            "--rules",
+            f"seed={SEED_RULES}",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "harness_table.json", "harness_table.md", "seed_latency.svg"]
+        "harness_table.json",
+        "harness_table.md",
+        "seed_latency.svg",
+    ]
     res = json.loads((out / "harness_table.json").read_text())
     seed = res["rulesets"]["seed"]
     assert seed["harness"]["repeat"] == 1 and seed["capture"]["events"] == EVENTS
@@ -118,7 +135,8 @@ def test_run_checks_reports_a_rejected_filter(measured):
 def test_callgrind_totals_reads_the_summary_line(tmp_path):
     (tmp_path / "callgrind.out.123").write_text(
         "version: 1\ncreator: callgrind-3.19.0\nevents: Ir D1mr Bim\nfn=(1) f\n0 5 1 0\n"
-        "summary: 989497 20343 12692\ntotals: 989497 20343 12692\n")
+        "summary: 989497 20343 12692\ntotals: 989497 20343 12692\n"
+    )
     assert ht._callgrind_totals(tmp_path) == {"Ir": 989497, "D1mr": 20343, "Bim": 12692}
     with pytest.raises(RuleoptError, match="no totals"):
         ht._callgrind_totals(tmp_path / "missing")
@@ -127,8 +145,9 @@ def test_callgrind_totals_reads_the_summary_line(tmp_path):
 def test_instruction_figures_per_check():
     # The manual run's totals: 16 matched re-runs, rule alone and with its 91 operands,
     # and every one of the 3,885 checks of one pass.
-    f = ht.instruction_figures({"Ir": 989_497, "D1mr": 20_343}, {"Ir": 2_018_581,
-                               "D1mr": 47_441}, 2_770_140, 16, 3_885)
+    f = ht.instruction_figures(
+        {"Ir": 989_497, "D1mr": 20_343}, {"Ir": 2_018_581, "D1mr": 47_441}, 2_770_140, 16, 3_885
+    )
     assert f["rule_per_matched_check"] == {"Ir": 61_843.6, "D1mr": 1_271.4}
     assert f["operands_per_matched_check"] == {"Ir": 64_317.8, "D1mr": 1_693.6}
     assert f["unmatched_instructions_per_check"] == round((2_770_140 - 989_497) / 3_869, 1)

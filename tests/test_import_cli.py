@@ -54,8 +54,14 @@ def small_rules(tmp_path) -> Path:
 
 def test_needed_keys_are_those_of_enabled_rules(small_rules):
     keys = needed_keys(load_rules([small_rules]))
-    assert keys == ["evt.num", "evt.type", "evt.is_open_read", "fd.name", "proc.aname",
-                    "proc.is_exe_upper_layer"]  # fmt: skip
+    assert keys == [
+        "evt.num",
+        "evt.type",
+        "evt.is_open_read",
+        "fd.name",
+        "proc.aname",
+        "proc.is_exe_upper_layer",
+    ]
 
 
 def test_import_cat_write_with_falco_026_rules(tmp_path, capsys):
@@ -165,8 +171,7 @@ def test_gzip_that_is_not_a_capture(tmp_path, capsys, small_rules):
 
 
 def test_truncated_capture(tmp_path, capsys, small_rules):
-    err = run_failing(capsys, TRACES / "curl_google_comments.scap", tmp_path / "o.npz",
-                      small_rules)  # fmt: skip
+    err = run_failing(capsys, TRACES / "curl_google_comments.scap", tmp_path / "o.npz", small_rules)
     assert "curl_google_comments.scap" in err and "truncated" in err
 
 
@@ -194,11 +199,16 @@ def test_existing_output_survives_a_failed_import(tmp_path, capsys, small_rules)
 
 
 def test_output_must_be_npz_and_rules_must_load(tmp_path, capsys, small_rules):
-    assert main(["import", str(CAT_WRITE), "-r", str(small_rules), "-o",
-                 str(tmp_path / "o.csv")]) == 1  # fmt: skip
+    assert (
+        main(["import", str(CAT_WRITE), "-r", str(small_rules), "-o", str(tmp_path / "o.csv")]) == 1
+    )
     assert ".npz" in capsys.readouterr().err
-    assert main(["import", str(CAT_WRITE), "-r", str(small_rules), "-o",
-                 str(tmp_path / "no" / "o.npz")]) == 1  # fmt: skip
+    assert (
+        main(
+            ["import", str(CAT_WRITE), "-r", str(small_rules), "-o", str(tmp_path / "no" / "o.npz")]
+        )
+        == 1
+    )
     assert "output directory does not exist" in capsys.readouterr().err
     bad_rules = tmp_path / "bad.yaml"
     bad_rules.write_text("- rule: x\n  condition: (\n")

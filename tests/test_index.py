@@ -71,8 +71,9 @@ def test_uncoded_names_are_warned(tmp_path) -> None:
     cond = "evt.type in (dup, dup2) and evt.type != epoll_pwait and proc.name = dup3"
     assert uncoded_names(_expanded(parse_condition(cond))) == {"dup2", "epoll_pwait"}
     path = tmp_path / "r.yaml"
-    path.write_text(f"- rule: R\n  desc: d\n  condition: {cond}\n  output: o\n"
-                    "  priority: WARNING\n")
+    path.write_text(
+        f"- rule: R\n  desc: d\n  condition: {cond}\n  output: o\n  priority: WARNING\n"
+    )
     rs = load_rules([path])
     assert rs.rules[0].evttypes == EvtTypeSet.of({"dup"})
     assert [w.rule for w in rs.warnings] == ["R"]
@@ -89,9 +90,13 @@ def test_index_routes_generic_events_only_to_empty_sets() -> None:
 
 def test_generic_event_regressions_against_libsinsp() -> None:
     """The cases the printed-condition property found: same sets, same matches."""
-    conds = ["not (evt.type != epoll_pwait)", "evt.type = epoll_pwait",
-             "evt.type in (epoll_pwait, mprotect)", "not evt.type = open and evt.dir = <",
-             "evt.type = open and evt.type = close"]  # fmt: skip
+    conds = [
+        "not (evt.type != epoll_pwait)",
+        "evt.type = epoll_pwait",
+        "evt.type in (epoll_pwait, mprotect)",
+        "not evt.type = open and evt.dir = <",
+        "evt.type = open and evt.type = close",
+    ]
     got = _judge(conds)
     assert [len(theirs[1]) for _, theirs in got] == [0, 60, 0, 728, 0]
     for cond, (ours, theirs) in zip(conds, got, strict=True):
@@ -113,8 +118,7 @@ def _expanded(e: ast.Expr) -> ast.Expr:
     if isinstance(e, (ast.And, ast.Or)):
         return type(e)(tuple(map(_expanded, e.items)))
     if isinstance(e, ast.Compare) and isinstance(e.rhs, ast.ValueList):
-        items = tuple(ast.Value(i.name) if isinstance(i, ast.ListRef) else i
-                      for i in e.rhs.items)
+        items = tuple(ast.Value(i.name) if isinstance(i, ast.ListRef) else i for i in e.rhs.items)
         return ast.Compare(e.lhs, e.op, ast.ValueList(items))
     return e
 
@@ -123,16 +127,20 @@ def _judge(conds: list[str]) -> list[tuple[tuple, tuple]]:
     """Per condition: ((our index set, our matches), (libsinsp's set, its matches))."""
     table = _table()
     exprs = [_expanded(parse_condition(c)) for c in conds]
-    rules = [SimpleNamespace(id=i, condition=e, enabled=True, evttypes=evttypes_of(e))
-             for i, e in enumerate(exprs)]  # fmt: skip
+    rules = [
+        SimpleNamespace(id=i, condition=e, enabled=True, evttypes=evttypes_of(e))
+        for i, e in enumerate(exprs)
+    ]
     ours = reference_matches(rules, table)
     doc = sinsp.run_harness(CAPTURE, [(i, f"r{i}", c) for i, c in enumerate(conds)])
     out = []
     for r, h in zip(rules, doc["rules"], strict=True):
         assert h["status"] == "ok", (conds[r.id], h["error"])
         mine = (_index_names(r.evttypes), tuple(sorted(ours[r.id])))
-        real = ("every event" if h["all_evttypes"] else frozenset(h["evttypes"]),
-                tuple(sorted(h["matched_evtnums"])))
+        real = (
+            "every event" if h["all_evttypes"] else frozenset(h["evttypes"]),
+            tuple(sorted(h["matched_evtnums"])),
+        )
         out.append((mine, real))
     return out
 
@@ -151,7 +159,8 @@ def _leaf(names: list[str]) -> st.SearchStrategy[ast.Expr]:
         st.builds(lambda n: ast.Compare(field, "=", ast.Value(n)), name),
         st.builds(lambda n: ast.Compare(field, "!=", ast.Value(n)), name),
         st.lists(name, min_size=1, max_size=3, unique=True).map(
-            lambda ns: ast.Compare(field, "in", ast.ValueList(tuple(map(ast.Value, ns))))),
+            lambda ns: ast.Compare(field, "in", ast.ValueList(tuple(map(ast.Value, ns))))
+        ),
         # A neutral leaf (set "all"): `not (neutral and evt.type = x)` is "all but x".
         st.just(ast.Compare(ast.Field("evt.dir"), "=", ast.Value("<"))),
     )
@@ -219,8 +228,9 @@ def test_one_answer_for_which_rules_see_a_type(name: str) -> None:
     PPME_GENERIC_E's own name) only for a filter it reports as "all event types"."""
     rs = load_rules([RULESETS / f for f in UPSTREAM[name]])
     rules = list(rs.syscall_rules())
-    doc = sinsp.run_harness(TRACES / "syscall.scap",
-                            [(r.id, r.name, ast.print_expr(r.condition)) for r in rules])
+    doc = sinsp.run_harness(
+        TRACES / "syscall.scap", [(r.id, r.name, ast.print_expr(r.condition)) for r in rules]
+    )
     real = {r.name: h for r, h in zip(rules, doc["rules"], strict=True) if h["status"] == "ok"}
     assert len(real) > len(rules) * 3 // 4
     names = sorted(SINSP_2022_EVENT_NAMES) + ["epoll_pwait", "init_module", "syscall"]
@@ -233,9 +243,12 @@ def test_one_answer_for_which_rules_see_a_type(name: str) -> None:
         for r in rules:
             if r.name in real:
                 assert sees(r.evttypes, type_name) == libsinsp_sees(r.name, type_name), (
-                    r.name, type_name)
+                    r.name,
+                    type_name,
+                )
         assert [r.name for r in table[type_name] if r.name in real] == [
-            r.name for r in rules if r.name in real and libsinsp_sees(r.name, type_name)]
+            r.name for r in rules if r.name in real and libsinsp_sees(r.name, type_name)
+        ]
     # check's own rows: the named types, one for every other coded type, one for generics.
     rows = rs.by_evttype()
     assert rows[GENERIC_TYPES] == table["epoll_pwait"]
@@ -255,15 +268,19 @@ def test_by_evttype_rows_on_corner_sets(tmp_path) -> None:
         "- rule: allbut\n  desc: d\n  condition: evt.type != open\n  output: o\n"
         "  priority: INFO\n"
         "- rule: exits\n  desc: d\n  condition: evt.type = procexit\n  output: o\n"
-        "  priority: INFO\n")
+        "  priority: INFO\n"
+    )
     rs = load_rules(path)
     rows = {k: [r.name for r in v] for k, v in rs.by_evttype().items()}
-    assert rows == {"open": ["empty"], "procexit": ["empty", "allbut", "exits"],
-                    OTHER_TYPES: ["empty", "allbut"], GENERIC_TYPES: ["empty"]}
+    assert rows == {
+        "open": ["empty"],
+        "procexit": ["empty", "allbut", "exits"],
+        OTHER_TYPES: ["empty", "allbut"],
+        GENERIC_TYPES: ["empty"],
+    }
     # A capture whose driver sent procexit as a generic event (outside its all-types set).
     outside = frozenset({"procexit"})
-    assert [r.name for r in rs.by_evttype(["procexit"], outside=outside)["procexit"]] == [
-        "empty"]
+    assert [r.name for r in rs.by_evttype(["procexit"], outside=outside)["procexit"]] == ["empty"]
     assert not sees(EvtTypeSet.of({"procexit"}), "procexit", outside)
 
 
@@ -271,7 +288,8 @@ def test_tables_without_capture_metadata_file_generic_names_the_same() -> None:
     """A JSONL or generated table carries no ``outside_all_types``: a name libsinsp 2022
     gives no code of its own is a generic event there too (only the empty set sees it)."""
     table = EventTable.from_records(
-        [{"evt.type": "epoll_pwait"}, {"evt.type": "open"}], ["evt.type"])
+        [{"evt.type": "epoll_pwait"}, {"evt.type": "open"}], ["evt.type"]
+    )
     assert not (table.meta or {}).get("outside_all_types")
     rules = [SimpleNamespace(evttypes=s) for s in (ALL, NONE, EvtTypeSet.of({"open"}))]
     by_name = {table.strings.get(t): ids for t, ids in evttype_buckets(rules, table).items()}

@@ -32,11 +32,9 @@ def _corrupt_index(compiled, table):
     return dataclasses.replace(compiled, nodes=nodes)
 
 
-def test_core_refusing_arrays_is_an_internal_error_in_the_cli(events, monkeypatch,
-                                                                capsys) -> None:  # fmt: skip
+def test_core_refusing_arrays_is_an_internal_error_in_the_cli(events, monkeypatch, capsys) -> None:
     monkeypatch.setitem(S.INDEXES, "corrupt", _corrupt_index)
-    monkeypatch.setitem(S.STRATEGIES, "corrupt", S.Strategy("corrupt", "corrupt", "flat",
-                                                            "cached"))  # fmt: skip
+    monkeypatch.setitem(S.STRATEGIES, "corrupt", S.Strategy("corrupt", "corrupt", "flat", "cached"))
     code = main(["compare", str(events), "--strategies", "corrupt", "--repeat", "1"])
     err = capsys.readouterr().err
     assert code == InternalError.EXIT_CODE != 1

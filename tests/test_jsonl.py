@@ -9,8 +9,17 @@ import pytest
 from ruleopt.errors import RuleoptError
 from ruleopt.events.jsonl import read_jsonl
 
-KEYS = ["evt.num", "evt.type", "proc.name", "proc.aname", "proc.aname[2]", "fd.num",
-        "evt.is_open_read", "evt.arg.flags", "fd.port"]  # fmt: skip
+KEYS = [
+    "evt.num",
+    "evt.type",
+    "proc.name",
+    "proc.aname",
+    "proc.aname[2]",
+    "fd.num",
+    "evt.is_open_read",
+    "evt.arg.flags",
+    "fd.port",
+]
 
 
 def write(tmp_path, lines: list[str], name: str = "events.jsonl"):
@@ -20,21 +29,47 @@ def write(tmp_path, lines: list[str], name: str = "events.jsonl"):
 
 
 def test_reads_values_with_canonical_names(tmp_path):
-    path = write(tmp_path, [
-        json.dumps({"evt.type": "open", "proc.name": "cat", "proc.aname": ["bash", "sshd"],
-                    "proc.aname[2]": "sshd", "fd.num": 3, "evt.is_open_read": True,
-                    "evt.arg[flags]": "O_RDONLY", "fd.port": [80, 443]}),
-        "",  # blank lines are not events
-        json.dumps({"evt.num": 100, "evt.type": "execve", "proc.name": None, "fd.num": 4.0,
-                    "fd.name": "/etc/passwd"}),
-    ])  # fmt: skip
+    path = write(
+        tmp_path,
+        [
+            json.dumps(
+                {
+                    "evt.type": "open",
+                    "proc.name": "cat",
+                    "proc.aname": ["bash", "sshd"],
+                    "proc.aname[2]": "sshd",
+                    "fd.num": 3,
+                    "evt.is_open_read": True,
+                    "evt.arg[flags]": "O_RDONLY",
+                    "fd.port": [80, 443],
+                }
+            ),
+            "",  # blank lines are not events
+            json.dumps(
+                {
+                    "evt.num": 100,
+                    "evt.type": "execve",
+                    "proc.name": None,
+                    "fd.num": 4.0,
+                    "fd.name": "/etc/passwd",
+                }
+            ),
+        ],
+    )
     t = read_jsonl(path, KEYS)
     assert t.n == 2
     assert list(t.columns) == KEYS  # exactly the requested columns, in canonical order
-    assert t.event(0) == {"evt.num": 1, "evt.type": "open", "proc.name": "cat",
-                          "proc.aname": ["bash", "sshd"], "proc.aname[2]": "sshd", "fd.num": 3,
-                          "evt.is_open_read": True, "evt.arg.flags": "O_RDONLY",
-                          "fd.port": [80, 443]}  # fmt: skip
+    assert t.event(0) == {
+        "evt.num": 1,
+        "evt.type": "open",
+        "proc.name": "cat",
+        "proc.aname": ["bash", "sshd"],
+        "proc.aname[2]": "sshd",
+        "fd.num": 3,
+        "evt.is_open_read": True,
+        "evt.arg.flags": "O_RDONLY",
+        "fd.port": [80, 443],
+    }
     # evt.num given wins over the line number; null is absent; unneeded fields are dropped
     assert t.event(1) == {"evt.num": 100, "evt.type": "execve", "fd.num": 4}
     assert t.meta["format"] == "jsonl"
@@ -45,8 +80,9 @@ def test_same_columns_as_a_table_from_records(tmp_path):
 
     path = write(tmp_path, [json.dumps({"evt.type": "open", "proc.name": "cat"})])
     a = read_jsonl(path, ["proc.name", "proc.aname"])
-    b = EventTable.from_records([{"evt.type": "open", "proc.name": "cat"}],
-                                ["proc.name", "proc.aname"])  # fmt: skip
+    b = EventTable.from_records(
+        [{"evt.type": "open", "proc.name": "cat"}], ["proc.name", "proc.aname"]
+    )
     assert [(c.key, c.type, c.kind, c.multi) for c in a.columns.values()] == [
         (c.key, c.type, c.kind, c.multi) for c in b.columns.values()
     ]
@@ -116,13 +152,16 @@ def test_binary_file_and_missing_file(tmp_path):
         read_jsonl(tmp_path / "nope.jsonl", KEYS)
 
 
-@pytest.mark.parametrize("line, phrase", [
-    ('{"evt.type": "open", "proc.name": "\\ud800"}', "not valid Unicode"),
-    ('{"evt.type": "open", "fd.sip": "notanip"}', "takes an IP address"),
-    ('{"evt.type": "open", "fd.sport": 70000}', "out of range [0, 65535]"),
-    ('{"evt.type": "open", "evt.rawtime": -5}', "out of range [0,"),
-    ('{"evt.type": "open", "fd.num": 9223372036854775808}', "out of range"),
-])
+@pytest.mark.parametrize(
+    "line, phrase",
+    [
+        ('{"evt.type": "open", "proc.name": "\\ud800"}', "not valid Unicode"),
+        ('{"evt.type": "open", "fd.sip": "notanip"}', "takes an IP address"),
+        ('{"evt.type": "open", "fd.sport": 70000}', "out of range [0, 65535]"),
+        ('{"evt.type": "open", "evt.rawtime": -5}', "out of range [0,"),
+        ('{"evt.type": "open", "fd.num": 9223372036854775808}', "out of range"),
+    ],
+)
 def test_values_outside_the_field_type(tmp_path, line, phrase):
     path = write(tmp_path, ['{"evt.type": "close"}', line])
     with pytest.raises(RuleoptError) as err:

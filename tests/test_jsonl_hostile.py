@@ -31,27 +31,48 @@ def _error(tmp_path: Path, third_line: str | bytes, keys=KEYS) -> RuleoptError:
     return err
 
 
-@pytest.mark.parametrize("line, message", [
-    ('{"evt.type": "open", "fd.num": ' + "9" * 5000 + "}", "out of range"),
-    ('{"evt.type": "open", "fd.num": -' + "9" * 5000 + "}", "out of range"),
-    ('{"evt.type": "open", "fd.num": ' + "9" * 30 + "}", "out of range"),
-    ('{"evt.type": "open", "fd.num": NaN}', "NaN is not a JSON number"),
-    ('{"evt.type": "open", "fd.num": Infinity}', "Infinity is not a JSON number"),
-    ('{"evt.type": "open", "fd.num": -Infinity}', "-Infinity is not a JSON number"),
-    ('{"evt.type": "open", "fd.num": 1e400}', "out of range for a 64-bit float"),
-    ('{"evt.type": "open", "proc.aname": ' + "[" * 100_000 + "]" * 100_000 + "}",
-     "nested 100001 levels deep"),
-    ('{"evt.type": "open", "x": ' + "{" * 50_000, "nested"),
-    ('{"evt.type": "open", "proc.name": "\\ud800"}', "not valid Unicode"),
-    ('{"evt.type": "open", "evt.buffer": "\\udbff"}', "not valid Unicode"),
-    ('{"evt.type": "open", "proc.aname": ["ok", "\\udc00"]}', "not valid Unicode"),
-    ('{"evt.type": "\\ud800"}', "not valid Unicode"),
-    ('{"\\ud800": 1}', "unknown field"),
-    (b'{"evt.type": "op\xffen"}', "not UTF-8"),
-    (b'{"evt.type": "open", "proc.name": "\xed\xa0\x80"}', "not UTF-8"),  # CESU surrogate
-], ids=["digits", "neg-digits", "30-digits", "nan", "inf", "-inf", "1e400", "deep-list",
-        "deep-open", "surrogate", "bytebuf-surrogate", "multi-surrogate", "evt.type",
-        "field-name", "bad-byte", "encoded-surrogate"])  # fmt: skip
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"evt.type": "open", "fd.num": ' + "9" * 5000 + "}", "out of range"),
+        ('{"evt.type": "open", "fd.num": -' + "9" * 5000 + "}", "out of range"),
+        ('{"evt.type": "open", "fd.num": ' + "9" * 30 + "}", "out of range"),
+        ('{"evt.type": "open", "fd.num": NaN}', "NaN is not a JSON number"),
+        ('{"evt.type": "open", "fd.num": Infinity}', "Infinity is not a JSON number"),
+        ('{"evt.type": "open", "fd.num": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"evt.type": "open", "fd.num": 1e400}', "out of range for a 64-bit float"),
+        (
+            '{"evt.type": "open", "proc.aname": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "nested 100001 levels deep",
+        ),
+        ('{"evt.type": "open", "x": ' + "{" * 50_000, "nested"),
+        ('{"evt.type": "open", "proc.name": "\\ud800"}', "not valid Unicode"),
+        ('{"evt.type": "open", "evt.buffer": "\\udbff"}', "not valid Unicode"),
+        ('{"evt.type": "open", "proc.aname": ["ok", "\\udc00"]}', "not valid Unicode"),
+        ('{"evt.type": "\\ud800"}', "not valid Unicode"),
+        ('{"\\ud800": 1}', "unknown field"),
+        (b'{"evt.type": "op\xffen"}', "not UTF-8"),
+        (b'{"evt.type": "open", "proc.name": "\xed\xa0\x80"}', "not UTF-8"),  # CESU surrogate
+    ],
+    ids=[
+        "digits",
+        "neg-digits",
+        "30-digits",
+        "nan",
+        "inf",
+        "-inf",
+        "1e400",
+        "deep-list",
+        "deep-open",
+        "surrogate",
+        "bytebuf-surrogate",
+        "multi-surrogate",
+        "evt.type",
+        "field-name",
+        "bad-byte",
+        "encoded-surrogate",
+    ],
+)
 def test_hostile_lines_are_located(tmp_path, line, message):
     assert message in _error(tmp_path, line).message
 
@@ -111,9 +132,35 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 # Text near JSON: brackets, quotes, escapes, digits, the literals, and anything else.
-_PIECES = st.sampled_from(['{', '}', '[', ']', '"', ':', ',', '\\', '\\u', 'd800', 'dcff',
-                           '1', '9' * 30, '-', 'e400', '.5', 'NaN', 'Infinity', 'true',
-                           'null', '"evt.type"', '"proc.name"', '"fd.num"', '"open"', ' '])
+_PIECES = st.sampled_from(
+    [
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        ":",
+        ",",
+        "\\",
+        "\\u",
+        "d800",
+        "dcff",
+        "1",
+        "9" * 30,
+        "-",
+        "e400",
+        ".5",
+        "NaN",
+        "Infinity",
+        "true",
+        "null",
+        '"evt.type"',
+        '"proc.name"',
+        '"fd.num"',
+        '"open"',
+        " ",
+    ]
+)
 _LINES = st.lists(_PIECES | st.text(max_size=3), max_size=30).map("".join)
 
 

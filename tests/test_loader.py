@@ -118,8 +118,11 @@ def test_upstream_rulesets_load_with_all_names(files: list[str]) -> None:
 def test_every_shared_ruleset_is_covered() -> None:
     # A new file in /work/shared/rulesets must be added to the parametrised test above.
     assert {p.name for p in RULESETS.glob("*.yaml")} == {
-        "falco_rules-main.yaml", "falco-incubating_rules-main.yaml", "falco_rules-1.0.0.yaml",
-        "falco_rules-falco-0.26.2.yaml", "application_rules-falco-0.26.2.yaml",
+        "falco_rules-main.yaml",
+        "falco-incubating_rules-main.yaml",
+        "falco_rules-1.0.0.yaml",
+        "falco_rules-falco-0.26.2.yaml",
+        "application_rules-falco-0.26.2.yaml",
         "k8s_audit_rules-falco-0.26.2.yaml",
     }
 
@@ -146,7 +149,8 @@ def test_upstream_evttypes_and_warnings() -> None:
     assert "Disallowed SSH Connection" in warned
     assert old.rule("Disallowed SSH Connection").evttypes.is_all
     assert evttypes_of_lua(old.rule("Disallowed SSH Connection").condition) == EvtTypeSet.of(
-        {"accept", "connect", "listen"})
+        {"accept", "connect", "listen"}
+    )
     k8s = load_rules([RULESETS / "k8s_audit_rules-falco-0.26.2.yaml"])
     assert {r.source for r in k8s.rules} == {"k8s_audit"}
     assert k8s.warnings == ()  # evttype warnings are for syscall rules only
@@ -170,7 +174,9 @@ def test_seed_ruleset() -> None:
 
 
 def test_macros_and_lists_expand_recursively(tmp_path: Path) -> None:
-    rs = load_text(tmp_path, """
+    rs = load_text(
+        tmp_path,
+        """
         - list: inner
           items: [a, "b c"]
         - list: outer
@@ -181,19 +187,24 @@ def test_macros_and_lists_expand_recursively(tmp_path: Path) -> None:
           condition: is_open and proc.name in (outer)
         - rule: R
           condition: opens_outer and not proc.pname in (outer, e)
-    """ + RULE_TAIL)
+    """
+        + RULE_TAIL,
+    )
     rule = rs.rule("R")
     assert rule.condition == expect(
-        '(evt.type = open and proc.name in (a, "b c", d)) '
-        'and not proc.pname in (a, "b c", d, e)')
+        '(evt.type = open and proc.name in (a, "b c", d)) and not proc.pname in (a, "b c", d, e)'
+    )
     assert rule.evttypes == EvtTypeSet.of({"open"})
     assert rs.macros["opens_outer"].condition == parse_condition(
-        "is_open and proc.name in (outer)")  # macros are kept unexpanded
+        "is_open and proc.name in (outer)"
+    )  # macros are kept unexpanded
     assert rs.lists["outer"].items == ("inner", "d")
 
 
 def test_appends_lists_macros_rules(tmp_path: Path) -> None:
-    rs = load_text(tmp_path, """
+    rs = load_text(
+        tmp_path,
+        """
         - list: names
           items: [a]
         - macro: m
@@ -212,24 +223,32 @@ def test_appends_lists_macros_rules(tmp_path: Path) -> None:
         - rule: R
           condition: and fd.num >= 0
           append: true
-    """)
+    """,
+    )
     rule = rs.rule("R")
     assert rs.lists["names"].items == ("a", "b")
     assert rule.condition_text == "m and proc.name in (names) and fd.num >= 0"
     # The macro text was joined with a space before parsing: `a or b`, then inlined.
     assert rule.condition == expect(
-        "(evt.type = open or evt.type = openat) and proc.name in (a, b) and fd.num >= 0")
+        "(evt.type = open or evt.type = openat) and proc.name in (a, b) and fd.num >= 0"
+    )
     assert rule.evttypes == EvtTypeSet.of({"open", "openat"})
 
 
 def test_redefinition_replaces_in_place_and_enabled_toggle(tmp_path: Path) -> None:
-    rs = load_text(tmp_path, """
+    rs = load_text(
+        tmp_path,
+        """
         - rule: First
           condition: evt.type = open
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: Second
           condition: evt.type = close
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: First
           condition: evt.type = read
           output: new
@@ -237,7 +256,8 @@ def test_redefinition_replaces_in_place_and_enabled_toggle(tmp_path: Path) -> No
           priority: debug
         - rule: Second
           enabled: false
-    """)
+    """,
+    )
     assert [(r.id, r.name) for r in rs.rules] == [(0, "First"), (1, "Second")]
     first = rs.rule("First")
     assert first.evttypes == EvtTypeSet.of({"read"})
@@ -247,7 +267,9 @@ def test_redefinition_replaces_in_place_and_enabled_toggle(tmp_path: Path) -> No
 
 
 def test_override_append_and_replace(tmp_path: Path) -> None:
-    rs = load_text(tmp_path, """
+    rs = load_text(
+        tmp_path,
+        """
         - rule: R
           condition: evt.type = open
           output: out
@@ -274,16 +296,20 @@ def test_override_append_and_replace(tmp_path: Path) -> None:
             output: replace
             priority: replace
             enabled: replace
-    """)
+    """,
+    )
     rule = rs.rule("R")
     assert rule.condition == expect(
-        "evt.type = open and proc.name = cat and not (proc.name in (x, y))")
+        "evt.type = open and proc.name = cat and not (proc.name in (x, y))"
+    )
     assert rule.tags == ("a", "b")
     assert (rule.output, rule.priority, rule.enabled) == ("replaced", "Error", False)
 
 
 def test_override_replace_condition_and_exceptions(tmp_path: Path) -> None:
-    rs = load_text(tmp_path, """
+    rs = load_text(
+        tmp_path,
+        """
         - rule: R
           condition: evt.type = open
           output: out
@@ -302,13 +328,15 @@ def test_override_replace_condition_and_exceptions(tmp_path: Path) -> None:
           override:
             condition: replace
             exceptions: replace
-    """)
-    assert rs.rule("R").condition == expect(
-        "evt.type = close and not ((fd.name = /tmp))")
+    """,
+    )
+    assert rs.rule("R").condition == expect("evt.type = close and not ((fd.name = /tmp))")
 
 
 def test_exception_forms(tmp_path: Path) -> None:
-    rs = load_text(tmp_path, """
+    rs = load_text(
+        tmp_path,
+        """
         - list: trusted
           items: [sshd, sudo]
         - rule: R
@@ -329,35 +357,48 @@ def test_exception_forms(tmp_path: Path) -> None:
                 - [trusted, [/usr, /opt]]
             - name: no_values
               fields: proc.name
-    """ + RULE_TAIL)
+    """
+        + RULE_TAIL,
+    )
     rule = rs.rule("R")
     assert rule.condition == expect(
-        'evt.type = open'
+        "evt.type = open"
         ' and not (proc.name in (a, "b c", sshd, sudo))'
         ' and not ((proc.name = cat and fd.name = "/etc/x y") or (proc.name = dog and'
-        ' fd.name = /tmp))'
-        ' and not ((proc.name in (sshd, sudo) and fd.directory pmatch (/usr, /opt)))')
+        " fd.name = /tmp))"
+        " and not ((proc.name in (sshd, sudo) and fd.directory pmatch (/usr, /opt)))"
+    )
     assert rule.exception_fields == ("proc.name", "fd.name", "fd.directory")
     assert rule.condition_text == "evt.type = open"
     assert rule.evttypes == EvtTypeSet.of({"open"})
 
 
 def test_warnings_for_rules_on_every_event_type(tmp_path: Path) -> None:
-    rs = load_text(tmp_path, """
+    rs = load_text(
+        tmp_path,
+        """
         - rule: Everywhere
           condition: proc.name = cat
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: Quiet
           condition: proc.name = dog
           warn_evttypes: false
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: AllButClose
           condition: evt.type != close
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: Audit
           condition: ka.verb = create
           source: k8s_audit
-    """ + RULE_TAIL)
+    """
+        + RULE_TAIL,
+    )
     assert [w.rule for w in rs.warnings] == ["Everywhere", "AllButClose"]
     assert all("too many evt.type values" in w.message for w in rs.warnings)
     assert rs.warnings[0].line == 1
@@ -370,19 +411,29 @@ def test_warnings_for_rules_on_every_event_type(tmp_path: Path) -> None:
 
 
 def test_multiple_files_in_order(tmp_path: Path) -> None:
-    base = write(tmp_path, """
+    base = write(
+        tmp_path,
+        """
         - macro: m
           condition: evt.type = open
         - rule: R
           condition: m
-    """ + RULE_TAIL, "base.yaml")
-    local = write(tmp_path, """
+    """
+        + RULE_TAIL,
+        "base.yaml",
+    )
+    local = write(
+        tmp_path,
+        """
         - rule: R
           condition: and proc.name = cat
           append: true
-    """, "local.yaml")
+    """,
+        "local.yaml",
+    )
     assert load_rules([base, local]).rule("R").condition == expect(
-        "evt.type = open and proc.name = cat")
+        "evt.type = open and proc.name = cat"
+    )
     with pytest.raises(RuleoptError) as info:
         load_rules([local, base])  # appending before the rule exists
     assert info.value.file == str(local) and info.value.line == 1
@@ -392,39 +443,52 @@ def test_multiple_files_in_order(tmp_path: Path) -> None:
 
 
 def test_error_broken_yaml(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: R
           condition: [unclosed
-    """)
+    """,
+    )
     assert "invalid YAML" in err.message
     assert (err.line, err.column) == (3, 1)
     assert err.hint
 
 
 def test_error_item_not_a_mapping(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - macro: m
           condition: evt.type = open
         - just a string
-    """)
+    """,
+    )
     assert "mapping" in err.message and (err.line, err.column) == (3, 3)
 
 
 def test_error_unknown_item(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - macro: m
           condition: evt.type = open
         - rulez: R
-    """)
+    """,
+    )
     assert "unknown top-level item" in err.message and "'rulez'" in err.message
     assert (err.line, err.column) == (3, 3)
 
 
 def test_error_condition_syntax_plain_scalar(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: Foo
           condition: evt.type = open and and proc.name = x
-    """ + RULE_TAIL)
+    """
+        + RULE_TAIL,
+    )
     # The second "and" is at column 21 of the condition; "  condition: " is 13 wide.
     assert err.message.startswith("rule 'Foo': condition column 21: ")
     assert "unexpected" in err.message
@@ -433,41 +497,53 @@ def test_error_condition_syntax_plain_scalar(tmp_path: Path) -> None:
 
 
 def test_error_condition_syntax_block_scalar(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - macro: m
           condition: >
             evt.type = open
             and proc.name in (a, b
             and fd.num >= 0
-    """)
+    """,
+    )
     assert err.message.startswith("macro 'm': condition ")
     text = (tmp_path / "rules.yaml").read_text().splitlines()
     # Wherever the parser stops, the reported position is inside the block, on the text.
     assert 3 <= err.line <= 5
-    assert text[err.line - 1][err.column - 1:].strip() != ""
+    assert text[err.line - 1][err.column - 1 :].strip() != ""
 
 
 def test_error_condition_syntax_in_literal_block_second_line(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: Foo
           condition: |
             evt.type = open
               and proc.name === x
-    """ + RULE_TAIL)
+    """
+        + RULE_TAIL,
+    )
     # The third "=" of "===": line 2 of the literal block, indented by 4 in the file.
     assert "condition line 2, column 19" in err.message
     assert (err.line, err.column) == (4, 23)
 
 
 def test_error_condition_syntax_in_appended_text(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: Foo
           condition: evt.type = open
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: Foo
           append: true
           condition: and (proc.name = x
-    """)
+    """,
+    )
     # The merged text ends inside the append's parenthesis: report the append's line,
     # at the end of its text.
     line, col = pos_of(err, "and (proc.name = x")
@@ -476,28 +552,37 @@ def test_error_condition_syntax_in_appended_text(tmp_path: Path) -> None:
 
 
 def test_error_undefined_macro(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: R
           condition: evt.type = open and not is_trusted
-    """ + RULE_TAIL)
+    """
+        + RULE_TAIL,
+    )
     assert "undefined macro 'is_trusted'" in err.message and "rule 'R'" in err.message
     assert (err.line, err.column) == (2, 38)
     assert err.hint
 
 
 def test_error_macro_used_before_definition(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - macro: a
           condition: evt.type = open and b
         - macro: b
           condition: proc.name = x
-    """)
+    """,
+    )
     assert "macro 'a': undefined macro 'b'" in err.message and "defined later" in err.message
     assert (err.line, err.column) == (2, 34)
 
 
 def test_error_circular_macro(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - macro: a
           condition: evt.type = open
         - macro: b
@@ -505,110 +590,149 @@ def test_error_circular_macro(tmp_path: Path) -> None:
         - macro: a
           condition: or b
           append: true
-    """)
+    """,
+    )
     assert "circular macro" in err.message and "a -> b -> a" in err.message
     assert (err.line, err.column) == (1, 3)
 
 
 def test_error_circular_list(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - list: l1
           items: [x, l2]
         - list: l2
           items: [l1]
         - rule: R
           condition: proc.name in (l1)
-    """ + RULE_TAIL)
+    """
+        + RULE_TAIL,
+    )
     assert "circular list" in err.message
     assert (err.line, err.column) == (1, 3)
 
 
 def test_error_unknown_exception_operator(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: R
           condition: evt.type = open
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
           exceptions:
             - name: ex
               fields: [proc.name]
               comps: [like]
               values: [[x]]
-    """)
+    """,
+    )
     assert "'like' is not a supported comparison operator" in err.message
     assert (err.line, err.column) == pos_of(err, "name: ex")
 
 
-@pytest.mark.parametrize("kind,extra", [
-    ("list", "items: [x]"),
-    ("macro", "condition: evt.type = open"),
-    ("rule", "condition: and proc.name = x"),
-])
+@pytest.mark.parametrize(
+    "kind,extra",
+    [
+        ("list", "items: [x]"),
+        ("macro", "condition: evt.type = open"),
+        ("rule", "condition: and proc.name = x"),
+    ],
+)
 def test_error_append_to_nothing(tmp_path: Path, kind: str, extra: str) -> None:
-    err = load_error(tmp_path, f"""
+    err = load_error(
+        tmp_path,
+        f"""
         - macro: unrelated
           condition: evt.type = open
         - {kind}: missing
           {extra}
           append: true
-    """)
+    """,
+    )
     assert f"{kind} 'missing'" in err.message and "defined earlier" in err.message
     assert (err.line, err.column) == (3, 3)
 
 
 def test_error_enable_unknown_rule(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: Nope
           enabled: false
-    """)
+    """,
+    )
     assert "no rule by that name" in err.message and (err.line, err.column) == (1, 3)
 
 
 def test_error_invalid_priority_and_missing_key(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: R
           condition: evt.type = open
           output: o
           desc: d
           priority: LOUD
-    """)
+    """,
+    )
     assert "invalid priority 'LOUD'" in err.message and (err.line, err.column) == (5, 13)
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: R
           condition: evt.type = open
           desc: d
           priority: LOUD
-    """)
+    """,
+    )
     assert "no mapping for key 'output'" in err.message and (err.line, err.column) == (1, 3)
 
 
 def test_error_override_mismatch(tmp_path: Path) -> None:
-    err = load_error(tmp_path, """
+    err = load_error(
+        tmp_path,
+        """
         - rule: R
           condition: evt.type = open
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: R
           condition: and proc.name = x
           output: o2
           override:
             condition: append
-    """)
+    """,
+    )
     assert "unexpected key 'output'" in err.message
     assert (err.line, err.column) == pos_of(err, "output: o2")
 
 
 def test_collect_mode_reports_every_error(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         - rule: Good
           condition: evt.type = open
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: Bad syntax
           condition: evt.type = = open
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - rule: Bad macro
           condition: nosuch
-    """ + RULE_TAIL + """
+    """
+        + RULE_TAIL
+        + """
         - bogus: 1
-    """)
+    """,
+    )
     ruleset, errors = load_rules_collect([path])
     assert [r.name for r in ruleset.rules] == ["Good"]
     assert ruleset.rules[0].id == 0
@@ -672,8 +796,7 @@ def test_evttypes_negation_is_pushed_to_leaves() -> None:
     # De Morgan: not (open and cat) = not open or not cat = ALL. The 2022 Falco resolver
     # complemented the child's set here and got "all but open", which drops events.
     assert ev("not (evt.type = open and proc.name = cat)") == ALL
-    assert ev("not (evt.type = open or evt.type = close)") == EvtTypeSet.all_but(
-        {"open", "close"})
+    assert ev("not (evt.type = open or evt.type = close)") == EvtTypeSet.all_but({"open", "close"})
     assert ev("evt.type in (open, close) and not evt.type = close") == EvtTypeSet.of({"open"})
 
 

@@ -55,12 +55,12 @@ def test_macro_under_not_means_a_double_negation(tmp_path: Path) -> None:
     assert rules["open not (not)"].condition == rules["open not m"].condition
     assert rules["open not not"].condition.items[1] == Not(inner)
     assert print_expr(rules["open not m"].condition) == (
-        "evt.type = open and not (not proc.name = a)")
+        "evt.type = open and not (not proc.name = a)"
+    )
 
 
 def test_verify_cat_write_macro_case_no_difference(tmp_path: Path, capsys) -> None:
-    code = main(["verify", str(_write(tmp_path, MACRO_CASE)), "--trace", str(CAT_WRITE),
-                 "--json"])
+    code = main(["verify", str(_write(tmp_path, MACRO_CASE)), "--trace", str(CAT_WRITE), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     assert doc["counts"]["differ"] == 0
@@ -96,7 +96,9 @@ def test_parse_without_notes_list_still_folds() -> None:
 
 
 def test_check_warns_at_file_line_column(tmp_path: Path, capsys) -> None:
-    path = _write(tmp_path, textwrap.dedent("""\
+    path = _write(
+        tmp_path,
+        textwrap.dedent("""\
         - macro: mm
           condition: proc.name = x or not not proc.name = y
         - rule: r
@@ -106,13 +108,16 @@ def test_check_warns_at_file_line_column(tmp_path: Path, capsys) -> None:
               not not not mm
           output: x
           priority: WARNING
-        """))
+        """),
+    )
     code = main(["check", "--json", str(path)])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
     warns = [w for w in doc["warnings"] if "single 'not'" in w["message"]]
     assert [(w["file"], w["line"], w["column"], w["rule"]) for w in warns] == [
-        (str(path), 2, 31, None), (str(path), 7, 7, "r")]
+        (str(path), 2, 31, None),
+        (str(path), 7, 7, "r"),
+    ]
     assert warns[0]["message"].startswith("macro 'mm': condition column 18: 'not not'")
     assert "'not not not'" in warns[1]["message"]
     # The text form names file:line:column too.

@@ -23,12 +23,23 @@ from ruleopt.rules.ast import And
 from ruleopt.rules.loader import load_rules
 
 TRACE = TRACES / "run_as_user_0_container.scap"
-SHAPE = ("name", "priority", "output", "tags", "source", "enabled", "desc", "evttypes",
-         "skip_if_unknown_filter", "exception_fields")  # fmt: skip
+SHAPE = (
+    "name",
+    "priority",
+    "output",
+    "tags",
+    "source",
+    "enabled",
+    "desc",
+    "evttypes",
+    "skip_if_unknown_filter",
+    "exception_fields",
+)
 
 
-@pytest.mark.parametrize("name", ["falco_rules-falco-0.26.2.yaml", "falco_rules-main.yaml",
-                                  "falco_rules-1.0.0.yaml"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name", ["falco_rules-falco-0.26.2.yaml", "falco_rules-main.yaml", "falco_rules-1.0.0.yaml"]
+)
 def test_optimized_upstream_rules_load_back_the_same_with_the_same_alerts(name, tmp_path) -> None:
     files = [RULESETS / name]
     original = load_rules(files)
@@ -88,8 +99,13 @@ def test_a_rewrite_that_changes_matches_is_reverted(tmp_path, monkeypatch) -> No
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ruleopt", "optimize", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "ruleopt", "optimize", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_cli_writes_nothing_on_bad_input(tmp_path) -> None:

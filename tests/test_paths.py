@@ -22,8 +22,10 @@ RULES = REPO / "rulesets" / "seed_rules.yaml"
 CAPTURE = TRACES / "curl_google.scap"
 LONG = "x" * 300  # more than NAME_MAX (255 bytes) on every Linux file system
 
-EVENTS = ('{"evt.type": "open", "proc.name": "cat", "fd.name": "/etc/passwd", '
-          '"evt.is_open_write": true}\n{"evt.type": "execve", "proc.name": "bash"}\n')
+EVENTS = (
+    '{"evt.type": "open", "proc.name": "cat", "fd.name": "/etc/passwd", '
+    '"evt.is_open_write": true}\n{"evt.type": "execve", "proc.name": "bash"}\n'
+)
 
 
 def _fails(argv: list[str], capsys, *needles: str) -> str:
@@ -61,11 +63,11 @@ def test_names_longer_than_the_file_system_allows(tmp_path, capsys, events):
     _fails(["import", str(events), "-r", str(RULES), "-o", npz], capsys, allows)
     _fails(["verify", str(RULES), "--trace", scap], capsys, allows)
     _fails(["harness", str(RULES), "--trace", scap, "-o", str(tmp_path / "h")], capsys, allows)
-    _fails(["harness", str(RULES), "--trace", str(CAPTURE), "-o", str(tmp_path / LONG)],
-           capsys, allows)
+    _fails(
+        ["harness", str(RULES), "--trace", str(CAPTURE), "-o", str(tmp_path / LONG)], capsys, allows
+    )
     _fails(["profile", str(RULES), npz, "-o", str(tmp_path / "p")], capsys, allows)
-    _fails(["profile", str(RULES), str(events), "-o", str(tmp_path / LONG / "p")], capsys,
-           allows)
+    _fails(["profile", str(RULES), str(events), "-o", str(tmp_path / LONG / "p")], capsys, allows)
     _fails(["compare", str(RULES), scap], capsys, allows)
     _fails(["generate", "-r", str(RULES), "-n", "10", "-o", npz], capsys, allows)
     _fails(["check", str(tmp_path / f"{LONG}.yaml")], capsys, allows)
@@ -91,8 +93,7 @@ def test_an_unreadable_path_is_located(tmp_path, capsys, events):
     _fails(["check", str(mem_yaml)], capsys, str(mem_yaml), eio)
     _fails(["verify", str(RULES), "--trace", str(mem_scap)], capsys, str(mem_scap), eio)
     _fails(["profile", str(mem_yaml), str(events), "-o", str(tmp_path / "p")], capsys, eio)
-    _fails(["import", str(mem_scap), "-r", str(RULES), "-o", str(tmp_path / "o.npz")],
-           capsys, eio)
+    _fails(["import", str(mem_scap), "-r", str(RULES), "-o", str(tmp_path / "o.npz")], capsys, eio)
     assert not (tmp_path / "p").exists() and not (tmp_path / "o.npz").exists()
 
 
@@ -114,18 +115,30 @@ def test_a_fifo_is_refused_without_blocking(tmp_path, capsys):
     for name in ("f.scap", "f.jsonl", "f.yaml", "f.npz"):
         os.mkfifo(tmp_path / name)
     pipe = "is a named pipe (FIFO)"
-    _fails(["import", str(tmp_path / "f.scap"), "-r", str(RULES), "-o",
-            str(tmp_path / "o.npz")], capsys, pipe)
-    _fails(["import", str(tmp_path / "f.jsonl"), "-r", str(RULES), "-o",
-            str(tmp_path / "o.npz")], capsys, pipe)
+    _fails(
+        ["import", str(tmp_path / "f.scap"), "-r", str(RULES), "-o", str(tmp_path / "o.npz")],
+        capsys,
+        pipe,
+    )
+    _fails(
+        ["import", str(tmp_path / "f.jsonl"), "-r", str(RULES), "-o", str(tmp_path / "o.npz")],
+        capsys,
+        pipe,
+    )
     _fails(["verify", str(RULES), "--trace", str(tmp_path / "f.scap")], capsys, pipe)
-    _fails(["harness", str(RULES), "--trace", str(tmp_path / "f.scap"), "-o",
-            str(tmp_path / "h")], capsys, pipe)
+    _fails(
+        ["harness", str(RULES), "--trace", str(tmp_path / "f.scap"), "-o", str(tmp_path / "h")],
+        capsys,
+        pipe,
+    )
     _fails(["check", str(tmp_path / "f.yaml")], capsys, pipe)
     _fails(["profile", str(tmp_path / "f.npz")], capsys, pipe)
     _fails(["compare", str(tmp_path / "f.jsonl")], capsys, pipe)
-    _fails(["generate", "-r", str(tmp_path / "f.yaml"), "-n", "5", "-o",
-            str(tmp_path / "o.npz")], capsys, pipe)
+    _fails(
+        ["generate", "-r", str(tmp_path / "f.yaml"), "-n", "5", "-o", str(tmp_path / "o.npz")],
+        capsys,
+        pipe,
+    )
     assert not (tmp_path / "o.npz").exists() and not (tmp_path / "h").exists()
 
 
@@ -150,12 +163,15 @@ def test_outputs_that_cannot_be_written(tmp_path, capsys, events):
     null = tmp_path / "null.npz"
     null.symlink_to("/dev/null")
     _fails([*imp, str(null)], capsys, "exists and is a device")
-    _fails(["compare", str(events), "-o", str(blocker / "plots")], capsys,
-           "not a directory")
+    _fails(["compare", str(events), "-o", str(blocker / "plots")], capsys, "not a directory")
     _fails(["profile", str(events), "-o", str(blocker)], capsys, "not a directory")
     assert blocker.read_text() == "x"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz", "events.jsonl", "file",
-                                                          "null.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "d.npz",
+        "events.jsonl",
+        "file",
+        "null.npz",
+    ]
 
 
 # ------------------------------------------------------------------ nothing left behind
@@ -165,17 +181,25 @@ def test_failing_commands_create_no_output(tmp_path, capsys, events, bad_rules):
     nested = tmp_path / "a" / "b" / "out"
     _fails(["compare", str(bad_rules), str(events), "-o", str(nested)], capsys, "invalid YAML")
     _fails(["profile", str(bad_rules), str(events), "-o", str(nested)], capsys, "invalid YAML")
-    _fails(["harness", str(bad_rules), "--trace", str(CAPTURE), "-o", str(nested)], capsys,
-           "invalid YAML")
-    _fails(["import", str(events), "-r", str(bad_rules), "-o", str(tmp_path / "o.npz")],
-           capsys, "invalid YAML")
-    _fails(["generate", "-r", str(bad_rules), "-n", "5", "-o", str(tmp_path / "g.npz")],
-           capsys, "invalid YAML")
+    _fails(
+        ["harness", str(bad_rules), "--trace", str(CAPTURE), "-o", str(nested)],
+        capsys,
+        "invalid YAML",
+    )
+    _fails(
+        ["import", str(events), "-r", str(bad_rules), "-o", str(tmp_path / "o.npz")],
+        capsys,
+        "invalid YAML",
+    )
+    _fails(
+        ["generate", "-r", str(bad_rules), "-n", "5", "-o", str(tmp_path / "g.npz")],
+        capsys,
+        "invalid YAML",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "events.jsonl"]
 
 
-def test_compare_plots_fail_or_interrupted_leave_nothing(tmp_path, capsys, events,
-                                                        monkeypatch):
+def test_compare_plots_fail_or_interrupted_leave_nothing(tmp_path, capsys, events, monkeypatch):
     from ruleopt.commands import compare
 
     def boom(doc, outdir):
@@ -184,8 +208,17 @@ def test_compare_plots_fail_or_interrupted_leave_nothing(tmp_path, capsys, event
 
     monkeypatch.setattr(compare, "_render_plots", boom)
     nested = tmp_path / "a" / "b"
-    argv = ["compare", str(RULES), str(events), "--strategies", "flat", "--repeat", "1",
-            "-o", str(nested)]
+    argv = [
+        "compare",
+        str(RULES),
+        str(events),
+        "--strategies",
+        "flat",
+        "--repeat",
+        "1",
+        "-o",
+        str(nested),
+    ]
     _fails(argv, capsys, str(nested), "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]
 
@@ -208,14 +241,20 @@ def test_profile_write_failure_leaves_nothing(tmp_path, capsys, events, monkeypa
 
     monkeypatch.setattr(writers, "write_dot", boom)
     out = tmp_path / "new" / "prof"
-    assert main(["profile", str(RULES), str(events), "--repeat", "1", "--no-plots",
-                 "-o", str(out)]) == 130
+    assert (
+        main(["profile", str(RULES), str(events), "--repeat", "1", "--no-plots", "-o", str(out)])
+        == 130
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]
     existing = tmp_path / "keep"
     existing.mkdir()
     (existing / "old.txt").write_text("old")
-    assert main(["profile", str(RULES), str(events), "--repeat", "1", "--no-plots",
-                 "-o", str(existing)]) == 130
+    assert (
+        main(
+            ["profile", str(RULES), str(events), "--repeat", "1", "--no-plots", "-o", str(existing)]
+        )
+        == 130
+    )
     assert [p.name for p in existing.iterdir()] == ["old.txt"]
 
 
@@ -237,18 +276,32 @@ def test_generate_interrupted_mid_save_leaves_no_temp_file(tmp_path, capsys, mon
         raise KeyboardInterrupt
 
     monkeypatch.setattr(np, "savez", interrupted)
-    assert main(["generate", "-r", str(RULES), "-n", "50", "-q", "-o",
-                 str(tmp_path / "w.npz")]) == 130
+    assert (
+        main(["generate", "-r", str(RULES), "-n", "50", "-q", "-o", str(tmp_path / "w.npz")]) == 130
+    )
     assert list(tmp_path.iterdir()) == []
 
 
 def test_subprocess_prints_no_traceback(tmp_path):
     os.mkfifo(tmp_path / "pipe.scap")
-    for argv in (["import", str(tmp_path / f"{LONG}.jsonl"), "-r", str(RULES), "-o",
-                  str(tmp_path / "o.npz")],
-                 ["verify", str(RULES), "--trace", str(tmp_path / "pipe.scap")]):
-        proc = subprocess.run([sys.executable, "-m", "ruleopt", *argv], capture_output=True,
-                              text=True, cwd=REPO, timeout=120)  # fmt: skip
+    for argv in (
+        [
+            "import",
+            str(tmp_path / f"{LONG}.jsonl"),
+            "-r",
+            str(RULES),
+            "-o",
+            str(tmp_path / "o.npz"),
+        ],
+        ["verify", str(RULES), "--trace", str(tmp_path / "pipe.scap")],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ruleopt", *argv],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
         assert proc.returncode == 1
         assert "Traceback" not in proc.stderr and proc.stderr.count("error:") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.scap"]

@@ -39,20 +39,65 @@ from ruleopt.rules.parser import parse_condition
 
 CAPTURE = TRACES / "run_as_user_0_container.scap"
 
-_STRING_FIELDS = ("proc.name", "proc.pname", "proc.cmdline", "fd.name", "fd.typechar",
-                  "evt.dir", "user.name", "proc.aname")
+_STRING_FIELDS = (
+    "proc.name",
+    "proc.pname",
+    "proc.cmdline",
+    "fd.name",
+    "fd.typechar",
+    "evt.dir",
+    "user.name",
+    "proc.aname",
+)
 _NUMBER_FIELDS = ("proc.pid", "fd.num", "user.uid", "fd.port")
-_STRING_OPS = ("=", "!=", "contains", "icontains", "startswith", "endswith", "glob",
-               "in", "pmatch", "exists")
+_STRING_OPS = (
+    "=",
+    "!=",
+    "contains",
+    "icontains",
+    "startswith",
+    "endswith",
+    "glob",
+    "in",
+    "pmatch",
+    "exists",
+)
 _NUMBER_OPS = ("=", "!=", "<", "<=", ">", ">=", "in", "exists")
 _EVTTYPE_OPS = ("=", "!=", "in")
 
 # Values that stress the printer's quoting in libsinsp 2022's lexer: blanks, brackets,
 # commas, "=", keywords, backslashes, quotes, an empty string. A ' and a tab are values
 # it cannot be handed (libsinsp2022_misread); the test checks verify says so.
-_TRICKY = ("a b", "and", "or", "not", "not x", "(", ")", "(x)", ",", "a,b", "=", "!=x",
-           "<", ">", "\\", "x\\y", "\\x41", '"', 'say "hi"', "", "'", "it's", "tab\there",
-           "exists", "in", "*", "/usr/*", "/etc")
+_TRICKY = (
+    "a b",
+    "and",
+    "or",
+    "not",
+    "not x",
+    "(",
+    ")",
+    "(x)",
+    ",",
+    "a,b",
+    "=",
+    "!=x",
+    "<",
+    ">",
+    "\\",
+    "x\\y",
+    "\\x41",
+    '"',
+    'say "hi"',
+    "",
+    "'",
+    "it's",
+    "tab\there",
+    "exists",
+    "in",
+    "*",
+    "/usr/*",
+    "/etc",
+)
 
 
 @functools.cache
@@ -94,8 +139,13 @@ def _values_for(field: str) -> st.SearchStrategy[str]:
 @st.composite
 def _check(draw: st.DrawFn) -> Compare:
     field = draw(st.sampled_from(("evt.type",) + _STRING_FIELDS + _NUMBER_FIELDS))
-    ops = (_EVTTYPE_OPS if field == "evt.type"
-           else _NUMBER_OPS if field in _NUMBER_FIELDS else _STRING_OPS)
+    ops = (
+        _EVTTYPE_OPS
+        if field == "evt.type"
+        else _NUMBER_OPS
+        if field in _NUMBER_FIELDS
+        else _STRING_OPS
+    )
     op = draw(st.sampled_from(ops))
     # An indexed ancestor (proc.aname[1]) prints a field argument; values stay the
     # unindexed field's (any ancestor's name).
@@ -125,8 +175,16 @@ _condition = st.recursive(_check(), _extend, max_leaves=6)
 
 
 def _judge(conditions: list[Expr], tmp: Path) -> list:
-    rules = [{"rule": f"g{i}", "desc": "generated", "condition": print_expr(c),
-              "output": "x", "priority": "WARNING"} for i, c in enumerate(conditions)]
+    rules = [
+        {
+            "rule": f"g{i}",
+            "desc": "generated",
+            "condition": print_expr(c),
+            "output": "x",
+            "priority": "WARNING",
+        }
+        for i, c in enumerate(conditions)
+    ]
     path = tmp / "generated.yaml"
     # No line wrapping: PyYAML's folding of long quoted scalars can lose a line break
     # that ends a line of the condition.
@@ -138,11 +196,16 @@ def _judge(conditions: list[Expr], tmp: Path) -> list:
     wrong = []
     for cond, v in zip(conditions, verdicts, strict=True):
         reason = libsinsp2022_misread(cond)
-        ok = (v.status == "unsupported" and v.reason == reason if reason is not None
-              else v.status == "same")
+        ok = (
+            v.status == "unsupported" and v.reason == reason
+            if reason is not None
+            else v.status == "same"
+        )
         if not ok:
-            wrong.append(f"{print_expr(cond)!r}: {v.status} {v.reason or ''} "
-                         f"(first differing evt.num {v.first_difference})")
+            wrong.append(
+                f"{print_expr(cond)!r}: {v.status} {v.reason or ''} "
+                f"(first differing evt.num {v.first_difference})"
+            )
     # Every condition is judged on its own, so the message names each wrong one.
     assert not wrong, "\n".join(wrong)
     return verdicts
@@ -150,9 +213,16 @@ def _judge(conditions: list[Expr], tmp: Path) -> list:
 
 # No shrinking: each step would be a libsinsp run, and the message already names every
 # wrong condition on its own (the conditions are independent of each other).
-@settings(max_examples=12, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=12,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(conditions=st.lists(_condition, min_size=30, max_size=40))
 def test_libsinsp_reads_the_printed_condition_as_the_ast_means(conditions, tmp_path) -> None:
     verdicts = _judge(conditions, tmp_path)
@@ -167,12 +237,25 @@ def test_every_tricky_value_and_negation_shape(tmp_path) -> None:
     conds: list[Expr] = []
     for v in _TRICKY + (real,):
         eq = Compare(Field("proc.name"), "=", Value(v))
-        conds += [eq, Not(eq), Not(Not(eq)), Not(Not(Not(eq))),
-                  Compare(Field("proc.name"), "in", ValueList((Value(v), Value(real))))]
+        conds += [
+            eq,
+            Not(eq),
+            Not(Not(eq)),
+            Not(Not(Not(eq))),
+            Compare(Field("proc.name"), "in", ValueList((Value(v), Value(real)))),
+        ]
     empty = Compare(Field("fd.name"), "in", ValueList(()))
-    conds += [empty, Not(empty), Not(Not(empty)),
-              And((Compare(Field("evt.type"), "=", Value("open")), Not(Not(Compare(
-                  Field("proc.name"), "=", Value("a"))))))]
+    conds += [
+        empty,
+        Not(empty),
+        Not(Not(empty)),
+        And(
+            (
+                Compare(Field("evt.type"), "=", Value("open")),
+                Not(Not(Compare(Field("proc.name"), "=", Value("a")))),
+            )
+        ),
+    ]
     _judge(conds, tmp_path)
 
 
@@ -187,9 +270,9 @@ def test_double_negation_reads_as_libsinsp_2022_does() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("proc.name = bash and not (not fd.name in (a, \"b c\", \"\"))", None),
+        ('proc.name = bash and not (not fd.name in (a, "b c", ""))', None),
         ("proc.name == bash", "no '==' operator"),
-        ("proc.cmdline contains \"it's\"", "cannot spell the value"),
+        ('proc.cmdline contains "it\'s"', "cannot spell the value"),
         ("proc.name in (a, 'x\\'y')", "cannot spell the value"),
         ('proc.name = "tab\there"', "line break or tab"),
         ('evt.arg["a b"] = 1', "cannot read the field argument"),

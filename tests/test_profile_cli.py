@@ -49,14 +49,16 @@ def _profile(out: Path, *args: str, capsys) -> tuple[Profile, dict]:
     return Profile.from_dict(json.loads((out / "profile.json").read_text())), summary
 
 
-def _check_outputs(out: Path, profile: Profile, table: EventTable, repeat: int,
-                   rules_files: list[Path]) -> None:
+def _check_outputs(
+    out: Path, profile: Profile, table: EventTable, repeat: int, rules_files: list[Path]
+) -> None:
     """What every offline profile directory must satisfy."""
     assert {p.name for p in out.iterdir()} == FILES
     # Every compiled rule is in the profile, under its Rule.id and name.
     compiled = compile_rules(load_rules(rules_files).rules, table)
     assert sorted((r.id, r.name) for r in profile.rules) == sorted(
-        zip(compiled.rule_ids.tolist(), compiled.rule_names, strict=True))
+        zip(compiled.rule_ids.tolist(), compiled.rule_names, strict=True)
+    )
     assert (profile.events, profile.repeat) == (table.n, repeat)
     # Every stage ran once per event per pass; offline there is no SCAP_TIMEOUT.
     assert set(profile.stages) == set(STAGES)
@@ -116,8 +118,11 @@ def test_profile_capture_agrees_with_libsinsp(tmp_path, capsys):
     # every rule libsinsp judges is checked and matched as often.
     judged = [r for r in load_rules(RULES).enabled_rules() if not unsupported_reason(r)]
     doc = run_harness(CAPTURE, [(r.id, r.name, print_expr(r.condition)) for r in judged], 2)
-    real = {r["id"]: (r["evaluations"], r["matches_all_passes"])
-            for r in doc["rules"] if r["status"] == "ok"}
+    real = {
+        r["id"]: (r["evaluations"], r["matches_all_passes"])
+        for r in doc["rules"]
+        if r["status"] == "ok"
+    }
     assert real
     ours = {r.id: (r.checks, r.matches) for r in profile.rules}
     assert {i: ours[i] for i in real} == real
@@ -147,13 +152,30 @@ def test_rate_replay_reports_drops_and_timeouts(tmp_path, capsys):
         assert sum(r.checks for r in prof.rules) == s["headline"]["rule_checks_per_event"] * 2 * n
     assert "SCAP_TIMEOUT" in slow.stages["next_event"].branches
     assert {p.name for p in (tmp_path / "slow").iterdir()} == {
-        "profile.json", "stacks.dot", "stacks.folded"}
+        "profile.json",
+        "stacks.dot",
+        "stacks.folded",
+    }
 
 
 def test_human_output_has_table_and_headline(tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["profile", str(RULES), str(CAPTURE), "-o", str(out), "--repeat", "1",
-               "--no-plots", "--rate", "1e12", "--buffer", "2"])
+    rc = main(
+        [
+            "profile",
+            str(RULES),
+            str(CAPTURE),
+            "-o",
+            str(out),
+            "--repeat",
+            "1",
+            "--no-plots",
+            "--rate",
+            "1e12",
+            "--buffer",
+            "2",
+        ]
+    )
     text = capsys.readouterr().out
     assert rc == 0
     assert "top" in text and "rules by total cycles" in text
@@ -277,8 +299,11 @@ def test_cli_has_no_traceback_in_a_subprocess(tmp_path):
     # The installed entry point, as a user runs it.
     exe = shutil.which("ruleopt")
     assert exe
-    proc = subprocess.run([exe, "profile", str(tmp_path / "missing.jsonl"), "-o",
-                           str(tmp_path / "o")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [exe, "profile", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert "no such events file" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()

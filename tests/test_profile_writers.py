@@ -31,7 +31,16 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 def test_buckets_follow_log2_bounds():
     assert [Hist.bucket_of(v) for v in (0, 1, 2, 3, 4, 7, 8, 300, 34_000)] == [
-        0, 1, 2, 2, 3, 3, 4, 9, 16]
+        0,
+        1,
+        2,
+        2,
+        3,
+        3,
+        4,
+        9,
+        16,
+    ]
     for v in (1, 5, 300, 34_000, 2**40 + 3):
         lo, hi = Hist.bucket_bounds(Hist.bucket_of(v))
         assert lo <= v < hi
@@ -75,28 +84,42 @@ def test_hist_from_dict_validates():
 
 def make_profile() -> Profile:
     """Branches with nested stages whose cycles add up, as one traced run would."""
+
     def stage(name, **by_branch):
         return StageProfile(name, {k: Hist.of(v) for k, v in by_branch.items()})
 
     stages = [
-        stage("iteration", SCAP_TIMEOUT=[100, 100], RULES_UNBROKEN=[400, 600],
-              RULES_BROKEN=[5000]),
-        stage("next_event", SCAP_TIMEOUT=[75, 75], RULES_UNBROKEN=[100, 200],
-              RULES_BROKEN=[200]),
+        stage("iteration", SCAP_TIMEOUT=[100, 100], RULES_UNBROKEN=[400, 600], RULES_BROKEN=[5000]),
+        stage("next_event", SCAP_TIMEOUT=[75, 75], RULES_UNBROKEN=[100, 200], RULES_BROKEN=[200]),
         stage("index_lookup", RULES_UNBROKEN=[10, 10], RULES_BROKEN=[20]),
         stage("rule_checks", RULES_UNBROKEN=[200, 300], RULES_BROKEN=[1500]),
         stage("output", RULES_BROKEN=[3000]),
     ]
     rules = [
-        RuleProfile(0, "Write below etc", 4, 1, unmatched=Hist.of([300, 310, 290]),
-                    matched=Hist.of([34_000]), evttypes=["open", "openat"]),
+        RuleProfile(
+            0,
+            "Write below etc",
+            4,
+            1,
+            unmatched=Hist.of([300, 310, 290]),
+            matched=Hist.of([34_000]),
+            evttypes=["open", "openat"],
+        ),
         # A name the .folded format could not carry as is.
         RuleProfile(1, "odd;name\nhere", 2, 0, unmatched=Hist.of([50, 70])),
         RuleProfile(2, "never checked", 0, 0),
     ]
-    return Profile(engine="replica:test", rules=rules, stages={s.name: s for s in stages},
-                   events=3, repeat=1, tsc_hz=2.8e9, settings={"k": 1},
-                   machine={"cpu": "test cpu", "cores": 1}, notes=["hand-built"])
+    return Profile(
+        engine="replica:test",
+        rules=rules,
+        stages={s.name: s for s in stages},
+        events=3,
+        repeat=1,
+        tsc_hz=2.8e9,
+        settings={"k": 1},
+        machine={"cpu": "test cpu", "cores": 1},
+        notes=["hand-built"],
+    )
 
 
 def test_profile_round_trips_through_json(tmp_path):
@@ -155,9 +178,11 @@ def test_folded_lines_are_valid_and_hold_self_cycles(tmp_path):
 
 
 def test_folded_subtracts_rules_from_branchless_rule_checks():
-    p = Profile(engine="libsinsp-2022", rules=[
-        RuleProfile(0, "a", 2, 0, unmatched=Hist.of([100, 200]))],
-        stages={"rule_checks": StageProfile("rule_checks", {ALL: Hist.of([400])})})
+    p = Profile(
+        engine="libsinsp-2022",
+        rules=[RuleProfile(0, "a", 2, 0, unmatched=Hist.of([100, 200]))],
+        stages={"rule_checks": StageProfile("rule_checks", {ALL: Hist.of([400])})},
+    )
     assert writers.folded_stacks(p) == {
         ("main", "iteration", "rule_checks"): 100,
         ("main", "iteration", "rule_checks", "rule:a"): 300,
@@ -176,9 +201,18 @@ def test_dot_renders_with_graphviz(tmp_path):
     proc = subprocess.run(["dot", "-Tsvg", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     svg = proc.stdout
-    for name in ("main loop", "iteration", "next_event", "index_lookup", "rule_checks",
-                 "output", "RULES_BROKEN", "RULES_UNBROKEN", "SCAP_TIMEOUT",
-                 "rule: Write below etc"):
+    for name in (
+        "main loop",
+        "iteration",
+        "next_event",
+        "index_lookup",
+        "rule_checks",
+        "output",
+        "RULES_BROKEN",
+        "RULES_UNBROKEN",
+        "SCAP_TIMEOUT",
+        "rule: Write below etc",
+    ):
         assert name in svg, name
     assert "mean 34000 cycles" in svg  # the matched check's mean, on its rule node
     # Edge labels carry the branch's count: RULES_BROKEN output ran once.
@@ -200,12 +234,21 @@ def test_plots_are_svg_with_titles_in_cycles(tmp_path):
     assert "Write below etc" in texts
     texts = _svg_texts(plots.totals_plot(p, tmp_path / "tot.svg"))
     assert "Total cycles checking each rule" in texts and "cycles" in texts
-    texts = _svg_texts(plots.bar_compare(["a", "b"], [1.0, 2.0], [0.1, 0.2],
-                                         "mean cycles per event", tmp_path / "cmp.svg"))
+    texts = _svg_texts(
+        plots.bar_compare(
+            ["a", "b"], [1.0, 2.0], [0.1, 0.2], "mean cycles per event", tmp_path / "cmp.svg"
+        )
+    )
     assert "mean cycles per event" in texts
-    texts = _svg_texts(plots.line_plot({"baseline": ([1e5, 1e6], [0.0, 12.5])},
-                                       "Dropped events vs offered rate", tmp_path / "d.svg",
-                                       "offered rate (events/s)", "events dropped (%)"))
+    texts = _svg_texts(
+        plots.line_plot(
+            {"baseline": ([1e5, 1e6], [0.0, 12.5])},
+            "Dropped events vs offered rate",
+            tmp_path / "d.svg",
+            "offered rate (events/s)",
+            "events dropped (%)",
+        )
+    )
     assert "Dropped events vs offered rate" in texts and "events dropped (%)" in texts
     assert "baseline" in texts
 
@@ -214,7 +257,8 @@ def test_profile_dir_writes_everything(tmp_path):
     out = tmp_path / "out"
     files = writers.write_profile_dir(make_profile(), out)
     assert sorted(f.name for f in files) == sorted(
-        ["profile.json", "stacks.dot", "stacks.folded", "rule_latency.svg", "rule_totals.svg"])
+        ["profile.json", "stacks.dot", "stacks.folded", "rule_latency.svg", "rule_totals.svg"]
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(f.name for f in files)
     assert all(f.stat().st_size > 0 for f in files)
     # Readable reports, not mkstemp's 0600.

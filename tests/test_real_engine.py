@@ -68,8 +68,12 @@ def test_alert_lines_equal_sysdigs_rendering(probe_rules) -> None:
             continue
         seen.add(rid)
         fmt = f"*%evt.time: {metas[rid].priority} {real.falco_output(metas[rid].output)}"
-        out = subprocess.run(["sysdig", "-r", str(capture), "-p", fmt, f"evt.num = {num}"],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            ["sysdig", "-r", str(capture), "-p", fmt, f"evt.num = {num}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert out.rstrip("\n") == line
         if len(seen) == 4:
             break
@@ -81,8 +85,24 @@ def test_every_measured_pass_reads_the_capture_as_a_fresh_falco(tmp_path) -> Non
     # container event's user.name turned <NA> on later passes): after a warm-up and on
     # every strategy, each alert line must still be sysdig's rendering of its event.
     capture = tmp_path / "w.scap"
-    assert main(["generate", "-r", str(RULES_0262), "-n", "1500", "--seed", "5",
-                 "--break-share", "0.05", "-o", str(capture)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "-r",
+                str(RULES_0262),
+                "-n",
+                "1500",
+                "--seed",
+                "5",
+                "--break-share",
+                "0.05",
+                "-o",
+                str(capture),
+            ]
+        )
+        == 0
+    )
     rules = _rules(RULES_0262)
     run = real.run_engine(capture, rules, BOTH_OUTPUTS, mode="all", repeat=2, warmup=1)
     lua, cached = run.results
@@ -94,8 +114,12 @@ def test_every_measured_pass_reads_the_capture_as_a_fresh_falco(tmp_path) -> Non
     assert len(by_rule) >= 3
     for rid, (num, line) in sorted(by_rule.items()):
         fmt = f"*%evt.time: {metas[rid].priority} {real.falco_output(metas[rid].output)}"
-        out = subprocess.run(["sysdig", "-r", str(capture), "-p", fmt, f"evt.num = {num}"],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            ["sysdig", "-r", str(capture), "-p", fmt, f"evt.num = {num}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert out.rstrip("\n") == line
 
 
@@ -123,12 +147,22 @@ def test_compare_both_engines_on_a_shared_capture(capsys) -> None:
     assert code == 0 and doc["equivalent"] is True
     assert doc["engines"] == ["replica", "libsinsp"] and doc["mode"] == "first"
     rows = [(r["engine"], r["strategy"]) for r in doc["strategies"]]
-    assert rows == [("replica", "baseline"), ("replica", "cached-output"), ("replica", "finer"),
-                    ("libsinsp", "baseline"), ("libsinsp", "cached-output")]  # fmt: skip
+    assert rows == [
+        ("replica", "baseline"),
+        ("replica", "cached-output"),
+        ("replica", "finer"),
+        ("libsinsp", "baseline"),
+        ("libsinsp", "cached-output"),
+    ]
     assert doc["not_on_libsinsp"][0]["strategy"] == "finer"
     for r in doc["strategies"]:
-        for key in ("cycles_per_event", "rules_checked_per_event", "output_cycles_per_alert",
-                    "alerts", "equivalent"):  # fmt: skip
+        for key in (
+            "cycles_per_event",
+            "rules_checked_per_event",
+            "output_cycles_per_alert",
+            "alerts",
+            "equivalent",
+        ):
             assert key in r
         assert r["equal_to_reference"] and r["alerts"] > 0
     base = {r["engine"]: r for r in doc["strategies"] if r["strategy"] == "baseline"}
@@ -146,11 +180,38 @@ def test_compare_both_engines_on_a_shared_capture(capsys) -> None:
 
 def test_compare_libsinsp_on_a_generated_table_writes_a_capture(tmp_path, capsys) -> None:
     events = tmp_path / "w.npz"
-    assert main(["generate", "-r", str(RULES_0262), "-n", "1500", "--seed", "5",
-                 "--break-share", "0.05", "-o", str(events)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "-r",
+                str(RULES_0262),
+                "-n",
+                "1500",
+                "--seed",
+                "5",
+                "--break-share",
+                "0.05",
+                "-o",
+                str(events),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    code, doc = _compare(capsys, [str(RULES_0262), str(events), "--engine", "libsinsp",
-                                  "--strategies", "cached-output", "--mode", "all"])  # fmt: skip
+    code, doc = _compare(
+        capsys,
+        [
+            str(RULES_0262),
+            str(events),
+            "--engine",
+            "libsinsp",
+            "--strategies",
+            "cached-output",
+            "--mode",
+            "all",
+        ],
+    )
     assert code == 0 and doc["equivalent"] is True
     assert "needs a capture" in doc["capture"] and doc["mode"] == "all"
     assert [r["engine"] for r in doc["strategies"]] == ["libsinsp", "libsinsp"]
@@ -160,19 +221,36 @@ def test_compare_libsinsp_on_a_generated_table_writes_a_capture(tmp_path, capsys
 
 
 def test_compare_table_names_both_engines(capsys) -> None:
-    code = main(["compare", str(PROBE_RULES), str(TRACES / "cat_write.scap"), "--repeat", "1",
-                 "--engine", "both", "--strategies", "cached-output"])  # fmt: skip
+    code = main(
+        [
+            "compare",
+            str(PROBE_RULES),
+            str(TRACES / "cat_write.scap"),
+            "--repeat",
+            "1",
+            "--engine",
+            "both",
+            "--strategies",
+            "cached-output",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
-    for text in ("compare on replica", "compare on libsinsp 2022", "libsinsp / replica",
-                 "alert lines:", "first match"):  # fmt: skip
+    for text in (
+        "compare on replica",
+        "compare on libsinsp 2022",
+        "libsinsp / replica",
+        "alert lines:",
+        "first match",
+    ):
         assert text in out
 
 
 def test_missing_tool_is_one_clear_error(monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.setenv("RULEOPT_SINSP", str(tmp_path / "nope"))
-    code = main(["compare", str(PROBE_RULES), str(TRACES / "cat_write.scap"),
-                 "--engine", "libsinsp"])  # fmt: skip
+    code = main(
+        ["compare", str(PROBE_RULES), str(TRACES / "cat_write.scap"), "--engine", "libsinsp"]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "RULEOPT_SINSP does not name an executable" in err
     assert "Traceback" not in err
@@ -181,8 +259,9 @@ def test_missing_tool_is_one_clear_error(monkeypatch, tmp_path, capsys) -> None:
 
 def test_a_tool_without_the_engine_command_is_named(monkeypatch, tmp_path) -> None:
     fake = tmp_path / "ruleopt-sinsp"
-    fake.write_text(f"#!/bin/sh\n[ \"$1\" = version ] && echo '{sinsp.EXCHANGE_VERSION}' "
-                    "&& exit 0\nexit 2\n")  # fmt: skip
+    fake.write_text(
+        f"#!/bin/sh\n[ \"$1\" = version ] && echo '{sinsp.EXCHANGE_VERSION}' && exit 0\nexit 2\n"
+    )
     os.chmod(fake, 0o755)
     monkeypatch.setenv("RULEOPT_SINSP", str(fake))
     with pytest.raises(RuleoptError, match="has no 'ruleopt-sinsp engine 1' command"):
@@ -191,10 +270,12 @@ def test_a_tool_without_the_engine_command_is_named(monkeypatch, tmp_path) -> No
 
 def test_a_rule_libsinsp_rejects_is_named_with_its_place(tmp_path) -> None:
     path = tmp_path / "r.yaml"
-    path.write_text("- rule: fine\n  desc: d\n  condition: evt.type = open\n  output: o\n"
-                    "  priority: INFO\n"
-                    "- rule: rejected\n  desc: d\n  condition: evt.type = nosuchcall\n"
-                    "  output: o\n  priority: INFO\n")  # fmt: skip
+    path.write_text(
+        "- rule: fine\n  desc: d\n  condition: evt.type = open\n  output: o\n"
+        "  priority: INFO\n"
+        "- rule: rejected\n  desc: d\n  condition: evt.type = nosuchcall\n"
+        "  output: o\n  priority: INFO\n"
+    )
     with pytest.raises(RuleoptError) as exc:
         real.run_engine(TRACES / "cat_write.scap", _rules(path), BOTH_OUTPUTS, repeat=1)
     e = exc.value

@@ -54,8 +54,9 @@ EVENT = {
 def _no_lists(expr: ast.Expr) -> ast.Expr:
     """Expansion with no Falco lists defined: every bare list item is its own text."""
     if isinstance(expr, ast.Compare) and isinstance(expr.rhs, ast.ValueList):
-        items = tuple(ast.Value(i.name) if isinstance(i, ast.ListRef) else i
-                      for i in expr.rhs.items)
+        items = tuple(
+            ast.Value(i.name) if isinstance(i, ast.ListRef) else i for i in expr.rhs.items
+        )
         return ast.Compare(expr.lhs, expr.op, ast.ValueList(items))
     if isinstance(expr, ast.Not):
         return ast.Not(_no_lists(expr.operand))
@@ -81,66 +82,107 @@ def ev(cond: str, event: dict | None = None) -> bool:
     ("cond", "expected"),
     [
         # = == != on strings, numbers, bools
-        ("proc.name = cat", True), ("proc.name == cat", True), ("proc.name = Cat", False),
-        ("proc.name != cat", False), ("proc.name != bash", True),
-        ("fd.num = 3", True), ("fd.num = 03", True), ("fd.num = +3", True),
-        ('fd.num = " 3"', True), ("fd.num != 3", False),
-        ("evt.failed = false", True), ("evt.failed = true", False),
+        ("proc.name = cat", True),
+        ("proc.name == cat", True),
+        ("proc.name = Cat", False),
+        ("proc.name != cat", False),
+        ("proc.name != bash", True),
+        ("fd.num = 3", True),
+        ("fd.num = 03", True),
+        ("fd.num = +3", True),
+        ('fd.num = " 3"', True),
+        ("fd.num != 3", False),
+        ("evt.failed = false", True),
+        ("evt.failed = true", False),
         ("evt.failed != true", True),
         # ordering: numeric for numbers, strcmp for strings
-        ("fd.num < 10", True), ("fd.num <= 3", True), ("fd.num > 3", False),
-        ("fd.num >= 3", True), ("evt.rawres > -1", True),
-        ("fd.name < /e", False), ("fd.name > /e", True), ("fd.name >= /etc/ld.so.cache", True),
-        ("proc.name < d", True), ("proc.name > 9", True),  # "cat" > "9" as text
+        ("fd.num < 10", True),
+        ("fd.num <= 3", True),
+        ("fd.num > 3", False),
+        ("fd.num >= 3", True),
+        ("evt.rawres > -1", True),
+        ("fd.name < /e", False),
+        ("fd.name > /e", True),
+        ("fd.name >= /etc/ld.so.cache", True),
+        ("proc.name < d", True),
+        ("proc.name > 9", True),  # "cat" > "9" as text
         # contains family
-        ("fd.name contains ld.so", True), ("fd.name contains LD.SO", False),
-        ("fd.name icontains LD.SO", True), ("fd.name icontains xyz", False),
-        ("fd.name startswith /etc/", True), ("fd.name startswith etc", False),
-        ("fd.name endswith .cache", True), ("fd.name endswith .so", False),
+        ("fd.name contains ld.so", True),
+        ("fd.name contains LD.SO", False),
+        ("fd.name icontains LD.SO", True),
+        ("fd.name icontains xyz", False),
+        ("fd.name startswith /etc/", True),
+        ("fd.name startswith etc", False),
+        ("fd.name endswith .cache", True),
+        ("fd.name endswith .so", False),
         ('fd.name contains ""', True),
         # glob: fnmatch without FNM_PATHNAME, so * crosses '/'
-        ("fd.name glob /etc/*", True), ('fd.name glob "*/ld.so*"', True),
+        ("fd.name glob /etc/*", True),
+        ('fd.name glob "*/ld.so*"', True),
         ('fd.name glob "/etc/ld?so.[a-c]ache"', True),
         ('fd.name glob "/etc/ld.so.[!c]ache"', False),
-        ('fd.name glob "/ETC/*"', False), ('fd.name iglob "/ETC/*"', True),
+        ('fd.name glob "/ETC/*"', False),
+        ('fd.name iglob "/ETC/*"', True),
         ('fd.name glob "/etc/ld.so.+(c)ache"', False),
         # pmatch: whole path components
-        ("fd.name pmatch (/etc)", True), ("fd.name pmatch (/etc/)", True),
-        ("fd.name pmatch (etc)", True), ("fd.name pmatch (/et)", False),
-        ("fd.name pmatch (/etc/ld.so.cache)", True), ("fd.name pmatch (/etc/ld.so.cache/x)", False),
-        ("fd.name pmatch (/usr, /)", True), ("fd.name pmatch (/usr, /lib)", False),
+        ("fd.name pmatch (/etc)", True),
+        ("fd.name pmatch (/etc/)", True),
+        ("fd.name pmatch (etc)", True),
+        ("fd.name pmatch (/et)", False),
+        ("fd.name pmatch (/etc/ld.so.cache)", True),
+        ("fd.name pmatch (/etc/ld.so.cache/x)", False),
+        ("fd.name pmatch (/usr, /)", True),
+        ("fd.name pmatch (/usr, /lib)", False),
         # in / intersects
-        ("proc.name in (bash, cat)", True), ("proc.name in (bash, sh)", False),
-        ("fd.num in (1, 3)", True), ("fd.num in (1, 2)", False),
+        ("proc.name in (bash, cat)", True),
+        ("proc.name in (bash, sh)", False),
+        ("fd.num in (1, 3)", True),
+        ("fd.num in (1, 2)", False),
         ("proc.name intersects (cat)", True),
         # regex: full match
-        ('proc.cmdline regex "cat .*"', True), ('proc.cmdline regex "at"', False),
+        ('proc.cmdline regex "cat .*"', True),
+        ('proc.cmdline regex "at"', False),
         # bytes
-        ("evt.buffer contains ELF", True), ("evt.buffer bcontains 454c46", True),
-        ("evt.buffer bstartswith 7f45", True), ("evt.buffer bstartswith 45", False),
+        ("evt.buffer contains ELF", True),
+        ("evt.buffer bcontains 454c46", True),
+        ("evt.buffer bstartswith 7f45", True),
+        ("evt.buffer bstartswith 45", False),
         ("evt.buffer startswith ELF", False),
         # exists
-        ("proc.name exists", True), ("fd.nameraw exists", False),
+        ("proc.name exists", True),
+        ("fd.nameraw exists", False),
         # numeric width: 65536 as INT16 is 0 (sysdig: evt.cpu = 65536 matches cpu 0)
-        ("evt.cpu = 65536", True), ("evt.cpu = -65536", True),
+        ("evt.cpu = 65536", True),
+        ("evt.cpu = -65536", True),
         # unsigned: "-1" wraps to the max value, overflow saturates
-        ("user.uid = -1", False), ("evt.num < 99999999999999999999", True),
+        ("user.uid = -1", False),
+        ("evt.num < 99999999999999999999", True),
         ("evt.num > -1", False),
         # ports: service names
-        ("fd.sport = http", True), ("fd.sport in (https, 80)", True), ("fd.sport > 1000", False),
+        ("fd.sport = http", True),
+        ("fd.sport in (https, 80)", True),
+        ("fd.sport > 1000", False),
         # addresses and networks
-        ("fd.sip = 127.0.0.1", True), ("fd.sip != 127.0.0.1", False),
-        ("fd.sip in (10.0.0.1, 127.0.0.1)", True), ("fd.sip = ::1", False),
+        ("fd.sip = 127.0.0.1", True),
+        ("fd.sip != 127.0.0.1", False),
+        ("fd.sip in (10.0.0.1, 127.0.0.1)", True),
+        ("fd.sip = ::1", False),
         ("fd.sip < 127.0.0.2", True),
-        ("fd.snet = 127.0.0.0/8", True), ("fd.snet != 10.0.0.0/8", True),
+        ("fd.snet = 127.0.0.0/8", True),
+        ("fd.snet != 10.0.0.0/8", True),
         ("fd.snet in (10.0.0.0/8, 192.168.0.0/16)", False),
         # dynamic: evt.rawarg takes the argument's type
-        ("evt.rawarg.flags = 4097", True), ("evt.rawarg.flags > 2", True),
-        ("evt.rawarg.name = /etc/ld.so.cache", True), ("evt.rawarg.name contains ld", True),
-        ("evt.arg.flags contains O_RDONLY", True), ("evt.arg.flags = 4097", False),
+        ("evt.rawarg.flags = 4097", True),
+        ("evt.rawarg.flags > 2", True),
+        ("evt.rawarg.name = /etc/ld.so.cache", True),
+        ("evt.rawarg.name contains ld", True),
+        ("evt.arg.flags contains O_RDONLY", True),
+        ("evt.arg.flags = 4097", False),
         # fields with arguments
-        ("proc.aname[2] = emacs", True), ("proc.aname[0] = cat", True),
-        ("proc.aname[9] = x", False), ("proc.aname[9] != x", False),
+        ("proc.aname[2] = emacs", True),
+        ("proc.aname[0] = cat", True),
+        ("proc.aname[9] = x", False),
+        ("proc.aname[9] != x", False),
         ('proc.env = "HOME=/root"', True),
     ],
 )
@@ -153,16 +195,28 @@ def test_operator(cond: str, expected: bool) -> None:
     [
         # proc.aname without index: ancestors only (the process itself excluded), ANY.
         # sysdig on cat_write.scap: `proc.aname = cat` 0 events, `= bash` 85, `!= bash` 85
-        ("proc.aname = cat", False), ("proc.aname = bash", True),
-        ("proc.aname = systemd", True), ("proc.aname != bash", True),
-        ("proc.aname != cat", True), ("proc.aname in (emacs, zzz)", True),
-        ("proc.aname in (cat, zzz)", False), ("proc.aname contains mac", True),
-        ("proc.aname startswith ss", True), ("proc.aname exists", True),
-        ("proc.apid = 1", True), ("proc.apid = 2", False), ("proc.apid > 11300", True),
+        ("proc.aname = cat", False),
+        ("proc.aname = bash", True),
+        ("proc.aname = systemd", True),
+        ("proc.aname != bash", True),
+        ("proc.aname != cat", True),
+        ("proc.aname in (emacs, zzz)", True),
+        ("proc.aname in (cat, zzz)", False),
+        ("proc.aname contains mac", True),
+        ("proc.aname startswith ss", True),
+        ("proc.aname exists", True),
+        ("proc.apid = 1", True),
+        ("proc.apid = 2", False),
+        ("proc.apid > 11300", True),
         # fd.ip / fd.port: either end; != only when both differ (libsinsp compare_ip)
-        ("fd.ip = 127.0.0.1", True), ("fd.ip = 10.1.2.3", True), ("fd.ip != 127.0.0.1", False),
-        ("fd.ip != 8.8.8.8", True), ("fd.port = 80", True), ("fd.port != 80", False),
-        ("fd.port in (22, 47192)", True), ("fd.port > 50000", False),
+        ("fd.ip = 127.0.0.1", True),
+        ("fd.ip = 10.1.2.3", True),
+        ("fd.ip != 127.0.0.1", False),
+        ("fd.ip != 8.8.8.8", True),
+        ("fd.port = 80", True),
+        ("fd.port != 80", False),
+        ("fd.port in (22, 47192)", True),
+        ("fd.port > 50000", False),
     ],
 )
 def test_multi_valued(cond: str, expected: bool) -> None:
@@ -181,9 +235,22 @@ def test_multi_valued_list_fields_in_is_subset_intersects_is_any() -> None:
 
 @pytest.mark.parametrize(
     "cond",
-    ["fd.name = x", "fd.name != x", "fd.name contains x", "fd.name in (x)", "fd.name glob *",
-     "fd.name pmatch (/)", "fd.num != 3", "fd.num < 1", "fd.sip != 1.2.3.4", "fd.name exists",
-     "proc.aname != x", "proc.aname exists", "tolower(fd.name) != x", "len(fd.name) != 3"],
+    [
+        "fd.name = x",
+        "fd.name != x",
+        "fd.name contains x",
+        "fd.name in (x)",
+        "fd.name glob *",
+        "fd.name pmatch (/)",
+        "fd.num != 3",
+        "fd.num < 1",
+        "fd.sip != 1.2.3.4",
+        "fd.name exists",
+        "proc.aname != x",
+        "proc.aname exists",
+        "tolower(fd.name) != x",
+        "len(fd.name) != 3",
+    ],
 )
 def test_absent_field_is_false_for_every_operator(cond: str) -> None:
     # sysdig on cat_write.scap: `fd.name != x` matches only the 27 events with an fd.
@@ -205,9 +272,12 @@ def test_empty_list_is_the_empty_string_for_text_fields() -> None:
 @pytest.mark.parametrize(
     ("cond", "expected"),
     [
-        ("tolower(proc.name) = cat", True), ("toupper(proc.name) = CAT", True),
-        ("toupper(proc.name) = cat", False), ("basename(fd.name) = ld.so.cache", True),
-        ("len(proc.name) = 3", True), ("len(proc.name) > 3", False),
+        ("tolower(proc.name) = cat", True),
+        ("toupper(proc.name) = CAT", True),
+        ("toupper(proc.name) = cat", False),
+        ("basename(fd.name) = ld.so.cache", True),
+        ("len(proc.name) = 3", True),
+        ("len(proc.name) > 3", False),
         ("len(proc.aname) = 6", True),
         ("b64(proc.env) = x", False),  # not base64: the field is absent
         ("tolower(proc.aname) = emacs", True),
@@ -254,15 +324,23 @@ def test_unexpanded_names_raise() -> None:
 @pytest.mark.parametrize(
     ("cond", "message"),
     [
-        ("fd.num = abc", "not a valid number"), ("fd.num = 3x", "not a valid number"),
-        ("fd.num = 0x3", "not a valid number"), ("fd.num = 3.5", "not a valid number"),
-        ('fd.num = "3 "', "not a valid number"), ("evt.num in (131, abc)", "not a valid number"),
-        ("evt.failed = 1", "unrecognized boolean"), ("evt.failed = TRUE", "unrecognized boolean"),
-        ("fd.sip = 127.1", "unrecognized IPv4"), ("fd.sip = 127.0.0.0/8", "unrecognized IPv4"),
-        ("fd.snet = 127.0.0.1", "unrecognized IP network"), ("fd.snet = 1.2.3.4/33", "netmask"),
+        ("fd.num = abc", "not a valid number"),
+        ("fd.num = 3x", "not a valid number"),
+        ("fd.num = 0x3", "not a valid number"),
+        ("fd.num = 3.5", "not a valid number"),
+        ('fd.num = "3 "', "not a valid number"),
+        ("evt.num in (131, abc)", "not a valid number"),
+        ("evt.failed = 1", "unrecognized boolean"),
+        ("evt.failed = TRUE", "unrecognized boolean"),
+        ("fd.sip = 127.1", "unrecognized IPv4"),
+        ("fd.sip = 127.0.0.0/8", "unrecognized IPv4"),
+        ("fd.snet = 127.0.0.1", "unrecognized IP network"),
+        ("fd.snet = 1.2.3.4/33", "netmask"),
         ("fd.sport = nosuchservice", "unrecognized port"),
-        ("fd.num contains 3", "not supported"), ("fd.num pmatch (3)", "not supported"),
-        ("fd.ip > 1.1.1.1", "not supported"), ("evt.buffer bcontains zz", "hex"),
+        ("fd.num contains 3", "not supported"),
+        ("fd.num pmatch (3)", "not supported"),
+        ("fd.ip > 1.1.1.1", "not supported"),
+        ("evt.buffer bcontains zz", "hex"),
         ("evt.rawarg.flags = O_RDONLY", "not a valid number"),
     ],
 )
@@ -288,8 +366,19 @@ def test_constant_parsing_values() -> None:
 
 
 def test_glob_fallback_translation_agrees_with_libc() -> None:
-    pats = ["*", "/etc/*", "*/libc*", "a?c", "[a-c]x", "[!a]x", "[^a]x", "\\*", "[", "[]]x",
-            "*.[ch]"]
+    pats = [
+        "*",
+        "/etc/*",
+        "*/libc*",
+        "a?c",
+        "[a-c]x",
+        "[!a]x",
+        "[^a]x",
+        "\\*",
+        "[",
+        "[]]x",
+        "*.[ch]",
+    ]
     names = ["/etc/passwd", "abc", "bx", "ax", "*", "[", "]x", "/lib/libc.so", "x.c", ""]
     for p in pats:
         for n in names:
@@ -300,16 +389,29 @@ def test_glob_fallback_translation_agrees_with_libc() -> None:
 # ----------------------------------------------------------- differential vs. libsinsp
 
 CAPTURE = "/work/shared/traces/cat_write.scap"
-_COLS = ["evt.num", "evt.type", "evt.dir", "evt.rawres", "evt.failed", "fd.name", "fd.num",
-         "fd.directory", "fd.type", "evt.arg.name", "evt.arg.flags", "proc.name"]
+_COLS = [
+    "evt.num",
+    "evt.type",
+    "evt.dir",
+    "evt.rawres",
+    "evt.failed",
+    "fd.name",
+    "fd.num",
+    "fd.directory",
+    "fd.type",
+    "evt.arg.name",
+    "evt.arg.flags",
+    "proc.name",
+]
 _ANAME = [f"proc.aname[{i}]" for i in range(10)]
 _SEP = "\x1f"
 
 
 def _events() -> list[dict]:
     fmt = "*" + _SEP.join(f"%{c}" for c in _COLS + _ANAME)
-    out = subprocess.run(["sysdig", "-r", CAPTURE, "-p", fmt], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["sysdig", "-r", CAPTURE, "-p", fmt], capture_output=True, text=True, check=True
+    ).stdout
     events = []
     for line in out.splitlines():
         cells = line.split(_SEP)
@@ -330,8 +432,12 @@ def _events() -> list[dict]:
 
 
 def _sysdig_matches(cond: str) -> set[int]:
-    out = subprocess.run(["sysdig", "-r", CAPTURE, "-p", "%evt.num", cond],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["sysdig", "-r", CAPTURE, "-p", "%evt.num", cond],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {int(x) for x in out.split()}
 
 

@@ -20,8 +20,21 @@ from ruleopt.fields import resolve
 CAPTURE = TRACES / "curl_google.scap"
 VALUES = {"fd.port": "80", "fd.proto": "80", "fd.ip": "127.0.0.1", "fd.net": "127.0.0.0/8"}
 NAME_FIELDS = ["fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name"]
-OPS = ["exists", "=", "!=", "<", "<=", ">", ">=", "in", "contains", "icontains",
-       "startswith", "endswith", "glob"]  # fmt: skip
+OPS = [
+    "exists",
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "contains",
+    "icontains",
+    "startswith",
+    "endswith",
+    "glob",
+]
 
 
 def _cond(field: str, op: str, value: str) -> str:
@@ -44,8 +57,7 @@ def test_accepted_operators_are_exactly_those_libsinsp_runs() -> None:
     cases = [(f, op, _cond(f, op, v)) for f, v in VALUES.items() for op in OPS]
     # On the name fields only refused operators go to libsinsp: with = and != it asks
     # its DNS manager, which may resolve names over the network.
-    cases += [(f, op, _cond(f, op, "x")) for f in NAME_FIELDS for op in OPS
-              if not _accepted(f, op)]  # fmt: skip
+    cases += [(f, op, _cond(f, op, "x")) for f in NAME_FIELDS for op in OPS if not _accepted(f, op)]
     doc = sinsp.run_harness(CAPTURE, [(i, f"r{i}", c) for i, (_, _, c) in enumerate(cases)])
     refused = 0
     for (field, op, cond), h in zip(cases, doc["rules"], strict=True):
@@ -59,15 +71,18 @@ def test_accepted_operators_are_exactly_those_libsinsp_runs() -> None:
 
 
 def test_fd_port_exists_is_a_located_check_error(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = tmp_path / "r.yaml"
-    rules.write_text(textwrap.dedent("""\
+    rules.write_text(
+        textwrap.dedent("""\
         - rule: Port present
           desc: d
           condition: evt.type = connect and fd.port exists
           output: o
           priority: WARNING
-    """))
+    """)
+    )
     assert main(["check", str(rules)]) == 1
     err = capsys.readouterr().err
     assert f"{rules}:3:" in err

@@ -29,8 +29,7 @@ def _eq(i: int) -> ast.Compare:
 
 def _compiled(cond: ast.Expr):
     # On a large-stack thread: the rule's printer and the compiler recurse per level.
-    return call_deep(lambda: compile_rules([make_rule(0, cond, EvtTypeSet.of({"open"}))],
-                                           TABLE))
+    return call_deep(lambda: compile_rules([make_rule(0, cond, EvtTypeSet.of({"open"}))], TABLE))
 
 
 # ---------------------------------------------------------------- the plain algorithms
@@ -88,8 +87,12 @@ def plain_thread(code: list[list[int]]) -> list[list[int]]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(cond=conditions, seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 40),
-       cycle_values=st.sampled_from([(1.0,), (1.0, 2.0), (1.0, 3.0, 7.5)]))  # fmt: skip
+@given(
+    cond=conditions,
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(0, 40),
+    cycle_values=st.sampled_from([(1.0,), (1.0, 2.0), (1.0, 3.0, 7.5)]),
+)
 def test_lazy_greedy_order_equals_the_plain_greedy(cond, seed, rows, cycle_values) -> None:
     compiled = _compiled(cond)
     n = len(compiled.nodes)
@@ -97,10 +100,14 @@ def test_lazy_greedy_order_equals_the_plain_greedy(cond, seed, rows, cycle_value
     truth = rng.random((n, rows)) < rng.random()
     # Few distinct costs: ties are common, and must break by position as before.
     cycles = rng.choice(np.asarray(cycle_values), size=n)
-    rule_rows = [np.sort(rng.choice(rows, size=rng.integers(0, rows + 1), replace=False))
-                 if rows else np.zeros(0, dtype=np.int64)]  # fmt: skip
-    assert prog.measured_order(compiled, truth, cycles, rule_rows) == \
-        plain_order(compiled, truth, cycles, rule_rows)
+    rule_rows = [
+        np.sort(rng.choice(rows, size=rng.integers(0, rows + 1), replace=False))
+        if rows
+        else np.zeros(0, dtype=np.int64)
+    ]
+    assert prog.measured_order(compiled, truth, cycles, rule_rows) == plain_order(
+        compiled, truth, cycles, rule_rows
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -169,8 +176,15 @@ def test_greedy_rescoring_is_linear_on_an_or_of_20000_terms(monkeypatch) -> None
 
 def test_walk_is_preorder_and_completes_20000_levels_deep() -> None:
     small = ast.And((ast.Not(_eq(1)), ast.Or((_eq(2), _eq(3))), _eq(4)))
-    assert [type(x).__name__ for x in ast.walk(small)] == \
-        ["And", "Not", "Compare", "Or", "Compare", "Compare", "Compare"]
+    assert [type(x).__name__ for x in ast.walk(small)] == [
+        "And",
+        "Not",
+        "Compare",
+        "Or",
+        "Compare",
+        "Compare",
+        "Compare",
+    ]
     deep = _left_nested(20_000)
     assert sum(1 for _ in ast.walk(deep)) == 2 * 20_000 - 1
 
@@ -187,13 +201,16 @@ def test_printer_round_trips_a_20000_level_condition() -> None:
 
 def _rules_file(tmp_path, cond: str):
     path = tmp_path / "big.yaml"
-    path.write_text(f"- rule: big\n  desc: d\n  condition: >\n    {cond}\n"
-                    "  output: \"%proc.name %fd.name\"\n  priority: WARNING\n")  # fmt: skip
+    path.write_text(
+        f"- rule: big\n  desc: d\n  condition: >\n    {cond}\n"
+        '  output: "%proc.name %fd.name"\n  priority: WARNING\n'
+    )
     return path
 
 
 def test_check_refuses_20000_levels_of_alternating_and_or_with_a_located_error(
-        tmp_path, capsys) -> None:  # fmt: skip
+    tmp_path, capsys
+) -> None:
     # Deeper than the loader's bound (MAX_CONDITION_DEPTH): refused at the rule, in linear
     # work, instead of walking 20,000 levels in every consumer (it took 24 s, then crashed).
     inner = "fd.name = /a0"
@@ -223,7 +240,17 @@ def test_compare_completes_on_an_or_of_20000_terms(tmp_path, capsys) -> None:
     path = _rules_file(tmp_path, f"evt.type = open and ({terms})")
     events = tmp_path / "w.npz"
     assert main(["generate", "-r", str(path), "-n", "2000", "-o", str(events)]) == 0
-    code = main(["compare", str(path), str(events), "--repeat", "1", "--json",
-                 "--strategies", "reorder,shared-reorder,finer,best"])  # fmt: skip
+    code = main(
+        [
+            "compare",
+            str(path),
+            str(events),
+            "--repeat",
+            "1",
+            "--json",
+            "--strategies",
+            "reorder,shared-reorder,finer,best",
+        ]
+    )
     assert code == 0
     assert '"equivalent": true' in capsys.readouterr().out

@@ -31,8 +31,11 @@ STILL_EMPTY = {
     "falco_rules-1.0.0.yaml": {"Contact K8S API Server From Container": _K8S_API},
 }
 # How many rules of each ruleset can never match (never_true, x and not x).
-NEVER = {"falco_rules-falco-0.26.2.yaml": 20, "falco_rules-main.yaml": 0,
-         "falco_rules-1.0.0.yaml": 3}  # fmt: skip
+NEVER = {
+    "falco_rules-falco-0.26.2.yaml": 20,
+    "falco_rules-main.yaml": 0,
+    "falco_rules-1.0.0.yaml": 3,
+}
 
 
 @pytest.mark.parametrize("ruleset", sorted(STILL_EMPTY))
@@ -48,8 +51,25 @@ def test_verify_has_power_on_generated_captures(tmp_path: Path, capsys, ruleset:
     # with a template at least one breaking event.
     n = events_for(rules)
     out = tmp_path / "power.scap"
-    assert main(["generate", "-r", str(path), "-n", str(n), "--seed", str(seed),
-                 "--break-share", "0.01", "-o", str(out), "-q"]) == 0, seed  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "-r",
+                str(path),
+                "-n",
+                str(n),
+                "--seed",
+                str(seed),
+                "--break-share",
+                "0.01",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    ), seed
     printed = capsys.readouterr().out
     # Every rule with a template got at least one breaking event (rules take turns).
     breaking = int(printed.split("breaking events: ")[1].split()[0])

@@ -53,32 +53,59 @@ def test_fixed_case_round_trips(seed_rules, tmp_path: Path) -> None:
     for key in ALWAYS_FAITHFUL:
         assert key not in rep.mask, (key, rep.unfaithful.get(key))
     # The comparison has teeth: libsinsp's own parsers produced these from the capture.
-    for key in ("fd.name", "fd.directory", "fd.num", "evt.is_open_write", "proc.pname",
-                "evt.rawres", "evt.dir"):
+    for key in (
+        "fd.name",
+        "fd.directory",
+        "fd.num",
+        "evt.is_open_write",
+        "proc.pname",
+        "evt.rawres",
+        "evt.dir",
+    ):
         assert compared[key] > 20, (key, compared[key])
     assert rep.not_produced == {}  # seed_rules reads only fields the writer sets
 
 
-@settings(max_examples=6, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**31 - 1), share=st.sampled_from([0.0, 0.05, 0.3, 1.0]))
-def test_round_trip_over_seeds_and_shares(seed_rules, tmp_path: Path, seed: int,
-                                          share: float) -> None:
+def test_round_trip_over_seeds_and_shares(
+    seed_rules, tmp_path: Path, seed: int, share: float
+) -> None:
     _round_trip(seed_rules, 160, seed, share, tmp_path / f"h{seed}.scap")
 
 
 def test_sysdig_reads_every_event(seed_rules, tmp_path: Path) -> None:
     out = tmp_path / "s.scap"
     write_capture(generate(seed_rules, 500, 3, 0.1), out)
-    res = subprocess.run(["sysdig", "-r", str(out), "-p*%evt.num"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    res = subprocess.run(
+        ["sysdig", "-r", str(out), "-p*%evt.num"], capture_output=True, text=True, check=True
+    )
     assert res.stdout.split() == [str(i) for i in range(1, 501)]
 
 
 def test_generate_and_verify_cli(tmp_path: Path, capsys) -> None:
     out = tmp_path / "gen.scap"
-    assert main(["generate", "-r", str(SEED_RULES), "-n", "6000", "--seed", "11",
-                 "--break-share", "0.05", "-o", str(out), "-q"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "-r",
+                str(SEED_RULES),
+                "-n",
+                "6000",
+                "--seed",
+                "11",
+                "--break-share",
+                "0.05",
+                "-o",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "bytes per event" in printed
     assert "fd.name:" in printed and "only open exits and events naming" in printed
@@ -89,13 +116,19 @@ def test_generate_and_verify_cli(tmp_path: Path, capsys) -> None:
     assert [v["rule"] for v in verdicts if v["status"] != "same"] == []
     matched = {v["rule"] for v in verdicts if v["libsinsp"]}
     # The study's rule and the process rules match through libsinsp's own parsers.
-    for rule in ("Write below etc", "Write below binary dir", "Read sensitive file untrusted",
-                 "Terminal shell in container", "Run shell untrusted"):
+    for rule in (
+        "Write below etc",
+        "Write below binary dir",
+        "Read sensitive file untrusted",
+        "Terminal shell in container",
+        "Run shell untrusted",
+    ):
         assert rule in matched, (rule, matched)
 
 
-@pytest.mark.parametrize("ruleset", ["falco_rules-falco-0.26.2.yaml", "falco_rules-main.yaml",
-                                     "falco_rules-1.0.0.yaml"])
+@pytest.mark.parametrize(
+    "ruleset", ["falco_rules-falco-0.26.2.yaml", "falco_rules-main.yaml", "falco_rules-1.0.0.yaml"]
+)
 def test_upstream_rulesets_round_trip(tmp_path: Path, ruleset: str) -> None:
     from conftest import RULESETS
 
@@ -123,14 +156,35 @@ def test_upstream_rulesets_round_trip(tmp_path: Path, ruleset: str) -> None:
 
 # Per ruleset, fields beyond the process ones that must round-trip on some events.
 TEETH = {
-    "falco_rules-falco-0.26.2.yaml": ("evt.arg.mode", "evt.arg.flags", "evt.arg.target",
-                                      "fd.sport", "fd.l4proto", "fd.type", "fd.sip",
-                                      "container.mount.dest[/proc*]"),
-    "falco_rules-main.yaml": ("evt.arg.request", "evt.arg.flags", "fd.sport", "fd.l4proto",
-                              "fd.type", "user.uid", "proc.args"),
-    "falco_rules-1.0.0.yaml": ("evt.arg.request", "evt.arg.path", "fd.sport", "fd.l4proto",
-                               "fd.type", "user.uid", "container.mount.dest[/proc*]"),
-}  # fmt: skip
+    "falco_rules-falco-0.26.2.yaml": (
+        "evt.arg.mode",
+        "evt.arg.flags",
+        "evt.arg.target",
+        "fd.sport",
+        "fd.l4proto",
+        "fd.type",
+        "fd.sip",
+        "container.mount.dest[/proc*]",
+    ),
+    "falco_rules-main.yaml": (
+        "evt.arg.request",
+        "evt.arg.flags",
+        "fd.sport",
+        "fd.l4proto",
+        "fd.type",
+        "user.uid",
+        "proc.args",
+    ),
+    "falco_rules-1.0.0.yaml": (
+        "evt.arg.request",
+        "evt.arg.path",
+        "fd.sport",
+        "fd.l4proto",
+        "fd.type",
+        "user.uid",
+        "container.mount.dest[/proc*]",
+    ),
+}
 
 
 @pytest.mark.parametrize("where", ["file", "proc", "missing"])
@@ -138,8 +192,11 @@ def test_unwritable_output_is_refused_cleanly(tmp_path: Path, capsys, where: str
     # Places even root cannot write (tests run as root in CI): under a regular file, in
     # /proc, in a directory that does not exist.
     (tmp_path / "plain").write_text("x")
-    out = {"file": tmp_path / "plain" / "w.scap", "proc": Path("/proc/ruleopt-w.scap"),
-           "missing": tmp_path / "nope" / "w.scap"}[where]
+    out = {
+        "file": tmp_path / "plain" / "w.scap",
+        "proc": Path("/proc/ruleopt-w.scap"),
+        "missing": tmp_path / "nope" / "w.scap",
+    }[where]
     before = sorted(os.listdir(tmp_path))
     code = main(["generate", "-r", str(SEED_RULES), "-n", "100", "-o", str(out), "-q"])
     assert code == 1
@@ -197,14 +254,23 @@ def test_event_layout_follows_libscaps_table() -> None:
     assert scapfile.event_codes("no_such_call") is None
 
 
-@pytest.mark.parametrize("call, param, value", [
-    ("ptrace", "request", 4), ("ptrace", "request", 5), ("ptrace", "request", 0),
-    ("socket", "domain", 17), ("socket", "domain", 2), ("chmod", "mode", 0o4755),
-    ("openat", "flags", 2 | 4 | 256), ("mkdir", "path", "/bin/x/../y/"),
-    ("mkdir", "path", "x/../y"),
-])  # fmt: skip
-def test_argument_printing_is_libsinsps(tmp_path: Path, call: str, param: str,
-                                        value: object) -> None:
+@pytest.mark.parametrize(
+    "call, param, value",
+    [
+        ("ptrace", "request", 4),
+        ("ptrace", "request", 5),
+        ("ptrace", "request", 0),
+        ("socket", "domain", 17),
+        ("socket", "domain", 2),
+        ("chmod", "mode", 0o4755),
+        ("openat", "flags", 2 | 4 | 256),
+        ("mkdir", "path", "/bin/x/../y/"),
+        ("mkdir", "path", "x/../y"),
+    ],
+)
+def test_argument_printing_is_libsinsps(
+    tmp_path: Path, call: str, param: str, value: object
+) -> None:
     # What the writer predicts evt.arg.<param> reads as (flag tables walked as libsinsp
     # 2022 walks them, paths normalised) is what sysdig prints for that parameter.
     import io
@@ -216,13 +282,18 @@ def test_argument_printing_is_libsinsps(tmp_path: Path, call: str, param: str,
     ptype, fmt, table = scap_args.param(code, param)
     want = scap_args.render(ptype, fmt, table, value, {"root": 0})
     buf = io.BytesIO()
-    scapfile.write_header(buf, {"root": 0}, {"root": 0},
-                          [scapfile.Thread(1, 1, 0, "init", "/sbin/init", ())])  # fmt: skip
+    scapfile.write_header(
+        buf, {"root": 0}, {"root": 0}, [scapfile.Thread(1, 1, 0, "init", "/sbin/init", ())]
+    )
     buf.write(scapfile.event_block(code, 10**18, 1, {param: value}))
     out = tmp_path / "a.scap"
     out.write_bytes(buf.getvalue())
-    res = subprocess.run(["sysdig", "-r", str(out), "-p", f"%evt.arg.{param}"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    res = subprocess.run(
+        ["sysdig", "-r", str(out), "-p", f"%evt.arg.{param}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert res.stdout.strip() == want, (call, param, value)
 
 
@@ -241,12 +312,17 @@ def test_rows_share_threads_and_still_round_trip(tmp_path: Path) -> None:
         assert compared[key] > n // 100, (key, compared[key])
 
 
-@settings(max_examples=3, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**31 - 1), share=st.sampled_from([0.01, 0.1, 0.5]),
-       ruleset=st.sampled_from(["falco_rules-main.yaml", "falco_rules-1.0.0.yaml"]))
-def test_shared_threads_round_trip_over_seeds(tmp_path: Path, seed: int, share: float,
-                                              ruleset: str) -> None:
+@settings(
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    share=st.sampled_from([0.01, 0.1, 0.5]),
+    ruleset=st.sampled_from(["falco_rules-main.yaml", "falco_rules-1.0.0.yaml"]),
+)
+def test_shared_threads_round_trip_over_seeds(
+    tmp_path: Path, seed: int, share: float, ruleset: str
+) -> None:
     # Enough rows per process that threads are shared many times over.
     from conftest import RULESETS
 

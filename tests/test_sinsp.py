@@ -390,8 +390,9 @@ def test_conditions_reach_libsinsp_unchanged(binary):
     # Inside a quoted value a tab is part of the value, exactly as sysdig reads it.
     conds = ['evt.type=open and fd.name="/dev/\tnull"', 'evt.type=open and fd.name="/dev/null"']
     out = sinsp.run_harness(CAT_WRITE, [(i, f"r{i}", c) for i, c in enumerate(conds)])
-    assert [r["matched_evtnums"] for r in out["rules"]] == [sysdig_evtnums(CAT_WRITE, c)
-                                                           for c in conds]
+    assert [r["matched_evtnums"] for r in out["rules"]] == [
+        sysdig_evtnums(CAT_WRITE, c) for c in conds
+    ]
     assert [r["matches"] for r in out["rules"]] == [0, 1]
 
 
@@ -407,9 +408,9 @@ def test_verify_keeps_awkward_rule_names(tmp_path, binary):
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         '- rule: "cat\\topens"\n  desc: d\n  condition: evt.type=open and proc.name=cat\n'
-        '  output: o\n  priority: INFO\n'
+        "  output: o\n  priority: INFO\n"
         '- rule: "two\\nlines"\n  desc: d\n  condition: >\n    evt.type=open\n'
-        '    and proc.name=cat\n  output: o\n  priority: INFO\n'
+        "    and proc.name=cat\n  output: o\n  priority: INFO\n"
     )
     verdicts = verify_capture(load_rules([rules]), CAT_WRITE)
     assert [v.rule for v in verdicts] == ["cat\topens", "two\nlines"]
@@ -480,8 +481,15 @@ def test_cli_reports_the_crash_without_traceback(tmp_path, capsys, binary):
 # ---------------------------------------------------------------------------- lifetime
 
 # A harness run that lasts far longer than any test: the parent is stopped long before.
-ENDLESS = ["harness", str(REPO / "rulesets" / "probe_rules.yaml"), "--trace", str(CAT_WRITE),
-           "--repeat", "100000", "-o"]  # the most --repeat allows: runs for minutes
+ENDLESS = [
+    "harness",
+    str(REPO / "rulesets" / "probe_rules.yaml"),
+    "--trace",
+    str(CAT_WRITE),
+    "--repeat",
+    "100000",
+    "-o",
+]  # the most --repeat allows: runs for minutes
 
 
 def _tool_children(parent: int) -> list[int]:
@@ -527,7 +535,9 @@ def _start_endless(tmp_path: Path) -> tuple[subprocess.Popen, int, Path]:
     env = dict(os.environ, TMPDIR=str(tmpdir), PYTHONPATH=str(REPO))
     parent = subprocess.Popen(
         [sys.executable, "-m", "ruleopt", *ENDLESS, str(tmp_path / "out")],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         # A suite started in the background (CI, nohup) inherits SIGINT ignored; ruleopt
         # rightly keeps an ignored SIGINT, so give it the terminal's default here.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -554,8 +564,9 @@ def test_tool_refuses_to_start_for_a_dead_parent(binary, tmp_path):
     # The parent it was started for (RULEOPT_PARENT_PID) is not its parent any more.
     rules = _rules_file(tmp_path / "rules.ns", [(1, "r", "proc.name=cat")])
     env = dict(os.environ, RULEOPT_PARENT_PID="1")
-    proc = subprocess.run([str(binary), "run", str(CAT_WRITE), str(rules)], env=env,
-                          capture_output=True)
+    proc = subprocess.run(
+        [str(binary), "run", str(CAT_WRITE), str(rules)], env=env, capture_output=True
+    )
     assert proc.returncode == 1 and b"parent process 1 is gone" in proc.stderr
 
 
@@ -569,9 +580,11 @@ def test_no_temporary_files_on_any_path(tmp_path, monkeypatch, binary):
     sinsp.extract(CAT_WRITE, ["proc.name", "fd.name"])
     sinsp.run_harness(CAT_WRITE, [(1, "r", "evt.type=open")], repeat=2)
     bad = _corrupt_event_type(tmp_path, 201, 103)
-    for call in (lambda: sinsp.extract(bad, ["proc.name"]),
-                 lambda: sinsp.run_harness(bad, [(1, "r", "proc.name=cat")]),
-                 lambda: sinsp.run_harness(tmp_path / "missing.scap", [(1, "r", "x=1")])):
+    for call in (
+        lambda: sinsp.extract(bad, ["proc.name"]),
+        lambda: sinsp.run_harness(bad, [(1, "r", "proc.name=cat")]),
+        lambda: sinsp.run_harness(tmp_path / "missing.scap", [(1, "r", "x=1")]),
+    ):
         with pytest.raises(RuleoptError):
             call()
     assert list(private.iterdir()) == []

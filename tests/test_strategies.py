@@ -25,7 +25,7 @@ from strategies import (
     evttype_sets,
     make_rule,
     reference_matches,
-)  # fmt: skip
+)
 
 from ruleopt.engine import compile as comp
 from ruleopt.engine import program as prog
@@ -47,10 +47,10 @@ def _in(key: str, items: list[str]) -> ast.Compare:
 
 discriminators = st.one_of(
     st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(lambda w: _in("proc.name", w)),
-    st.sampled_from(WORDS).map(
-        lambda w: ast.Compare(ast.Field("proc.name"), "=", ast.Value(w))),
+    st.sampled_from(WORDS).map(lambda w: ast.Compare(ast.Field("proc.name"), "=", ast.Value(w))),
     st.sampled_from(["0", "1", "2"]).map(
-        lambda n: ast.Compare(ast.Field("fd.num"), "=", ast.Value(n))),
+        lambda n: ast.Compare(ast.Field("fd.num"), "=", ast.Value(n))
+    ),
     st.sampled_from([["0"], ["1", "2"]]).map(lambda n: _in("user.uid", n)),
 )
 
@@ -85,8 +85,10 @@ def rulesets(draw) -> list:
 def _want(rules, table):
     want = reference_matches(rules, table)
     num = table.evt_num.tolist()
-    return ({(num[i], ids[0]) for i, ids in enumerate(want) if ids},
-            {(num[i], r) for i, ids in enumerate(want) for r in ids})  # fmt: skip
+    return (
+        {(num[i], ids[0]) for i, ids in enumerate(want) if ids},
+        {(num[i], r) for i, ids in enumerate(want) for r in ids},
+    )
 
 
 def check_strategies(rules, table: EventTable) -> None:
@@ -108,9 +110,15 @@ def check_strategies(rules, table: EventTable) -> None:
     assert results["finer"].rules_checked_per_event <= base.rules_checked_per_event
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.filter_too_much])  # fmt: skip
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 @given(rules=rulesets(), recs=st.lists(events(), min_size=1, max_size=12))
 def test_every_strategy_equals_reference(rules, recs) -> None:
     check_strategies(rules, EventTable.from_records(recs, KEYS))
@@ -128,20 +136,31 @@ def _eq(key, v):
 
 
 def test_output_paths_render_identical_lines() -> None:
-    recs = [{"evt.type": "open", "proc.name": "cat", "fd.name": "/etc/a", "user.uid": 0,
-             "proc.aname[2]": "sh"},
-            {"evt.type": "open", "proc.name": "bash"}]  # fmt: skip
+    recs = [
+        {
+            "evt.type": "open",
+            "proc.name": "cat",
+            "fd.name": "/etc/a",
+            "user.uid": 0,
+            "proc.aname[2]": "sh",
+        },
+        {"evt.type": "open", "proc.name": "bash"},
+    ]
     t = _table(recs)
-    rules = [dataclasses.replace(make_rule(0, ast.BoolConst(True), EvtTypeSet.of({"open"})),
-                                 output=OUTPUT)]
+    rules = [
+        dataclasses.replace(
+            make_rule(0, ast.BoolConst(True), EvtTypeSet.of({"open"})), output=OUTPUT
+        )
+    ]
     base = S.run_strategy("baseline", rules, t, repeat=2)
     cached = S.run_strategy("cached-output", rules, t, repeat=2)
     assert [a.line for a in base.alerts] == [a.line for a in cached.alerts]
     # Text output is Falco's default (json_output: false): no JSON is built on either path.
     assert all(a.json is None for a in base.alerts + cached.alerts)
     # evt.num is the time (no evt.rawtime column); absent fields print <NA>.
-    assert base.alerts[0].line == ("00:00:00.000000001: Warning cat wrote /etc/a "
-                                   "(uid=0 aname2=sh exe=<NA>)")  # fmt: skip
+    assert base.alerts[0].line == (
+        "00:00:00.000000001: Warning cat wrote /etc/a (uid=0 aname2=sh exe=<NA>)"
+    )
     assert base.alerts[1].line.endswith("bash wrote <NA> (uid=<NA> aname2=<NA> exe=<NA>)")
     assert len(base.output_cycles_per_alert) == 2 and np.all(base.output_cycles_per_alert > 0)
     # And the two classes directly, on the same getter.
@@ -151,13 +170,18 @@ def test_output_paths_render_identical_lines() -> None:
 
 
 def test_finer_index_splits_on_rule_keys_and_keeps_load_order() -> None:
-    recs = ([{"evt.type": "open", "proc.name": "cat"}] * 5
-            + [{"evt.type": "open", "proc.name": "sh"}] * 5
-            + [{"evt.type": "open"}] * 2)  # fmt: skip
+    recs = (
+        [{"evt.type": "open", "proc.name": "cat"}] * 5
+        + [{"evt.type": "open", "proc.name": "sh"}] * 5
+        + [{"evt.type": "open"}] * 2
+    )
     t = _table(recs)
     rules = [
-        make_rule(0, ast.And((_in("proc.name", ["cat", "x"]), ast.Not(_eq("fd.name", "a")))),
-                  EvtTypeSet.of({"open"})),
+        make_rule(
+            0,
+            ast.And((_in("proc.name", ["cat", "x"]), ast.Not(_eq("fd.name", "a")))),
+            EvtTypeSet.of({"open"}),
+        ),
         make_rule(1, ast.BoolConst(True), EvtTypeSet.all_but(())),  # unconstrained
         make_rule(2, _eq("proc.name", "sh"), EvtTypeSet.of({"open"})),
         make_rule(3, _eq("proc.name", "nowhere"), EvtTypeSet.of({"open"})),  # not in heap
@@ -165,19 +189,18 @@ def test_finer_index_splits_on_rule_keys_and_keeps_load_order() -> None:
     c = comp.compile_rules(rules, t)
     cons = rule_constraints(c, t)
     pname = c.columns.index("proc.name")
-    assert cons[0][pname] == {t.strings.lookup("cat")} | (
-        {t.strings.lookup("x")} - {-1})
+    assert cons[0][pname] == {t.strings.lookup("cat")} | ({t.strings.lookup("x")} - {-1})
     assert cons[3][pname] == frozenset()  # a constant the table never holds allows nothing
     assert pname not in cons[1]
     offs, idx_rules, tree = finer_index(c, t)
     root = t.strings.lookup("open")
     assert tree.col[root] == pname
-    buckets = {tuple(idx_rules[offs[b]:offs[b + 1]].tolist()) for b in range(len(offs) - 1)}
+    buckets = {tuple(idx_rules[offs[b] : offs[b + 1]].tolist()) for b in range(len(offs) - 1)}
     assert (0, 1) in buckets and (1, 2) in buckets and (1,) in buckets
     rows = np.arange(t.n)
     fine = dataclasses.replace(c, idx_offsets=offs, idx_rules=idx_rules, dtree=tree)
     got = S.bucket_of_rows(fine, t, rows)
-    members = [tuple(idx_rules[offs[b]:offs[b + 1]].tolist()) for b in got.tolist()]
+    members = [tuple(idx_rules[offs[b] : offs[b + 1]].tolist()) for b in got.tolist()]
     assert members == [(0, 1)] * 5 + [(1, 2)] * 5 + [(1,)] * 2  # absent: unconstrained only
     base = S.run_strategy("baseline", rules, t, repeat=1)
     finer = S.run_strategy("finer", rules, t, repeat=1)
@@ -189,10 +212,13 @@ def test_finer_index_splits_on_rule_keys_and_keeps_load_order() -> None:
 
 
 def test_shared_program_memoises_macros_across_rules() -> None:
-    macro = ast.And((_eq("proc.name", "cat"),
-                     ast.Compare(ast.Field("fd.name"), "contains", ast.Value("etc"))))
-    rules = [make_rule(i, ast.And((macro, _eq("user.uid", str(i)))), EvtTypeSet.of({"open"}))
-             for i in range(4)]  # fmt: skip
+    macro = ast.And(
+        (_eq("proc.name", "cat"), ast.Compare(ast.Field("fd.name"), "contains", ast.Value("etc")))
+    )
+    rules = [
+        make_rule(i, ast.And((macro, _eq("user.uid", str(i)))), EvtTypeSet.of({"open"}))
+        for i in range(4)
+    ]
     t = _table([{"evt.type": "open", "proc.name": "cat", "fd.name": "/etc/x", "user.uid": 3}])
     c = comp.compile_rules(rules, t)
     shared = prog.compile_program(c, share=True)
@@ -210,16 +236,21 @@ def test_jump_threading_and_reorder_keep_values() -> None:
     # and(and(a, b), c): a false `a` leaves both ands with one jump after threading.
     inner = ast.And((_eq("proc.name", "x"), _eq("fd.name", "y")))
     rules = [make_rule(0, ast.And((inner, _eq("user.uid", "1"))), EvtTypeSet.all_but(()))]
-    t = _table([{"evt.type": "open", "proc.name": "x", "fd.name": "y", "user.uid": 1},
-                {"evt.type": "open", "proc.name": "z"}])  # fmt: skip
+    t = _table(
+        [
+            {"evt.type": "open", "proc.name": "x", "fd.name": "y", "user.uid": 1},
+            {"evt.type": "open", "proc.name": "z"},
+        ]
+    )
     c = comp.compile_rules(rules, t)
     p = prog.compile_program(c)
     code = p.code.tolist()
     assert p.stats["threaded_jumps"] == 1
     assert code[1] == [prog.I_JF, len(code) - 1]  # straight to RET
     order = S.measure_order(c, t)
-    assert sorted(order[int(c.roots[0])]) == list(range(int(c.nodes[c.roots[0], comp.F_CHILD]),
-                                                       int(c.nodes[c.roots[0], comp.F_CHILD]) + 2))
+    assert sorted(order[int(c.roots[0])]) == list(
+        range(int(c.nodes[c.roots[0], comp.F_CHILD]), int(c.nodes[c.roots[0], comp.F_CHILD]) + 2)
+    )
     r = run_core(dataclasses.replace(c, program=prog.compile_program(c, order=order)), t)
     assert r.matches == {(1, 0)}
     with pytest.raises(RuleoptError, match="permutation"):
@@ -227,8 +258,9 @@ def test_jump_threading_and_reorder_keep_values() -> None:
 
 
 def test_bad_programs_and_trees_are_refused_before_the_loop() -> None:
-    rules = [make_rule(0, ast.Or((_eq("proc.name", "a"), _eq("proc.name", "b"))),
-                       EvtTypeSet.all_but(()))]  # fmt: skip
+    rules = [
+        make_rule(0, ast.Or((_eq("proc.name", "a"), _eq("proc.name", "b"))), EvtTypeSet.all_but(()))
+    ]
     t = _table([{"evt.type": "open", "proc.name": "a"}])
     c = comp.compile_rules(rules, t)
     good = prog.compile_program(c)
@@ -254,13 +286,13 @@ def test_bad_programs_and_trees_are_refused_before_the_loop() -> None:
         arr[:] = value
         broken = dataclasses.replace(tree, **{field: arr})
         with pytest.raises(RuleoptError):
-            run_core(dataclasses.replace(c, idx_offsets=offs, idx_rules=idx_rules,
-                                         dtree=broken), t)
+            run_core(dataclasses.replace(c, idx_offsets=offs, idx_rules=idx_rules, dtree=broken), t)
 
 
 def test_registry_composes_parts_and_refuses_unknown_ones() -> None:
     assert S.STRATEGIES["baseline"] == S.Strategy(
-        "baseline", "evttype", "recursive", "lua", S.STRATEGIES["baseline"].about)
+        "baseline", "evttype", "recursive", "lua", S.STRATEGIES["baseline"].about
+    )
     best = S.STRATEGIES["best"]
     assert (best.index, best.output) == ("finer", "cached")
     with pytest.raises(RuleoptError, match="unknown matcher"):

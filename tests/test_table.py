@@ -20,17 +20,39 @@ from ruleopt.events.table import (
     storage_kind,
 )
 
-KEYS = ["evt.type", "proc.name", "proc.aname", "proc.aname[2]", "fd.num", "evt.is_open_read",
-        "fd.port", "evt.arg.flags", "user.uid"]  # fmt: skip
+KEYS = [
+    "evt.type",
+    "proc.name",
+    "proc.aname",
+    "proc.aname[2]",
+    "fd.num",
+    "evt.is_open_read",
+    "fd.port",
+    "evt.arg.flags",
+    "user.uid",
+]
 
 RECORDS = [
-    {"evt.type": "open", "proc.name": "cat", "proc.aname": ["bash", "sshd"],
-     "proc.aname[2]": "sshd", "fd.num": 3, "evt.is_open_read": True, "fd.port": [80, 5555],
-     "evt.arg.flags": "O_RDONLY"},
-    {"evt.type": "execve", "proc.name": "bash", "proc.aname": [], "fd.num": -1,
-     "evt.is_open_read": False, "user.uid": 0},
+    {
+        "evt.type": "open",
+        "proc.name": "cat",
+        "proc.aname": ["bash", "sshd"],
+        "proc.aname[2]": "sshd",
+        "fd.num": 3,
+        "evt.is_open_read": True,
+        "fd.port": [80, 5555],
+        "evt.arg.flags": "O_RDONLY",
+    },
+    {
+        "evt.type": "execve",
+        "proc.name": "bash",
+        "proc.aname": [],
+        "fd.num": -1,
+        "evt.is_open_read": False,
+        "user.uid": 0,
+    },
     {"evt.num": 77, "evt.type": "close"},
-]  # fmt: skip
+]
 
 
 def sample() -> EventTable:
@@ -78,8 +100,13 @@ def test_every_registry_type_has_one_storage_kind():
 
 def test_column_specs_put_evt_num_and_type_first_and_canonicalise():
     specs = column_specs(["proc.name", "evt.arg[flags]", "evt.arg.flags", "proc.aname"])
-    assert [s[0] for s in specs] == ["evt.num", "evt.type", "proc.name", "evt.arg.flags",
-                                     "proc.aname"]  # fmt: skip
+    assert [s[0] for s in specs] == [
+        "evt.num",
+        "evt.type",
+        "proc.name",
+        "evt.arg.flags",
+        "proc.aname",
+    ]
     assert specs[-1][3] is True  # proc.aname without index is multi-valued
 
 
@@ -143,8 +170,10 @@ def test_uint64_above_int64_round_trips_through_event():
 
 def test_double_and_bytebuf_read_back_as_the_evaluator_expects(tmp_path):
     raw = b"\x00\xffGET /"
-    recs = [{"evt.type": "read", "evt.buffer": raw, "thread.cpu": 0.25},
-            {"evt.type": "read", "evt.buffer": "text", "thread.cpu": 2}]  # fmt: skip
+    recs = [
+        {"evt.type": "read", "evt.buffer": raw, "thread.cpu": 0.25},
+        {"evt.type": "read", "evt.buffer": "text", "thread.cpu": 2},
+    ]
     t = EventTable.from_records(recs, ["evt.buffer", "thread.cpu"])
     assert t.column("evt.buffer").kind == "str" and t.column("thread.cpu").kind == "str"
     e0, e1 = t.event(0), t.event(1)
@@ -173,19 +202,24 @@ def big_table(n: int, seed: int = 1) -> tuple[EventTable, list[dict]]:
     anc = names[rng.integers(0, 4, int(offsets[-1]))]
     fdnum = rng.integers(-5, 1000, n)
     cols = [
-        Column("evt.num", "uint", "num", np.arange(1, n + 1, dtype=np.int64),
-               np.ones(n, dtype=bool)),
+        Column(
+            "evt.num", "uint", "num", np.arange(1, n + 1, dtype=np.int64), np.ones(n, dtype=bool)
+        ),
         Column("evt.type", "str", "str", evt_type.astype(np.int32), np.ones(n, dtype=bool)),
         Column("proc.name", "str", "str", name_ids.astype(np.int32), name_present),
         Column("proc.aname", "str", "str", anc.astype(np.int32), counts >= 0, offsets),
         Column("fd.num", "int", "num", fdnum.astype(np.int64), np.ones(n, dtype=bool)),
-    ]  # fmt: skip
+    ]
     t = EventTable.from_columns(cols, heap)
     strs = list(heap)
     expect = []
     for i in range(n):
-        e = {"evt.num": i + 1, "evt.type": strs[evt_type[i]], "fd.num": int(fdnum[i]),
-             "proc.aname": [strs[x] for x in anc[offsets[i]:offsets[i + 1]]]}  # fmt: skip
+        e = {
+            "evt.num": i + 1,
+            "evt.type": strs[evt_type[i]],
+            "fd.num": int(fdnum[i]),
+            "proc.aname": [strs[x] for x in anc[offsets[i] : offsets[i + 1]]],
+        }
         if name_present[i]:
             e["proc.name"] = strs[name_ids[i]]
         expect.append(e)
@@ -221,8 +255,14 @@ def test_from_columns_validates_the_contract():
     bad_id = Column("proc.name", "str", "str", np.array([0, 5], dtype=np.int32), np.ones(2, bool))
     with pytest.raises(ValueError, match="heap"):
         EventTable.from_columns([num, typ, bad_id], heap)
-    bad_offs = Column("proc.aname", "str", "str", np.array([0], dtype=np.int32),
-                      np.ones(2, bool), np.array([0, 2, 1], dtype=np.int64))  # fmt: skip
+    bad_offs = Column(
+        "proc.aname",
+        "str",
+        "str",
+        np.array([0], dtype=np.int32),
+        np.ones(2, bool),
+        np.array([0, 2, 1], dtype=np.int64),
+    )
     with pytest.raises(ValueError, match="offsets"):
         EventTable.from_columns([num, typ, bad_offs], heap)
 

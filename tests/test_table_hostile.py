@@ -57,8 +57,12 @@ def _column(members: dict[str, bytes], key: str) -> int:
     return [c["key"] for c in header["columns"]].index(key)
 
 
-def _write(tmp_path: Path, members: dict[str, bytes], name: str = "bad.npz",
-           compression: int = zipfile.ZIP_STORED) -> Path:  # fmt: skip
+def _write(
+    tmp_path: Path,
+    members: dict[str, bytes],
+    name: str = "bad.npz",
+    compression: int = zipfile.ZIP_STORED,
+) -> Path:
     path = tmp_path / name
     with zipfile.ZipFile(path, "w", compression=compression) as zf:
         for member, data in members.items():
@@ -93,8 +97,11 @@ def test_big_endian_values_are_refused(tmp_path, good):
     assert f"member c{idx}_values" in _load_error(_write(tmp_path, good)).message
 
 
-@pytest.mark.parametrize("arr", [np.uint8(1), np.zeros((1, 1), np.uint8),
-                                 np.zeros(0, np.uint8)], ids=["0-d", "2-d", "empty"])
+@pytest.mark.parametrize(
+    "arr",
+    [np.uint8(1), np.zeros((1, 1), np.uint8), np.zeros(0, np.uint8)],
+    ids=["0-d", "2-d", "empty"],
+)
 def test_present_of_the_wrong_shape_is_refused(tmp_path, good, arr):
     idx = _column(good, "fd.num")
     good[f"c{idx}_present.npy"] = _npy(np.asarray(arr))
@@ -105,19 +112,24 @@ def test_present_of_the_wrong_shape_is_refused(tmp_path, good, arr):
 def test_a_header_claiming_a_trillion_rows_allocates_nothing(tmp_path, good):
     idx = _column(good, "fd.num")
     good[f"c{idx}_values.npy"] = _raw_npy(
-        "{'descr': '<i8', 'fortran_order': False, 'shape': (1000000000000,), }".ljust(117)
-        + "\n", b"\0" * 24)
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (1000000000000,), }".ljust(117) + "\n",
+        b"\0" * 24,
+    )
     err = _load_error(_write(tmp_path, good))
     assert f"member c{idx}_values" in err.message and "1,000,000,000,000" in err.message
 
 
-@pytest.mark.parametrize("header", [
-    "{'descr': '<i8', 'fortran_order': False, 'shape': (3,",          # tokenize error
-    "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), 'x': __import__('os')}",
-    "not a dict at all",
-    "{'descr': '<i8'}",
-    "{'descr': 'nonsense', 'fortran_order': False, 'shape': (3,), }",
-], ids=["unterminated", "call", "text", "keys", "descr"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (3,",  # tokenize error
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), 'x': __import__('os')}",
+        "not a dict at all",
+        "{'descr': '<i8'}",
+        "{'descr': 'nonsense', 'fortran_order': False, 'shape': (3,), }",
+    ],
+    ids=["unterminated", "call", "text", "keys", "descr"],
+)
 def test_a_garbled_npy_header_is_refused(tmp_path, good, header):
     idx = _column(good, "fd.num")
     good[f"c{idx}_values.npy"] = _raw_npy(header.ljust(117) + "\n", b"\0" * 24)
@@ -130,17 +142,18 @@ def test_bad_magic_and_unknown_npy_versions_are_refused(tmp_path, good):
     good[f"c{idx}_values.npy"] = b"PK not npy at all"
     assert f"c{idx}_values" in _load_error(_write(tmp_path, good, "a.npz")).message
     good[f"c{idx}_values.npy"] = _raw_npy(
-        "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", b"\0" * 24,
-        version=b"\x09\x00")
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", b"\0" * 24, version=b"\x09\x00"
+    )
     assert f"c{idx}_values" in _load_error(_write(tmp_path, good, "b.npz")).message
 
 
 def test_a_pickle_member_is_never_unpickled(tmp_path, good):
     marker = tmp_path / "pwned"
-    payload = (b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    payload = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
     idx = _column(good, "proc.name")
     good[f"c{idx}_values.npy"] = _raw_npy(
-        "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }".ljust(117) + "\n", payload)
+        "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }".ljust(117) + "\n", payload
+    )
     err = _load_error(_write(tmp_path, good))
     assert f"member c{idx}_values" in err.message and "object" in err.message
     good["strings_data.npy"] = payload  # a raw pickle where a .npy should be
@@ -154,7 +167,7 @@ def test_unsupported_zip_version_and_compression_are_refused(tmp_path, good):
     # Every central directory entry: "version needed to extract" (offset 6) = 9.9.
     pos = data.find(b"PK\x01\x02")
     while pos != -1:
-        data[pos + 6:pos + 8] = struct.pack("<H", 99)
+        data[pos + 6 : pos + 8] = struct.pack("<H", 99)
         pos = data.find(b"PK\x01\x02", pos + 4)
     path.write_bytes(bytes(data))
     _load_error(path)
@@ -199,30 +212,49 @@ def test_relations_between_members_are_checked(tmp_path, good):
         assert f"member {member.strip()}" in err.message, err.message
 
 
-@pytest.mark.parametrize("header", [
-    b"not json", b"\xff\xfe", b"[" * 100_000, b'{"format": "ruleopt-eventtable", "version": 1, '
-    b'"n": 1e400}', json.dumps({"format": "ruleopt-eventtable", "version": 1, "n": -5,
-                               "columns": []}).encode(),
-    json.dumps({"format": "ruleopt-eventtable", "version": 1, "n": 3,
-                "columns": [{"key": "evt.num", "type": "uint", "kind": "str",
-                             "multi": False}]}).encode(),
-    json.dumps({"format": "ruleopt-eventtable", "version": 1, "n": 3, "columns": [
-        {"key": "evt.num", "type": "uint", "kind": "num", "multi": False}],
-        "meta": {"absent_fields": 5}}).encode(),
-], ids=["text", "utf8", "deep", "inf", "negative-n", "kind", "meta"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[" * 100_000,
+        b'{"format": "ruleopt-eventtable", "version": 1, "n": 1e400}',
+        json.dumps({"format": "ruleopt-eventtable", "version": 1, "n": -5, "columns": []}).encode(),
+        json.dumps(
+            {
+                "format": "ruleopt-eventtable",
+                "version": 1,
+                "n": 3,
+                "columns": [{"key": "evt.num", "type": "uint", "kind": "str", "multi": False}],
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "format": "ruleopt-eventtable",
+                "version": 1,
+                "n": 3,
+                "columns": [{"key": "evt.num", "type": "uint", "kind": "num", "multi": False}],
+                "meta": {"absent_fields": 5},
+            }
+        ).encode(),
+    ],
+    ids=["text", "utf8", "deep", "inf", "negative-n", "kind", "meta"],
+)
 def test_a_hostile_header_member_is_refused(tmp_path, good, header):
     good["header.npy"] = _npy(np.frombuffer(header, np.uint8))
     err = _load_error(_write(tmp_path, good))
     assert "header" in err.message or "event table" in err.message
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"type": "uint", "kind": "num"}, "the field is 'str'"),
-    ({"multi": True}, "(multi-valued)"),
-    ({"key": "proc.nosuchfield"}, "not a field this ruleopt knows"),
-])
-def test_columns_must_be_typed_as_the_field_registry_types_them(tmp_path, good, change,
-                                                                message):
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"type": "uint", "kind": "num"}, "the field is 'str'"),
+        ({"multi": True}, "(multi-valued)"),
+        ({"key": "proc.nosuchfield"}, "not a field this ruleopt knows"),
+    ],
+)
+def test_columns_must_be_typed_as_the_field_registry_types_them(tmp_path, good, change, message):
     # Otherwise proc.name stored as numbers would be evaluated, silently and wrongly.
     header = json.loads(np.load(io.BytesIO(good["header.npy"])).tobytes())
     header["columns"][_column(good, "proc.name")].update(change)
@@ -239,9 +271,21 @@ def test_a_hostile_table_through_the_cli_is_one_located_line(tmp_path, good, cap
     assert main(["compare", str(rules), str(path), "--repeat", "1"]) == 1
     err = capsys.readouterr().err
     assert f"{path}: member c{idx}_present" in err and "Traceback" not in err
-    proc = subprocess.run([sys.executable, "-m", "ruleopt", "profile", str(rules), str(path),
-                           "-o", str(tmp_path / "out")], capture_output=True, text=True,
-                          cwd=REPO)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruleopt",
+            "profile",
+            str(rules),
+            str(path),
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"member c{idx}_present" in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -252,16 +296,21 @@ def test_a_hostile_table_through_the_cli_is_one_located_line(tmp_path, good, cap
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_EDITS = st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1,
-                  max_size=4)
+_EDITS = st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=4)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(member=st.integers(0, 50), edits=_EDITS, cut=st.none() | st.integers(0, 1 << 12),
-       deflate=st.booleans())
-def test_any_damaged_member_loads_or_is_one_ruleopt_error(tmp_path, good, member, edits,
-                                                         cut, deflate):
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    member=st.integers(0, 50),
+    edits=_EDITS,
+    cut=st.none() | st.integers(0, 1 << 12),
+    deflate=st.booleans(),
+)
+def test_any_damaged_member_loads_or_is_one_ruleopt_error(
+    tmp_path, good, member, edits, cut, deflate
+):
     names = sorted(good)
     name = names[member % len(names)]
     data = bytearray(good[name])
@@ -269,8 +318,12 @@ def test_any_damaged_member_loads_or_is_one_ruleopt_error(tmp_path, good, member
         data[pos % len(data)] = byte
     if cut is not None:
         data = data[:cut]
-    path = _write(tmp_path, {**good, name: bytes(data)}, "fuzz.npz",
-                  zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED)
+    path = _write(
+        tmp_path,
+        {**good, name: bytes(data)},
+        "fuzz.npz",
+        zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED,
+    )
     try:
         table = EventTable.load(path)
     except RuleoptError as err:

@@ -33,17 +33,20 @@ def _eval(cond: str, event: dict) -> bool:
 
 def _rules_file(tmp_path: Path, condition: str, output: str = "%proc.name %fd.name") -> Path:
     path = tmp_path / "rules.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         - rule: r
           desc: d
           condition: {condition}
           output: "{output}"
           priority: WARNING
-        """))
+        """)
+    )
     return path
 
 
 # ------------------------------------------------------------- text is bytes
+
 
 def test_text_helpers_are_total_and_canonical() -> None:
     for s in ["", "a", "é", "\udcc3\udca9", "\ud800", "x\x00y", "\udcff"]:
@@ -66,9 +69,26 @@ def test_b64_to_invalid_utf8_then_glob_is_false_not_a_crash() -> None:
     assert _eval(r'b64(proc.name) regex "\\C"', ev) is True
 
 
-@pytest.mark.parametrize("op", ["=", "!=", "<", "<=", ">", ">=", "contains", "icontains",
-                                "startswith", "endswith", "glob", "iglob", "regex",
-                                "in", "pmatch"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "=",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "contains",
+        "icontains",
+        "startswith",
+        "endswith",
+        "glob",
+        "iglob",
+        "regex",
+        "in",
+        "pmatch",
+    ],
+)
 @pytest.mark.parametrize("value", ["", "\x00", "a\x00b", "\udcff", "\udcc3", "é", "/\udcfe/x"])
 @pytest.mark.parametrize("const", ["", "a", "é", "\udcff", "*"])
 def test_every_string_operator_is_total(op: str, value: str, const: str) -> None:
@@ -109,8 +129,10 @@ def test_substring_of_escaped_bytes_agrees_with_the_core_bytes() -> None:
     info = reference.operand_info(parse_condition("proc.name exists").lhs)[1]
     rhs = values.prepare_rhs(info, "contains", "\udcc3")
     assert values.compare("contains", info, "é", rhs) is True
-    assert values.compare("startswith", info, "é",
-                          values.prepare_rhs(info, "startswith", "\udcc3")) is True
+    assert (
+        values.compare("startswith", info, "é", values.prepare_rhs(info, "startswith", "\udcc3"))
+        is True
+    )
 
 
 def test_numbers_at_type_bounds() -> None:
@@ -125,8 +147,10 @@ def test_double_fields_compare_as_c_doubles(tmp_path: Path) -> None:
     # EventTables keep doubles as text; every operator used to raise TypeError on them.
     recs = [{"evt.type": "open", "thread.cpu": v} for v in (2.0, float("nan"), float("inf"))]
     table = EventTable.from_records(recs, ["evt.type", "thread.cpu"])
-    got = [[_eval(c, table.event(i)) for i in range(table.n)]
-           for c in ("thread.cpu > 1.5", "thread.cpu != 2", "thread.cpu in (2, 3)")]
+    got = [
+        [_eval(c, table.event(i)) for i in range(table.n)]
+        for c in ("thread.cpu > 1.5", "thread.cpu != 2", "thread.cpu in (2, 3)")
+    ]
     assert got == [[True, False, True], [False, True, True], [True, False, False]]
 
 
@@ -137,8 +161,10 @@ def test_ipv6_event_against_an_ipv4_order_is_no_match() -> None:
 
 
 def test_the_heap_is_canonical_so_npz_reads_back(tmp_path: Path) -> None:
-    recs = [{"evt.type": "open", "proc.name": "é"},
-            {"evt.type": "open", "proc.name": "\udcc3\udca9"}]
+    recs = [
+        {"evt.type": "open", "proc.name": "é"},
+        {"evt.type": "open", "proc.name": "\udcc3\udca9"},
+    ]
     table = EventTable.from_records(recs, ["evt.type", "proc.name"])
     assert table.event(0)["proc.name"] == table.event(1)["proc.name"] == "é"
     path = tmp_path / "t.npz"
@@ -148,9 +174,11 @@ def test_the_heap_is_canonical_so_npz_reads_back(tmp_path: Path) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=8), st.sampled_from(["=", "<", "contains", "startswith",
-                                                "endswith", "glob", "regex", "icontains"]),
-       st.binary(max_size=3))
+@given(
+    st.binary(max_size=8),
+    st.sampled_from(["=", "<", "contains", "startswith", "endswith", "glob", "regex", "icontains"]),
+    st.binary(max_size=3),
+)
 def test_str_operators_equal_their_byte_definitions(value: bytes, op: str, const: bytes) -> None:
     info = reference.operand_info(parse_condition("proc.name exists").lhs)[1]
     c = from_bytes(const)
@@ -160,28 +188,37 @@ def test_str_operators_equal_their_byte_definitions(value: bytes, op: str, const
         assert op == "regex"  # not UTF-8: RE2 refuses the pattern
         return
     got = values.compare(op, info, from_bytes(value), rhs)
-    want = {"=": value == const, "<": value < const, "contains": const in value,
-            "startswith": value.startswith(const), "endswith": value.endswith(const),
-            "icontains": const.lower() in value.lower()}.get(op, got)
+    want = {
+        "=": value == const,
+        "<": value < const,
+        "contains": const in value,
+        "startswith": value.startswith(const),
+        "endswith": value.endswith(const),
+        "icontains": const.lower() in value.lower(),
+    }.get(op, got)
     assert got == want
 
 
 # ------------------------------------------------- compile-time refusals, located
 
-@pytest.mark.parametrize("cond, word", [
-    ("len(proc.pid) = 1", "len"),
-    ("len(len(proc.name)) = 1", "len"),
-    ("tolower(len(proc.name)) = 1", "tolower"),
-    ("b64(user.uid) = 1", "b64"),
-    ("toupper(fd.sip) = 1", "toupper"),
-    ("len(fd.sip) = 1", "len"),
-    ("basename(evt.rawarg.res) = x", "basename"),
-    ('fd.name regex "a{1001}"', "a{1001}"),
-    (r'fd.name regex "(a)\\1"', "(a)"),
-    ("fd.sip < ::1", "<"),
-    ("proc.name = val(proc.pid)", "proc.name"),
-    ("len(proc.name) = val(proc.name)", "len"),
-])
+
+@pytest.mark.parametrize(
+    "cond, word",
+    [
+        ("len(proc.pid) = 1", "len"),
+        ("len(len(proc.name)) = 1", "len"),
+        ("tolower(len(proc.name)) = 1", "tolower"),
+        ("b64(user.uid) = 1", "b64"),
+        ("toupper(fd.sip) = 1", "toupper"),
+        ("len(fd.sip) = 1", "len"),
+        ("basename(evt.rawarg.res) = x", "basename"),
+        ('fd.name regex "a{1001}"', "a{1001}"),
+        (r'fd.name regex "(a)\\1"', "(a)"),
+        ("fd.sip < ::1", "<"),
+        ("proc.name = val(proc.pid)", "proc.name"),
+        ("len(proc.name) = val(proc.name)", "len"),
+    ],
+)
 def test_refused_at_check_with_a_location(tmp_path: Path, cond: str, word: str) -> None:
     path = _rules_file(tmp_path, f"evt.type = open and {cond}")
     with pytest.raises(RuleoptError) as exc:
@@ -189,7 +226,7 @@ def test_refused_at_check_with_a_location(tmp_path: Path, cond: str, word: str) 
     err = exc.value
     assert err.file == str(path) and err.line == 3 and err.column is not None
     line = path.read_text().splitlines()[2]
-    assert line[err.column - 1:].startswith(word.split("(")[0][:1]) or word in line
+    assert line[err.column - 1 :].startswith(word.split("(")[0][:1]) or word in line
 
 
 def test_an_address_field_holding_no_address_is_no_match() -> None:
@@ -205,8 +242,11 @@ def test_re2_semantics() -> None:
 
 
 def test_verify_calls_what_libsinsp_2022_lacks_unsupported(tmp_path: Path) -> None:
-    for cond, what in [('fd.name regex "a.*"', "regex"), ("tolower(proc.name) = a", "tolower"),
-                       ('fd.name iglob "A*"', "iglob")]:
+    for cond, what in [
+        ('fd.name regex "a.*"', "regex"),
+        ("tolower(proc.name) = a", "tolower"),
+        ('fd.name iglob "A*"', "iglob"),
+    ]:
         rs = load_rules([_rules_file(tmp_path, f"evt.type = open and {cond}")])
         reason = unsupported_reason(rs.enabled_rules()[0])
         assert reason and what in reason, cond
@@ -214,12 +254,16 @@ def test_verify_calls_what_libsinsp_2022_lacks_unsupported(tmp_path: Path) -> No
 
 # ------------------------------------------------------------------ the CLI
 
+
 def test_compare_on_undecodable_values_has_no_traceback(tmp_path: Path, capsys) -> None:
     rules = _rules_file(tmp_path, 'evt.type = open and b64(proc.name) glob "a*"')
     events = tmp_path / "e.jsonl"
-    events.write_text(json.dumps({"evt.type": "open", "proc.name": "qw=="}) + "\n"
-                      + json.dumps({"evt.type": "open", "proc.name": "\udcff",
-                                    "fd.name": "\udcc3\udca9"}) + "\n")
+    events.write_text(
+        json.dumps({"evt.type": "open", "proc.name": "qw=="})
+        + "\n"
+        + json.dumps({"evt.type": "open", "proc.name": "\udcff", "fd.name": "\udcc3\udca9"})
+        + "\n"
+    )
     code = main(["compare", str(rules), str(events), "--repeat", "1", "--json"])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["equivalent"] is True
@@ -229,8 +273,9 @@ def test_both_output_paths_render_surrogate_text_identically(tmp_path: Path) -> 
     rules = load_rules([_rules_file(tmp_path, "evt.type = open")]).enabled_rules()
     metas = rule_metas(rules)
     event = {"proc.name": "\udcff", "fd.name": "a\udcc3"}
-    lines = {out(metas).alert(rules[0].id, 1, 0, event.get).line
-             for out in (LuaOutput, CachedOutput)}
+    lines = {
+        out(metas).alert(rules[0].id, 1, 0, event.get).line for out in (LuaOutput, CachedOutput)
+    }
     assert len(lines) == 1
     assert "\udcff a\udcc3" in lines.pop()
 
@@ -239,7 +284,8 @@ def test_verify_reports_regex_and_transformers_unsupported(tmp_path: Path, capsy
     from conftest import TRACES
 
     path = tmp_path / "rules.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         - rule: re
           desc: d
           condition: evt.type = open and fd.name regex "a{99999999999}"
@@ -255,7 +301,8 @@ def test_verify_reports_regex_and_transformers_unsupported(tmp_path: Path, capsy
           condition: evt.type in (open, openat) and fd.name glob "/etc/*"
           output: o
           priority: WARNING
-        """))
+        """)
+    )
     code = main(["verify", str(path), "--trace", str(TRACES / "cat_write.scap"), "--json"])
     doc = json.loads(capsys.readouterr().out)
     status = {r["rule"]: (r["status"], r["reason"] or "") for r in doc["rules"]}

@@ -16,8 +16,10 @@ RULESET_FILES = {
     "0.26.2": [RULESETS / "falco_rules-falco-0.26.2.yaml"],
     "main": [RULESETS / "falco_rules-main.yaml"],
     "1.0.0": [RULESETS / "falco_rules-1.0.0.yaml"],
-    "main+incubating": [RULESETS / "falco_rules-main.yaml",
-                        RULESETS / "falco-incubating_rules-main.yaml"],
+    "main+incubating": [
+        RULESETS / "falco_rules-main.yaml",
+        RULESETS / "falco-incubating_rules-main.yaml",
+    ],
     "probe": [PROBE],
     "seed": [REPO / "rulesets" / "seed_rules.yaml"],
 }
@@ -26,11 +28,13 @@ RULESET_FILES = {
 @pytest.mark.parametrize("name", sorted(RULESET_FILES))
 def test_index_equals_libsinsp_evttypes(name):
     """Our event-type sets equal what libsinsp 2022's compiled filters report."""
-    rules = [r for r in load_rules(RULESET_FILES[name]).enabled_rules()
-             if not unsupported_reason(r)]
+    rules = [
+        r for r in load_rules(RULESET_FILES[name]).enabled_rules() if not unsupported_reason(r)
+    ]
     probe = (10**6, "catch-all", "evt.num >= 0")
-    doc = sinsp.run_harness(TRACES / "syscall.scap",
-                            [probe] + [(r.id, r.name, print_expr(r.condition)) for r in rules])
+    doc = sinsp.run_harness(
+        TRACES / "syscall.scap", [probe] + [(r.id, r.name, print_expr(r.condition)) for r in rules]
+    )
     universe = set(doc["rules"][0]["evttypes"])
     assert len(universe) > 100
     checked = 0
@@ -80,13 +84,22 @@ def test_verify_cli_json(capsys):
 
 
 def test_verify_reports_unsupported_fields(capsys):
-    main(["verify", str(RULESETS / "falco_rules-main.yaml"),
-          "--trace", str(TRACES / "syscall.scap"), "--json"])
+    main(
+        [
+            "verify",
+            str(RULESETS / "falco_rules-main.yaml"),
+            "--trace",
+            str(TRACES / "syscall.scap"),
+            "--json",
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     unsupported = [r for r in doc["rules"] if r["status"] == "unsupported"]
     assert unsupported
-    assert any("proc.pexe" in (r["reason"] or "") or "fd.nameraw" in (r["reason"] or "")
-               for r in unsupported)
+    assert any(
+        "proc.pexe" in (r["reason"] or "") or "fd.nameraw" in (r["reason"] or "")
+        for r in unsupported
+    )
 
 
 def test_verify_unreadable_capture_is_a_clear_error(capsys):

@@ -66,19 +66,17 @@ def count(lo: int, hi: int, what: str, why: str = "") -> Callable[[str], int]:
         try:
             value = _number(text)
         except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(str(exc).replace("not a number", "not an integer")
-                                             ) from None
+            raise argparse.ArgumentTypeError(
+                str(exc).replace("not a number", "not an integer")
+            ) from None
         if isinstance(value, float):
             if math.isinf(value) or not value.is_integer():
-                raise argparse.ArgumentTypeError(f"must be a whole number of {what}, "
-                                                 f"got {text}")
+                raise argparse.ArgumentTypeError(f"must be a whole number of {what}, got {text}")
             value = int(value)
         if value < lo and lo == 1:
-            raise argparse.ArgumentTypeError(f"must be a positive number of {what}, "
-                                             f"got {value:,}")
+            raise argparse.ArgumentTypeError(f"must be a positive number of {what}, got {value:,}")
         if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(
-                f"must be {lo:,} to {hi:,} {what}{why}, got {value:,}")
+            raise argparse.ArgumentTypeError(f"must be {lo:,} to {hi:,} {what}{why}, got {value:,}")
         return value
 
     parse.__name__ = what  # argparse names the type in some messages
@@ -91,8 +89,7 @@ def real(lo: float, hi: float, what: str, why: str = "") -> Callable[[str], floa
     def parse(text: str) -> float:
         value = float(_number(text))
         if math.isinf(value) or not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be {lo:g} to {hi:g} {what}{why}, "
-                                             f"got {text}")
+            raise argparse.ArgumentTypeError(f"must be {lo:g} to {hi:g} {what}{why}, got {text}")
         return value
 
     parse.__name__ = what
@@ -114,8 +111,11 @@ def table_bytes(n_events: int, n_columns: int) -> int:
 def check_work(passes: int, what: str, hint: str) -> None:
     """Refuse a run of more than ``WORK_LIMIT`` event passes (it would not finish)."""
     if passes > WORK_LIMIT:
-        raise RuleoptError(f"{what} is {passes:,} event evaluations; the limit is "
-                           f"{WORK_LIMIT:,} (over ten minutes of one core)", hint=hint)
+        raise RuleoptError(
+            f"{what} is {passes:,} event evaluations; the limit is "
+            f"{WORK_LIMIT:,} (over ten minutes of one core)",
+            hint=hint,
+        )
 
 
 def check_rate(rate_: float, n_events: int, buffer_: int) -> None:
@@ -125,9 +125,13 @@ def check_rate(rate_: float, n_events: int, buffer_: int) -> None:
         raise RuleoptError(
             f"at {rate_:g} events/s, replaying {n_events:,} events takes "
             f"{n_events / rate_:,.0f} simulated seconds, beyond the replay clock's range",
-            hint=f"use --rate of at least {n_events * 1e10 / 2.0**62:.3g}")
-    check_memory(8 * buffer_, f"a ring of {buffer_:,} slots",
-                 "use a smaller --buffer (Falco's ring holds 8,192 events by default)")
+            hint=f"use --rate of at least {n_events * 1e10 / 2.0**62:.3g}",
+        )
+    check_memory(
+        8 * buffer_,
+        f"a ring of {buffer_:,} slots",
+        "use a smaller --buffer (Falco's ring holds 8,192 events by default)",
+    )
 
 
 # The smallest scap event: its header alone (timestamp, thread id, length, type, params).

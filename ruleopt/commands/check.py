@@ -16,23 +16,23 @@ NAME = "check"
 HELP = "load Falco rules files, report errors, warnings and rules per event type"
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "files", nargs="*", metavar="FILE",
+        "files",
+        nargs="*",
+        metavar="FILE",
         help="rules files, loaded in order (default: the bundled seed_rules.yaml)",
     )
     parser.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print one JSON object (counts, rules per event type, warnings, errors)",
     )
 
 
 def summary(ruleset: RuleSet) -> dict:
     """The JSON-able facts ``check`` reports about a loaded ruleset."""
-    per_type = {
-        name: [r.name for r in rules] for name, rules in ruleset.by_evttype().items()
-    }
+    per_type = {name: [r.name for r in rules] for name, rules in ruleset.by_evttype().items()}
     return {
         "rules": len(ruleset.rules),
         "enabled_rules": len(ruleset.enabled_rules()),
@@ -89,16 +89,17 @@ def _print_summary(ruleset: RuleSet, files: list[str]) -> None:
     )
     others = {s: r for s, r in data["rules_per_source"].items() if s != SYSCALL_SOURCE}
     for src, names in others.items():
-        console.print(f"source {src}: {len(names)} enabled rule(s), not in the syscall "
-                      "event-type index")
+        console.print(
+            f"source {src}: {len(names)} enabled rule(s), not in the syscall event-type index"
+        )
     table = Table(title="Enabled syscall rules per event type")
     table.add_column("event type")
     table.add_column("rules", justify="right")
     table.add_column("rule names", overflow="fold")
-    for name, rules in sorted(data["rules_per_evttype"].items(),
-                              key=lambda kv: (-len(kv[1]), kv[0])):
-        label = {OTHER_TYPES: "(any other)",
-                 GENERIC_TYPES: "(generic syscalls)"}.get(name, name)
+    for name, rules in sorted(
+        data["rules_per_evttype"].items(), key=lambda kv: (-len(kv[1]), kv[0])
+    ):
+        label = {OTHER_TYPES: "(any other)", GENERIC_TYPES: "(generic syscalls)"}.get(name, name)
         table.add_row(label, str(len(rules)), ", ".join(rules))
     console.print(table)
     if data["all_evttype_rules"]:

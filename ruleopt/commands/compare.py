@@ -49,8 +49,10 @@ from ruleopt.events.workload_scap import write_capture
 from ruleopt.rules.model import Rule
 
 NAME = "compare"
-HELP = ("run matching strategies side by side: speed, rules checked, output cost, equivalence; "
-        "with --against, two rulesets on the same events")
+HELP = (
+    "run matching strategies side by side: speed, rules checked, output cost, equivalence; "
+    "with --against, two rulesets on the same events"
+)
 BASELINE = "baseline"
 ENGINES = CR.ENGINES
 _engines = CR.engines_of
@@ -58,47 +60,68 @@ _engines = CR.engines_of
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "inputs", nargs="*", metavar="RULES... [EVENTS]",
+        "inputs",
+        nargs="*",
+        metavar="RULES... [EVENTS]",
         help="rules files (.yaml/.yml, default: the bundled ruleset) and at most one event "
-             "file (.npz, .scap, .jsonl; default: the bundled generated workload)",
-    )  # fmt: skip
+        "file (.npz, .scap, .jsonl; default: the bundled generated workload)",
+    )
     parser.add_argument(
-        "--strategies", default=",".join(S.DEFAULT_STRATEGIES), metavar="A,B,...",
-        help=f"strategies to run (baseline is always run first); known: "
-             f"{', '.join(S.STRATEGIES)}",
-    )  # fmt: skip
-    parser.add_argument("--repeat", type=bounds.repeat, default=3, metavar="N",
-                        help="measured passes per strategy (default 3)")
+        "--strategies",
+        default=",".join(S.DEFAULT_STRATEGIES),
+        metavar="A,B,...",
+        help=f"strategies to run (baseline is always run first); known: {', '.join(S.STRATEGIES)}",
+    )
     parser.add_argument(
-        "--engine", choices=ENGINES, default=None,
+        "--repeat",
+        type=bounds.repeat,
+        default=3,
+        metavar="N",
+        help="measured passes per strategy (default 3)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
         help="libsinsp (the real engine: ruleopt-sinsp on a capture), replica (the compiled "
-             "core on the table) or both, side by side (default: both when libsinsp is "
-             "available, else replica)",
-    )  # fmt: skip
+        "core on the table) or both, side by side (default: both when libsinsp is "
+        "available, else replica)",
+    )
     parser.add_argument(
-        "--mode", choices=real.MODES, default="first",
+        "--mode",
+        choices=real.MODES,
+        default="first",
         help="first: seed-era Falco, the rule loop stops at the first match (default); "
-             "all: Falco 0.36+'s rule_matching: all, every matching rule alerts",
-    )  # fmt: skip
+        "all: Falco 0.36+'s rule_matching: all, every matching rule alerts",
+    )
     parser.add_argument(
-        "--against", nargs="*", default=None, metavar="RULES_B",
+        "--against",
+        nargs="*",
+        default=None,
+        metavar="RULES_B",
         help="compare the rules files given first (A) with these (B) on the same events, "
-             "on both engines: cycles per event (stock Falco composition) of A and B, per "
-             "rule checks, cycles per check and matches, and the alerts rule by rule (which "
-             "rules appear, vanish or differ, with the first differing evt.num); an events "
-             "file may come before or after; exit status 0 when no rule's alerts differ, "
-             "1 otherwise",
-    )  # fmt: skip
+        "on both engines: cycles per event (stock Falco composition) of A and B, per "
+        "rule checks, cycles per check and matches, and the alerts rule by rule (which "
+        "rules appear, vanish or differ, with the first differing evt.num); an events "
+        "file may come before or after; exit status 0 when no rule's alerts differ, "
+        "1 otherwise",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("-o", "--output", metavar="DIR",
-                        help="write bar plots (compare_cycles.svg, compare_output.svg) here")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write bar plots (compare_cycles.svg, compare_output.svg) here",
+    )
 
 
 def strategy_names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise RuleoptError("--strategies names no strategy",
-                           hint=f"e.g. --strategies finer,best; known: {', '.join(S.STRATEGIES)}")
+        raise RuleoptError(
+            "--strategies names no strategy",
+            hint=f"e.g. --strategies finer,best; known: {', '.join(S.STRATEGIES)}",
+        )
     for n in names:
         S.get_strategy(n)
     return [BASELINE] + [n for n in dict.fromkeys(names) if n != BASELINE]
@@ -108,8 +131,14 @@ def _progress(enabled: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    console=Console(stderr=True), transient=True, disable=not enabled)  # fmt: skip
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not enabled,
+    )
 
 
 def default_engine() -> str:
@@ -117,9 +146,18 @@ def default_engine() -> str:
     return "both" if real.available() else "replica"
 
 
-def compare(rule_files: list[str], events: str | None, names: list[str], repeat: int,
-            progress: bool = True, *, engine: str = "replica", mode: str = "first",
-            workdir: str | None = None, engine_chosen: bool = True) -> dict:  # fmt: skip
+def compare(
+    rule_files: list[str],
+    events: str | None,
+    names: list[str],
+    repeat: int,
+    progress: bool = True,
+    *,
+    engine: str = "replica",
+    mode: str = "first",
+    workdir: str | None = None,
+    engine_chosen: bool = True,
+) -> dict:
     """Measure ``names`` (baseline first) on ``engine``; returns the report (``--json``).
 
     The libsinsp engine reads a capture: a table input (``.npz``, the default workload)
@@ -136,8 +174,11 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
     files = rule_files or [str(DEFAULT_RULES)]
     ruleset = load_rules(files)
     rules = S.syscall_rules(ruleset.enabled_rules())
-    skipped = [{"rule": r.name, "reason": f"source '{r.source}' cannot run on syscall events"}
-               for r in ruleset.enabled_rules() if r.source != "syscall"]  # fmt: skip
+    skipped = [
+        {"rule": r.name, "reason": f"source '{r.source}' cannot run on syscall events"}
+        for r in ruleset.enabled_rules()
+        if r.source != "syscall"
+    ]
     capture_note = None
     with tempfile.TemporaryDirectory(prefix="ruleopt-compare-", dir=workdir) as tmp:
         if "libsinsp" in engines:
@@ -151,14 +192,17 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
                         "libsinsp 2022 can judge none of these rules"
                         + (f" ({first['rule']}: {first['reason']})" if first else ""),
                         file=files[0] if len(files) == 1 else None,
-                        hint="--engine replica measures them on the replica alone")
+                        hint="--engine replica measures them on the replica alone",
+                    )
                 rules = judged
                 skipped += not_real
             else:
                 # Not asked for by name: the default falls back to the replica, and says so.
                 engines = ("replica",)
-                capture_note = ("libsinsp 2022 can judge none of these rules: the replica "
-                                "alone ran (--engine libsinsp makes that an error)")  # fmt: skip
+                capture_note = (
+                    "libsinsp 2022 can judge none of these rules: the replica "
+                    "alone ran (--engine libsinsp makes that an error)"
+                )
         if "libsinsp" in engines and (events is None or Path(events).suffix.lower() != ".scap"):
             table = load_events(events, ruleset)
             capture = str(Path(tmp) / "events.scap")
@@ -178,33 +222,39 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
         runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if "replica" in engines:
             passes = repeat + 2  # the build, the warm-up and the repeats
-            bounds.check_work(len(names) * passes * table.n,
-                              f"{len(names)} strategies x {passes} passes x {table.n:,} events",
-                              "use a smaller --repeat, fewer --strategies or fewer events")
+            bounds.check_work(
+                len(names) * passes * table.n,
+                f"{len(names)} strategies x {passes} passes x {table.n:,} events",
+                "use a smaller --repeat, fewer --strategies or fewer events",
+            )
             results = _measure_replica(rules, table, names, repeat, mode, progress)
             for res in results:
-                runs[f"replica/{res.name}"] = (res.match_rows,
-                                               np.asarray([m[1] for m in res.matches]))
+                runs[f"replica/{res.name}"] = (
+                    res.match_rows,
+                    np.asarray([m[1] for m in res.matches]),
+                )
         real_run = None
-        not_real = [{"strategy": n, "reason": why} for n in names
-                    if (why := real.real_support(S.get_strategy(n)))]  # fmt: skip
+        not_real = [
+            {"strategy": n, "reason": why}
+            for n in names
+            if (why := real.real_support(S.get_strategy(n)))
+        ]
         if "libsinsp" in engines:
-            on_real = [S.get_strategy(n) for n in names
-                       if not real.real_support(S.get_strategy(n))]  # fmt: skip
+            on_real = [S.get_strategy(n) for n in names if not real.real_support(S.get_strategy(n))]
             real_run = real.run_engine(capture, rules, on_real, mode=mode, repeat=repeat)
             row_of = _rows_by_evt_num(table)
             for res in real_run.results:
                 got_rows = np.asarray([row_of.get(a[0], -1) for a in res.alerts], dtype=np.int64)
-                runs[f"libsinsp/{res.name}"] = (got_rows,
-                                                np.asarray([a[1] for a in res.alerts]))
+                runs[f"libsinsp/{res.name}"] = (got_rows, np.asarray([a[1] for a in res.alerts]))
         base_rows = next(iter(runs.values()))[0]
         ref = reference_check(runs, base_rows, rules, table, mode)
     if results:
         rows += report_rows(results, ref)
     if real_run is not None:
         base = real_run.results[0]
-        rows += [CR.real_row(r, base, ref["strategies"][f"libsinsp/{r.name}"])
-                 for r in real_run.results]  # fmt: skip
+        rows += [
+            CR.real_row(r, base, ref["strategies"][f"libsinsp/{r.name}"]) for r in real_run.results
+        ]
     doc = {
         "rules": files,
         "events": events or "default workload",
@@ -226,17 +276,21 @@ def compare(rule_files: list[str], events: str | None, names: list[str], repeat:
         doc["libsinsp_runtime_errors"] = real_run.runtime_errors
     if results and real_run is not None:
         doc["cross_engine"] = cross_engine(results, real_run, rules)
-    doc["noisy"] = [f"{r['engine']}/{r['strategy']}" for r in rows
-                    if CR.noisy(r["cycles_per_event"]["median"], r["cycles_per_event"]["spread"])
-                    or CR.noisy(r["output_cycles_per_alert"]["median"],
-                                r["output_cycles_per_alert"]["spread"])]  # fmt: skip
+    doc["noisy"] = [
+        f"{r['engine']}/{r['strategy']}"
+        for r in rows
+        if CR.noisy(r["cycles_per_event"]["median"], r["cycles_per_event"]["spread"])
+        or CR.noisy(r["output_cycles_per_alert"]["median"], r["output_cycles_per_alert"]["spread"])
+    ]
     doc["equivalent"] = all(r["equivalent"] for r in rows) and all(
-        c["same_alerts"] for c in doc.get("cross_engine", {}).get("strategies", []))
+        c["same_alerts"] for c in doc.get("cross_engine", {}).get("strategies", [])
+    )
     return doc
 
 
-def _measure_replica(rules: list[Rule], table: EventTable, names: list[str], repeat: int,
-                     mode: str, progress: bool) -> list[S.StrategyResult]:  # fmt: skip
+def _measure_replica(
+    rules: list[Rule], table: EventTable, names: list[str], repeat: int, mode: str, progress: bool
+) -> list[S.StrategyResult]:
     compiled, kept = S.compile_for(rules, table)
     first = mode == "first"
     with _progress(progress) as bar:
@@ -264,15 +318,23 @@ def _rows_by_evt_num(table: EventTable) -> dict[int, int]:
     return {int(num): row for row, num in enumerate(np.asarray(table.evt_num).tolist())}
 
 
-def reference_check(runs: dict[str, tuple[np.ndarray, np.ndarray]], base_rows: np.ndarray,
-                    rules: list[Rule], table: EventTable, mode: str = "first") -> dict:  # fmt: skip
+def reference_check(
+    runs: dict[str, tuple[np.ndarray, np.ndarray]],
+    base_rows: np.ndarray,
+    rules: list[Rule],
+    table: EventTable,
+    mode: str = "first",
+) -> dict:
     """Each run's alerts (table rows, rule ids) against the reference evaluator's on a
     sample: first-match alerts, or with ``mode`` "all" every matching rule."""
     compiled_order = rules  # load order is index order in both engines
-    sample = oracle.reference_sample(table.n, base_rows,
-                                     row_cost=oracle.row_costs(rules, table),
-                                     limit=oracle.REFERENCE_ROWS,
-                                     budget=oracle.REFERENCE_BUDGET)  # fmt: skip
+    sample = oracle.reference_sample(
+        table.n,
+        base_rows,
+        row_cost=oracle.row_costs(rules, table),
+        limit=oracle.REFERENCE_ROWS,
+        budget=oracle.REFERENCE_BUDGET,
+    )
     evt_num = np.asarray(table.evt_num)
     per: dict[str, dict] = {}
     if mode == "first":
@@ -283,9 +345,11 @@ def reference_check(runs: dict[str, tuple[np.ndarray, np.ndarray]], base_rows: n
             first = None
             if bad:
                 m = bad[0]
-                first = {"evt_num": int(evt_num[m.row]),
-                         "reference_rule_id": None if m.reference < 0 else m.reference,
-                         "strategy_rule_id": None if m.strategy < 0 else m.strategy}
+                first = {
+                    "evt_num": int(evt_num[m.row]),
+                    "reference_rule_id": None if m.reference < 0 else m.reference,
+                    "strategy_rule_id": None if m.strategy < 0 else m.strategy,
+                }
             per[name] = {"mismatches": len(bad), "first_mismatch": first}
     else:
         want_all = reference_all_matches(compiled_order, table, sample.rows)
@@ -300,14 +364,18 @@ def reference_check(runs: dict[str, tuple[np.ndarray, np.ndarray]], base_rows: n
             first = None
             if bad:
                 r = bad[0]
-                first = {"evt_num": int(evt_num[r]), "reference_rule_ids": want_all.get(r, []),
-                         "strategy_rule_ids": sorted(got.get(r, []))}
+                first = {
+                    "evt_num": int(evt_num[r]),
+                    "reference_rule_ids": want_all.get(r, []),
+                    "strategy_rule_ids": sorted(got.get(r, [])),
+                }
             per[name] = {"mismatches": len(bad), "first_mismatch": first}
     return {**sample.to_dict(), "reference_alerts": n_ref, "strategies": per}
 
 
-def reference_all_matches(rules: list[Rule], table: EventTable,
-                          rows: np.ndarray) -> dict[int, list[int]]:  # fmt: skip
+def reference_all_matches(
+    rules: list[Rule], table: EventTable, rows: np.ndarray
+) -> dict[int, list[int]]:
     """Per row of ``rows`` with a match: every rule (sorted ids) the reference evaluator
     matches among those Falco's index gives the event (``rule_matching: all``)."""
     from ruleopt.engine.index import evttype_buckets
@@ -341,33 +409,41 @@ def report_rows(results: list[S.StrategyResult], ref: dict) -> list[dict]:
         out = 0.0 if np.isnan(res.out_median) else res.out_median
         per_event = res.cpe_median + out * len(res.alerts) / max(res.n_events, 1)
         capacity = res.tsc_hz / per_event if per_event > 0 else float("inf")
-        rows.append({
-            "engine": "replica",
-            "strategy": res.name,
-            "index": res.strategy.index,
-            "matcher": res.strategy.matcher,
-            "output": res.strategy.output,
-            "events_per_second": res.events_per_second,
-            "capacity_events_per_second": capacity,
-            "cycles_per_event": {"median": res.cpe_median, "spread": res.cpe_spread,
-                                 "repeats": res.cycles_per_event.tolist()},
-            "rules_checked_per_event": res.rules_checked_per_event,
-            "alerts": len(res.alerts),
-            "output_cycles_per_alert": {
-                "median": None if np.isnan(res.out_median) else res.out_median,
-                "spread": None if np.isnan(res.out_spread) else res.out_spread,
-            },
-            "speedup": {"median": float(np.median(ratio)),
-                        "spread": float((ratio.max() - ratio.min()) / 2)},
-            "equivalent": diff is None and vs_ref["mismatches"] == 0,
-            "equal_to_baseline": diff is None,
-            "equal_to_reference": vs_ref["mismatches"] == 0,
-            "reference_mismatches": vs_ref["mismatches"],
-            "first_reference_mismatch": vs_ref["first_mismatch"],
-            "first_difference": None if diff is None else {
-                "baseline": _alert_doc(diff[0]), "strategy": _alert_doc(diff[1])},
-            "stats": res.stats,
-        })  # fmt: skip
+        rows.append(
+            {
+                "engine": "replica",
+                "strategy": res.name,
+                "index": res.strategy.index,
+                "matcher": res.strategy.matcher,
+                "output": res.strategy.output,
+                "events_per_second": res.events_per_second,
+                "capacity_events_per_second": capacity,
+                "cycles_per_event": {
+                    "median": res.cpe_median,
+                    "spread": res.cpe_spread,
+                    "repeats": res.cycles_per_event.tolist(),
+                },
+                "rules_checked_per_event": res.rules_checked_per_event,
+                "alerts": len(res.alerts),
+                "output_cycles_per_alert": {
+                    "median": None if np.isnan(res.out_median) else res.out_median,
+                    "spread": None if np.isnan(res.out_spread) else res.out_spread,
+                },
+                "speedup": {
+                    "median": float(np.median(ratio)),
+                    "spread": float((ratio.max() - ratio.min()) / 2),
+                },
+                "equivalent": diff is None and vs_ref["mismatches"] == 0,
+                "equal_to_baseline": diff is None,
+                "equal_to_reference": vs_ref["mismatches"] == 0,
+                "reference_mismatches": vs_ref["mismatches"],
+                "first_reference_mismatch": vs_ref["first_mismatch"],
+                "first_difference": None
+                if diff is None
+                else {"baseline": _alert_doc(diff[0]), "strategy": _alert_doc(diff[1])},
+                "stats": res.stats,
+            }
+        )
     return rows
 
 
@@ -385,17 +461,24 @@ def cross_engine(results: list[S.StrategyResult], run: real.RealRun, rules: list
         diff = CR.first_difference(a, b)
         r_out = rep.out_median
         l_out = CR.median_or_none(res.output_cycles_per_alert)
-        out.append({
-            "strategy": res.name,
-            "cycles_per_event_ratio": float(np.median(res.cycles_per_event)) / rep.cpe_median
-            if rep.cpe_median > 0 else None,
-            "output_cycles_per_alert_ratio": l_out / r_out
-            if l_out is not None and not np.isnan(r_out) and r_out > 0 else None,
-            "same_alerts": diff is None,
-            "first_difference": None if diff is None else {
-                "replica": None if diff[0] is None else list(diff[0]),
-                "libsinsp": None if diff[1] is None else list(diff[1])},
-        })  # fmt: skip
+        out.append(
+            {
+                "strategy": res.name,
+                "cycles_per_event_ratio": float(np.median(res.cycles_per_event)) / rep.cpe_median
+                if rep.cpe_median > 0
+                else None,
+                "output_cycles_per_alert_ratio": l_out / r_out
+                if l_out is not None and not np.isnan(r_out) and r_out > 0
+                else None,
+                "same_alerts": diff is None,
+                "first_difference": None
+                if diff is None
+                else {
+                    "replica": None if diff[0] is None else list(diff[0]),
+                    "libsinsp": None if diff[1] is None else list(diff[1]),
+                },
+            }
+        )
     base = run.results[0]
     lines = CR.line_differences(rules, ours[BASELINE].alert_keys(), base.alerts)
     return {"strategies": out, "lines": lines}
@@ -412,29 +495,40 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 def _table(doc: dict, engine: str, rows: list[dict]):
     from rich.table import Table
 
-    what = {"replica": "replica (compiled core on the table)",
-            "libsinsp": "libsinsp 2022 (real engine on the capture)"}[engine]  # fmt: skip
+    what = {
+        "replica": "replica (compiled core on the table)",
+        "libsinsp": "libsinsp 2022 (real engine on the capture)",
+    }[engine]
     mode = "first match" if doc["mode"] == "first" else "rule_matching: all"
-    t = Table(title=f"compare on {what}: {doc['n_events']:,} events ({doc['events']}), "
-                    f"{mode}, {doc['repeats']} repeats after a warm-up, median ± half-range")
-    for col, justify in (("strategy", "left"), ("events/s", "right"),
-                         ("capacity ev/s", "right"),
-                         ("cycles/event", "right"), ("rules checked/event", "right"),
-                         ("alerts", "right"), ("output cycles/alert", "right"),
-                         ("speedup", "right"), ("equivalent", "left")):  # fmt: skip
+    t = Table(
+        title=f"compare on {what}: {doc['n_events']:,} events ({doc['events']}), "
+        f"{mode}, {doc['repeats']} repeats after a warm-up, median ± half-range"
+    )
+    for col, justify in (
+        ("strategy", "left"),
+        ("events/s", "right"),
+        ("capacity ev/s", "right"),
+        ("cycles/event", "right"),
+        ("rules checked/event", "right"),
+        ("alerts", "right"),
+        ("output cycles/alert", "right"),
+        ("speedup", "right"),
+        ("equivalent", "left"),
+    ):
         t.add_column(col, justify=justify)
     for r in rows:
         c, o, s = r["cycles_per_event"], r["output_cycles_per_alert"], r["speedup"]
         t.add_row(
-            r["strategy"], _fmt(r["events_per_second"], 0),
+            r["strategy"],
+            _fmt(r["events_per_second"], 0),
             _fmt(r["capacity_events_per_second"], 0),
             f"{_fmt(c['median'])} ± {_fmt(c['spread'])}",
-            _fmt(r["rules_checked_per_event"], 2), str(r["alerts"]),
-            f"{_fmt(o['median'], 0)} ± {_fmt(o['spread'], 0)}" if o["median"] is not None
-            else "-",
+            _fmt(r["rules_checked_per_event"], 2),
+            str(r["alerts"]),
+            f"{_fmt(o['median'], 0)} ± {_fmt(o['spread'], 0)}" if o["median"] is not None else "-",
             f"{s['median']:.2f}x ± {s['spread']:.2f}",
             "[green]yes[/]" if r["equivalent"] else "[bold red]NO[/]",
-        )  # fmt: skip
+        )
     return t
 
 
@@ -449,50 +543,68 @@ def print_table(doc: dict) -> None:
         rows = [r for r in doc["strategies"] if r["engine"] == engine]
         if rows:
             console.print(_table(doc, engine, rows))
-    console.print("events/s: rule evaluation only (index + checks; libsinsp's next() and "
-                  "output are stages of their own in --json); capacity: the event rate one "
-                  "core sustains with this workload's alerts formatted too (above it, Falco "
-                  "drops events)", highlight=False)  # fmt: skip
+    console.print(
+        "events/s: rule evaluation only (index + checks; libsinsp's next() and "
+        "output are stages of their own in --json); capacity: the event rate one "
+        "core sustains with this workload's alerts formatted too (above it, Falco "
+        "drops events)",
+        highlight=False,
+    )
     if doc.get("capture"):
         console.print(f"note: {doc['capture']}", highlight=False)
     for n in doc.get("not_on_libsinsp") or []:
-        console.print(f"note: {n['strategy']} is not on libsinsp: {n['reason']}",
-                      highlight=False)  # fmt: skip
+        console.print(f"note: {n['strategy']} is not on libsinsp: {n['reason']}", highlight=False)
     cross = doc.get("cross_engine")
     if cross:
         _print_cross(console, cross)
     if doc.get("noisy"):
-        console.print(f"[bold yellow]warning[/]: noisy measurement (spread over "
-                      f"{CR.NOISE_SHARE:.0%} of the median) for {', '.join(doc['noisy'])}: "
-                      "the machine is busy; use more --repeat or a quiet machine "
-                      f"(load average {doc['machine']['load_average']})", highlight=False)
+        console.print(
+            f"[bold yellow]warning[/]: noisy measurement (spread over "
+            f"{CR.NOISE_SHARE:.0%} of the median) for {', '.join(doc['noisy'])}: "
+            "the machine is busy; use more --repeat or a quiet machine "
+            f"(load average {doc['machine']['load_average']})",
+            highlight=False,
+        )
     skipped = doc.get("skipped_rules") or []
     if skipped:
-        console.print(f"note: {len(skipped)} enabled rule(s) skipped (they cannot run on "
-                      f"{'syscall events' if doc['engines'] == ['replica'] else 'libsinsp 2022'}"
-                      f"), first: {skipped[0]['rule']}: {skipped[0]['reason']}",
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"note: {len(skipped)} enabled rule(s) skipped (they cannot run on "
+            f"{'syscall events' if doc['engines'] == ['replica'] else 'libsinsp 2022'}"
+            f"), first: {skipped[0]['rule']}: {skipped[0]['reason']}",
+            highlight=False,
+        )
     rc = doc["reference_check"]
-    console.print(f"equivalent: on each engine, alerts equal to {doc['baseline']}'s on all "
-                  f"{doc['n_events']:,} events, and alerts equal to the reference "
-                  f"evaluator's on {rc['description']} ({rc['reference_alerts']:,} reference "
-                  "alerts)", highlight=False)  # fmt: skip
+    console.print(
+        f"equivalent: on each engine, alerts equal to {doc['baseline']}'s on all "
+        f"{doc['n_events']:,} events, and alerts equal to the reference "
+        f"evaluator's on {rc['description']} ({rc['reference_alerts']:,} reference "
+        "alerts)",
+        highlight=False,
+    )
     for r in doc["strategies"]:
         m = r["first_reference_mismatch"]
         if m is not None:
-            console.print(f"[bold red]{r['engine']}/{r['strategy']} differs from the reference "
-                          f"evaluator[/] on {r['reference_mismatches']:,} checked events; first "
-                          f"at evt.num {m['evt_num']}: {_mismatch_text(m, r['strategy'])}",
-                          highlight=False)  # fmt: skip
+            console.print(
+                f"[bold red]{r['engine']}/{r['strategy']} differs from the reference "
+                f"evaluator[/] on {r['reference_mismatches']:,} checked events; first "
+                f"at evt.num {m['evt_num']}: {_mismatch_text(m, r['strategy'])}",
+                highlight=False,
+            )
     for r in doc["strategies"]:
         d = r["first_difference"]
         if d is not None:
-            console.print(f"[bold red]{r['strategy']} differs from {doc['baseline']}[/] on "
-                          f"{r['engine']}; first differing alert:", highlight=False)  # fmt: skip
+            console.print(
+                f"[bold red]{r['strategy']} differs from {doc['baseline']}[/] on "
+                f"{r['engine']}; first differing alert:",
+                highlight=False,
+            )
             for side in ("baseline", "strategy"):
                 a = d[side]
-                text = "(none)" if a is None else \
-                    f"evt.num {a['evt_num']} rule {a['rule_id']}: {a['line']}"
+                text = (
+                    "(none)"
+                    if a is None
+                    else f"evt.num {a['evt_num']} rule {a['rule_id']}: {a['line']}"
+                )
                 console.print(f"  {side}: {text}", markup=False, highlight=False)
 
 
@@ -509,31 +621,46 @@ def _print_cross(console, cross: dict) -> None:
     from rich.table import Table
 
     t = Table(title="libsinsp / replica, per strategy (same events, same rules)")
-    for col in ("strategy", "cycles/event ratio", "output cycles/alert ratio",
-                "same alerts (evt.num, rule)"):  # fmt: skip
+    for col in (
+        "strategy",
+        "cycles/event ratio",
+        "output cycles/alert ratio",
+        "same alerts (evt.num, rule)",
+    ):
         t.add_column(col)
     for c in cross["strategies"]:
-        t.add_row(c["strategy"], _fmt(c["cycles_per_event_ratio"], 2) + "x",
-                  "-" if c["output_cycles_per_alert_ratio"] is None
-                  else _fmt(c["output_cycles_per_alert_ratio"], 2) + "x",
-                  "[green]yes[/]" if c["same_alerts"] else "[bold red]NO[/]")  # fmt: skip
+        t.add_row(
+            c["strategy"],
+            _fmt(c["cycles_per_event_ratio"], 2) + "x",
+            "-"
+            if c["output_cycles_per_alert_ratio"] is None
+            else _fmt(c["output_cycles_per_alert_ratio"], 2) + "x",
+            "[green]yes[/]" if c["same_alerts"] else "[bold red]NO[/]",
+        )
     console.print(t)
     for c in cross["strategies"]:
         if c["first_difference"] is not None:
             d = c["first_difference"]
-            console.print(f"[bold red]{c['strategy']}: the engines' alerts differ[/]; first: "
-                          f"replica {d['replica']}, libsinsp {d['libsinsp']} "
-                          "([evt.num, rule id])", highlight=False)  # fmt: skip
+            console.print(
+                f"[bold red]{c['strategy']}: the engines' alerts differ[/]; first: "
+                f"replica {d['replica']}, libsinsp {d['libsinsp']} "
+                "([evt.num, rule id])",
+                highlight=False,
+            )
     li = cross["lines"]
     fields = ", ".join(f"{f['field']} ({f['alerts']:,})" for f in li["fields"][:8])
-    console.print(f"alert lines: {li['equal']:,} of {li['compared']:,} equal byte for byte "
-                  "across engines" + (f"; fields rendered differently (alerts): {fields}"
-                                      if fields else ""), highlight=False)  # fmt: skip
+    console.print(
+        f"alert lines: {li['equal']:,} of {li['compared']:,} equal byte for byte "
+        "across engines" + (f"; fields rendered differently (alerts): {fields}" if fields else ""),
+        highlight=False,
+    )
     if li["fields"]:
-        console.print("  (the replica renders from the table: fields rules do not read are "
-                      "not in it and print <NA>, its time is the event number; %container.info "
-                      "is Falco's placeholder for %container.name (id=%container.id))",
-                      highlight=False)  # fmt: skip
+        console.print(
+            "  (the replica renders from the table: fields rules do not read are "
+            "not in it and print <NA>, its time is the event number; %container.info "
+            "is Falco's placeholder for %container.name (id=%container.id))",
+            highlight=False,
+        )
 
 
 def write_plots(doc: dict, outdir: Path) -> list[Path]:
@@ -554,19 +681,28 @@ def _render_plots(doc: dict, outdir: Path) -> list[Path]:
         return r["strategy"] if len(doc["engines"]) == 1 else f"{r['engine']}/{r['strategy']}"
 
     names = [label(r) for r in rows]
-    paths = [bar_compare(
-        names, [r["cycles_per_event"]["median"] for r in rows],
-        [r["cycles_per_event"]["spread"] for r in rows],
-        f"Cycles per event by strategy ({doc['n_events']:,} events)",
-        outdir / "compare_cycles.svg", ylabel="cycles per event")]  # fmt: skip
+    paths = [
+        bar_compare(
+            names,
+            [r["cycles_per_event"]["median"] for r in rows],
+            [r["cycles_per_event"]["spread"] for r in rows],
+            f"Cycles per event by strategy ({doc['n_events']:,} events)",
+            outdir / "compare_cycles.svg",
+            ylabel="cycles per event",
+        )
+    ]
     with_out = [r for r in rows if r["output_cycles_per_alert"]["median"] is not None]
     if with_out:
-        paths.append(bar_compare(
-            [label(r) for r in with_out],
-            [r["output_cycles_per_alert"]["median"] for r in with_out],
-            [r["output_cycles_per_alert"]["spread"] for r in with_out],
-            "Output cycles per alert by strategy", outdir / "compare_output.svg",
-            ylabel="cycles per alert"))  # fmt: skip
+        paths.append(
+            bar_compare(
+                [label(r) for r in with_out],
+                [r["output_cycles_per_alert"]["median"] for r in with_out],
+                [r["output_cycles_per_alert"]["spread"] for r in with_out],
+                "Output cycles per alert by strategy",
+                outdir / "compare_output.svg",
+                ylabel="cycles per alert",
+            )
+        )
     return paths
 
 
@@ -581,9 +717,16 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, directory=True)
     engine = args.engine or default_engine()
-    doc = compare(rule_files, events, names, args.repeat, progress=sys.stderr.isatty(),
-                  engine=engine, mode=args.mode,
-                  engine_chosen=args.engine is not None)  # fmt: skip
+    doc = compare(
+        rule_files,
+        events,
+        names,
+        args.repeat,
+        progress=sys.stderr.isatty(),
+        engine=engine,
+        mode=args.mode,
+        engine_chosen=args.engine is not None,
+    )
     if args.output:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]
     if args.json:
@@ -607,11 +750,19 @@ def _run_against(args: argparse.Namespace) -> int:
     check_rules_files(rules_b)
     check_events_file(events)
     if args.output:
-        raise RuleoptError("-o/--output writes strategy plots: it does not apply to --against",
-                           file=args.output,
-                           hint="drop -o, or use --json to keep the report")  # fmt: skip
-    doc = CA.compare_against(rules_a, rules_b, events, args.repeat,
-                             engine=args.engine or default_engine(), mode=args.mode)  # fmt: skip
+        raise RuleoptError(
+            "-o/--output writes strategy plots: it does not apply to --against",
+            file=args.output,
+            hint="drop -o, or use --json to keep the report",
+        )
+    doc = CA.compare_against(
+        rules_a,
+        rules_b,
+        events,
+        args.repeat,
+        engine=args.engine or default_engine(),
+        mode=args.mode,
+    )
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
         sys.stdout.write("\n")

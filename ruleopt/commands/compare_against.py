@@ -72,8 +72,9 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> dict[str, float] | None:
     return {"median": float(np.median(r)), "spread": CR.spread_of(r)}
 
 
-def replica_costs(sides: list[list[Rule]], table: EventTable, repeat: int,
-                  mode: str) -> list[np.ndarray]:  # fmt: skip
+def replica_costs(
+    sides: list[list[Rule]], table: EventTable, repeat: int, mode: str
+) -> list[np.ndarray]:
     """Cycles per event (core, stock composition) of each ruleset in ``sides``: one
     unrecorded warm-up round, then ``repeat`` rounds, each measuring every side once, so
     machine noise hits them alike."""
@@ -91,16 +92,18 @@ def replica_costs(sides: list[list[Rule]], table: EventTable, repeat: int,
     return [np.asarray(v) for v in out]
 
 
-def libsinsp_costs(sides: list[list[Rule]], capture: str, repeat: int,
-                   mode: str) -> list[np.ndarray]:  # fmt: skip
+def libsinsp_costs(
+    sides: list[list[Rule]], capture: str, repeat: int, mode: str
+) -> list[np.ndarray]:
     """The same on libsinsp 2022 (``ruleopt-sinsp engine``): one run per side and round,
     alternating sides, the first round of each side after its own warm-up pass."""
     base = [S.get_strategy(BASELINE)]
     out: list[list[float]] = [[] for _ in sides]
     for r in range(repeat):
         for k, rules in enumerate(sides):
-            run = real.run_engine(capture, rules, base, mode=mode, repeat=1,
-                                  warmup=1 if r == 0 else 0)  # fmt: skip
+            run = real.run_engine(
+                capture, rules, base, mode=mode, repeat=1, warmup=1 if r == 0 else 0
+            )
             out[k] += [float(c) for c in run.results[0].cycles_per_event]
     return [np.asarray(v) for v in out]
 
@@ -155,8 +158,9 @@ def _libsinsp_per_rule(rules: list[Rule], capture: str) -> dict[str, dict]:
     """Per rule name: checks, mean cycles per check, matches (the harness, 1 pass)."""
     if not rules:
         return {}
-    doc = sinsp.run_harness(capture, [(k, r.name, print_expr(r.condition))
-                                      for k, r in enumerate(rules)])  # fmt: skip
+    doc = sinsp.run_harness(
+        capture, [(k, r.name, print_expr(r.condition)) for k, r in enumerate(rules)]
+    )
     out = {}
     for h in doc["rules"]:
         if h.get("status") != "ok":
@@ -176,9 +180,16 @@ def _per_rule_rows(names: list[str], a: dict[str, dict], b: dict[str, dict]) -> 
     return [{"rule": n, "a": a.get(n), "b": b.get(n)} for n in names if n in a or n in b]
 
 
-def compare_against(files_a: list[str], files_b: list[str], events: str | None, repeat: int,
-                    *, engine: str = "both", mode: str = "first",
-                    workdir: str | None = None) -> dict:  # fmt: skip
+def compare_against(
+    files_a: list[str],
+    files_b: list[str],
+    events: str | None,
+    repeat: int,
+    *,
+    engine: str = "both",
+    mode: str = "first",
+    workdir: str | None = None,
+) -> dict:
     """The report of A against B (``--json``); ``doc["alert_differences"]`` counts the rules
     whose alerts differ (appear, vanish or differ)."""
     from ruleopt.events.load import load_events
@@ -190,8 +201,10 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
     engines = CR.engines_of(engine)
     set_a, set_b = load_rules(files_a), load_rules(files_b)
     both = merged(set_a, set_b)  # the table holds every field either reads
-    rules = {"a": S.syscall_rules(set_a.enabled_rules()),
-             "b": S.syscall_rules(set_b.enabled_rules())}  # fmt: skip
+    rules = {
+        "a": S.syscall_rules(set_a.enabled_rules()),
+        "b": S.syscall_rules(set_b.enabled_rules()),
+    }
     skipped: list[dict] = []
     capture_note = None
     with tempfile.TemporaryDirectory(prefix="ruleopt-against-", dir=workdir) as tmp:
@@ -209,9 +222,11 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
 
                 capture = str(Path(tmp) / "events.scap")
                 write_capture(load_events(events, both), capture)
-                capture_note = (f"the libsinsp engine needs a capture: "
-                                f"{events or 'the default workload'} was written as one and "
-                                "both engines read it")  # fmt: skip
+                capture_note = (
+                    f"the libsinsp engine needs a capture: "
+                    f"{events or 'the default workload'} was written as one and "
+                    "both engines read it"
+                )
         table = load_events(capture or events, both)
         for side, rs in rules.items():
             if not rs:
@@ -236,12 +251,15 @@ def compare_against(files_a: list[str], files_b: list[str], events: str | None, 
                 "cycles_per_event": {"a": ca, "b": cb, "ratio_a_over_b": _ratio(cpe[0], cpe[1])},
                 "noisy": [
                     side for side, c in (("A", ca), ("B", cb)) if CR.noisy(c["median"], c["spread"])
-                ],  # fmt: skip
+                ],
                 "per_rule": _per_rule_rows(names, per_rule[0], per_rule[1]),
             }
         diffs = diff_rulesets(_only(set_a, rules["a"]), _only(set_b, rules["b"]), table, capture)
-        rep = ({side: replica_matches(rules[side], table) for side in ("a", "b")}
-               if "replica" in engines else None)  # fmt: skip
+        rep = (
+            {side: replica_matches(rules[side], table) for side in ("a", "b")}
+            if "replica" in engines
+            else None
+        )
     rows = []
     for d in diffs:
         row = d.to_dict()
@@ -281,8 +299,9 @@ def merged(a: RuleSet, b: RuleSet) -> RuleSet:
 
     n = len(a.rules)
     rules = tuple(a.rules) + tuple(dataclasses.replace(r, id=n + k) for k, r in enumerate(b.rules))
-    return dataclasses.replace(a, rules=rules, macros={**b.macros, **a.macros},
-                               lists={**b.lists, **a.lists})  # fmt: skip
+    return dataclasses.replace(
+        a, rules=rules, macros={**b.macros, **a.macros}, lists={**b.lists, **a.lists}
+    )
 
 
 def _only(ruleset: RuleSet, keep: list[Rule]) -> RuleSet:
@@ -309,9 +328,12 @@ def print_report(doc: dict) -> None:
     # Piped output is not cut to 80 columns: the per-rule table needs its figures whole.
     console = Console(width=None if sys.stdout.isatty() else 150)
     a, b = ", ".join(doc["rules_a"]), ", ".join(doc["rules_b"])
-    console.print(f"A: {a}\nB: {b}\n{doc['n_events']:,} events ({doc['events']}), "
-                  f"{doc['repeats']} repeats after a warm-up, stock Falco composition "
-                  f"({doc['strategy']}), median ± half-range", highlight=False)  # fmt: skip
+    console.print(
+        f"A: {a}\nB: {b}\n{doc['n_events']:,} events ({doc['events']}), "
+        f"{doc['repeats']} repeats after a warm-up, stock Falco composition "
+        f"({doc['strategy']}), median ± half-range",
+        highlight=False,
+    )
     if doc["capture"]:
         console.print(doc["capture"], highlight=False)
     t = Table(title="rule evaluation: cycles per event")
@@ -336,15 +358,20 @@ def print_report(doc: dict) -> None:
     for eng, e in doc["engines_cost"].items():
         t = Table(title=f"per rule on {eng}: checks, cycles per check, matches")
         t.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=44)
-        for col in ("checks A", "cyc/check A", "matches A", "checks B", "cyc/check B",
-                    "matches B"):  # fmt: skip
+        for col in ("checks A", "cyc/check A", "matches A", "checks B", "cyc/check B", "matches B"):
             t.add_column(col, justify="right")
         for r in e["per_rule"]:
             cells = []
             for side in (r["a"], r["b"]):
-                cells += (["-", "-", "-"] if side is None else
-                          [f"{side['checks']:,}", _fmt(side["cycles_per_check"]),
-                           f"{side['matches']:,}"])  # fmt: skip
+                cells += (
+                    ["-", "-", "-"]
+                    if side is None
+                    else [
+                        f"{side['checks']:,}",
+                        _fmt(side["cycles_per_check"]),
+                        f"{side['matches']:,}",
+                    ]
+                )
             t.add_row(r["rule"], *cells)
         console.print(t)
     n = doc["alert_differences"]
@@ -358,8 +385,7 @@ def print_report(doc: dict) -> None:
         )
         return
     t = Table(title=f"alert differences: {n} rule(s)")
-    for col in ("rule", "status", "seen by", "first differing evt.num", "matches A",
-                "matches B"):  # fmt: skip
+    for col in ("rule", "status", "seen by", "first differing evt.num", "matches A", "matches B"):
         t.add_column(col)
     for r in doc["differences"]:
         t.add_row(

@@ -32,6 +32,7 @@ def engines_of(engine: str) -> tuple[str, ...]:
         raise RuleoptError(f"unknown engine '{engine}'", hint=f"one of {', '.join(ENGINES)}")
     return ("replica", "libsinsp") if engine == "both" else (engine,)
 
+
 # A measurement whose half-range over repeats is more than this share of its median is
 # flagged: the machine was busy, the figures are not to be trusted at face value.
 NOISE_SHARE = 0.10

@@ -25,17 +25,43 @@ def _share(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-r", "--rules", nargs="+", required=True, metavar="RULES",
-                        help="Falco rules files, loaded in order")  # fmt: skip
-    parser.add_argument("-n", "--events", type=bounds.events, required=True, metavar="N",
-                        help="number of events to generate")  # fmt: skip
-    parser.add_argument("--seed", type=bounds.seed, default=0,
-                        help=f"random seed, 0 to {bounds.MAX_SEED} (default 0)")
-    parser.add_argument("--break-share", type=_share, default=0.01, metavar="F",
-                        help="share of events built to break a rule (default 0.01)")  # fmt: skip
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.npz|FILE.scap",
-                        help="where to write the workload: an event table (.npz) or a "
-                             "libscap capture (.scap); written atomically")  # fmt: skip
+    parser.add_argument(
+        "-r",
+        "--rules",
+        nargs="+",
+        required=True,
+        metavar="RULES",
+        help="Falco rules files, loaded in order",
+    )
+    parser.add_argument(
+        "-n",
+        "--events",
+        type=bounds.events,
+        required=True,
+        metavar="N",
+        help="number of events to generate",
+    )
+    parser.add_argument(
+        "--seed",
+        type=bounds.seed,
+        default=0,
+        help=f"random seed, 0 to {bounds.MAX_SEED} (default 0)",
+    )
+    parser.add_argument(
+        "--break-share",
+        type=_share,
+        default=0.01,
+        metavar="F",
+        help="share of events built to break a rule (default 0.01)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE.npz|FILE.scap",
+        help="where to write the workload: an event table (.npz) or a "
+        "libscap capture (.scap); written atomically",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -53,15 +79,23 @@ def run(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules)
     if suffix == ".scap":
         _check_capture_rules(rules, args.rules)
-    bounds.check_memory(bounds.table_bytes(args.events, len(needed_keys(rules))),
-                        f"generating {args.events:,} events for these rules",
-                        "generate fewer events (-n)")
+    bounds.check_memory(
+        bounds.table_bytes(args.events, len(needed_keys(rules))),
+        f"generating {args.events:,} events for these rules",
+        "generate fewer events (-n)",
+    )
     report = GenerationReport(args.events, args.seed, args.break_share)
     # A capture writes each call's enter or exit half: the table says which, even when
     # no rule reads evt.dir.
-    table = generate(rules, args.events, args.seed, args.break_share,
-                     progress=not args.quiet and sys.stderr.isatty(), report=report,
-                     capture=suffix == ".scap")  # fmt: skip
+    table = generate(
+        rules,
+        args.events,
+        args.seed,
+        args.break_share,
+        progress=not args.quiet and sys.stderr.isatty(),
+        report=report,
+        capture=suffix == ".scap",
+    )
     if suffix == ".scap":
         from ruleopt.events.workload_scap import write_capture
 
@@ -85,8 +119,10 @@ def _check_capture_rules(rules, paths: list[str]) -> None:
     sources = sorted(rules.by_source()) or ["none enabled"]
     raise RuleoptError(
         "these rules have no enabled syscall rule, and a .scap capture carries syscall "
-        f"events only (rule sources: {', '.join(sources)})", file=paths[-1],
-        hint="write the workload as an event table instead: -o WORKLOAD.npz")
+        f"events only (rule sources: {', '.join(sources)})",
+        file=paths[-1],
+        hint="write the workload as an event table instead: -o WORKLOAD.npz",
+    )
 
 
 def _print_unsupported(rules) -> None:
@@ -103,8 +139,10 @@ def _print_unsupported(rules) -> None:
 
 def _print_capture(rep) -> None:
     """What the capture holds and, per field, what libsinsp will not read as generated."""
-    print(f"capture: {rep.events} events, {rep.threads} threads, {rep.bytes:,} bytes "
-          f"({rep.bytes / max(rep.events, 1):.1f} bytes per event)")
+    print(
+        f"capture: {rep.events} events, {rep.threads} threads, {rep.bytes:,} bytes "
+        f"({rep.bytes / max(rep.events, 1):.1f} bytes per event)"
+    )
     if rep.not_produced:
         print("fields not produced in the capture (absent or libsinsp's own value):")
         for key, why in sorted(rep.not_produced.items()):
@@ -121,8 +159,10 @@ def _print_summary(rep, out: Path) -> None:
     print(f"wrote {out}: {rep.events} events, seed {rep.seed}")
     print(f"breaking events: {rep.breaking} ({rep.break_share:.2%} asked)")
     never = rep.never_match
-    print(f"rules with templates: {with_t}, without: {len(without)}"
-          + (f" ({len(never)} of them can never match)" if never else ""))
+    print(
+        f"rules with templates: {with_t}, without: {len(without)}"
+        + (f" ({len(never)} of them can never match)" if never else "")
+    )
     for name, reason in without.items():
         if name not in never:
             print(f"  no template: {name}: {reason}")

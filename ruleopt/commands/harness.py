@@ -37,12 +37,23 @@ STUDY_MATCHED = 34_000
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="RULES", help="rules files, loaded in order")
-    parser.add_argument("--trace", required=True, metavar="CAPTURE.scap",
-                        help="capture to replay through libsinsp")
-    parser.add_argument("--repeat", type=bounds.repeat, default=1, metavar="N",
-                        help="passes over the capture (default 1)")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR",
-                        help="directory for profile.json, stacks.dot, stacks.folded and plots")
+    parser.add_argument(
+        "--trace", required=True, metavar="CAPTURE.scap", help="capture to replay through libsinsp"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=bounds.repeat,
+        default=1,
+        metavar="N",
+        help="passes over the capture (default 1)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="directory for profile.json, stacks.dot, stacks.folded and plots",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -52,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
     check_capture(args.trace)
     check_output(args.output, directory=True)
     most = bounds.capture_events_bound(args.trace)
-    bounds.check_work(most * args.repeat,
-                      f"--repeat {args.repeat:,} over up to {most:,} events (from the "
-                      f"capture's size)", "use a smaller --repeat")
+    bounds.check_work(
+        most * args.repeat,
+        f"--repeat {args.repeat:,} over up to {most:,} events (from the capture's size)",
+        "use a smaller --repeat",
+    )
     ruleset = load_rules(args.files)
     judged, skipped = [], []
     for rule in ruleset.enabled_rules():
@@ -64,16 +77,20 @@ def run(args: argparse.Namespace) -> int:
         else:
             judged.append(rule)
     if not judged:
-        raise RuleoptError("no enabled rule that libsinsp 2022 can judge",
-                           file=args.files[0], hint="check the rules' source and fields")
+        raise RuleoptError(
+            "no enabled rule that libsinsp 2022 can judge",
+            file=args.files[0],
+            hint="check the rules' source and fields",
+        )
     console = Console(stderr=args.json)
-    with console.status(f"libsinsp harness: {len(judged)} rules, {args.trace}, "
-                        f"{args.repeat} pass(es)"):
-        doc = run_harness(args.trace, [(r.id, r.name, print_expr(r.condition)) for r in judged],
-                          args.repeat)
+    with console.status(
+        f"libsinsp harness: {len(judged)} rules, {args.trace}, {args.repeat} pass(es)"
+    ):
+        doc = run_harness(
+            args.trace, [(r.id, r.name, print_expr(r.condition)) for r in judged], args.repeat
+        )
     profile = profile_from_harness(doc)
-    profile.settings.update({"rules_files": [str(f) for f in args.files],
-                             "skipped_rules": skipped})
+    profile.settings.update({"rules_files": [str(f) for f in args.files], "skipped_rules": skipped})
     with console.status(f"writing {args.output}"):
         files = write_profile_dir(profile, args.output, plots=not args.no_plots)
     summary = report(profile, files)
@@ -87,18 +104,30 @@ def run(args: argparse.Namespace) -> int:
 def report(profile: Profile, files: list[Path]) -> dict:
     """The JSON summary: headline figures, the study's for scale, top rules, files."""
     out = profile.summary()
-    out.update({
-        "study": {"cycles_per_check_unmatched": STUDY_UNMATCHED,
-                  "cycles_per_check_matched": STUDY_MATCHED,
-                  "rule": "Write below etc"},
-        "rdtsc_overhead": profile.settings.get("rdtsc_overhead"),
-        "rejected_rules": profile.settings.get("rejected_rules", []),
-        "skipped_rules": profile.settings.get("skipped_rules", []),
-        "top_rules": [{"name": r.name, "checks": r.checks, "matches": r.matches,
-                       "mean_unmatched": r.unmatched.mean, "mean_matched": r.matched.mean,
-                       "total_cycles": r.total_cycles} for r in profile.top_rules(TOP)],
-        "files": [str(f) for f in files],
-    })
+    out.update(
+        {
+            "study": {
+                "cycles_per_check_unmatched": STUDY_UNMATCHED,
+                "cycles_per_check_matched": STUDY_MATCHED,
+                "rule": "Write below etc",
+            },
+            "rdtsc_overhead": profile.settings.get("rdtsc_overhead"),
+            "rejected_rules": profile.settings.get("rejected_rules", []),
+            "skipped_rules": profile.settings.get("skipped_rules", []),
+            "top_rules": [
+                {
+                    "name": r.name,
+                    "checks": r.checks,
+                    "matches": r.matches,
+                    "mean_unmatched": r.unmatched.mean,
+                    "mean_matched": r.matched.mean,
+                    "total_cycles": r.total_cycles,
+                }
+                for r in profile.top_rules(TOP)
+            ],
+            "files": [str(f) for f in files],
+        }
+    )
     return out
 
 
@@ -107,31 +136,43 @@ def _fmt(x: float | None) -> str:
 
 
 def _print(console: Console, profile: Profile, s: dict) -> None:
-    table = Table(title=f"libsinsp 2022: top {len(s['top_rules'])} rules by total cycles "
-                        f"({s['events']} events x {s['repeat']} passes)")
+    table = Table(
+        title=f"libsinsp 2022: top {len(s['top_rules'])} rules by total cycles "
+        f"({s['events']} events x {s['repeat']} passes)"
+    )
     table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=44)
     for col in ("checks", "matches", "mean unmatched", "mean matched", "total cycles"):
         table.add_column(col, justify="right")
     for r in s["top_rules"]:
-        table.add_row(r["name"], str(r["checks"]), str(r["matches"]),
-                      _fmt(r["mean_unmatched"]) if r["checks"] - r["matches"] else "-",
-                      _fmt(r["mean_matched"]) if r["matches"] else "-",
-                      _fmt(r["total_cycles"]))
+        table.add_row(
+            r["name"],
+            str(r["checks"]),
+            str(r["matches"]),
+            _fmt(r["mean_unmatched"]) if r["checks"] - r["matches"] else "-",
+            _fmt(r["mean_matched"]) if r["matches"] else "-",
+            _fmt(r["total_cycles"]),
+        )
     console.print(table)
     per = Table(title="cycles per operation (mean, raw rdtsc)")
     per.add_column("")
     per.add_column("this run", justify="right")
     per.add_column("study (Write below etc)", justify="right")
-    per.add_row("per check, unmatched", _fmt(s["cycles_per_check_unmatched"]),
-                f"~{STUDY_UNMATCHED:,}")
-    per.add_row("per check, matched",
-                _fmt(s["cycles_per_check_matched"]) if s["cycles_per_check_matched"]
-                is not None else "- (no match)",
-                f"~{STUDY_MATCHED:,}")
+    per.add_row(
+        "per check, unmatched", _fmt(s["cycles_per_check_unmatched"]), f"~{STUDY_UNMATCHED:,}"
+    )
+    per.add_row(
+        "per check, matched",
+        _fmt(s["cycles_per_check_matched"])
+        if s["cycles_per_check_matched"] is not None
+        else "- (no match)",
+        f"~{STUDY_MATCHED:,}",
+    )
     per.add_row("per next()", _fmt(s["cycles_per_next"]), "-")
     console.print(per)
-    console.print(f"rules profiled {s['rules']}, rejected by libsinsp {len(s['rejected_rules'])}, "
-                  f"skipped (not judgeable) {len(s['skipped_rules'])}; "
-                  f"rdtsc overhead {s['rdtsc_overhead']} cycles per measurement")
+    console.print(
+        f"rules profiled {s['rules']}, rejected by libsinsp {len(s['rejected_rules'])}, "
+        f"skipped (not judgeable) {len(s['skipped_rules'])}; "
+        f"rdtsc overhead {s['rdtsc_overhead']} cycles per measurement"
+    )
     for f in s["files"]:
         console.print(f"wrote {f}")

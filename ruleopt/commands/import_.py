@@ -17,12 +17,23 @@ HELP = "extract the fields a ruleset reads from a capture (.scap) or JSON Lines 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="CAPTURE_OR_JSONL",
-                        help="a libsinsp capture (.scap) or JSON Lines events (.jsonl)")
-    parser.add_argument("-r", "--rules", metavar="RULES", nargs="+", action="extend",
-                        required=True, help="Falco rules files, in load order")
-    parser.add_argument("-o", "--output", metavar="FILE.npz", required=True,
-                        help="where to write the event table")  # fmt: skip
+    parser.add_argument(
+        "input",
+        metavar="CAPTURE_OR_JSONL",
+        help="a libsinsp capture (.scap) or JSON Lines events (.jsonl)",
+    )
+    parser.add_argument(
+        "-r",
+        "--rules",
+        metavar="RULES",
+        nargs="+",
+        action="extend",
+        required=True,
+        help="Falco rules files, in load order",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE.npz", required=True, help="where to write the event table"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
     check_input(src)
     check_rules_files(args.rules)
     if input_kind(src) == "table":
-        raise RuleoptError("already an event table; nothing to import", file=str(src),
-                           hint="pass it directly to the commands that read events")  # fmt: skip
+        raise RuleoptError(
+            "already an event table; nothing to import",
+            file=str(src),
+            hint="pass it directly to the commands that read events",
+        )
 
     rules = load_rules(args.rules)
     keys = needed_keys(rules)
@@ -56,10 +70,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"  events:  {table.n}")
     print(f"  columns: {len(table.columns)}")
     print(f"  strings: {len(table.strings)}")
-    print(f"  absent fields (unknown to libsinsp 2022): {len(absent)}"
-          + (f"  {', '.join(absent)}" if absent else ""))  # fmt: skip
-    print(f"  fields absent on every event: {len(never)}"
-          + (f"  {', '.join(never)}" if never else ""))  # fmt: skip
+    print(
+        f"  absent fields (unknown to libsinsp 2022): {len(absent)}"
+        + (f"  {', '.join(absent)}" if absent else "")
+    )
+    print(
+        f"  fields absent on every event: {len(never)}" + (f"  {', '.join(never)}" if never else "")
+    )
     return 0
 
 

@@ -14,8 +14,9 @@ from ruleopt.fsutil import check_input_file, check_output_dir, check_output_file
 
 RULES_SUFFIXES = (".yaml", ".yml")
 
-_EVENTS_HINT = ("pass an existing .npz, .scap or .jsonl file, or none for the bundled "
-                "default workload")
+_EVENTS_HINT = (
+    "pass an existing .npz, .scap or .jsonl file, or none for the bundled default workload"
+)
 
 
 def split_inputs(inputs: list[str]) -> tuple[list[str], str | None]:
@@ -29,7 +30,8 @@ def split_inputs(inputs: list[str]) -> tuple[list[str], str | None]:
             + ", ".join(repr(e) for e in events),
             file=repr(events[1]),
             hint="rules files end in .yaml/.yml; give at most one events file "
-                 "(.npz, .scap or .jsonl)")  # fmt: skip
+            "(.npz, .scap or .jsonl)",
+        )
     return rules, (events[0] if events else None)
 
 

@@ -31,8 +31,10 @@ from ruleopt.errors import RuleoptError
 from ruleopt.profile.model import Profile
 
 NAME = "profile"
-HELP = ("profile the replica core: cycles per rule check and per loop stage; events/s; "
-        "with --rate, dropped events")
+HELP = (
+    "profile the replica core: cycles per rule check and per loop stage; events/s; "
+    "with --rate, dropped events"
+)
 
 DEFAULT_OUTPUT = "profile-out"
 DEFAULT_REPEAT = 3
@@ -42,19 +44,40 @@ TOP = 15
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "inputs", nargs="*", metavar="RULES... [EVENTS]",
+        "inputs",
+        nargs="*",
+        metavar="RULES... [EVENTS]",
         help="rules files (.yaml/.yml, loaded in order; default: the bundled seed rules) and "
-             "at most one events file (.npz, .scap or .jsonl; default: the bundled workload)")
-    parser.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="DIR",
-                        help=f"directory for profile.json, stacks.dot, stacks.folded and "
-                             f"plots (default {DEFAULT_OUTPUT}/)")
-    parser.add_argument("--repeat", type=bounds.repeat, default=DEFAULT_REPEAT, metavar="N",
-                        help=f"measured passes per build (default {DEFAULT_REPEAT})")
-    parser.add_argument("--rate", type=bounds.rate, metavar="EV_PER_S",
-                        help="also replay the events at this rate into a ring buffer: "
-                             "reports drops and SCAP_TIMEOUT polls")
-    parser.add_argument("--buffer", type=bounds.buffer, metavar="N",
-                        help=f"ring slots for --rate (default {DEFAULT_BUFFER})")
+        "at most one events file (.npz, .scap or .jsonl; default: the bundled workload)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=DEFAULT_OUTPUT,
+        metavar="DIR",
+        help=f"directory for profile.json, stacks.dot, stacks.folded and "
+        f"plots (default {DEFAULT_OUTPUT}/)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=bounds.repeat,
+        default=DEFAULT_REPEAT,
+        metavar="N",
+        help=f"measured passes per build (default {DEFAULT_REPEAT})",
+    )
+    parser.add_argument(
+        "--rate",
+        type=bounds.rate,
+        metavar="EV_PER_S",
+        help="also replay the events at this rate into a ring buffer: "
+        "reports drops and SCAP_TIMEOUT polls",
+    )
+    parser.add_argument(
+        "--buffer",
+        type=bounds.buffer,
+        metavar="N",
+        help=f"ring slots for --rate (default {DEFAULT_BUFFER})",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
 
@@ -91,25 +114,46 @@ def run(args: argparse.Namespace) -> int:
     with err.status(f"compiling {len(ruleset.enabled_rules())} enabled rules"):
         compiled = compile_rules(ruleset.rules, table)
     if compiled.n_rules == 0:
-        raise RuleoptError("no enabled syscall rule to profile", file=rule_files[0],
-                           hint="check that the rules files enable at least one rule")
+        raise RuleoptError(
+            "no enabled syscall rule to profile",
+            file=rule_files[0],
+            hint="check that the rules files enable at least one rule",
+        )
     per_round = 3 + (args.rate is not None)
     total = per_round * (args.repeat + 1)  # + one warm-up pass per build
-    bounds.check_work(total * table.n, f"--repeat {args.repeat:,} x {per_round} builds x "
-                      f"{table.n:,} events", "use a smaller --repeat or fewer events")
+    bounds.check_work(
+        total * table.n,
+        f"--repeat {args.repeat:,} x {per_round} builds x {table.n:,} events",
+        "use a smaller --repeat or fewer events",
+    )
     if args.rate is not None:
         bounds.check_rate(args.rate, table.n, buffer)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err, transient=True,
-                        disable=not err.is_terminal)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     with progress:
-        task = progress.add_task(f"profiling {compiled.n_rules} rules on {table.n} events",
-                                 total=total)
+        task = progress.add_task(
+            f"profiling {compiled.n_rules} rules on {table.n} events", total=total
+        )
         profile = profile_core(
-            compiled, table, repeat=args.repeat, rate=args.rate, buffer=buffer,
-            rules=ruleset.rules, on_pass=lambda label: progress.advance(task),
-            settings={"rules_files": [str(f) for f in rule_files],
-                      "events": events or "default workload"})
+            compiled,
+            table,
+            repeat=args.repeat,
+            rate=args.rate,
+            buffer=buffer,
+            rules=ruleset.rules,
+            on_pass=lambda label: progress.advance(task),
+            settings={
+                "rules_files": [str(f) for f in rule_files],
+                "events": events or "default workload",
+            },
+        )
     with err.status(f"writing {args.output}"):
         files = write_profile_dir(profile, args.output, plots=not args.no_plots)
     summary = report(profile, files)
@@ -124,20 +168,32 @@ def report(profile: Profile, files: list[Path]) -> dict[str, Any]:
     """The JSON summary: the model's summary, the core's headline, top rules, files."""
     out = profile.summary()
     s = profile.settings
-    out.update({
-        "headline": s.get("headline", {}),
-        "builds": {b: {k: v for k, v in d.items() if k != "cycles_per_pass"}
-                   for b, d in (s.get("builds") or {}).items()},
-        "rate_replay": s.get("rate_replay"),
-        "stages": {name: {key: {"count": h.count, "mean": h.mean}
-                          for key, h in sp.branches.items()}
-                   for name, sp in profile.stages.items()},
-        "top_rules": [{"name": r.name, "checks": r.checks, "matches": r.matches,
-                       "mean_unmatched": r.unmatched.mean if r.unmatched.count else None,
-                       "mean_matched": r.matched.mean if r.matched.count else None,
-                       "total_cycles": r.total_cycles} for r in profile.top_rules(TOP)],
-        "files": [str(f) for f in files],
-    })
+    out.update(
+        {
+            "headline": s.get("headline", {}),
+            "builds": {
+                b: {k: v for k, v in d.items() if k != "cycles_per_pass"}
+                for b, d in (s.get("builds") or {}).items()
+            },
+            "rate_replay": s.get("rate_replay"),
+            "stages": {
+                name: {key: {"count": h.count, "mean": h.mean} for key, h in sp.branches.items()}
+                for name, sp in profile.stages.items()
+            },
+            "top_rules": [
+                {
+                    "name": r.name,
+                    "checks": r.checks,
+                    "matches": r.matches,
+                    "mean_unmatched": r.unmatched.mean if r.unmatched.count else None,
+                    "mean_matched": r.matched.mean if r.matched.count else None,
+                    "total_cycles": r.total_cycles,
+                }
+                for r in profile.top_rules(TOP)
+            ],
+            "files": [str(f) for f in files],
+        }
+    )
     return out
 
 
@@ -146,27 +202,42 @@ def _fmt(x: float | None, digits: int = 0) -> str:
 
 
 def _print(console: Console, s: dict[str, Any]) -> None:
-    table = Table(title=f"{s['engine']}: top {len(s['top_rules'])} rules by total cycles "
-                        f"({s['events']:,} events x {s['repeat']} passes; mean cycles per "
-                        f"check, unmatched and matched)")
+    table = Table(
+        title=f"{s['engine']}: top {len(s['top_rules'])} rules by total cycles "
+        f"({s['events']:,} events x {s['repeat']} passes; mean cycles per "
+        f"check, unmatched and matched)"
+    )
     table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=40)
     for col in ("checks", "matches", "unmatched", "matched", "total cycles"):
         table.add_column(col, justify="right")
     for r in s["top_rules"]:
-        table.add_row(r["name"], f"{r['checks']:,}", f"{r['matches']:,}",
-                      _fmt(r["mean_unmatched"]), _fmt(r["mean_matched"]),
-                      _fmt(r["total_cycles"]))
+        table.add_row(
+            r["name"],
+            f"{r['checks']:,}",
+            f"{r['matches']:,}",
+            _fmt(r["mean_unmatched"]),
+            _fmt(r["mean_matched"]),
+            _fmt(r["total_cycles"]),
+        )
     console.print(table)
 
     stages = Table(title="cycles per stage: mean \\[iterations], stacks-traced build")
     stages.add_column("stage")
-    keys = [k for k in ("SCAP_TIMEOUT", "RULES_UNBROKEN", "RULES_BROKEN")
-            if any(k in b for b in s["stages"].values())]
+    keys = [
+        k
+        for k in ("SCAP_TIMEOUT", "RULES_UNBROKEN", "RULES_BROKEN")
+        if any(k in b for b in s["stages"].values())
+    ]
     for k in keys:
         stages.add_column(k, justify="right")
     for name, branches in s["stages"].items():
-        stages.add_row(name, *[f"{_fmt(branches[k]['mean'])} [{branches[k]['count']:,}]"
-                               if k in branches else "-" for k in keys])
+        stages.add_row(
+            name,
+            *[
+                f"{_fmt(branches[k]['mean'])} [{branches[k]['count']:,}]" if k in branches else "-"
+                for k in keys
+            ],
+        )
     console.print(stages)
 
     h = s["headline"]
@@ -174,26 +245,35 @@ def _print(console: Console, s: dict[str, Any]) -> None:
     head.add_column("")
     head.add_column("", justify="right")
     sp = h.get("events_per_second_spread") or {}
-    head.add_row("events/s (untraced, median)",
-                 f"{_fmt(h.get('events_per_second'))} "
-                 f"(min {_fmt(sp.get('min'))}, max {_fmt(sp.get('max'))})")
+    head.add_row(
+        "events/s (untraced, median)",
+        f"{_fmt(h.get('events_per_second'))} "
+        f"(min {_fmt(sp.get('min'))}, max {_fmt(sp.get('max'))})",
+    )
     head.add_row("cycles per event (untraced)", _fmt(h.get("cycles_per_event"), 1))
     head.add_row("rule checks per event", _fmt(h.get("rule_checks_per_event"), 2))
-    head.add_row("cycles per check, unmatched (rules build)",
-                 _fmt(h.get("cycles_per_check_unmatched"), 1))
-    head.add_row("cycles per check, matched (rules build)",
-                 _fmt(h.get("cycles_per_check_matched"), 1)
-                 if h.get("cycles_per_check_matched") is not None else "- (no match)")
-    head.add_row("cycles per check, untraced bound",
-                 _fmt(h.get("untraced_cycles_per_check_bound"), 1))
+    head.add_row(
+        "cycles per check, unmatched (rules build)", _fmt(h.get("cycles_per_check_unmatched"), 1)
+    )
+    head.add_row(
+        "cycles per check, matched (rules build)",
+        _fmt(h.get("cycles_per_check_matched"), 1)
+        if h.get("cycles_per_check_matched") is not None
+        else "- (no match)",
+    )
+    head.add_row(
+        "cycles per check, untraced bound", _fmt(h.get("untraced_cycles_per_check_bound"), 1)
+    )
     for b, d in s["builds"].items():
         if b != "untraced" and d.get("overhead_vs_untraced") is not None:
             head.add_row(f"{b}-traced build overhead", f"{100 * d['overhead_vs_untraced']:+.1f}%")
     rr = s.get("rate_replay")
     if rr:
         verdict = "DROPS events" if rr["drops"] else "keeps up"
-        head.add_row(f"at {_fmt(rr['rate'])} ev/s, ring {rr['buffer']:,}",
-                     f"{verdict}: {rr['drops']:,} dropped ({100 * rr['drop_share']:.2f}%)")
+        head.add_row(
+            f"at {_fmt(rr['rate'])} ev/s, ring {rr['buffer']:,}",
+            f"{verdict}: {rr['drops']:,} dropped ({100 * rr['drop_share']:.2f}%)",
+        )
         head.add_row("SCAP_TIMEOUT iterations (empty ring)", f"{rr['scap_timeouts']:,}")
     console.print(head)
     for f in s["files"]:

@@ -19,10 +19,19 @@ HELP = "differential check: reference evaluator vs libsinsp's filters on .scap c
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", metavar="RULES",
-                        help="rules files, loaded in order (default: the bundled ruleset)")
-    parser.add_argument("--trace", action="append", required=True, metavar="CAPTURE.scap",
-                        help="capture to check on (repeat the option for several)")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="RULES",
+        help="rules files, loaded in order (default: the bundled ruleset)",
+    )
+    parser.add_argument(
+        "--trace",
+        action="append",
+        required=True,
+        metavar="CAPTURE.scap",
+        help="capture to check on (repeat the option for several)",
+    )
     parser.add_argument("--json", action="store_true", help="print the verdicts as JSON")
 
 
@@ -38,8 +47,13 @@ def run(args: argparse.Namespace) -> int:
         with console.status(f"verifying on {trace}"):
             verdicts = verify_capture(ruleset, trace)
         counts = Counter(v.status for v in verdicts)
-        reports.append({"trace": trace, "rules": [v.to_dict() for v in verdicts],
-                        "counts": {k: counts.get(k, 0) for k in ("same", "differ", "unsupported")}})
+        reports.append(
+            {
+                "trace": trace,
+                "rules": [v.to_dict() for v in verdicts],
+                "counts": {k: counts.get(k, 0) for k in ("same", "differ", "unsupported")},
+            }
+        )
         if not args.json:
             _print(console, trace, verdicts, counts)
     if args.json:
@@ -62,5 +76,7 @@ def _print(console: Console, trace: str, verdicts, counts) -> None:
         lib = "-" if v.status == "unsupported" else str(len(v.libsinsp))
         table.add_row(v.rule, str(len(v.ours)), lib, f"[{style[v.status]}]{v.status}[/]", note)
     console.print(table)
-    console.print(f"same {counts.get('same', 0)}, differ {counts.get('differ', 0)}, "
-                  f"unsupported {counts.get('unsupported', 0)}")
+    console.print(
+        f"same {counts.get('same', 0)}, differ {counts.get('differ', 0)}, "
+        f"unsupported {counts.get('unsupported', 0)}"
+    )

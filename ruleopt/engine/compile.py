@@ -81,8 +81,16 @@ OP_NUM_LE, OP_NUM_GT, OP_NUM_GE = int(Op.OP_NUM_LE), int(Op.OP_NUM_GT), int(Op.O
 OP_NUM_IN, OP_ROW_TRUTH = int(Op.OP_NUM_IN), int(Op.OP_ROW_TRUTH)
 
 
-def node_row(kind: int, op: int = 0, col: int = 0, all: int = 0, a: int = 0, b: int = 0,
-             child: int = 0, nchild: int = 0) -> list[int]:  # fmt: skip
+def node_row(
+    kind: int,
+    op: int = 0,
+    col: int = 0,
+    all: int = 0,
+    a: int = 0,
+    b: int = 0,
+    child: int = 0,
+    nchild: int = 0,
+) -> list[int]:
     """One node as an NF-long row, each member in its struct column (placed by name)."""
     row = [0] * NF
     row[F_KIND], row[F_OP], row[F_COL], row[F_ALL] = kind, op, col, all
@@ -90,10 +98,19 @@ def node_row(kind: int, op: int = 0, col: int = 0, all: int = 0, a: int = 0, b: 
     return row
 
 
-_NUM_NATIVE = {"=": OP_NUM_EQ, "!=": OP_NUM_NE, "<": OP_NUM_LT, "<=": OP_NUM_LE,
-               ">": OP_NUM_GT, ">=": OP_NUM_GE}  # fmt: skip
-_STR_BYTES = {"contains": OP_STR_CONTAINS, "startswith": OP_STR_STARTSWITH,
-              "endswith": OP_STR_ENDSWITH}  # fmt: skip
+_NUM_NATIVE = {
+    "=": OP_NUM_EQ,
+    "!=": OP_NUM_NE,
+    "<": OP_NUM_LT,
+    "<=": OP_NUM_LE,
+    ">": OP_NUM_GT,
+    ">=": OP_NUM_GE,
+}
+_STR_BYTES = {
+    "contains": OP_STR_CONTAINS,
+    "startswith": OP_STR_STARTSWITH,
+    "endswith": OP_STR_ENDSWITH,
+}
 _I64 = (-(1 << 63), (1 << 63) - 1)
 # Above this many heap strings a per-node truth table (one byte per string) costs too
 # much memory; the true ids go into a sorted set instead (same answer, O(log n) lookup).
@@ -208,8 +225,9 @@ class _Builder:
 
     def truth_for_numbers(self, key: str, info: FieldInfo, test) -> tuple[int, int, int]:
         col = self.table.column(key)
-        true_vals = [v for v in self.distinct_values(key).tolist()
-                     if test(python_number(col.type, v))]
+        true_vals = [
+            v for v in self.distinct_values(key).tolist() if test(python_number(col.type, v))
+        ]
         self.stats["truth"] += 1
         return (OP_NUM_IN, *self.add_nums(true_vals))
 
@@ -218,8 +236,9 @@ class _Builder:
         n = self.table.n
         tt = np.fromiter(
             (reference.evaluate(cmp, self.table.event(i)) for i in range(n)),
-            dtype=np.uint8, count=n,
-        )  # fmt: skip
+            dtype=np.uint8,
+            count=n,
+        )
         off = self.row_len
         self.row_chunks.append(tt)
         self.row_len += n

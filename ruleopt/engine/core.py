@@ -64,8 +64,9 @@ def core_module(variant: str) -> ModuleType:
     return _modules[variant]
 
 
-def call_core(variant: str, compiled: CompiledRuleset, table: EventTable,
-              **options: object) -> dict:  # fmt: skip
+def call_core(
+    variant: str, compiled: CompiledRuleset, table: EventTable, **options: object
+) -> dict:
     """The extension's ``run`` (its raw result dict), with its failures as ruleopt's.
 
     Whatever the core refuses or raises is a fault of ruleopt (the arrays come from its
@@ -79,9 +80,7 @@ def call_core(variant: str, compiled: CompiledRuleset, table: EventTable,
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # anything else from the core is our fault too
-        raise InternalError(
-            f"unexpected {type(exc).__name__} in the compiled core: {exc}"
-        ) from exc
+        raise InternalError(f"unexpected {type(exc).__name__} in the compiled core: {exc}") from exc
 
 
 def tsc_hz() -> float:
@@ -195,9 +194,15 @@ def run_core(
             f"the core traces at most {MAX_RULES} rules (rule ids 0..{MAX_RULES - 1})"
         )
     raw = call_core(
-        variant, compiled, table, repeat=repeat, rate=rate, buffer=buffer if rate else 0,
-        empty_wait_s=empty_wait_s, first_match=first_match,
-    )  # fmt: skip
+        variant,
+        compiled,
+        table,
+        repeat=repeat,
+        rate=rate,
+        buffer=buffer if rate else 0,
+        empty_wait_s=empty_wait_s,
+        first_match=first_match,
+    )
     n_ids = int(compiled.rule_ids.max()) + 1 if compiled.n_rules else 0
     checks = np.zeros(n_ids, dtype=np.int64)
     matched = np.zeros(n_ids, dtype=np.int64)

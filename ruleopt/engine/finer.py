@@ -63,15 +63,18 @@ from .compile import (
     OP_STR_STARTSWITH,
     OP_STR_TRUTH,
     CompiledRuleset,
-)  # fmt: skip
+)
 
 # Comparisons whose allowed values are found by testing each distinct value of the
 # column in this table: an ordered numeric test or a string test on bytes. Each still
 # fails on an absent field (values.py), so a rule needing one is filed only under the
 # values that pass it; this is what lets `fd.sport >= 30000` skip events without a port.
 _NUM_TESTS = {
-    OP_NUM_NE: np.not_equal, OP_NUM_LT: np.less, OP_NUM_LE: np.less_equal,
-    OP_NUM_GT: np.greater, OP_NUM_GE: np.greater_equal,
+    OP_NUM_NE: np.not_equal,
+    OP_NUM_LT: np.less,
+    OP_NUM_LE: np.less_equal,
+    OP_NUM_GT: np.greater,
+    OP_NUM_GE: np.greater_equal,
 }
 _BYTE_TESTS = {
     OP_STR_CONTAINS: lambda s, c: c in s,
@@ -124,9 +127,9 @@ def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[
             if op in (OP_STR_EQ, OP_NUM_EQ):
                 allowed = frozenset([a]) if (op == OP_NUM_EQ or a >= 0) else frozenset()
             elif op == OP_STR_IN:
-                allowed = frozenset(compiled.id_pool[a:a + b].tolist())
+                allowed = frozenset(compiled.id_pool[a : a + b].tolist())
             elif op == OP_NUM_IN:
-                allowed = frozenset(compiled.num_pool[a:a + b].tolist())
+                allowed = frozenset(compiled.num_pool[a : a + b].tolist())
             elif op in (OP_STR_TRUTH, OP_STR_NE, *_NUM_TESTS, *_BYTE_TESTS):
                 if col not in distinct:
                     c = table.column(compiled.columns[col])
@@ -139,11 +142,16 @@ def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[
                 elif op in _NUM_TESTS:
                     keep = _NUM_TESTS[op](vals, a)
                 else:
-                    const = compiled.byte_pool[a:a + b].tobytes()
+                    const = compiled.byte_pool[a : a + b].tobytes()
                     heap, test = table.strings, _BYTE_TESTS[op]
                     keep = np.fromiter(
-                        (test(heap.get(int(v)).encode("utf-8", "surrogateescape"), const)
-                         for v in vals), dtype=bool, count=len(vals))
+                        (
+                            test(heap.get(int(v)).encode("utf-8", "surrogateescape"), const)
+                            for v in vals
+                        ),
+                        dtype=bool,
+                        count=len(vals),
+                    )
                 allowed = frozenset(vals[keep].tolist())
             else:
                 continue
@@ -153,9 +161,14 @@ def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[
 
 
 class _Builder:
-    def __init__(self, compiled: CompiledRuleset, table: EventTable,
-                 cons: list[dict[int, frozenset]], rows: np.ndarray,
-                 levels: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        compiled: CompiledRuleset,
+        table: EventTable,
+        cons: list[dict[int, frozenset]],
+        rows: np.ndarray,
+        levels: int,
+    ) -> None:
         self.compiled, self.table, self.cons, self.levels = compiled, table, cons, levels
         self.col: list[int] = []
         self.arg: list[int] = []
@@ -169,8 +182,10 @@ class _Builder:
         """(values, present) of a column over the sample rows."""
         if col not in self.values:
             c = self.table.column(self.compiled.columns[col])
-            self.values[col] = (np.asarray(c.values)[self.rows].astype(np.int64),
-                                np.asarray(c.present)[self.rows])  # fmt: skip
+            self.values[col] = (
+                np.asarray(c.values)[self.rows].astype(np.int64),
+                np.asarray(c.present)[self.rows],
+            )
         return self.values[col]
 
     def new_node(self) -> int:
@@ -184,8 +199,7 @@ class _Builder:
         self.col[node] = -1
         self.arg[node] = self.buckets.setdefault(tuple(rules), len(self.buckets))
 
-    def best_split(self, rules: Sequence[int], sel: np.ndarray,
-                   used: frozenset[int]) -> int | None:  # fmt: skip
+    def best_split(self, rules: Sequence[int], sel: np.ndarray, used: frozenset[int]) -> int | None:
         """The column that minimises rules checked over the sample rows ``sel``."""
         n = int(sel.size)
         if n == 0 or len(rules) < 2:
@@ -207,8 +221,9 @@ class _Builder:
                 best, best_cost = col, cost
         return best
 
-    def build(self, node: int, rules: list[int], sel: np.ndarray, depth: int,
-              used: frozenset[int]) -> None:  # fmt: skip
+    def build(
+        self, node: int, rules: list[int], sel: np.ndarray, depth: int, used: frozenset[int]
+    ) -> None:
         col = self.best_split(rules, sel, used) if depth < self.levels else None
         if col is None:
             self.leaf(node, rules)
@@ -255,8 +270,11 @@ def finer_index(
     (bucket 0 is empty), the tree from evt.type id to bucket."""
     n_types = len(compiled.idx_offsets) - 1
     rng = np.random.default_rng(seed)
-    rows = np.arange(table.n) if table.n <= sample else np.sort(
-        rng.choice(table.n, size=sample, replace=False))
+    rows = (
+        np.arange(table.n)
+        if table.n <= sample
+        else np.sort(rng.choice(table.n, size=sample, replace=False))
+    )
     cons = rule_constraints(compiled, table)
     b = _Builder(compiled, table, cons, rows, levels)
     for _ in range(n_types):
@@ -278,8 +296,9 @@ def finer_index(
     lengths = np.array([len(k) for k, _ in buckets], dtype=np.int64)
     idx_offsets = np.zeros(len(buckets) + 1, dtype=np.int64)
     np.cumsum(lengths, out=idx_offsets[1:])
-    idx_rules = np.fromiter((r for k, _ in buckets for r in k), dtype=np.int32,
-                            count=int(lengths.sum()))  # fmt: skip
+    idx_rules = np.fromiter(
+        (r for k, _ in buckets for r in k), dtype=np.int32, count=int(lengths.sum())
+    )
     koff = np.zeros(len(b.col) + 1, dtype=np.int64)
     np.cumsum([len(k) for k in b.keys], out=koff[1:])
     split = sorted({b.col[i] for i in range(len(b.col)) if b.col[i] >= 0})
@@ -289,7 +308,10 @@ def finer_index(
         koff=koff,
         keys=np.asarray([k for ks in b.keys for k in ks], dtype=np.int64),
         child=np.asarray([c for cs in b.child for c in cs], dtype=np.int32),
-        stats={"buckets": len(buckets), "tree_nodes": len(b.col),
-               "discriminators": [compiled.columns[c] for c in split]},
+        stats={
+            "buckets": len(buckets),
+            "tree_nodes": len(b.col),
+            "discriminators": [compiled.columns[c] for c in split],
+        },
     )
     return idx_offsets, idx_rules, tree

@@ -52,20 +52,31 @@ class ReferenceSample:
     def describe(self) -> str:
         if not self.sampled:
             return f"all {len(self.rows):,} events"
-        alerts = ("every one" if self.alert_rows == self.baseline_alerts
-                  else f"a seeded sample of {self.alert_rows:,}")  # fmt: skip
-        text = (f"{len(self.rows):,} events: a seeded sample (seed {self.seed}) of "
-                f"{self.random_rows:,} events, plus {alerts} of the "
-                f"{self.baseline_alerts:,} events the baseline alerted on")
+        alerts = (
+            "every one"
+            if self.alert_rows == self.baseline_alerts
+            else f"a seeded sample of {self.alert_rows:,}"
+        )
+        text = (
+            f"{len(self.rows):,} events: a seeded sample (seed {self.seed}) of "
+            f"{self.random_rows:,} events, plus {alerts} of the "
+            f"{self.baseline_alerts:,} events the baseline alerted on"
+        )
         if self.budget is not None:
             text += f" (sized to visit at most {self.budget:,} condition nodes)"
         return text
 
     def to_dict(self) -> dict:
-        return {"events": len(self.rows), "sampled": self.sampled, "seed": self.seed,
-                "random_events": self.random_rows, "baseline_alert_events": self.alert_rows,
-                "baseline_alerts": self.baseline_alerts, "node_budget": self.budget,
-                "description": self.describe()}  # fmt: skip
+        return {
+            "events": len(self.rows),
+            "sampled": self.sampled,
+            "seed": self.seed,
+            "random_events": self.random_rows,
+            "baseline_alert_events": self.alert_rows,
+            "baseline_alerts": self.baseline_alerts,
+            "node_budget": self.budget,
+            "description": self.describe(),
+        }
 
 
 def row_costs(rules: Sequence[Rule], table: EventTable) -> np.ndarray:
@@ -80,18 +91,24 @@ def row_costs(rules: Sequence[Rule], table: EventTable) -> np.ndarray:
     return np.where(present, by_type[np.where(present, types, 0)], 0).astype(np.int64)
 
 
-def _fit(rng: np.random.Generator, rows: np.ndarray, cost: np.ndarray,
-         budget: float, cap: int) -> np.ndarray:  # fmt: skip
+def _fit(
+    rng: np.random.Generator, rows: np.ndarray, cost: np.ndarray, budget: float, cap: int
+) -> np.ndarray:
     """A seeded random subset of ``rows``, at most ``cap``, whose cost fits ``budget``."""
     perm = rng.permutation(rows)[:cap]
     keep = perm[np.cumsum(cost[perm]) <= budget]
     return np.sort(keep)
 
 
-def reference_sample(n: int, alert_rows: Sequence[int] | np.ndarray, *,
-                     row_cost: np.ndarray | None = None,
-                     limit: int = REFERENCE_ROWS, budget: int = REFERENCE_BUDGET,
-                     seed: int = REFERENCE_SEED) -> ReferenceSample:  # fmt: skip
+def reference_sample(
+    n: int,
+    alert_rows: Sequence[int] | np.ndarray,
+    *,
+    row_cost: np.ndarray | None = None,
+    limit: int = REFERENCE_ROWS,
+    budget: int = REFERENCE_BUDGET,
+    seed: int = REFERENCE_SEED,
+) -> ReferenceSample:
     """Every row, if there are at most ``limit`` and their cost fits ``budget``. Else
     every row the baseline alerted on (a seeded sample of them if they alone cost more
     than half the budget) plus a seeded sample of the other rows, at most ``limit`` and
@@ -100,8 +117,7 @@ def reference_sample(n: int, alert_rows: Sequence[int] | np.ndarray, *,
     cost = np.ones(n, dtype=np.int64) if row_cost is None else np.asarray(row_cost)
     total = int(cost.sum())
     if n <= limit and total <= budget:
-        return ReferenceSample(np.arange(n, dtype=np.int64), False, None, n, 0, len(alerts),
-                               None)  # fmt: skip
+        return ReferenceSample(np.arange(n, dtype=np.int64), False, None, n, 0, len(alerts), None)
     rng = np.random.default_rng(seed)
     judged_alerts = alerts
     if int(cost[alerts].sum()) > budget / 2:
@@ -109,14 +125,21 @@ def reference_sample(n: int, alert_rows: Sequence[int] | np.ndarray, *,
     others = np.setdiff1d(np.arange(n, dtype=np.int64), alerts, assume_unique=True)
     left = budget - int(cost[judged_alerts].sum())
     drawn = _fit(rng, others, cost, left, limit)
-    bounded = total > budget and (len(drawn) < min(limit, len(others))
-                                  or len(judged_alerts) < len(alerts))  # fmt: skip
-    return ReferenceSample(np.union1d(drawn, judged_alerts), True, seed, len(drawn),
-                           len(judged_alerts), len(alerts), budget if bounded else None)
+    bounded = total > budget and (
+        len(drawn) < min(limit, len(others)) or len(judged_alerts) < len(alerts)
+    )
+    return ReferenceSample(
+        np.union1d(drawn, judged_alerts),
+        True,
+        seed,
+        len(drawn),
+        len(judged_alerts),
+        len(alerts),
+        budget if bounded else None,
+    )
 
 
-def reference_first_match(rules: Sequence[Rule], table: EventTable,
-                          rows: np.ndarray) -> np.ndarray:  # fmt: skip
+def reference_first_match(rules: Sequence[Rule], table: EventTable, rows: np.ndarray) -> np.ndarray:
     """Per row of ``rows``: the id of the first rule of ``rules`` (index order) the
     reference evaluator matches, or ``NO_MATCH``. ``rules`` in compiled (load) order."""
     buckets = evttype_buckets(rules, table)
@@ -144,8 +167,9 @@ class Mismatch:
     strategy: int  # rule id, or NO_MATCH
 
 
-def mismatches(sample: ReferenceSample, want: np.ndarray, match_rows: np.ndarray,
-               match_rules: np.ndarray) -> list[Mismatch]:  # fmt: skip
+def mismatches(
+    sample: ReferenceSample, want: np.ndarray, match_rows: np.ndarray, match_rules: np.ndarray
+) -> list[Mismatch]:
     """Rows of the sample where a run's first-match alerts differ from the reference's
     (``want``, aligned with ``sample.rows``), in row order."""
     n = len(sample.rows)

@@ -55,7 +55,7 @@ from .compile import (
     OP_STR_STARTSWITH,
     OP_STR_TRUTH,
     CompiledRuleset,
-)  # fmt: skip
+)
 
 I_CMP, I_JF, I_JT, I_NOT = int(Instr.I_CMP), int(Instr.I_JF), int(Instr.I_JT), int(Instr.I_NOT)
 I_CONST, I_RET = int(Instr.I_CONST), int(Instr.I_RET)
@@ -63,8 +63,17 @@ I_LOAD, I_STORE = int(Instr.I_LOAD), int(Instr.I_STORE)
 
 # Leaves worth a memo slot: a LOAD/STORE pair costs about one string-id compare, so only
 # comparisons that cost more (scans, set lookups, tables) are shared on their own.
-_COSTLY_OPS = frozenset({OP_STR_IN, OP_STR_TRUTH, OP_STR_CONTAINS, OP_STR_STARTSWITH,
-                         OP_STR_ENDSWITH, OP_NUM_IN, OP_ROW_TRUTH})  # fmt: skip
+_COSTLY_OPS = frozenset(
+    {
+        OP_STR_IN,
+        OP_STR_TRUTH,
+        OP_STR_CONTAINS,
+        OP_STR_STARTSWITH,
+        OP_STR_ENDSWITH,
+        OP_NUM_IN,
+        OP_ROW_TRUTH,
+    }
+)
 
 
 @dataclass
@@ -93,8 +102,14 @@ def subtree_keys(nodes: np.ndarray) -> np.ndarray:
         row = nodes[i]
         kind = int(row[F_KIND])
         if kind == K_CMP:
-            key: tuple = (kind, int(row[F_OP]), int(row[F_COL]), int(row[F_ALL]),
-                          int(row[F_A]), int(row[F_B]))  # fmt: skip
+            key: tuple = (
+                kind,
+                int(row[F_OP]),
+                int(row[F_COL]),
+                int(row[F_ALL]),
+                int(row[F_A]),
+                int(row[F_B]),
+            )
         elif kind in (K_AND, K_OR, K_NOT):
             key = (kind, *(int(ids[j]) for j in _children(nodes, i)))
         else:
@@ -143,8 +158,9 @@ def _shared_nodes(nodes: np.ndarray, roots: Sequence[int]) -> dict[int, int]:
 
 
 class _Emitter:
-    def __init__(self, nodes: np.ndarray, slots: Mapping[int, int],
-                 order: Mapping[int, Sequence[int]]) -> None:  # fmt: skip
+    def __init__(
+        self, nodes: np.ndarray, slots: Mapping[int, int], order: Mapping[int, Sequence[int]]
+    ) -> None:
         self.nodes = nodes
         self.slots = slots
         self.order = order
@@ -246,8 +262,12 @@ def compile_program(
         code=code,
         starts=np.asarray(starts, dtype=np.int32),
         n_slots=n_slots,
-        stats={"instructions": len(code), "memo_slots": n_slots,
-               "shared_subtrees": len(slots), "threaded_jumps": threaded},
+        stats={
+            "instructions": len(code),
+            "memo_slots": n_slots,
+            "shared_subtrees": len(slots),
+            "threaded_jumps": threaded,
+        },
     )
 
 
@@ -278,8 +298,9 @@ def measured_order(
                 stack.append((int(nodes[i, F_CHILD]), live))
             if kind not in (K_AND, K_OR):
                 continue
-            placed, lives = _greedy_order(list(_children(nodes, i)), kind == K_OR,
-                                          truth, cycles, live)
+            placed, lives = _greedy_order(
+                list(_children(nodes, i)), kind == K_OR, truth, cycles, live
+            )
             out[i] = placed
             stack.extend(zip(placed, lives, strict=True))
     return out
@@ -288,8 +309,7 @@ def measured_order(
 _CHUNK = 1 << 22  # truth cells counted per numpy call when scoring children at first
 
 
-def _decided(truth: np.ndarray, kids: Sequence[int], want: bool,
-             live: np.ndarray) -> np.ndarray:
+def _decided(truth: np.ndarray, kids: Sequence[int], want: bool, live: np.ndarray) -> np.ndarray:
     """Per child, how many of the ``live`` rows it decides (its value is ``want``)."""
     out = np.zeros(len(kids), dtype=np.int64)
     if not live.size or not kids:
@@ -297,13 +317,14 @@ def _decided(truth: np.ndarray, kids: Sequence[int], want: bool,
     step = max(1, _CHUNK // live.size)
     ix = np.asarray(kids, dtype=np.int64)
     for a in range(0, len(ix), step):
-        block = truth[ix[a:a + step]][:, live]
-        out[a:a + step] = np.count_nonzero(block == want, axis=1)
+        block = truth[ix[a : a + step]][:, live]
+        out[a : a + step] = np.count_nonzero(block == want, axis=1)
     return out
 
 
-def _greedy_order(kids: list[int], want: bool, truth: np.ndarray, cycles: np.ndarray,
-                  live: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+def _greedy_order(
+    kids: list[int], want: bool, truth: np.ndarray, cycles: np.ndarray, live: np.ndarray
+) -> tuple[list[int], list[np.ndarray]]:
     """The greedy order of one node's children and the rows live before each.
 
     Greedy: repeatedly the child of least cycles per decided row over the rows still

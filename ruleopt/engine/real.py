@@ -97,8 +97,9 @@ class RealResult:
     @property
     def cycles_per_event(self) -> np.ndarray:
         """Rule evaluation (index lookup + filter checks) per event, one per repeat."""
-        return np.array([(p["index_cycles"] + p["check_cycles"]) / max(p["events"], 1)
-                         for p in self.passes])  # fmt: skip
+        return np.array(
+            [(p["index_cycles"] + p["check_cycles"]) / max(p["events"], 1) for p in self.passes]
+        )
 
     @property
     def next_cycles_per_event(self) -> np.ndarray:
@@ -150,8 +151,11 @@ def falco_output(fmt: str) -> str:
 
 
 def _add_cells(a: dict, b: dict) -> dict:
-    return {"count": a["count"] + b["count"], "sum": a["sum"] + b["sum"],
-            "hist": [x + y for x, y in zip(a["hist"], b["hist"], strict=True)]}  # fmt: skip
+    return {
+        "count": a["count"] + b["count"],
+        "sum": a["sum"] + b["sum"],
+        "hist": [x + y for x, y in zip(a["hist"], b["hist"], strict=True)],
+    }
 
 
 def _merge(s: Strategy, passes: list[dict], tsc_hz: float) -> RealResult:
@@ -161,16 +165,25 @@ def _merge(s: Strategy, passes: list[dict], tsc_hz: float) -> RealResult:
     per_alert = first["output_per_alert"]
     lua = first.get("lua_alert_count")
     for p in passes[1:]:
-        stages = {st: {br: _add_cells(c, p["stages"][st][br]) for br, c in by.items()}
-                  for st, by in stages.items()}  # fmt: skip
+        stages = {
+            st: {br: _add_cells(c, p["stages"][st][br]) for br, c in by.items()}
+            for st, by in stages.items()
+        }
         per_alert = _add_cells(per_alert, p["output_per_alert"])
         if lua is not None:
             lua += p["lua_alert_count"]
     flat = [p["passes"][0] for p in passes]
     return RealResult(
-        name=s.name, strategy=s, n_events=flat[0]["events"], passes=flat, stages=stages,
-        output_per_alert=per_alert, alerts=[(num, rid, line) for rid, num, line in first["alerts"]],
-        tsc_hz=tsc_hz, lua_alert_count=lua)  # fmt: skip
+        name=s.name,
+        strategy=s,
+        n_events=flat[0]["events"],
+        passes=flat,
+        stages=stages,
+        output_per_alert=per_alert,
+        alerts=[(num, rid, line) for rid, num, line in first["alerts"]],
+        tsc_hz=tsc_hz,
+        lua_alert_count=lua,
+    )
 
 
 def engine_rules(rules: Sequence[Rule]) -> tuple[list[Rule], list[dict]]:
@@ -230,8 +243,20 @@ def run_engine(
 
     def once(s: Strategy, alerts: bool) -> dict:
         spec = f"{s.name}:{s.index}:{s.matcher}:{s.output}"
-        cmd = [binary, "engine", str(capture), "-", "--mode", mode, "--repeat", "1",
-               "--warmup", "0", "--strategy", spec]  # fmt: skip
+        cmd = [
+            binary,
+            "engine",
+            str(capture),
+            "-",
+            "--mode",
+            mode,
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--strategy",
+            spec,
+        ]
         if alerts:
             cmd.append("--alerts")
         proc = sinsp._run_tool(cmd, data)
@@ -257,9 +282,16 @@ def run_engine(
                 doc = one  # runtime errors: the first measured pass
             if rnd >= warmup:
                 runs[s.name].append(one["strategies"][0])
-    errors = [{"rule": by_id[st["id"]].name, "count": st["runtime_errors"],
-               "first_evt_num": st["first_error_evtnum"], "message": st["runtime_error"]}
-              for st in doc["rules"] if st["runtime_errors"]]  # fmt: skip
+    errors = [
+        {
+            "rule": by_id[st["id"]].name,
+            "count": st["runtime_errors"],
+            "first_evt_num": st["first_error_evtnum"],
+            "message": st["runtime_error"],
+        }
+        for st in doc["rules"]
+        if st["runtime_errors"]
+    ]
     tsc = float(one["tsc_hz"])
     results = [_merge(s, runs[s.name], tsc) for s in strategies]
     return RealRun(str(capture), mode, tsc, results, kept, skipped, errors)

@@ -199,8 +199,10 @@ def _has_surrogates(const: Any) -> bool:
     items = (const,) if isinstance(const, str) else const
     if not isinstance(items, (tuple, frozenset)):
         return False
-    return any(isinstance(t, str) and not t.isascii() and any(
-        "\ud800" <= c <= "\udfff" for c in t) for t in items)
+    return any(
+        isinstance(t, str) and not t.isascii() and any("\ud800" <= c <= "\udfff" for c in t)
+        for t in items
+    )
 
 
 def _build_compare(cmp: ast.Compare) -> Predicate:

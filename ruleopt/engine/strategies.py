@@ -123,10 +123,14 @@ def measure_order(compiled: CompiledRuleset, table: EventTable) -> dict[int, lis
     offs = compiled.idx_offsets
     for k, bk in enumerate(buckets.tolist()):
         if 0 <= bk < len(offs) - 1:
-            for r in compiled.idx_rules[offs[bk]:offs[bk + 1]].tolist():
+            for r in compiled.idx_rules[offs[bk] : offs[bk + 1]].tolist():
                 rule_rows[r].append(k)
-    return _program.measured_order(compiled, probe["truth"], probe["cycles"],
-                                   [np.asarray(r, dtype=np.int64) for r in rule_rows])
+    return _program.measured_order(
+        compiled,
+        probe["truth"],
+        probe["cycles"],
+        [np.asarray(r, dtype=np.int64) for r in rule_rows],
+    )
 
 
 INDEXES: dict[str, IndexPart] = {"evttype": evttype_index, "finer": finer_index_part}
@@ -155,28 +159,46 @@ STRATEGIES: dict[str, Strategy] = {}
 
 
 def register(strategy: Strategy) -> Strategy:
-    for kind, name, known in (("index", strategy.index, INDEXES),
-                              ("matcher", strategy.matcher, MATCHERS),
-                              ("output", strategy.output, OUTPUTS)):  # fmt: skip
+    for kind, name, known in (
+        ("index", strategy.index, INDEXES),
+        ("matcher", strategy.matcher, MATCHERS),
+        ("output", strategy.output, OUTPUTS),
+    ):
         if name not in known:
-            raise RuleoptError(f"strategy '{strategy.name}': unknown {kind} '{name}'",
-                               hint=f"one of {', '.join(known)}")  # fmt: skip
+            raise RuleoptError(
+                f"strategy '{strategy.name}': unknown {kind} '{name}'",
+                hint=f"one of {', '.join(known)}",
+            )
     STRATEGIES[strategy.name] = strategy
     return strategy
 
 
 for _s in (
-    Strategy("baseline", "evttype", "recursive", "lua", "Falco 0.26: evttype index, "
-             "recursive short-circuit, Lua output"),
+    Strategy(
+        "baseline",
+        "evttype",
+        "recursive",
+        "lua",
+        "Falco 0.26: evttype index, recursive short-circuit, Lua output",
+    ),
     Strategy("flat", "evttype", "flat", "lua", "proposal 1a: flat program with jumps"),
-    Strategy("shared", "evttype", "shared", "lua",
-             "proposal 1b: flat + shared sub-expressions memoised per event"),
-    Strategy("reorder", "evttype", "reorder", "lua",
-             "proposal 1d: flat + and/or operands ordered by measured cost/selectivity"),
+    Strategy(
+        "shared",
+        "evttype",
+        "shared",
+        "lua",
+        "proposal 1b: flat + shared sub-expressions memoised per event",
+    ),
+    Strategy(
+        "reorder",
+        "evttype",
+        "reorder",
+        "lua",
+        "proposal 1d: flat + and/or operands ordered by measured cost/selectivity",
+    ),
     Strategy("shared-reorder", "evttype", "shared-reorder", "lua", "proposals 1b + 1d"),
     Strategy("finer", "finer", "recursive", "lua", "proposal 2: evttype + derived keys"),
-    Strategy("cached-output", "evttype", "recursive", "cached",
-             "proposal 3: cached formatters"),
+    Strategy("cached-output", "evttype", "recursive", "cached", "proposal 3: cached formatters"),
     Strategy("best", "finer", "shared-reorder", "cached", "proposals 1 + 2 + 3"),
 ):
     register(_s)
@@ -188,8 +210,9 @@ def get_strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise RuleoptError(f"unknown strategy '{name}'",
-                           hint=f"one of {', '.join(STRATEGIES)}") from None
+        raise RuleoptError(
+            f"unknown strategy '{name}'", hint=f"one of {', '.join(STRATEGIES)}"
+        ) from None
 
 
 # ---------------------------------------------------------------- running
@@ -254,8 +277,9 @@ def syscall_rules(rules: object) -> list[Rule]:
     return [r for r in getattr(rules, "rules", rules) if r.source == "syscall"]
 
 
-def prepare(strategy: Strategy | str, compiled: CompiledRuleset, table: EventTable,
-            rules: Iterable[Rule]) -> Prepared:  # fmt: skip
+def prepare(
+    strategy: Strategy | str, compiled: CompiledRuleset, table: EventTable, rules: Iterable[Rule]
+) -> Prepared:
     """Build the strategy's index and matcher on ``compiled`` and its output path."""
     s = get_strategy(strategy) if isinstance(strategy, str) else strategy
     t0 = time.perf_counter()
@@ -281,8 +305,9 @@ class Sample:
 AlertInputs = dict[int, tuple[int, int, dict]]
 
 
-def _alert_inputs(table: EventTable, rows: Sequence[int],
-                  cache: AlertInputs) -> list[tuple[int, int, dict]]:  # fmt: skip
+def _alert_inputs(
+    table: EventTable, rows: Sequence[int], cache: AlertInputs
+) -> list[tuple[int, int, dict]]:
     """(evt.num, time ns, values) of each alerting row, decoded before the timed part.
 
     Decoding a row costs a block of the table, so ``cache`` (one per table, shared by
@@ -295,8 +320,9 @@ def _alert_inputs(table: EventTable, rows: Sequence[int],
     return [cache[row] for row in rows]
 
 
-def measure_once(p: Prepared, table: EventTable, cache: AlertInputs | None = None, *,
-                 first_match: bool = True) -> Sample:  # fmt: skip
+def measure_once(
+    p: Prepared, table: EventTable, cache: AlertInputs | None = None, *, first_match: bool = True
+) -> Sample:
     """One pass of the core (untraced) and the output of its alerts. ``first_match``:
     Falco's seed-era loop (one alert per event); False: ``rule_matching: all``."""
     res = run_core(p.compiled, table, "untraced", repeat=1, first_match=first_match)
@@ -305,11 +331,18 @@ def measure_once(p: Prepared, table: EventTable, cache: AlertInputs | None = Non
     alert = p.output.alert
     rids = res.match_rule.tolist()
     t0 = time.perf_counter_ns()
-    alerts = [alert(rid, num, tns, ev.get)
-              for rid, (num, tns, ev) in zip(rids, inputs, strict=True)]
+    alerts = [
+        alert(rid, num, tns, ev.get) for rid, (num, tns, ev) in zip(rids, inputs, strict=True)
+    ]
     dt_ns = time.perf_counter_ns() - t0
-    return Sample(float(res.cycles[0]), res.per_event_checks, rows, res.match_rule,
-                  alerts, dt_ns * 1e-9 * tsc_hz())  # fmt: skip
+    return Sample(
+        float(res.cycles[0]),
+        res.per_event_checks,
+        rows,
+        res.match_rule,
+        alerts,
+        dt_ns * 1e-9 * tsc_hz(),
+    )
 
 
 def summarize(p: Prepared, table: EventTable, samples: Sequence[Sample]) -> StrategyResult:
@@ -329,8 +362,9 @@ def summarize(p: Prepared, table: EventTable, samples: Sequence[Sample]) -> Stra
         name=p.strategy.name,
         strategy=p.strategy,
         n_events=table.n,
-        matches=list(zip(evt_num[first.match_rows].tolist(), first.match_rules.tolist(),
-                         strict=True)),
+        matches=list(
+            zip(evt_num[first.match_rows].tolist(), first.match_rules.tolist(), strict=True)
+        ),
         match_rows=np.asarray(first.match_rows, dtype=np.int64),
         alerts=first.alerts,
         cycles_per_event=np.array([s.cycles / n for s in samples]),
@@ -369,8 +403,9 @@ def run_strategy(
     return summarize(p, table, [measure_once(p, table, cache) for _ in range(repeat)])
 
 
-def first_difference(base: StrategyResult, other: StrategyResult
-                     ) -> tuple[tuple | None, tuple | None] | None:  # fmt: skip
+def first_difference(
+    base: StrategyResult, other: StrategyResult
+) -> tuple[tuple | None, tuple | None] | None:
     """None when both strategies give the same alerts; else the first differing pair
     (baseline's alert, other's alert; None where one side has none), in event order."""
     a, b = base.alert_keys(), other.alert_keys()

@@ -39,20 +39,57 @@ NUMERIC_TYPES = frozenset({"int", "uint", "port", "reltime", "abstime", "bool", 
 ORDER_OPS = frozenset({"<", "<=", ">", ">="})
 # Operators each type accepts (libsinsp throws "'op' not supported for ..." otherwise).
 _STRING_OPS = frozenset(
-    {"=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith",
-     "endswith", "glob", "iglob", "regex", "in", "intersects", "pmatch", "exists"}
+    {
+        "=",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "contains",
+        "icontains",
+        "startswith",
+        "endswith",
+        "glob",
+        "iglob",
+        "regex",
+        "in",
+        "intersects",
+        "pmatch",
+        "exists",
+    }
 )
 _NUMERIC_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"})
 _BUFFER_OPS = frozenset(
-    {"=", "==", "!=", "contains", "bcontains", "startswith", "bstartswith", "endswith",
-     "in", "intersects", "exists"}
+    {
+        "=",
+        "==",
+        "!=",
+        "contains",
+        "bcontains",
+        "startswith",
+        "bstartswith",
+        "endswith",
+        "in",
+        "intersects",
+        "exists",
+    }
 )
 _NET_OPS = frozenset({"=", "==", "!=", "in", "intersects", "exists"})
 _OPS_BY_TYPE: dict[str, frozenset[str]] = {
-    "str": _STRING_OPS, "int": _NUMERIC_OPS, "uint": _NUMERIC_OPS, "port": _NUMERIC_OPS,
-    "reltime": _NUMERIC_OPS, "abstime": _NUMERIC_OPS, "bool": _NUMERIC_OPS,
-    "double": _NUMERIC_OPS, "ipaddr": _NUMERIC_OPS, "ipnet": _NET_OPS,
-    "bytebuf": _BUFFER_OPS, "dynamic": _STRING_OPS | _NUMERIC_OPS,
+    "str": _STRING_OPS,
+    "int": _NUMERIC_OPS,
+    "uint": _NUMERIC_OPS,
+    "port": _NUMERIC_OPS,
+    "reltime": _NUMERIC_OPS,
+    "abstime": _NUMERIC_OPS,
+    "bool": _NUMERIC_OPS,
+    "double": _NUMERIC_OPS,
+    "ipaddr": _NUMERIC_OPS,
+    "ipnet": _NET_OPS,
+    "bytebuf": _BUFFER_OPS,
+    "dynamic": _STRING_OPS | _NUMERIC_OPS,
 }
 
 # What each transformer takes (modern libsinsp: string transformers take text fields,
@@ -66,12 +103,15 @@ _TEXT_TYPES = frozenset({"str", "bytebuf"})
 # the rule never matches there; we refuse it up front, as for the throws of flt_compare.
 _EQ_OPS = frozenset({"=", "==", "!=", "in"})
 _SPECIAL_COMPARE_OPS: dict[str, tuple[frozenset[str], str]] = {
-    **{f: (_EQ_OPS, "IP filter only supports '=' and '!=' operators")
-       for f in ("fd.ip", "fd.net")},
-    **{f: (_EQ_OPS | ORDER_OPS, "unsupported port comparison operator")
-       for f in ("fd.port", "fd.proto")},
-    **{f: (_EQ_OPS, "fd.*ip.name filter only supports '=' and '!=' operators")
-       for f in ("fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name")},
+    **{f: (_EQ_OPS, "IP filter only supports '=' and '!=' operators") for f in ("fd.ip", "fd.net")},
+    **{
+        f: (_EQ_OPS | ORDER_OPS, "unsupported port comparison operator")
+        for f in ("fd.port", "fd.proto")
+    },
+    **{
+        f: (_EQ_OPS, "fd.*ip.name filter only supports '=' and '!=' operators")
+        for f in ("fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name")
+    },
 }
 
 
@@ -81,7 +121,7 @@ def check_operator(op: str, info: FieldInfo) -> None:
     if special and op not in special[0]:
         raise RuleoptError(
             f"operator '{op}' is not supported for field '{info.name}': libsinsp 2022 "
-            f"compiles it, then throws \"{special[1]}\" on every socket event (the rule "
+            f'compiles it, then throws "{special[1]}" on every socket event (the rule '
             "never matches there)",
             hint=f"use one of {', '.join(sorted(special[0]))}",
         )
@@ -101,8 +141,9 @@ def transformed_info(func: str, info: FieldInfo, inner: Sequence[str] = ()) -> F
     ``len(len(x))`` (the result of ``len`` is a number, which no transformer takes).
     """
     if func not in TRANSFORMERS:
-        raise RuleoptError(f"unknown transformer '{func}'",
-                           hint=f"one of {', '.join(TRANSFORMERS)}")
+        raise RuleoptError(
+            f"unknown transformer '{func}'", hint=f"one of {', '.join(TRANSFORMERS)}"
+        )
     takes = info.type in _TEXT_TYPES or (func == "len" and info.multi_kind == "list")
     if not takes:
         what = "a string field" if func != "len" else "a string, buffer or list field"
@@ -512,8 +553,11 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
         return rhs in lhs
     if op == "icontains":
         # strcasestr in the C locale: ASCII case folding only.
-        return rhs.lower() in lhs.lower() if isinstance(lhs, bytes) else (
-            ascii_lower(rhs) in ascii_lower(lhs))
+        return (
+            rhs.lower() in lhs.lower()
+            if isinstance(lhs, bytes)
+            else (ascii_lower(rhs) in ascii_lower(lhs))
+        )
     if op == "startswith" or op == "bstartswith":
         return lhs.startswith(rhs)
     if op == "endswith":
@@ -532,8 +576,9 @@ def _compare_one(op: str, t: str, lhs: Any, rhs: Any) -> bool:
 
 # String operators decided on the bytes (equality and membership are the same on
 # canonical str; glob and pmatch convert themselves).
-_BYTE_STRING_OPS = frozenset({"<", "<=", ">", ">=", "contains", "icontains", "startswith",
-                              "endswith", "regex"})
+_BYTE_STRING_OPS = frozenset(
+    {"<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith", "regex"}
+)
 
 
 def _order(op: str, a: Any, b: Any) -> bool:
@@ -578,8 +623,10 @@ def prepare_rhs(info: FieldInfo, op: str, rhs: str | Sequence[str] | None) -> An
         return compile_regex(info, rhs)
     const = parse_constant(info, rhs, op)
     if op in ORDER_OPS and info.type == "ipaddr" and len(const.packed) != 4:
-        raise RuleoptError(f"operator '{op}' not supported for IPv6 address '{rhs}'",
-                           hint="order comparisons take IPv4 addresses only")
+        raise RuleoptError(
+            f"operator '{op}' not supported for IPv6 address '{rhs}'",
+            hint="order comparisons take IPv4 addresses only",
+        )
     return const
 
 
@@ -597,8 +644,11 @@ def compile_regex(info: FieldInfo, pattern: str) -> Any:
     try:
         return re2.compile(to_bytes(pattern), _RE2_OPTIONS)
     except re2.error as e:
-        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(
-            e.args[0], bytes) else str(e)
+        why = (
+            e.args[0].decode("utf-8", "replace")
+            if e.args and isinstance(e.args[0], bytes)
+            else str(e)
+        )
         raise RuleoptError(
             f"invalid regex '{pattern}' for field '{info.name}': {why}",
             hint="regex takes RE2 syntax (no backreferences, repetition counts up to 1000)",
@@ -703,4 +753,3 @@ def apply_transformer(func: str, value: Any) -> Any:
         # strlen: bytes, not code points.
         return len(to_bytes(value)) if isinstance(value, str) else len(value)
     raise RuleoptError(f"unknown transformer '{func}'")
-

@@ -42,8 +42,11 @@ class RuleVerdict:
 
     def to_dict(self) -> dict:
         return {
-            "rule": self.rule, "ours": self.ours, "libsinsp": self.libsinsp,
-            "status": self.status, "first_difference": self.first_difference,
+            "rule": self.rule,
+            "ours": self.ours,
+            "libsinsp": self.libsinsp,
+            "status": self.status,
+            "first_difference": self.first_difference,
             "reason": self.reason,
         }
 
@@ -52,8 +55,9 @@ def unsupported_reason(rule: Rule) -> str | None:
     """Why libsinsp 2022 cannot judge ``rule``, or None if it can."""
     if rule.source != "syscall":
         return f"source '{rule.source}' is not read from syscall captures"
-    unknown = sorted({resolve(f).key for f in fields_of(rule.condition)
-                      if not resolve(f).info.libsinsp2022})
+    unknown = sorted(
+        {resolve(f).key for f in fields_of(rule.condition) if not resolve(f).info.libsinsp2022}
+    )
     if unknown:
         return "fields unknown to libsinsp 2022: " + ", ".join(unknown)
     ops, funcs = _syntax_of(rule.condition)
@@ -69,9 +73,26 @@ def unsupported_reason(rule: Rule) -> str | None:
 # The comparison operators libsinsp 2022's filter parser knows (sinsp_filter_compiler::
 # next_comparison_operator); regex, iglob, bcontains, bstartswith and the transformers
 # (tolower(), len(), ...) came later.
-LIBSINSP_2022_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "contains",
-                               "icontains", "startswith", "endswith", "glob", "in",
-                               "intersects", "pmatch", "exists"})
+LIBSINSP_2022_OPS = frozenset(
+    {
+        "=",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "contains",
+        "icontains",
+        "startswith",
+        "endswith",
+        "glob",
+        "in",
+        "intersects",
+        "pmatch",
+        "exists",
+    }
+)
 
 
 def _syntax_of(expr: Expr) -> tuple[set[str], set[str]]:
@@ -128,15 +149,23 @@ def verify_capture(ruleset: RuleSet, capture: str | Path) -> list[RuleVerdict]:
         h = theirs[r.id]
         mine = sorted(ours[r.id])
         if h["status"] != "ok":
-            verdicts[r.id] = RuleVerdict(r.name, "unsupported", ours=mine,
-                                         reason=f"libsinsp 2022 rejects it: {h['error']}")
+            verdicts[r.id] = RuleVerdict(
+                r.name, "unsupported", ours=mine, reason=f"libsinsp 2022 rejects it: {h['error']}"
+            )
             continue
         real = sorted(h["matched_evtnums"])
         diff = set(mine) ^ set(real)
-        v = RuleVerdict(r.name, "differ" if diff else "same", ours=mine, libsinsp=real,
-                        first_difference=min(diff) if diff else None)
+        v = RuleVerdict(
+            r.name,
+            "differ" if diff else "same",
+            ours=mine,
+            libsinsp=real,
+            first_difference=min(diff) if diff else None,
+        )
         if h.get("runtime_errors"):
-            v.reason = (f"libsinsp threw on {h['runtime_errors']} checks (first at evt.num "
-                        f"{h['first_error_evtnum']}: {h['runtime_error']}); counted as no match")
+            v.reason = (
+                f"libsinsp threw on {h['runtime_errors']} checks (first at evt.num "
+                f"{h['first_error_evtnum']}: {h['runtime_error']}); counted as no match"
+            )
         verdicts[r.id] = v
     return [verdicts[r.id] for r in rules]

@@ -52,8 +52,9 @@ def to_storage(value: object, kind: str) -> object:
 class Columns:
     """Background columns, gathered from the pools by per-event index arrays."""
 
-    def __init__(self, n: int, seed: int, mix: Mapping[str, float] | None,
-                 heap: StringHeap) -> None:  # fmt: skip
+    def __init__(
+        self, n: int, seed: int, mix: Mapping[str, float] | None, heap: StringHeap
+    ) -> None:
         self.n = n
         self.seed = seed
         self.heap = heap
@@ -100,8 +101,9 @@ class Columns:
             .astype(np.int32)
         )
         # Programs that never touch the network (journald, ls, ...) only use unix sockets.
-        unix = np.array([i for i, t in enumerate(self.socks.props["fd.typechar"]) if t == "u"],
-                        dtype=np.int32)  # fmt: skip
+        unix = np.array(
+            [i for i, t in enumerate(self.socks.props["fd.typechar"]) if t == "u"], dtype=np.int32
+        )
         offline = np.array([nm in OFFLINE for nm in self.procs.props["proc.name"]])
         sidx = np.where(offline[proc], unix[sidx % len(unix)], sidx)
         # Which pool each call's fd comes from: plain I/O is 70% files, 30% sockets.
@@ -173,15 +175,18 @@ class Columns:
         present = np.array([v is not None for v in values], dtype=np.bool_)
         if spec.kind == "str":
             intern = self.heap.intern
-            arr = np.array([-1 if v is None else intern(to_storage(v, "str")) for v in values],
-                           dtype=np.int32)  # fmt: skip
+            arr = np.array(
+                [-1 if v is None else intern(to_storage(v, "str")) for v in values], dtype=np.int32
+            )
         else:
-            arr = np.array([0 if v is None else to_storage(v, "num") for v in values],
-                           dtype=np.int64)  # fmt: skip
+            arr = np.array(
+                [0 if v is None else to_storage(v, "num") for v in values], dtype=np.int64
+            )
         return arr, present
 
-    def gather(self, values: Sequence, spec: Spec, idx: np.ndarray,
-                mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def gather(
+        self, values: Sequence, spec: Spec, idx: np.ndarray, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Column = pool[idx], absent where idx is -1 (or mask is False)."""
         arr, pres = self._encode(values, spec)
         # One absent sentinel appended: index -1 lands on it, no per-event branching.
@@ -191,8 +196,9 @@ class Columns:
             idx = np.where(mask, idx, -1)
         return arr[idx], pres[idx]
 
-    def gather_multi(self, lists: Sequence[list], spec: Spec,
-                      idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def gather_multi(
+        self, lists: Sequence[list], spec: Spec, idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A list-valued column: each event gets its entity's list (none when idx < 0)."""
         flat_py = [x for lst in lists for x in lst]
         flat, _ = self._encode(flat_py, spec)
@@ -211,8 +217,9 @@ class Columns:
         values = flat[shift] if total else flat[:0]
         return values, offsets, ok
 
-    def numbers(self, spec: Spec, vals: np.ndarray,
-                 mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def numbers(
+        self, spec: Spec, vals: np.ndarray, mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """An integer per event as the column stores it (text only if the type says so)."""
         if spec.kind == "num":
             return np.where(mask, vals, 0).astype(np.int64), mask.copy()

@@ -41,7 +41,8 @@ def check_capture_file(path: Path) -> None:
         raise RuleoptError("the capture is empty: no events", file=where)
     if not (head.startswith(_GZIP_MAGIC) or head == _SCAP_MAGIC):
         raise RuleoptError(
-            "not a scap capture (wrong magic bytes)", file=where,
+            "not a scap capture (wrong magic bytes)",
+            file=where,
             hint="record one with sysdig -w or falco's capture; JSON Lines files end in .jsonl",
         )
 
@@ -91,17 +92,20 @@ def table_from_capture(path: str | os.PathLike, keys: Sequence[str]) -> EventTab
         columns.append(column_from_values(key, type_name, kind, multi, vals, strings))
 
     return EventTable.from_columns(
-        columns, strings,
-        meta={"source": where, "format": "scap", "absent_fields": sorted(absent),
-              "absent_reasons": absent,
-              "outside_all_types": trailer.get("outside_all_types", []),
-              "field_errors": trailer.get("field_errors", {})},
-    )  # fmt: skip
+        columns,
+        strings,
+        meta={
+            "source": where,
+            "format": "scap",
+            "absent_fields": sorted(absent),
+            "absent_reasons": absent,
+            "outside_all_types": trailer.get("outside_all_types", []),
+            "field_errors": trailer.get("field_errors", {}),
+        },
+    )
 
 
-def _convert(
-    key: str, kind: str, multi: bool, raw: list, rows: list, where: str
-) -> list:
+def _convert(key: str, kind: str, multi: bool, raw: list, rows: list, where: str) -> list:
     """libsinsp's JSON values to the column's Python values (None stays absent)."""
     out: list = []
     for i, v in enumerate(raw):
@@ -114,7 +118,8 @@ def _convert(
         except (TypeError, ValueError):
             raise RuleoptError(
                 f"libsinsp returned {v!r} for {key}, which is stored as a {kind}",
-                file=where, event=int(rows[i][_ROW_NUM]),
+                file=where,
+                event=int(rows[i][_ROW_NUM]),
                 hint="the field registry's type for this field disagrees with libsinsp's",
             ) from None
         if multi:

@@ -49,8 +49,10 @@ def completer(keys: set[str], capture: bool = False) -> Callable[[dict], list[di
     def fd_variant(t: dict, name_wins: bool) -> None:
         name, d, fname = t.get("fd.name"), t.get("fd.directory"), t.get("fd.filename")
         if isinstance(name, str) and name.startswith("/") and (name_wins or not isinstance(d, str)):
-            for k, v in (("fd.directory", posixpath.dirname(name)),
-                         ("fd.filename", posixpath.basename(name))):  # fmt: skip
+            for k, v in (
+                ("fd.directory", posixpath.dirname(name)),
+                ("fd.filename", posixpath.basename(name)),
+            ):
                 if k in keys:
                     t[k] = v
         elif isinstance(d, str) or isinstance(fname, str):
@@ -58,8 +60,11 @@ def completer(keys: set[str], capture: bool = False) -> Callable[[dict], list[di
             if not isinstance(fname, str):
                 fname = posixpath.basename(name) if isinstance(name, str) else ""
                 fname = fname or f"{_solver.SYNTH}.tmp"
-            for k, v in (("fd.name", posixpath.join(d, fname)), ("fd.directory", d),
-                         ("fd.filename", fname)):  # fmt: skip
+            for k, v in (
+                ("fd.name", posixpath.join(d, fname)),
+                ("fd.directory", d),
+                ("fd.filename", fname),
+            ):
                 if k in keys:
                     t[k] = v
         else:
@@ -209,12 +214,24 @@ def completer(keys: set[str], capture: bool = False) -> Callable[[dict], list[di
         out = []
         for cip, cport, sip, sport in tuples:
             v = dict(t)
-            derived = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.typechar": "4",
-                       "fd.type": "ipv4", "fd.sockfamily": "ip", "fd.sip": sip, "fd.cip": cip,
-                       "fd.sport": sport, "fd.cport": cport, "fd.l4proto": proto,
-                       "fd.snet": sip, "fd.cnet": cip, "fd.ip": [cip, sip],
-                       "fd.port": [cport, sport], "fd.net": [cip, sip], "fd.directory": None,
-                       "fd.filename": None}  # fmt: skip
+            derived = {
+                "fd.name": f"{cip}:{cport}->{sip}:{sport}",
+                "fd.typechar": "4",
+                "fd.type": "ipv4",
+                "fd.sockfamily": "ip",
+                "fd.sip": sip,
+                "fd.cip": cip,
+                "fd.sport": sport,
+                "fd.cport": cport,
+                "fd.l4proto": proto,
+                "fd.snet": sip,
+                "fd.cnet": cip,
+                "fd.ip": [cip, sip],
+                "fd.port": [cport, sport],
+                "fd.net": [cip, sip],
+                "fd.directory": None,
+                "fd.filename": None,
+            }
             for k, x in derived.items():
                 if k in keys:
                     v[k] = x
@@ -270,8 +287,12 @@ def completer(keys: set[str], capture: bool = False) -> Callable[[dict], list[di
         # libsinsp takes a process's new state (its tty, exe, args) from an execve exit only
         # when the call succeeded: a breaking execve exit whose template leaves the result
         # open succeeds, instead of taking a background row's failure.
-        if (v.get("evt.type") in ("execve", "execveat") and v.get("evt.dir") == "<"
-                and "evt.rawres" not in v and "evt.res" not in v):  # fmt: skip
+        if (
+            v.get("evt.type") in ("execve", "execveat")
+            and v.get("evt.dir") == "<"
+            and "evt.rawres" not in v
+            and "evt.res" not in v
+        ):
             v = dict(v)
             if "evt.rawres" in keys:
                 v["evt.rawres"] = 0

@@ -108,12 +108,17 @@ class GenerationReport:
 
     def to_dict(self) -> dict:
         return {
-            "events": self.events, "seed": self.seed, "break_share": self.break_share,
-            "breaking": self.breaking, "rules_with_templates": self.rules_with_templates,
-            "rules_without": self.rules_without, "never_match": self.never_match,
+            "events": self.events,
+            "seed": self.seed,
+            "break_share": self.break_share,
+            "breaking": self.breaking,
+            "rules_with_templates": self.rules_with_templates,
+            "rules_without": self.rules_without,
+            "never_match": self.never_match,
             "columns_absent": self.columns_absent,
-            "unknown_fields": self.unknown_fields, "seconds": round(self.seconds, 3),
-        }  # fmt: skip
+            "unknown_fields": self.unknown_fields,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _needed_specs(rules, extra: Sequence[str] = ()) -> tuple[dict[str, Spec], list[str]]:
@@ -147,15 +152,19 @@ def _spec_resolver(specs: Mapping[str, Spec]) -> Callable[[Field], _solver.Field
                 return None
             s = specs.get(key)
             # evt.num numbers the rows; a template cannot choose it.
-            cache[f] = None if s is None else _solver.FieldSpec(
-                s.key, s.type, s.kind, s.multi, settable=key != "evt.num")
+            cache[f] = (
+                None
+                if s is None
+                else _solver.FieldSpec(s.key, s.type, s.kind, s.multi, settable=key != "evt.num")
+            )
         return cache[f]
 
     return spec_of
 
 
-def _samples(columns: Mapping[str, Column], heap: StringHeap, limit: int = 40,
-             rows: int = 20_000) -> dict[str, list]:  # fmt: skip
+def _samples(
+    columns: Mapping[str, Column], heap: StringHeap, limit: int = 40, rows: int = 20_000
+) -> dict[str, list]:
     """Realistic values per key, from the background, for the solver to try first."""
     out: dict[str, list] = {}
     for key, c in columns.items():
@@ -173,10 +182,15 @@ def _samples(columns: Mapping[str, Column], heap: StringHeap, limit: int = 40,
     return out
 
 
-def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
-                   samples: Mapping[str, Sequence] | None = None, n: int = DEFAULT_EVENTS,
-                   capture: bool = False,
-                   ) -> tuple[dict[int, list[dict]], dict[str, str]]:  # fmt: skip
+def rule_templates(
+    rules,
+    *,
+    seed: int = 0,
+    count: int = TEMPLATES_PER_RULE,
+    samples: Mapping[str, Sequence] | None = None,
+    n: int = DEFAULT_EVENTS,
+    capture: bool = False,
+) -> tuple[dict[int, list[dict]], dict[str, str]]:
     """Verified templates per enabled rule id, and the reason for each rule without any.
 
     ``n`` is the table size: evt.num runs from 1 to n and templates cannot set it, so a
@@ -192,9 +206,16 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
     for rule in rules.enabled_rules():
         try:
             # For a capture, more candidates to rank by what libscap's events carry.
-            res = _solver.build_templates(rule.condition, spec_of, evaluate, samples=samples,
-                                          count=count * 2 if capture else count, seed=seed,
-                                          complete=complete, base={"evt.num": 1})  # fmt: skip
+            res = _solver.build_templates(
+                rule.condition,
+                spec_of,
+                evaluate,
+                samples=samples,
+                count=count * 2 if capture else count,
+                seed=seed,
+                complete=complete,
+                base={"evt.num": 1},
+            )
         except (ValueError, TypeError, IndexError, OverflowError, RuleoptError) as exc:
             # The solver is best effort: a condition shape it cannot handle (val() on odd
             # types, constants past a field's range) costs that rule its breaking events,
@@ -213,7 +234,8 @@ def rule_templates(rules, *, seed: int = 0, count: int = TEMPLATES_PER_RULE,
             if check is None:
                 check = _unbreakable.solver_check(spec_of, evaluate, samples, {"evt.num": 1})
             missing[rule.name] = _unbreakable.explain(
-                rule.condition, check, getattr(rules, "macros", {}), rule.condition_text)
+                rule.condition, check, getattr(rules, "macros", {}), rule.condition_text
+            )
         else:
             missing[rule.name] = res.reason or "no template with values the fields can hold"
     return out, missing
@@ -252,11 +274,14 @@ def generate(
     """
     t0 = time.perf_counter()
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
-        raise RuleoptError(f"the number of events must be a positive integer, got {n!r}",
-                           hint="e.g. -n 200000")  # fmt: skip
+        raise RuleoptError(
+            f"the number of events must be a positive integer, got {n!r}", hint="e.g. -n 200000"
+        )
     if not 0.0 <= float(break_share) <= 1.0:
-        raise RuleoptError(f"the breaking share must be between 0 and 1, got {break_share}",
-                           hint="e.g. --break-share 0.01 for 1% of events")  # fmt: skip
+        raise RuleoptError(
+            f"the breaking share must be between 0 and 1, got {break_share}",
+            hint="e.g. --break-share 0.01 for 1% of events",
+        )
     n = int(n)
     rep = report if report is not None else GenerationReport(n, seed, float(break_share))
     rep.events, rep.seed, rep.break_share = n, seed, float(break_share)
@@ -299,8 +324,11 @@ def generate(
         "absent_fields": absent,
         # setup_rows: background rows turned into the state a breaking row needs (a
         # container-info event, the enter of its call) in a capture.
-        "breaking": {"rows": rows.tolist(), "rule_ids": rule_of.tolist(),
-                     "setup_rows": setup or []},
+        "breaking": {
+            "rows": rows.tolist(),
+            "rule_ids": rule_of.tolist(),
+            "setup_rows": setup or [],
+        },
     }
     return EventTable.from_columns(ordered, heap, meta)
 
@@ -327,8 +355,9 @@ def _progress(enabled: bool):
         return _NoBar()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                    transient=True)  # fmt: skip
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
+    )
 
 
 def default_workload(rules) -> EventTable:

@@ -68,7 +68,9 @@ def read_jsonl(path: str | os.PathLike, keys: Sequence[str]) -> EventTable:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise RuleoptError(
-                    f"not UTF-8 text ({exc.reason})", file=where, line=lineno,
+                    f"not UTF-8 text ({exc.reason})",
+                    file=where,
+                    line=lineno,
                     hint="JSON Lines files are UTF-8; is this a capture? name it .scap",
                 ) from None
             if not text.strip():
@@ -76,11 +78,11 @@ def read_jsonl(path: str | os.PathLike, keys: Sequence[str]) -> EventTable:
             records.append(_parse_line(text, where, lineno, specs, resolve))
     if not records:
         raise RuleoptError(
-            "no events: the file is empty", file=where,
+            "no events: the file is empty",
+            file=where,
             hint='write one JSON object per line, e.g. {"evt.type": "open", "proc.name": "cat"}',
         )
-    return EventTable.from_records(records, list(specs), meta={"source": where,
-                                                                "format": "jsonl"})
+    return EventTable.from_records(records, list(specs), meta={"source": where, "format": "jsonl"})
 
 
 def _lines(fh, where: str):
@@ -96,8 +98,11 @@ def _lines(fh, where: str):
         lineno += 1
         if len(raw) > MAX_LINE:
             raise RuleoptError(
-                f"the line is longer than {MAX_LINE:,} bytes", file=where, line=lineno,
-                hint="one event per line; is this really a JSON Lines file?")
+                f"the line is longer than {MAX_LINE:,} bytes",
+                file=where,
+                line=lineno,
+                hint="one event per line; is this really a JSON Lines file?",
+            )
         yield raw
 
 
@@ -106,13 +111,17 @@ def _parse_line(text: str, where: str, lineno: int, specs: dict, resolve) -> dic
         obj = loads(text)
     except JsonProblem as exc:
         raise RuleoptError(
-            f"not valid JSON: {exc.message}", file=where, line=lineno, column=exc.column,
+            f"not valid JSON: {exc.message}",
+            file=where,
+            line=lineno,
+            column=exc.column,
             hint="each line must be one complete JSON object",
         ) from None
     if not isinstance(obj, dict):
         raise RuleoptError(
             f"expected a JSON object mapping field names to values, got {type(obj).__name__}",
-            file=where, line=lineno,
+            file=where,
+            line=lineno,
             hint='e.g. {"evt.type": "open", "proc.name": "cat"}',
         )
     record: dict[str, object] = {}
@@ -122,7 +131,9 @@ def _parse_line(text: str, where: str, lineno: int, specs: dict, resolve) -> dic
         if isinstance(rf, Exception):
             detail = getattr(rf, "message", None) or str(rf)
             raise RuleoptError(
-                f"unknown field {name!r}: {detail}", file=where, line=lineno,
+                f"unknown field {name!r}: {detail}",
+                file=where,
+                line=lineno,
                 hint=getattr(rf, "hint", None)
                 or "use field names as written in Falco rules, e.g. proc.name, fd.name",
             )
@@ -130,7 +141,8 @@ def _parse_line(text: str, where: str, lineno: int, specs: dict, resolve) -> dic
         if key in seen:
             raise RuleoptError(
                 f"field {key} given twice (as {name!r} and another spelling)",
-                file=where, line=lineno,
+                file=where,
+                line=lineno,
             )
         seen.add(key)
         if value is None:

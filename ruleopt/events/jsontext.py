@@ -71,6 +71,8 @@ def loads(text: str, max_depth: int = MAX_DEPTH) -> object:
     except ValueError as exc:
         # Python's limit on the digits of an int (4,300): no field holds such a number.
         if "digits" in str(exc):
-            raise JsonProblem("an integer with thousands of digits is out of range for "
-                              "every field (64 bits at most)") from None
+            raise JsonProblem(
+                "an integer with thousands of digits is out of range for "
+                "every field (64 bits at most)"
+            ) from None
         raise JsonProblem(str(exc)) from None

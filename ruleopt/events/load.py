@@ -48,7 +48,8 @@ def input_kind(path: str | os.PathLike) -> str:
     if name.endswith(JSONL_SUFFIXES):
         return "jsonl"
     raise RuleoptError(
-        "cannot tell what kind of event file this is from its name", file=str(path),
+        "cannot tell what kind of event file this is from its name",
+        file=str(path),
         hint="use .scap for a capture, .jsonl for JSON Lines, .npz for an imported table",
     )
 
@@ -95,7 +96,9 @@ def load_events(path: str | os.PathLike | None, rules: object) -> EventTable:
         return read_events(path, keys)
     table = default_workload(rules)
     check_columns(
-        table, keys, "default workload",
+        table,
+        keys,
+        "default workload",
         hint="the workload generator must cover every field the rules read; pass an event file",
     )
     return table

@@ -46,8 +46,9 @@ class NpzReader:
             self._zip = zipfile.ZipFile(path)
             infos = self._zip.infolist()
         except Exception as exc:  # noqa: BLE001 - see above
-            raise RuleoptError(f"not an .npz (zip) archive: {exc}", file=self.where,
-                               hint=_HINT) from None
+            raise RuleoptError(
+                f"not an .npz (zip) archive: {exc}", file=self.where, hint=_HINT
+            ) from None
         self._infos: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
             if info.filename in self._infos:
@@ -83,8 +84,11 @@ class NpzReader:
         want = np.dtype(dtype)
         info = self._info(name)
         if info.compress_type not in _METHODS:
-            raise self.error(name, f"compression method {info.compress_type} is not "
-                                   f"supported (only stored or deflated)")
+            raise self.error(
+                name,
+                f"compression method {info.compress_type} is not "
+                f"supported (only stored or deflated)",
+            )
         if info.flag_bits & 0x1:
             raise self.error(name, "is encrypted")
         try:
@@ -100,20 +104,20 @@ class NpzReader:
         except RuleoptError:
             raise
         except Exception as exc:  # noqa: BLE001 - see above
-            raise self.error(name, f"unreadable .npy header: "
-                                   f"{type(exc).__name__}: {exc}") from None
+            raise self.error(name, f"unreadable .npy header: {type(exc).__name__}: {exc}") from None
         if dtype_ != want or dtype_.hasobject:
-            raise self.error(name, f"holds {dtype_} values; an event table stores "
-                                   f"{want} here")
+            raise self.error(name, f"holds {dtype_} values; an event table stores {want} here")
         if not isinstance(shape, tuple) or len(shape) != 1:
-            raise self.error(name, f"has shape {shape}; an event table stores 1-d arrays "
-                                   f"here")
+            raise self.error(name, f"has shape {shape}; an event table stores 1-d arrays here")
         length = shape[0]
         expected = offset + length * want.itemsize
         if expected != info.file_size:
-            raise self.error(name, f"its header declares {length:,} values "
-                                   f"({length * want.itemsize:,} bytes) but the member holds "
-                                   f"{max(info.file_size - offset, 0):,} bytes of data")
+            raise self.error(
+                name,
+                f"its header declares {length:,} values "
+                f"({length * want.itemsize:,} bytes) but the member holds "
+                f"{max(info.file_size - offset, 0):,} bytes of data",
+            )
         del fortran  # 1-d: C and Fortran order are the same bytes
         return Member(name, want, int(length), offset)
 

@@ -210,8 +210,11 @@ def build_sockets(seed: int, size: int = 256) -> Pool:
     for i in range(size):
         if i % 16 == 15:
             # Unix sockets: docker/containerd API and journald, no IP fields.
-            path = ("/var/run/docker.sock", "/run/containerd/containerd.sock",
-                    "/run/systemd/journal/socket")[i % 3]  # fmt: skip
+            path = (
+                "/var/run/docker.sock",
+                "/run/containerd/containerd.sock",
+                "/run/systemd/journal/socket",
+            )[i % 3]
             p["fd.name"][i] = path
             p["fd.typechar"][i] = "u"
             p["fd.type"][i] = "unix"

@@ -114,8 +114,9 @@ def ensure_built() -> Path:
         try:
             proc = subprocess.run([str(binary), "version"], capture_output=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as e:
-            raise RuleoptError(f"cannot run ruleopt-sinsp: {e}", file=str(binary),
-                               hint=_SETUP_HINT) from None
+            raise RuleoptError(
+                f"cannot run ruleopt-sinsp: {e}", file=str(binary), hint=_SETUP_HINT
+            ) from None
         if proc.returncode != 0 and b"error while loading shared libraries" in proc.stderr:
             raise _error_from(proc, str(binary))
         if proc.stdout.decode("utf-8", "replace").strip() != EXCHANGE_VERSION:
@@ -371,9 +372,7 @@ def extract_full(
         raise _error_from(proc, str(capture), fields=names)
     # Split on b"\n" only: the tool escapes it inside strings, but str.splitlines()
     # would also split on U+2028, U+0085... which it leaves raw (valid UTF-8).
-    lines = [
-        line.decode("utf-8", "surrogateescape") for line in proc.stdout.split(b"\n") if line
-    ]
+    lines = [line.decode("utf-8", "surrogateescape") for line in proc.stdout.split(b"\n") if line]
     header = json.loads(lines[0])
     trailer = json.loads(lines[-1])
     rows = [json.loads(line) for line in lines[1:-1]]

@@ -279,8 +279,9 @@ def _net_instance(text: str) -> str:
 _SYNTH_IPS = ("192.0.2.10", "198.51.100.20", "203.0.113.30")
 
 
-def _str_candidates(pos: list[Lit], samples: Sequence[object],
-                    type_name: str = "str") -> Iterable[str]:  # fmt: skip
+def _str_candidates(
+    pos: list[Lit], samples: Sequence[object], type_name: str = "str"
+) -> Iterable[str]:
     eqs = [lt for lt in pos if lt.op in ("=", "==")]
     for lt in eqs:
         yield _net_instance(lt.values[0])
@@ -324,8 +325,9 @@ def _str_candidates(pos: list[Lit], samples: Sequence[object],
     yield "/" + SYNTH
 
 
-def _num_candidates(pos: list[Lit], neg: list[Lit], spec: FieldSpec,
-                    samples: Sequence[object]) -> Iterable[int]:  # fmt: skip
+def _num_candidates(
+    pos: list[Lit], neg: list[Lit], spec: FieldSpec, samples: Sequence[object]
+) -> Iterable[int]:
     lo, hi = None, None
     for lt in pos:
         nums = [n for n in (_num(v, spec) for v in lt.values) if n is not None]
@@ -442,8 +444,9 @@ class _Chain:
 
 
 class _Search:
-    def __init__(self, root, samples: Mapping[str, Sequence[object]], rng: random.Random | None,
-                 budget: int) -> None:  # fmt: skip
+    def __init__(
+        self, root, samples: Mapping[str, Sequence[object]], rng: random.Random | None, budget: int
+    ) -> None:
         self.root = root
         self.samples = samples
         self.rng = rng
@@ -568,9 +571,13 @@ def _holds_throughout(lit: Lit, bounds: Sequence[object]) -> bool:
     return all(isinstance(x, int) and not min(nums) <= x <= max(nums) for x in named)
 
 
-def _verified(expr: Expr, tmpl: dict[str, object],
-              complete: Callable[[dict[str, object]], object] | None,
-              evaluate: Evaluate, base: Mapping[str, object]) -> dict[str, object] | None:
+def _verified(
+    expr: Expr,
+    tmpl: dict[str, object],
+    complete: Callable[[dict[str, object]], object] | None,
+    evaluate: Evaluate,
+    base: Mapping[str, object],
+) -> dict[str, object] | None:
     """The first completed variant the oracle accepts, else the bare template, else None."""
     variants = complete(dict(tmpl)) if complete else []
     if isinstance(variants, dict):
@@ -623,8 +630,9 @@ def build_templates(
         exhaustive = True
         for assign in search.solutions():
             tmpl = _finish(assign, samples)
-            chosen = (_verified(expr, tmpl, complete, evaluate, base or {})
-                      if tmpl is not None else None)  # fmt: skip
+            chosen = (
+                _verified(expr, tmpl, complete, evaluate, base or {}) if tmpl is not None else None
+            )
             if chosen is None:
                 rejected += 1
                 if rejected > 50:
@@ -649,9 +657,9 @@ def build_templates(
         if root is False:
             result.reason = "condition is always false"
         elif rejected:
-            result.reason = (f"{rejected} candidate events failed the reference evaluator"
-                             + (f" (fields: {', '.join(sorted(norm.unknown))})"
-                                if norm.unknown else ""))  # fmt: skip
+            result.reason = f"{rejected} candidate events failed the reference evaluator" + (
+                f" (fields: {', '.join(sorted(norm.unknown))})" if norm.unknown else ""
+            )
         elif norm.unknown:
             result.reason = "needs fields the generator cannot produce: " + ", ".join(
                 sorted(norm.unknown)
@@ -659,5 +667,6 @@ def build_templates(
         else:
             worst = sorted(failed, key=lambda k: (-failed[k], k))[:3]
             result.reason = "no satisfying assignment: contradictory constraints" + (
-                f" on {', '.join(worst)}" if worst else "")
+                f" on {', '.join(worst)}" if worst else ""
+            )
     return result

@@ -37,8 +37,9 @@ def apply_single(c: Column, rows: np.ndarray, value: object, heap: StringHeap) -
     c.present[rows] = True
 
 
-def apply_multi(c: Column, overrides: list[tuple[np.ndarray, object]], heap: StringHeap,
-                 n: int) -> Column:  # fmt: skip
+def apply_multi(
+    c: Column, overrides: list[tuple[np.ndarray, object]], heap: StringHeap, n: int
+) -> Column:
     """Rebuild a list-valued column with some rows' lists replaced (vectorized)."""
     old_len = np.diff(c.offsets)
     new_len = old_len.copy()
@@ -47,8 +48,9 @@ def apply_multi(c: Column, overrides: list[tuple[np.ndarray, object]], heap: Str
     encoded: list[tuple[np.ndarray, np.ndarray]] = []
     for rows, value in overrides:
         items = [] if value is None else [to_storage(v, c.kind) for v in value]
-        arr = np.array([heap.intern(x) for x in items] if c.kind == "str" else items,
-                       dtype=c.values.dtype)  # fmt: skip
+        arr = np.array(
+            [heap.intern(x) for x in items] if c.kind == "str" else items, dtype=c.values.dtype
+        )
         new_len[rows] = len(arr)
         present[rows] = value is not None
         touched[rows] = True
@@ -73,15 +75,27 @@ def empty_column(spec: Spec, n: int) -> Column:
     fill = -1 if spec.kind == "str" else 0
     present = np.zeros(n, dtype=np.bool_)
     if spec.multi:
-        return Column(spec.key, spec.type, spec.kind, np.zeros(0, dtype=dtype), present,
-                      np.zeros(n + 1, dtype=np.int64))  # fmt: skip
+        return Column(
+            spec.key,
+            spec.type,
+            spec.kind,
+            np.zeros(0, dtype=dtype),
+            present,
+            np.zeros(n + 1, dtype=np.int64),
+        )
     return Column(spec.key, spec.type, spec.kind, np.full(n, fill, dtype=dtype), present)
 
 
-def stamp(columns: dict[str, Column], specs: Mapping[str, Spec],
-           templates: Mapping[int, list[dict]], n: int, seed: int, share: float,
-           heap: StringHeap, setup_rows: list[int] | None = None,
-           ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def stamp(
+    columns: dict[str, Column],
+    specs: Mapping[str, Spec],
+    templates: Mapping[int, list[dict]],
+    n: int,
+    seed: int,
+    share: float,
+    heap: StringHeap,
+    setup_rows: list[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Overwrite the breaking rows with templates; returns (rows, rule id per row).
     With ``setup_rows`` (a capture), the rows stamped to set up the state a breaking row
     needs are stamped too and appended to it."""

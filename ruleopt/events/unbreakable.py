@@ -90,8 +90,11 @@ def explain(
     for part in parts:
         if not satisfiable(part):
             numbered = any(f.name == "evt.num" for f in fields_of(part))
-            which = ("which no event has (events are numbered from 1)" if numbered
-                     else "which no event can satisfy")  # fmt: skip
+            which = (
+                "which no event has (events are numbered from 1)"
+                if numbered
+                else "which no event can satisfy"
+            )
             return f"{NEVER}: its condition requires {_text(part, names, text)}, {which}"
     # The shortest unsatisfiable prefix ends at one side of a contradiction; the other
     # side is the first earlier part that contradicts it alone.

@@ -43,8 +43,10 @@ DEFAULT_VARIANT = "baseline"
 # Stage and branch names both come from plugin/trace.h (through ruleopt._ext.abi); the
 # model adds only the stack tree over the stages, which must name each stage once.
 if set(CORE_STAGES) != set(STAGES):
-    raise InternalError("the profile model's stage tree does not name the core's stages",
-                        hint="edit STAGE_PARENT in ruleopt/profile/model.py")
+    raise InternalError(
+        "the profile model's stage tree does not name the core's stages",
+        hint="edit STAGE_PARENT in ruleopt/profile/model.py",
+    )
 
 NOTES_BASE = (
     "replica core: one profile merges separate builds, as the study built Falco twice "
@@ -56,12 +58,16 @@ NOTES_BASE = (
     "untraced pass's cycles divided by its checks (an upper bound without tracing)",
     "rule checks and matches count every pass of the rules-traced build (events x repeat)",
 )
-NOTE_OFFLINE = ("every pass replays the events offline, as fast as possible: no "
-                "SCAP_TIMEOUT branch (the ring never runs dry)")
-NOTE_RATE = ("the stacks-traced passes replay the events at settings.rate events/s into a "
-             "ring of settings.buffer slots: SCAP_TIMEOUT counts polls of an empty ring, "
-             "RULES_* count the processed (not dropped) events; the rules-traced passes "
-             "stay offline, so rule counts cover every event")
+NOTE_OFFLINE = (
+    "every pass replays the events offline, as fast as possible: no "
+    "SCAP_TIMEOUT branch (the ring never runs dry)"
+)
+NOTE_RATE = (
+    "the stacks-traced passes replay the events at settings.rate events/s into a "
+    "ring of settings.buffer slots: SCAP_TIMEOUT counts polls of an empty ring, "
+    "RULES_* count the processed (not dropped) events; the rules-traced passes "
+    "stay offline, so rule counts cover every event"
+)
 
 
 def hist_from_trace(count: int, total: int, trace_hist: Sequence[int]) -> Hist:
@@ -72,8 +78,9 @@ def hist_from_trace(count: int, total: int, trace_hist: Sequence[int]) -> Hist:
         raise RuleoptError(f"trace histogram has {len(buckets)} buckets, expected {NBUCKETS}")
     h = Hist(int(count), int(total), buckets)
     if sum(buckets) != h.count:
-        raise RuleoptError(f"trace cell is inconsistent: {sum(buckets)} bucketed values, "
-                           f"count {h.count}")
+        raise RuleoptError(
+            f"trace cell is inconsistent: {sum(buckets)} bucketed values, count {h.count}"
+        )
     return h
 
 
@@ -119,8 +126,10 @@ def profile_from_core(
         raise RuleoptError("no core results to build a profile from")
     for r in results:
         if r.n_events != table.n:
-            raise RuleoptError(f"a core result covers {r.n_events} events, the table has "
-                               f"{table.n}: results and table do not belong together")
+            raise RuleoptError(
+                f"a core result covers {r.n_events} events, the table has "
+                f"{table.n}: results and table do not belong together"
+            )
     traced_rules = [r for r in results if r.trace_rules is not None]
     traced_stages = [r for r in results if r.trace_stages is not None]
     counted = traced_rules or results[:1]
@@ -128,8 +137,13 @@ def profile_from_core(
 
     rule_profiles = []
     for pos, rid in enumerate(np.asarray(compiled.rule_ids).tolist()):
-        rp = RuleProfile(id=int(rid), name=compiled.rule_names[pos], checks=0, matches=0,
-                         evttypes=_evttypes(by_id[rid]) if rid in by_id else None)
+        rp = RuleProfile(
+            id=int(rid),
+            name=compiled.rule_names[pos],
+            checks=0,
+            matches=0,
+            evttypes=_evttypes(by_id[rid]) if rid in by_id else None,
+        )
         for r in counted:
             k = _passes(r)
             rp.checks += int(r.checks[rid]) * k
@@ -177,8 +191,12 @@ def profile_from_core(
 
 def _spread(values: Sequence[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=np.float64)
-    return {"median": float(np.median(a)), "min": float(a.min()), "max": float(a.max()),
-            "std": float(a.std())}
+    return {
+        "median": float(np.median(a)),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "std": float(a.std()),
+    }
 
 
 def profile_core(
@@ -216,8 +234,14 @@ def profile_core(
     rules = list(rules) if rules is not None else None
 
     def run(variant_: str, with_rate: bool) -> CoreResult:
-        return run_core(compiled, table, variant_, rate=rate if with_rate else None,
-                        buffer=buffer, first_match=first_match)
+        return run_core(
+            compiled,
+            table,
+            variant_,
+            rate=rate if with_rate else None,
+            buffer=buffer,
+            first_match=first_match,
+        )
 
     plan: list[tuple[str, str, bool]] = [("untraced", "untraced", False)]
     if rate is not None:
@@ -237,16 +261,25 @@ def profile_core(
 
     hz = got["untraced"][0].tsc_hz
     cycles = {label: [float(r.cycles[0]) for r in rs] for label, rs in got.items()}
-    offline = {b: _spread(cycles[b]) for b in ("untraced", "rules", "stacks")
-               if not (b == "stacks" and rate is not None)}
+    offline = {
+        b: _spread(cycles[b])
+        for b in ("untraced", "rules", "stacks")
+        if not (b == "stacks" and rate is not None)
+    }
     med_u = offline["untraced"]["median"]
-    builds = {b: {"cycles_per_pass": cycles[b], **s,
-                  "overhead_vs_untraced": s["median"] / med_u - 1 if med_u else None}
-              for b, s in offline.items()}
+    builds = {
+        b: {
+            "cycles_per_pass": cycles[b],
+            **s,
+            "overhead_vs_untraced": s["median"] / med_u - 1 if med_u else None,
+        }
+        for b, s in offline.items()
+    }
     checks_per_pass = got["untraced"][0].rules_checked
     base = got["untraced"][0]
-    profile = profile_from_core(got["rules"] + got["stacks"], compiled, table, variant,
-                                settings, rules=rules)
+    profile = profile_from_core(
+        got["rules"] + got["stacks"], compiled, table, variant, settings, rules=rules
+    )
     matched, unmatched = profile.checks_hist(True), profile.checks_hist(False)
     eps = [table.n / (c / hz) for c in cycles["untraced"]] if hz else []
     headline: dict[str, Any] = {
@@ -266,22 +299,39 @@ def profile_core(
         drops = [r.drops for r in ur]
         timeouts = [r.timeouts for r in ur]
         rate_info = {
-            "rate": rate, "buffer": buffer, "replays": len(ur),
-            "drops": int(np.median(drops)), "drops_per_replay": drops,
+            "rate": rate,
+            "buffer": buffer,
+            "replays": len(ur),
+            "drops": int(np.median(drops)),
+            "drops_per_replay": drops,
             "drop_share": float(np.median(drops)) / table.n,
-            "scap_timeouts": int(np.median(timeouts)), "scap_timeouts_per_replay": timeouts,
+            "scap_timeouts": int(np.median(timeouts)),
+            "scap_timeouts_per_replay": timeouts,
             "processed": int(np.median([int(r.processed.sum()) for r in ur])),
             "sim_seconds": float(np.median([r.sim_seconds for r in ur])),
             "stacks_build_drops_per_replay": [r.drops for r in sr],
             "stacks_build_scap_timeouts_per_replay": [r.timeouts for r in sr],
         }
-        headline.update(drops=rate_info["drops"], drop_share=rate_info["drop_share"],
-                        scap_timeouts=rate_info["scap_timeouts"])
-    profile.settings.update({
-        "first_match": first_match, "warmup": warmup, "repeat": repeat,
-        "rate": rate, "buffer": buffer if rate is not None else None,
-        "builds": builds, "rate_replay": rate_info, "headline": headline,
-        "compiled": {"rules": compiled.n_rules, "nodes": int(len(compiled.nodes)),
-                     **{k: int(v) for k, v in compiled.stats.items()}},
-    })
+        headline.update(
+            drops=rate_info["drops"],
+            drop_share=rate_info["drop_share"],
+            scap_timeouts=rate_info["scap_timeouts"],
+        )
+    profile.settings.update(
+        {
+            "first_match": first_match,
+            "warmup": warmup,
+            "repeat": repeat,
+            "rate": rate,
+            "buffer": buffer if rate is not None else None,
+            "builds": builds,
+            "rate_replay": rate_info,
+            "headline": headline,
+            "compiled": {
+                "rules": compiled.n_rules,
+                "nodes": int(len(compiled.nodes)),
+                **{k: int(v) for k, v in compiled.stats.items()},
+            },
+        }
+    )
     return profile

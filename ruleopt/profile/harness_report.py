@@ -44,13 +44,18 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
                 continue
             matched = Hist.from_dict(r["cycles_matched"], f"rule {r['name']!r} matched")
             unmatched = Hist.from_dict(r["cycles_unmatched"], f"rule {r['name']!r} unmatched")
-            rules.append(RuleProfile(
-                id=int(r["id"]), name=str(r["name"]), checks=int(r["evaluations"]),
-                # matches_all_passes agrees with the histograms; "matches" is pass 1 only.
-                matches=int(r.get("matches_all_passes", matched.count)),
-                unmatched=unmatched, matched=matched,
-                evttypes=None if r.get("all_evttypes") else list(r.get("evttypes") or []),
-            ))
+            rules.append(
+                RuleProfile(
+                    id=int(r["id"]),
+                    name=str(r["name"]),
+                    checks=int(r["evaluations"]),
+                    # matches_all_passes agrees with the histograms; "matches" is pass 1 only.
+                    matches=int(r.get("matches_all_passes", matched.count)),
+                    unmatched=unmatched,
+                    matched=matched,
+                    evttypes=None if r.get("all_evttypes") else list(r.get("evttypes") or []),
+                )
+            )
         settings = {
             "capture": doc.get("capture"),
             "rdtsc_overhead": doc.get("rdtsc_overhead"),
@@ -73,5 +78,7 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
             notes=list(NOTES),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise RuleoptError(f"malformed harness document ({exc!r})",
-                           hint="it should come from ruleopt.events.sinsp.run_harness") from None
+        raise RuleoptError(
+            f"malformed harness document ({exc!r})",
+            hint="it should come from ruleopt.events.sinsp.run_harness",
+        ) from None

@@ -133,8 +133,11 @@ class Hist:
 
     def merge(self, other: Hist) -> Hist:
         """A new histogram holding both (e.g. two runs, or matched + unmatched)."""
-        return Hist(self.count + other.count, self.sum + other.sum,
-                    [a + b for a, b in zip(self.buckets, other.buckets, strict=True)])
+        return Hist(
+            self.count + other.count,
+            self.sum + other.sum,
+            [a + b for a, b in zip(self.buckets, other.buckets, strict=True)],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         # The harness's own shape, so its histograms load unchanged.
@@ -152,7 +155,8 @@ class Hist:
         h = cls(_int(count, f"{what} count"), _int(total, f"{what} sum"), buckets)
         if sum(buckets) != h.count:
             raise RuleoptError(
-                f"profile: {what}: buckets hold {sum(buckets)} values but count is {h.count}")
+                f"profile: {what}: buckets hold {sum(buckets)} values but count is {h.count}"
+            )
         return h
 
 
@@ -173,16 +177,23 @@ class RuleProfile:
         return self.matched.sum + self.unmatched.sum
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "checks": self.checks,
-                "matches": self.matches, "unmatched": self.unmatched.to_dict(),
-                "matched": self.matched.to_dict(), "evttypes": self.evttypes}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "checks": self.checks,
+            "matches": self.matches,
+            "unmatched": self.unmatched.to_dict(),
+            "matched": self.matched.to_dict(),
+            "evttypes": self.evttypes,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RuleProfile:
         try:
             name = str(d["name"])
             return cls(
-                id=_int(d["id"], "rule id"), name=name,
+                id=_int(d["id"], "rule id"),
+                name=name,
                 checks=_int(d["checks"], f"rule {name!r} checks"),
                 matches=_int(d["matches"], f"rule {name!r} matches"),
                 unmatched=Hist.from_dict(d["unmatched"], f"rule {name!r} unmatched"),
@@ -202,12 +213,15 @@ class StageProfile:
 
     def __post_init__(self) -> None:
         if self.name not in STAGE_PARENT:
-            raise RuleoptError(f"profile: unknown stage {self.name!r}",
-                               hint="one of: " + ", ".join(STAGES))
+            raise RuleoptError(
+                f"profile: unknown stage {self.name!r}", hint="one of: " + ", ".join(STAGES)
+            )
         for key in self.branches:
             if key not in BRANCH_KEYS:
-                raise RuleoptError(f"profile: stage {self.name!r}: unknown branch {key!r}",
-                                   hint="one of: " + ", ".join(BRANCH_KEYS))
+                raise RuleoptError(
+                    f"profile: stage {self.name!r}: unknown branch {key!r}",
+                    hint="one of: " + ", ".join(BRANCH_KEYS),
+                )
 
     @property
     def total(self) -> Hist:
@@ -218,16 +232,22 @@ class StageProfile:
 
     def to_dict(self) -> dict[str, Any]:
         # Branches in canonical order so equal profiles serialise to equal bytes.
-        return {"name": self.name,
-                "branches": {k: self.branches[k].to_dict()
-                             for k in BRANCH_KEYS if k in self.branches}}
+        return {
+            "name": self.name,
+            "branches": {k: self.branches[k].to_dict() for k in BRANCH_KEYS if k in self.branches},
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StageProfile:
         try:
             name = str(d["name"])
-            return cls(name, {str(k): Hist.from_dict(v, f"stage {name!r} {k}")
-                              for k, v in d["branches"].items()})
+            return cls(
+                name,
+                {
+                    str(k): Hist.from_dict(v, f"stage {name!r} {k}")
+                    for k, v in d["branches"].items()
+                },
+            )
         except (KeyError, TypeError, AttributeError) as exc:
             raise RuleoptError(f"profile: malformed stage entry ({exc})") from None
 
@@ -308,9 +328,10 @@ class Profile:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Profile:
         if not isinstance(d, Mapping) or d.get("format") != FORMAT:
-            raise RuleoptError(f"not a ruleopt profile (expected format {FORMAT!r})",
-                               hint="profile.json files are written by `ruleopt profile` "
-                                    "and `ruleopt harness`")
+            raise RuleoptError(
+                f"not a ruleopt profile (expected format {FORMAT!r})",
+                hint="profile.json files are written by `ruleopt profile` and `ruleopt harness`",
+            )
         try:
             stages = [StageProfile.from_dict(s) for s in d["stages"]]
             tsc = d.get("tsc_hz")
@@ -340,5 +361,9 @@ def machine_info() -> dict[str, Any]:
                     break
     except OSError:
         pass  # not Linux: keep platform's guess
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

@@ -52,8 +52,10 @@ def _curve(h: Hist) -> tuple[list[float], list[int]]:
 def latency_plot(profile: Profile, path: Path | str, top: int = LATENCY_TOP) -> Path:
     rules = profile.top_rules(top)
     fig = Figure(figsize=(12, 5), layout="constrained")
-    fig.suptitle(f"Rule check latency distribution, top {len(rules)} rules by total cycles "
-                 f"({profile.engine})")
+    fig.suptitle(
+        f"Rule check latency distribution, top {len(rules)} rules by total cycles "
+        f"({profile.engine})"
+    )
     for ax, matched in zip(fig.subplots(1, 2, sharey=False), (False, True), strict=True):
         kind = "matched" if matched else "unmatched"
         for r in rules:
@@ -68,8 +70,7 @@ def latency_plot(profile: Profile, path: Path | str, top: int = LATENCY_TOP) -> 
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
         else:
-            ax.text(0.5, 0.5, f"no {kind} checks", ha="center", va="center",
-                    transform=ax.transAxes)
+            ax.text(0.5, 0.5, f"no {kind} checks", ha="center", va="center", transform=ax.transAxes)
     return _save(fig, Path(path))
 
 
@@ -78,11 +79,14 @@ def totals_plot(profile: Profile, path: Path | str, top: int = TOTALS_TOP) -> Pa
     fig = Figure(figsize=(10, 1.5 + 0.35 * max(1, len(rules))), layout="constrained")
     ax = fig.subplots()
     names = [_short(r.name) for r in rules][::-1]  # most expensive on top
-    ax.barh(names, [r.matched.sum for r in rules][::-1], label="matched checks",
-            color="tab:red")
-    ax.barh(names, [r.unmatched.sum for r in rules][::-1],
-            left=[r.matched.sum for r in rules][::-1], label="unmatched checks",
-            color="tab:blue")
+    ax.barh(names, [r.matched.sum for r in rules][::-1], label="matched checks", color="tab:red")
+    ax.barh(
+        names,
+        [r.unmatched.sum for r in rules][::-1],
+        left=[r.matched.sum for r in rules][::-1],
+        label="unmatched checks",
+        color="tab:blue",
+    )
     ax.set_title(f"Total cycles checking each rule, top {len(rules)} ({profile.engine})")
     ax.set_xlabel("cycles (all checks, all repeats)")
     if rules:
@@ -90,14 +94,24 @@ def totals_plot(profile: Profile, path: Path | str, top: int = TOTALS_TOP) -> Pa
     return _save(fig, Path(path))
 
 
-def bar_compare(names: Sequence[str], values: Sequence[float],
-                errors: Sequence[float] | None, title: str, path: Path | str,
-                ylabel: str = "cycles") -> Path:
+def bar_compare(
+    names: Sequence[str],
+    values: Sequence[float],
+    errors: Sequence[float] | None,
+    title: str,
+    path: Path | str,
+    ylabel: str = "cycles",
+) -> Path:
     """One bar per name with optional error bars; ``title`` should name the unit."""
     fig = Figure(figsize=(max(5, 1.2 * len(names)), 4.5), layout="constrained")
     ax = fig.subplots()
-    ax.bar([_short(n, 24) for n in names], values,
-           yerr=list(errors) if errors is not None else None, capsize=4, color="tab:blue")
+    ax.bar(
+        [_short(n, 24) for n in names],
+        values,
+        yerr=list(errors) if errors is not None else None,
+        capsize=4,
+        color="tab:blue",
+    )
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", labelrotation=20)
@@ -106,12 +120,21 @@ def bar_compare(names: Sequence[str], values: Sequence[float],
 
 def write_plots(profile: Profile, outdir: Path | str) -> list[Path]:
     outdir = Path(outdir)
-    return [latency_plot(profile, outdir / "rule_latency.svg"),
-            totals_plot(profile, outdir / "rule_totals.svg")]
+    return [
+        latency_plot(profile, outdir / "rule_latency.svg"),
+        totals_plot(profile, outdir / "rule_totals.svg"),
+    ]
 
 
-def line_plot(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str,
-              path: Path | str, xlabel: str, ylabel: str, *, logx: bool = True) -> Path:
+def line_plot(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    title: str,
+    path: Path | str,
+    xlabel: str,
+    ylabel: str,
+    *,
+    logx: bool = True,
+) -> Path:
     """One line per named ``(xs, ys)`` series; ``title`` and the labels name the units."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()

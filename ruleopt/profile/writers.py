@@ -88,8 +88,10 @@ def dot_text(profile: Profile) -> str:
         if sp is None:
             if stage == "rule_checks" and profile.rules:
                 checks = profile.checks_hist(True).merge(profile.checks_hist(False))
-                label = (f"{_branch_label(ALL)}\n{checks.count} checks\n"
-                         f"mean {checks.mean:.0f} cycles per check")
+                label = (
+                    f"{_branch_label(ALL)}\n{checks.count} checks\n"
+                    f"mean {checks.mean:.0f} cycles per check"
+                )
                 lines.append(f"  {parent} -> {stage} [label={_dot_str(label)}, style=dashed];")
             else:
                 lines.append(f"  {parent} -> {stage} [style=dashed];")
@@ -99,15 +101,20 @@ def dot_text(profile: Profile) -> str:
             if h is None:
                 continue
             label = f"{_branch_label(key)}\n{h.count}x\nmean {h.mean:.0f} cycles"
-            lines.append(f"  {parent} -> {stage} [label={_dot_str(label)}, "
-                         f"color={_BRANCH_COLOR[key]}, fontcolor={_BRANCH_COLOR[key]}];")
+            lines.append(
+                f"  {parent} -> {stage} [label={_dot_str(label)}, "
+                f"color={_BRANCH_COLOR[key]}, fontcolor={_BRANCH_COLOR[key]}];"
+            )
     for i, r in enumerate(profile.top_rules(DOT_TOP_RULES)):
-        label = (f"rule: {r.name}\nunmatched {r.unmatched.count}x mean "
-                 f"{r.unmatched.mean:.0f} cycles\nmatched {r.matched.count}x mean "
-                 f"{r.matched.mean:.0f} cycles")
+        label = (
+            f"rule: {r.name}\nunmatched {r.unmatched.count}x mean "
+            f"{r.unmatched.mean:.0f} cycles\nmatched {r.matched.count}x mean "
+            f"{r.matched.mean:.0f} cycles"
+        )
         lines.append(f"  rule_{i} [label={_dot_str(label)}, shape=note];")
-        lines.append(f"  rule_checks -> rule_{i} "
-                     f"[label={_dot_str(f'{r.checks} checks')}, style=dotted];")
+        lines.append(
+            f"  rule_checks -> rule_{i} [label={_dot_str(f'{r.checks} checks')}, style=dotted];"
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -152,8 +159,10 @@ def folded_stacks(profile: Profile) -> dict[tuple[str, ...], int]:
         for key, h in sp.branches.items():
             head = (ROOT, "iteration" if key == ALL else key)
             children = sum(
-                c.branches[key].sum for c in profile.stages.values()
-                if STAGE_PARENT[c.name] == stage and key in c.branches)
+                c.branches[key].sum
+                for c in profile.stages.values()
+                if STAGE_PARENT[c.name] == stage and key in c.branches
+            )
             if stage == "rule_checks" and key == ALL:
                 children += sum(rule_cycles.values())
             stack = head + tuple(below)
@@ -166,8 +175,11 @@ def folded_stacks(profile: Profile) -> dict[tuple[str, ...], int]:
 
 
 def folded_text(profile: Profile) -> str:
-    return "".join(f"{';'.join(stack)} {count}\n"
-                   for stack, count in folded_stacks(profile).items() if count > 0)
+    return "".join(
+        f"{';'.join(stack)} {count}\n"
+        for stack, count in folded_stacks(profile).items()
+        if count > 0
+    )
 
 
 def write_folded(profile: Profile, path: Path | str) -> None:
@@ -183,8 +195,10 @@ def write_profile_dir(profile: Profile, outdir: Path | str, plots: bool = True) 
     only then moved in, so on failure ``outdir`` holds nothing new (and is removed, with
     any parent, if this call created it)."""
     writers: list[tuple[str, Callable[[Profile, Path], None]]] = [
-        ("profile.json", write_json), ("stacks.dot", write_dot),
-        ("stacks.folded", write_folded)]
+        ("profile.json", write_json),
+        ("stacks.dot", write_dot),
+        ("stacks.folded", write_folded),
+    ]
     names = []
     with staged_dir(outdir) as (staging, _moved):
         for name, write in writers:

@@ -28,14 +28,33 @@ _OP_COST = {
     "intersects": 2.0,
 }
 _FIELD_COST = {
-    "evt.type": 0.5, "evt.num": 0.3, "evt.dir": 0.3, "evt.is_open_write": 0.5,
-    "evt.is_open_read": 0.5, "evt.rawres": 2.5, "evt.res": 2.5, "fd.num": 0.3,
-    "fd.name": 1.0, "fd.typechar": 1.0, "fd.directory": 1.2, "fd.filename": 2.5,
-    "fd.l4proto": 4.0, "fd.sip": 0.5, "fd.net": 0.5, "fd.port": 0.5, "fd.sport": 0.5,
-    "proc.name": 1.0, "proc.args": 1.0, "proc.cmdline": 2.0, "proc.pcmdline": 2.0,
-    "proc.pname": 6.0, "proc.aname": 13.0, "container.image.repository": 4.0,
-    "container.id": 1.0, "user.name": 1.0,
-}  # fmt: skip
+    "evt.type": 0.5,
+    "evt.num": 0.3,
+    "evt.dir": 0.3,
+    "evt.is_open_write": 0.5,
+    "evt.is_open_read": 0.5,
+    "evt.rawres": 2.5,
+    "evt.res": 2.5,
+    "fd.num": 0.3,
+    "fd.name": 1.0,
+    "fd.typechar": 1.0,
+    "fd.directory": 1.2,
+    "fd.filename": 2.5,
+    "fd.l4proto": 4.0,
+    "fd.sip": 0.5,
+    "fd.net": 0.5,
+    "fd.port": 0.5,
+    "fd.sport": 0.5,
+    "proc.name": 1.0,
+    "proc.args": 1.0,
+    "proc.cmdline": 2.0,
+    "proc.pcmdline": 2.0,
+    "proc.pname": 6.0,
+    "proc.aname": 13.0,
+    "container.image.repository": 4.0,
+    "container.id": 1.0,
+    "user.name": 1.0,
+}
 # Every evt.arg.X / evt.arg[N] renders the parameter as text first.
 _ARG_COST = 20.0
 

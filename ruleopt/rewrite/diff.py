@@ -63,12 +63,18 @@ def diff_rulesets(
     for name in dict.fromkeys(names):
         if name not in ref_b:
             # A rule only one side has: its first alert is where the two versions part.
-            out.append(RuleDiff(name, "only_a", "reference", _first(ref_a[name]),
-                                a_matches=len(ref_a[name])))  # fmt: skip
+            out.append(
+                RuleDiff(
+                    name, "only_a", "reference", _first(ref_a[name]), a_matches=len(ref_a[name])
+                )
+            )
             continue
         if name not in ref_a:
-            out.append(RuleDiff(name, "only_b", "reference", _first(ref_b[name]),
-                                b_matches=len(ref_b[name])))  # fmt: skip
+            out.append(
+                RuleDiff(
+                    name, "only_b", "reference", _first(ref_b[name]), b_matches=len(ref_b[name])
+                )
+            )
             continue
         d = RuleDiff(name, "same", a_matches=len(ref_a[name]), b_matches=len(ref_b[name]))
         for engine, ma, mb in (

@@ -28,9 +28,22 @@ from dataclasses import dataclass
 UNARY_OPS: tuple[str, ...] = ("exists",)
 LIST_OPS: tuple[str, ...] = ("in", "intersects", "pmatch")
 SCALAR_OPS: tuple[str, ...] = (
-    "=", "==", "!=", "<", "<=", ">", ">=",
-    "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith",
-    "glob", "iglob", "regex",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "contains",
+    "icontains",
+    "bcontains",
+    "startswith",
+    "bstartswith",
+    "endswith",
+    "glob",
+    "iglob",
+    "regex",
 )
 ALL_OPS: tuple[str, ...] = UNARY_OPS + LIST_OPS + SCALAR_OPS
 
@@ -180,8 +193,10 @@ def _print_rhs(rhs: Rhs) -> str:
             return f"val({print_operand(rhs.operand)})"
         return print_operand(rhs.operand)
     items = ", ".join(
-        item.name if isinstance(item, ListRef)
-        else quote(item.text) if _LIST_NAME.fullmatch(item.text)
+        item.name
+        if isinstance(item, ListRef)
+        else quote(item.text)
+        if _LIST_NAME.fullmatch(item.text)
         else print_value(item.text)
         for item in rhs.items
     )
@@ -200,8 +215,9 @@ def _emit(expr: Expr, out: list[str]) -> None:
     # its children's strings copies the inner text at every level, quadratic in depth.
     if isinstance(expr, Compare):
         lhs = print_operand(expr.lhs)
-        out.append(f"{lhs} {expr.op}" if expr.rhs is None
-                   else f"{lhs} {expr.op} {_print_rhs(expr.rhs)}")
+        out.append(
+            f"{lhs} {expr.op}" if expr.rhs is None else f"{lhs} {expr.op} {_print_rhs(expr.rhs)}"
+        )
     elif isinstance(expr, MacroRef):
         out.append(expr.name)
     elif isinstance(expr, BoolConst):
@@ -308,6 +324,8 @@ def libsinsp2022_misread(expr: Expr) -> str | None:
                 if "'" in v.text:
                     return f"libsinsp 2022 cannot spell the value {v.text!r} (a ' ends its strings)"
                 if _FLATTENED.search(v.text):
-                    return (f"the value {v.text!r} holds a line break or tab, which the "
-                            "harness cannot pass to libsinsp 2022")
+                    return (
+                        f"the value {v.text!r} holds a line break or tab, which the "
+                        "harness cannot pass to libsinsp 2022"
+                    )
     return None

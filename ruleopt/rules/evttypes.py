@@ -251,8 +251,7 @@ def uncoded_names(expr: Expr) -> frozenset[str]:
     event type, so Falco's index never gives those syscalls to a rule naming them."""
     names: set[str] = set()
     for node in walk(expr):
-        if (isinstance(node, Compare) and _is_evttype_field(node.lhs)
-                and node.op in _EVTTYPE_OPS):
+        if isinstance(node, Compare) and _is_evttype_field(node.lhs) and node.op in _EVTTYPE_OPS:
             names |= _rhs_names(node.rhs) or frozenset()
     return frozenset(names - SINSP_2022_EVENT_NAMES)
 
@@ -271,9 +270,7 @@ def evttypes_of_lua(expr: Expr) -> EvtTypeSet:
                 found_event = True
                 after_not = after_not or found_not
                 if node.op in ("in", "pmatch") and isinstance(node.rhs, ValueList):
-                    names.update(
-                        i.text if isinstance(i, Value) else i.name for i in node.rhs.items
-                    )
+                    names.update(i.text if isinstance(i, Value) else i.name for i in node.rhs.items)
                 elif isinstance(node.rhs, Value):
                     names.add(node.rhs.text)
     if not found_event or after_not:

@@ -294,8 +294,7 @@ class Compiler:
             warnings=tuple(self.warnings),
         )
 
-    def validate_condition(self, expanded: Expr, info: RuleInfo, cond: Cond,
-                           line: int) -> None:  # fmt: skip
+    def validate_condition(self, expanded: Expr, info: RuleInfo, cond: Cond, line: int) -> None:
         try:
             check_sources(expanded, info.source)
             check_constants(expanded)

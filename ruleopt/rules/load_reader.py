@@ -296,9 +296,16 @@ class Reader(Collector):
                 )
             self.plugin_versions.append(value)
 
-    def merge_mode(self, kind: str, name: str, file: str, item: yaml.Node, keys: dict,
-                   appendable: Sequence[str], replaceable: Sequence[str],
-                   ) -> tuple[bool, Any, Any]:  # fmt: skip
+    def merge_mode(
+        self,
+        kind: str,
+        name: str,
+        file: str,
+        item: yaml.Node,
+        keys: dict,
+        appendable: Sequence[str],
+        replaceable: Sequence[str],
+    ) -> tuple[bool, Any, Any]:
         """``(append, override-append keys, override-replace keys)`` of one item; the
         legacy ``append: true`` and ``override:`` cannot be combined."""
         append = bool(self.boolean(file, keys, "append"))

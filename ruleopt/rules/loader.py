@@ -41,7 +41,6 @@ and constants, and builds the ``RuleSet``. ``load_positions`` locates everything
 module is the public API.
 """
 
-
 from __future__ import annotations
 
 import gc

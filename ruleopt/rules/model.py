@@ -18,17 +18,24 @@ from ruleopt.rules.sinsp_events import SINSP_2022_EVENT_NAMES
 # one definition: the loader checks a rule's priority with ``priority_name``, the output
 # paths print it with the same function.
 PRIORITIES: tuple[str, ...] = (
-    "Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug",
+    "Emergency",
+    "Alert",
+    "Critical",
+    "Error",
+    "Warning",
+    "Notice",
+    "Informational",
+    "Debug",
 )
 # falco_common::parse_priority accepts every name case-insensitively, plus "info".
-_PRIORITY_SPELLINGS: dict[str, str] = {p.lower(): p for p in PRIORITIES} | {
-    "info": "Informational"}
+_PRIORITY_SPELLINGS: dict[str, str] = {p.lower(): p for p in PRIORITIES} | {"info": "Informational"}
 
 
 def priority_name(text: str) -> str | None:
     """Falco's printed name for a priority as a rules file spells it (``WARNING`` →
     ``Warning``, ``info`` → ``Informational``), or None for a name Falco refuses."""
     return _PRIORITY_SPELLINGS.get(text.strip().lower())
+
 
 SYSCALL_SOURCE = "syscall"
 
@@ -103,8 +110,13 @@ class Warning:  # noqa: A001 - the name the loader's users expect; never used as
         return f"{loc}: {who}{self.message}" if loc else f"{who}{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "file": self.file, "line": self.line,
-                "column": self.column, "rule": self.rule}
+        return {
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "rule": self.rule,
+        }
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,10 @@ class RuleSet:
         return tuple(r for r in self.rules if r.enabled)
 
     def by_evttype(
-        self, evttypes: Iterator[str] | list[str] | None = None, *, enabled_only: bool = True,
+        self,
+        evttypes: Iterator[str] | list[str] | None = None,
+        *,
+        enabled_only: bool = True,
         outside: frozenset[str] = frozenset(),
     ) -> dict[str, list[Rule]]:
         """Syscall rules per event type name, as Falco's index gives events to them
@@ -156,8 +171,9 @@ class RuleSet:
             other = sorted(SINSP_2022_EVENT_NAMES - names)
             out = {key: [r for r in rules if sees(r.evttypes, key, outside)] for key in named}
             # Every other coded type is seen by the same rules (none names it): ask one.
-            out[OTHER_TYPES] = ([r for r in rules if sees(r.evttypes, other[0], outside)]
-                                if other else [])
+            out[OTHER_TYPES] = (
+                [r for r in rules if sees(r.evttypes, other[0], outside)] if other else []
+            )
             out[GENERIC_TYPES] = [r for r in rules if sees(r.evttypes, GENERIC_PROBE, outside)]
             return out
         return {key: [r for r in rules if sees(r.evttypes, key, outside)] for key in evttypes}
@@ -165,8 +181,11 @@ class RuleSet:
     def all_evttype_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
         """Syscall rules that run on every event type (the index cannot skip them); an
         empty set is filed under every event too (``ruleopt.engine.index``)."""
-        return tuple(r for r in self.syscall_rules(enabled_only=enabled_only)
-                     if r.evttypes.is_all or r.evttypes.is_empty)
+        return tuple(
+            r
+            for r in self.syscall_rules(enabled_only=enabled_only)
+            if r.evttypes.is_all or r.evttypes.is_empty
+        )
 
     def syscall_rules(self, *, enabled_only: bool = True) -> tuple[Rule, ...]:
         rules = self.enabled_rules() if enabled_only else self.rules

@@ -113,8 +113,7 @@ def _error_at(tok: Token, message: str, hint: str | None = None) -> ConditionSyn
 
 # libsinsp's unescape_str (filter/escaping.cpp). "\ " decoding to a backslash is its
 # compatibility quirk for an old Falco rule (`proc.args contains "\ "`), kept on purpose.
-_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", " ": "\\", "\\": "\\",
-            "/": "/"}
+_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", " ": "\\", "\\": "\\", "/": "/"}
 
 
 def unescape(quoted: str) -> str:
@@ -180,11 +179,15 @@ class _ToAst(Transformer):
         if len(nots) > 1 and notes is not None:
             first = nots[0]
             spelled = " ".join(["not"] * len(nots))
-            notes.append(ParseNote(
-                f"'{spelled}' reads as a single 'not', as libsinsp 2022's filter compiler "
-                "reads it (Falco's own rule loaders read nested negations); write "
-                "'not (not ...)' for a double negation, or one 'not'",
-                first.line or 1, first.column or 1))
+            notes.append(
+                ParseNote(
+                    f"'{spelled}' reads as a single 'not', as libsinsp 2022's filter compiler "
+                    "reads it (Falco's own rule loaders read nested negations); write "
+                    "'not (not ...)' for a double negation, or one 'not'",
+                    first.line or 1,
+                    first.column or 1,
+                )
+            )
         return Not(operand)
 
     def macro_ref(self, items: list[Token]) -> Expr:
@@ -343,7 +346,8 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> ConditionSyntaxError:
                 cond_line=line,
                 cond_column=column,
                 hint="check for an unclosed '(' or a missing value"
-                if "_RPAR" in expected else None,
+                if "_RPAR" in expected
+                else None,
             )
         line, column, word = tok.line, tok.column, str(tok)
     else:

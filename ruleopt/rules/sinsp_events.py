@@ -18,7 +18,8 @@ two still agree.
 
 from __future__ import annotations
 
-SINSP_2022_EVENT_NAMES: frozenset[str] = frozenset("""
+SINSP_2022_EVENT_NAMES: frozenset[str] = frozenset(
+    """
 accept access bind bpf brk chdir chmod chroot clone clone3 close connect container
 copy_file_range cpu_hotplug creat drop dup epoll_wait eventfd execve execveat fchdir fchmod
 fchmodat fcntl flock fork fstat fstat64 futex getcwd getdents getdents64 getegid geteuid
@@ -31,4 +32,5 @@ seccomp select semctl semget semop send sendfile sendmmsg sendmsg sendto setgid 
 setpgid setresgid setresuid setrlimit setsid setsockopt setuid shutdown signaldeliver
 signalfd socket socketpair splice stat stat64 switch symlink symlinkat sysdigevent tgkill
 timerfd_create tkill tracer umount unlink unlinkat unshare userfaultfd vfork write writev
-""".split())
+""".split()
+)

@@ -50,12 +50,16 @@ def decode(data: bytes, file: str) -> str:
         column = len(data[line_start:pos].decode("utf-8", errors="replace")) + 1
         raise RuleoptError(
             f"rules file is not UTF-8 text: byte 0x{data[pos]:02x} at byte offset {pos} "
-            f"({exc.reason})", file=file, line=line, column=column,
-            hint="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)") from None
+            f"({exc.reason})",
+            file=file,
+            line=line,
+            column=column,
+            hint="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+        ) from None
 
 
 def short_tag(tag: str) -> str:
-    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
 def scalar_value(node: yaml.ScalarNode) -> str | bool | None:
@@ -94,8 +98,9 @@ class _Composer:
         self.loader = _EVENT_LOADER(text)
 
     def err(self, message: str, mark: yaml.Mark, hint: str | None = None) -> RuleoptError:
-        return RuleoptError(message, file=self.file, line=mark.line + 1,
-                            column=mark.column + 1, hint=hint)
+        return RuleoptError(
+            message, file=self.file, line=mark.line + 1, column=mark.column + 1, hint=hint
+        )
 
     def documents(self) -> list[yaml.Node | None]:
         ld = self.loader
@@ -134,16 +139,20 @@ class _Composer:
         want = {yaml.SequenceNode: _CORE + "seq", yaml.MappingNode: _CORE + "map"}.get(kind)
         if kind is yaml.ScalarNode and explicit in _SCALAR_TAGS:
             if explicit != _CORE + "str" and ld.resolve(kind, value, (True, False)) != explicit:
-                raise self.err(f"{value!r} is not a valid {short_tag(explicit)} value",
-                               event.start_mark,
-                               hint=f"fix the value or drop the {short_tag(explicit)} tag")
+                raise self.err(
+                    f"{value!r} is not a valid {short_tag(explicit)} value",
+                    event.start_mark,
+                    hint=f"fix the value or drop the {short_tag(explicit)} tag",
+                )
             return explicit
         if explicit == want:
             return explicit
-        raise self.err(f"YAML tag '{short_tag(explicit)}' is not supported in rules files",
-                       event.start_mark,
-                       hint="rules files use plain strings, numbers, booleans, lists and "
-                            "mappings; remove the tag")
+        raise self.err(
+            f"YAML tag '{short_tag(explicit)}' is not supported in rules files",
+            event.start_mark,
+            hint="rules files use plain strings, numbers, booleans, lists and "
+            "mappings; remove the tag",
+        )
 
     def document(self) -> yaml.Node | None:
         ld = self.loader
@@ -160,25 +169,36 @@ class _Composer:
             node: yaml.Node
             if isinstance(event, yaml.AliasEvent):
                 if event.anchor not in anchors:
-                    raise self.err(f"undefined YAML alias '*{event.anchor}'", event.start_mark,
-                                   hint=f"define `&{event.anchor}` before using it")
+                    raise self.err(
+                        f"undefined YAML alias '*{event.anchor}'",
+                        event.start_mark,
+                        hint=f"define `&{event.anchor}` before using it",
+                    )
                 node = anchors[event.anchor]
                 if id(node) in open_ids:
-                    raise self.err(f"YAML alias '*{event.anchor}' refers to a node that "
-                                   "contains it (a recursive alias)" + self.where(stack),
-                                   event.start_mark, hint="aliases cannot form cycles")
+                    raise self.err(
+                        f"YAML alias '*{event.anchor}' refers to a node that "
+                        "contains it (a recursive alias)" + self.where(stack),
+                        event.start_mark,
+                        hint="aliases cannot form cycles",
+                    )
                 size = sizes[id(node)]
                 total += size
                 if total > MAX_NODES:
                     raise self.err(
-                        f"YAML aliases expand to more than {MAX_NODES:,} nodes"
-                        + self.where(stack), event.start_mark,
+                        f"YAML aliases expand to more than {MAX_NODES:,} nodes" + self.where(stack),
+                        event.start_mark,
                         hint="aliases that repeat aliases multiply the size at every "
-                             "level; write the content out or use fewer aliases")
+                        "level; write the content out or use fewer aliases",
+                    )
             elif isinstance(event, yaml.ScalarEvent):
-                node = yaml.ScalarNode(self.tag(event, yaml.ScalarNode), event.value,
-                                       event.start_mark, event.end_mark,
-                                       style=event.style or None)
+                node = yaml.ScalarNode(
+                    self.tag(event, yaml.ScalarNode),
+                    event.value,
+                    event.start_mark,
+                    event.end_mark,
+                    style=event.style or None,
+                )
                 size = 1
                 total += 1
             elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -187,11 +207,20 @@ class _Composer:
                         f"YAML nested more than {MAX_DEPTH} levels deep" + self.where(stack),
                         event.start_mark,
                         hint="rules files nest a few levels (items, exceptions, values); "
-                             "flatten this value")
-                cls = (yaml.SequenceNode if isinstance(event, yaml.SequenceStartEvent)
-                       else yaml.MappingNode)
-                node = cls(self.tag(event, cls), [], event.start_mark, event.end_mark,
-                           flow_style=event.flow_style)
+                        "flatten this value",
+                    )
+                cls = (
+                    yaml.SequenceNode
+                    if isinstance(event, yaml.SequenceStartEvent)
+                    else yaml.MappingNode
+                )
+                node = cls(
+                    self.tag(event, cls),
+                    [],
+                    event.start_mark,
+                    event.end_mark,
+                    flow_style=event.flow_style,
+                )
                 total += 1
                 if event.anchor is not None:
                     anchors[event.anchor] = node
@@ -212,8 +241,11 @@ class _Composer:
                 break
             self.attach(stack, node, size)
         if total > MAX_NODES:
-            raise self.err(f"YAML document has more than {MAX_NODES:,} nodes",
-                           root.start_mark, hint="split the rules file")
+            raise self.err(
+                f"YAML document has more than {MAX_NODES:,} nodes",
+                root.start_mark,
+                hint="split the rules file",
+            )
         return root
 
     def attach(self, stack: list[_Frame], node: yaml.Node, size: int) -> None:
@@ -228,19 +260,27 @@ class _Composer:
             frame.key = None
             return
         if not isinstance(node, yaml.ScalarNode):
-            raise self.err("mapping keys must be plain strings, not a "
-                           + ("list" if isinstance(node, yaml.SequenceNode) else "mapping")
-                           + self.where(stack), node.start_mark,
-                           hint="write `key: value` with a string key")
+            raise self.err(
+                "mapping keys must be plain strings, not a "
+                + ("list" if isinstance(node, yaml.SequenceNode) else "mapping")
+                + self.where(stack),
+                node.start_mark,
+                hint="write `key: value` with a string key",
+            )
         if node.tag == _CORE + "merge":
-            raise self.err("YAML merge keys (<<) are not supported in rules files"
-                           + self.where(stack), node.start_mark,
-                           hint="write the merged keys out in this mapping")
+            raise self.err(
+                "YAML merge keys (<<) are not supported in rules files" + self.where(stack),
+                node.start_mark,
+                hint="write the merged keys out in this mapping",
+            )
         first = frame.keys.get(node.value)
         if first is not None:
-            raise self.err(f"duplicate key '{node.value}' in this mapping (first at line "
-                           f"{first.start_mark.line + 1})" + self.where(stack),
-                           node.start_mark, hint="keep one of the two")
+            raise self.err(
+                f"duplicate key '{node.value}' in this mapping (first at line "
+                f"{first.start_mark.line + 1})" + self.where(stack),
+                node.start_mark,
+                hint="keep one of the two",
+            )
         frame.keys[node.value] = node
         frame.key = node
 

@@ -62,8 +62,14 @@ SHORT_TIMEOUT = 5.0
 # it keeps CI bounded. 0 disables it.
 BUDGET: float = float(os.environ.get("RULEOPT_FUZZ_BUDGET") or "220") * SCALE
 # Each family's share of the budget: its share of the time of a full run (measured).
-BUDGET_SHARE = {"loader": 0.29, "parser": 0.16, "jsonl": 0.17, "npz": 0.11, "capture": 0.09,
-                "cli": 0.18}  # fmt: skip
+BUDGET_SHARE = {
+    "loader": 0.29,
+    "parser": 0.16,
+    "jsonl": 0.17,
+    "npz": 0.11,
+    "capture": 0.09,
+    "cli": 0.18,
+}
 # Only this case number (reproducing a printed failure), if set.
 ONLY_CASE: int | None = (
     int(os.environ["RULEOPT_FUZZ_CASE"]) if os.environ.get("RULEOPT_FUZZ_CASE") else None
@@ -528,8 +534,9 @@ class Family:
         res.seconds = time.monotonic() - t0
         if rep.get("timeout"):
             self.hangs += 1
-        outputs = {n: (io_dir / n).read_bytes() for n in ("stdout", "stderr")
-                   if (io_dir / n).exists()}  # fmt: skip
+        outputs = {
+            n: (io_dir / n).read_bytes() for n in ("stdout", "stderr") if (io_dir / n).exists()
+        }
         shutil.rmtree(base, ignore_errors=True)
         return res, outputs
 

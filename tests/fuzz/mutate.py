@@ -109,9 +109,36 @@ def reindent_line(rng: random.Random, text: str) -> tuple[str, str]:
 def insert_char(rng: random.Random, text: str) -> tuple[str, str]:
     i = rng.randrange(len(text) + 1)
     c = rng.choice(
-        [":", "-", "[", "]", "{", "}", "'", '"', "#", "&", "*", "!", "|", ">", "%", "@",
-         "`", "\t", "\n", "\x00", "\x85", "\u2028", "\ufeff", "\\", ",", "?", "<<"]
-    )  # fmt: skip
+        [
+            ":",
+            "-",
+            "[",
+            "]",
+            "{",
+            "}",
+            "'",
+            '"',
+            "#",
+            "&",
+            "*",
+            "!",
+            "|",
+            ">",
+            "%",
+            "@",
+            "`",
+            "\t",
+            "\n",
+            "\x00",
+            "\x85",
+            "\u2028",
+            "\ufeff",
+            "\\",
+            ",",
+            "?",
+            "<<",
+        ]
+    )
     return text[:i] + c + text[i:], f"inserted {c!r} at offset {i}"
 
 
@@ -123,28 +150,91 @@ LINE_MUTATORS = (delete_lines, duplicate_lines, swap_lines, reindent_line, inser
 # A ``key: value`` line of a rules file (list items and block scalars excluded).
 _KV = re.compile(r"^(?P<ind>[ -]*)(?P<key>[A-Za-z_]+):(?P<sep> +)(?P<val>\S.*)$", re.M)
 _KEYS = (
-    "rule", "macro", "list", "condition", "output", "priority", "desc", "enabled", "items",
-    "append", "override", "tags", "source", "exceptions", "required_engine_version",
-    "required_plugin_versions", "name", "fields", "comps", "values", "warn_evttypes",
+    "rule",
+    "macro",
+    "list",
+    "condition",
+    "output",
+    "priority",
+    "desc",
+    "enabled",
+    "items",
+    "append",
+    "override",
+    "tags",
+    "source",
+    "exceptions",
+    "required_engine_version",
+    "required_plugin_versions",
+    "name",
+    "fields",
+    "comps",
+    "values",
+    "warn_evttypes",
     "skip-if-unknown-filter",
-)  # fmt: skip
+)
 
 # Values of every YAML type, tags included: typed tags with bad text, Python tags that
 # would run code if the loader were unsafe (they would create the canary file PWNED),
 # unknown tags, explicit verbatim tags.
 TYPED_VALUES = (
-    "123", "-1", "0x1F", "1.5e300", ".nan", ".inf", "true", "False", "null", "~", "''",
-    "[]", "{}", "[a, b]", "{a: 1}", "[[a]]", "'2020-01-01'", "2020-01-01", "2020-99-99",
-    "!!bool x", "!!int abc", "!!float abc", "!!timestamp 2020-99-99", "!!binary '#'",
-    "!!null x", "!!str", "!!set {a: 1}", "!!omap [a]", "!!pairs [a]", "!!merge x",
-    "!!seq x", "!!map x", "!!binary aGVsbG8=", "!!int 99999999999999999999999",
+    "123",
+    "-1",
+    "0x1F",
+    "1.5e300",
+    ".nan",
+    ".inf",
+    "true",
+    "False",
+    "null",
+    "~",
+    "''",
+    "[]",
+    "{}",
+    "[a, b]",
+    "{a: 1}",
+    "[[a]]",
+    "'2020-01-01'",
+    "2020-01-01",
+    "2020-99-99",
+    "!!bool x",
+    "!!int abc",
+    "!!float abc",
+    "!!timestamp 2020-99-99",
+    "!!binary '#'",
+    "!!null x",
+    "!!str",
+    "!!set {a: 1}",
+    "!!omap [a]",
+    "!!pairs [a]",
+    "!!merge x",
+    "!!seq x",
+    "!!map x",
+    "!!binary aGVsbG8=",
+    "!!int 99999999999999999999999",
     "!!python/object/apply:builtins.open ['PWNED', 'w']",
     "!!python/object/new:builtins.open ['PWNED', 'w']",
-    "!!python/name:os.system", "!!python/tuple [a]", "!!python/bytes x",
-    "!unknown x", "!<tag:yaml.org,2002:str> x", "!<!foo> x", "!foo [a]", "! x",
-    "&a x", "*undefined_alias", "<<", "'\\x00'", '"\\0"', '"\\ud800"', '"\\U0010FFFF"',
-    "|\n  block", ">-\n  folded", "? complex\n: key", "@reserved", "`reserved",
-)  # fmt: skip
+    "!!python/name:os.system",
+    "!!python/tuple [a]",
+    "!!python/bytes x",
+    "!unknown x",
+    "!<tag:yaml.org,2002:str> x",
+    "!<!foo> x",
+    "!foo [a]",
+    "! x",
+    "&a x",
+    "*undefined_alias",
+    "<<",
+    "'\\x00'",
+    '"\\0"',
+    '"\\ud800"',
+    '"\\U0010FFFF"',
+    "|\n  block",
+    ">-\n  folded",
+    "? complex\n: key",
+    "@reserved",
+    "`reserved",
+)
 
 
 def _kv_matches(text: str) -> list[re.Match]:
@@ -256,8 +346,15 @@ def extra_document(rng: random.Random, text: str) -> tuple[str, str]:
     return text + what, f"appended {what!r}"
 
 
-YAML_MUTATORS = (change_value, change_value, change_key, alias_value, deep_value,
-                 huge_value, extra_document)  # fmt: skip
+YAML_MUTATORS = (
+    change_value,
+    change_value,
+    change_key,
+    alias_value,
+    deep_value,
+    huge_value,
+    extra_document,
+)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -29,13 +29,45 @@ CAPTURE = (SHARED / "traces" / "cat_write.scap").read_bytes()
 LONG = "a" * 300  # longer than NAME_MAX (255)
 DEEP = "d/" * 2100  # longer than PATH_MAX (4096)
 
-NUM_HOSTILE = ("-1", "0", "nan", "inf", "-inf", "abc", "", "1.5", "0x10", " 5", "1_000",
-               "-0", "1e309", "1e-300", "\uff11", "\u0663", "2**3", "5 ", "+3", "0b1")  # fmt: skip
+NUM_HOSTILE = (
+    "-1",
+    "0",
+    "nan",
+    "inf",
+    "-inf",
+    "abc",
+    "",
+    "1.5",
+    "0x10",
+    " 5",
+    "1_000",
+    "-0",
+    "1e309",
+    "1e-300",
+    "\uff11",
+    "\u0663",
+    "2**3",
+    "5 ",
+    "+3",
+    "0b1",
+)
 # Valid numbers that ask for far too much work or memory: a few, since each may cost a
 # full time limit until the bounds exist.
 NUM_HUGE = ("1000000000", "9223372036854775808", "18446744073709551616", "1e12")
-FLOAT_HOSTILE = ("nan", "inf", "-inf", "-1", "0", "1e309", "1e-300", "2", "abc", "", "0x1p3",
-                 "1e-5")  # fmt: skip
+FLOAT_HOSTILE = (
+    "nan",
+    "inf",
+    "-inf",
+    "-1",
+    "0",
+    "1e309",
+    "1e-300",
+    "2",
+    "abc",
+    "",
+    "0x1p3",
+    "1e-5",
+)
 
 
 def _special(work) -> None:
@@ -73,7 +105,7 @@ def hostile_input(rng: random.Random, suffix: str) -> str:
             "rules.yaml",
             "",
             " ",
-        )  # fmt: skip
+        )
     )
 
 
@@ -92,7 +124,7 @@ def hostile_output(rng: random.Random, suffix: str) -> str:
             f"\udcffout{suffix}",
             "",
             f"events.jsonl/out{suffix}",
-        )  # fmt: skip
+        )
     )
 
 
@@ -133,37 +165,87 @@ class Slots:
 
 
 def command(rng: random.Random, s: Slots) -> list[str]:
-    cmd = rng.choice(("check", "import", "import", "generate", "generate", "verify",
-                      "harness", "profile", "profile", "compare", "compare"))  # fmt: skip
+    cmd = rng.choice(
+        (
+            "check",
+            "import",
+            "import",
+            "generate",
+            "generate",
+            "verify",
+            "harness",
+            "profile",
+            "profile",
+            "compare",
+            "compare",
+        )
+    )
     rules = s.inp("RULES", "rules.yaml", ".yaml")
     if cmd == "check":
         return ["check", rules]
     if cmd == "import":
-        src = s.inp("INPUT", rng.choice(("events.jsonl", "capture.scap")),
-                    rng.choice((".jsonl", ".scap")))  # fmt: skip
+        src = s.inp(
+            "INPUT", rng.choice(("events.jsonl", "capture.scap")), rng.choice((".jsonl", ".scap"))
+        )
         return ["import", src, "-r", rules, "-o", s.out("-o", "out.npz", ".npz")]
     if cmd == "generate":
-        return ["generate", "-r", rules, "-n", s.num("-n", "20"), "--seed", s.num("--seed", "1"),
-                "--break-share", s.flt("--break-share", "0.1"),
-                "-o", s.out("-o", "out.npz", ".npz"), "-q"]  # fmt: skip
+        return [
+            "generate",
+            "-r",
+            rules,
+            "-n",
+            s.num("-n", "20"),
+            "--seed",
+            s.num("--seed", "1"),
+            "--break-share",
+            s.flt("--break-share", "0.1"),
+            "-o",
+            s.out("-o", "out.npz", ".npz"),
+            "-q",
+        ]
     if cmd == "verify":
         return ["verify", rules, "--trace", s.inp("--trace", "capture.scap", ".scap")]
     if cmd == "harness":
-        return ["harness", rules, "--trace", s.inp("--trace", "capture.scap", ".scap"),
-                "--repeat", s.num("--repeat", "1"), "-o", s.out("-o", "hout", ""),
-                "--no-plots"]  # fmt: skip
+        return [
+            "harness",
+            rules,
+            "--trace",
+            s.inp("--trace", "capture.scap", ".scap"),
+            "--repeat",
+            s.num("--repeat", "1"),
+            "-o",
+            s.out("-o", "hout", ""),
+            "--no-plots",
+        ]
     events = s.inp("EVENTS", "events.jsonl", rng.choice((".jsonl", ".npz", ".scap")))
     if cmd == "profile":
-        argv = ["profile", rules, events, "-o", s.out("-o", "pout", ""),
-                "--repeat", s.num("--repeat", "1"), "--no-plots"]  # fmt: skip
+        argv = [
+            "profile",
+            rules,
+            events,
+            "-o",
+            s.out("-o", "pout", ""),
+            "--repeat",
+            s.num("--repeat", "1"),
+            "--no-plots",
+        ]
         if rng.random() < 0.5:
             argv += ["--rate", s.flt("--rate", "100000"), "--buffer", s.num("--buffer", "64")]
         return argv
     if rng.random() < 0.3:
         # Two rulesets (compare --against): B's path is hostile like any other.
-        return ["compare", rules, "--against", s.inp("RULES_B", "rules.yaml", ".yaml"), events,
-                "--repeat", s.num("--repeat", "1"), "--json",
-                "--engine", rng.choice(("replica", "both"))]  # fmt: skip
+        return [
+            "compare",
+            rules,
+            "--against",
+            s.inp("RULES_B", "rules.yaml", ".yaml"),
+            events,
+            "--repeat",
+            s.num("--repeat", "1"),
+            "--json",
+            "--engine",
+            rng.choice(("replica", "both")),
+        ]
     argv = [
         "compare",
         rules,
@@ -182,14 +264,25 @@ def command(rng: random.Random, s: Slots) -> list[str]:
 def make(rng: random.Random, case: int) -> Case:
     s = Slots(rng, share=rng.choice((0.3, 0.5, 1.0)))
     argv = command(rng, s)
-    files = {"rules.yaml": RULES, "events.jsonl": EVENTS, "capture.scap": CAPTURE,
-             "\udcff.yaml": RULES}  # fmt: skip
+    files = {
+        "rules.yaml": RULES,
+        "events.jsonl": EVENTS,
+        "capture.scap": CAPTURE,
+        "\udcff.yaml": RULES,
+    }
     ok_codes = (0, 1) if argv[0] == "verify" else (0,)
     outputs = tuple(o for o in s.outputs if o and not o.startswith("/"))
     tag = f"{argv[0]} {' '.join(h.split('=')[0] for h in s.hostile)}".strip()
-    return Case(argv, files, outputs=outputs, locate="arg", ok_codes=ok_codes,
-                note=" ".join(s.hostile) or "all arguments good", prepare=_special,
-                tag=tag)  # fmt: skip
+    return Case(
+        argv,
+        files,
+        outputs=outputs,
+        locate="arg",
+        ok_codes=ok_codes,
+        note=" ".join(s.hostile) or "all arguments good",
+        prepare=_special,
+        tag=tag,
+    )
 
 
 @pytest.mark.fuzz_family("cli")

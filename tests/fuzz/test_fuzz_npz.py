@@ -71,8 +71,20 @@ def npy_with_header(header: str, payload: bytes = b"\0" * 16) -> bytes:
     return b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h + payload
 
 
-DTYPES = ("float64", "int32", "bool", "complex128", "<U3", "S2", "uint8", "int64", "uint64",
-          "float16", ">i8", "int8")  # fmt: skip
+DTYPES = (
+    "float64",
+    "int32",
+    "bool",
+    "complex128",
+    "<U3",
+    "S2",
+    "uint8",
+    "int64",
+    "uint64",
+    "float16",
+    ">i8",
+    "int8",
+)
 
 
 def mutate_array(rng: random.Random, name: str, data: bytes) -> tuple[bytes, str]:
@@ -98,8 +110,17 @@ def mutate_array(rng: random.Random, name: str, data: bytes) -> tuple[bytes, str
     if r < 0.85 and arr.size and arr.dtype.kind in "iu":
         out = arr.copy()
         i = rng.randrange(arr.size)
-        v = rng.choice((-1, -(2**31), 2**31 - 1, 10**9, int(arr.max()) + 1,
-                        np.iinfo(arr.dtype).max, np.iinfo(arr.dtype).min))  # fmt: skip
+        v = rng.choice(
+            (
+                -1,
+                -(2**31),
+                2**31 - 1,
+                10**9,
+                int(arr.max()) + 1,
+                np.iinfo(arr.dtype).max,
+                np.iinfo(arr.dtype).min,
+            )
+        )
         out.flat[i] = np.array(v).astype(arr.dtype)
         return npy(out), f"{name}[{i}] = {v}"
     if r < 0.9:
@@ -116,10 +137,21 @@ def mutate_array(rng: random.Random, name: str, data: bytes) -> tuple[bytes, str
 def mutate_npy_header(rng: random.Random, name: str, data: bytes) -> tuple[bytes, str]:
     r = rng.random()
     if r < 0.4:
-        shape = rng.choice(("(1000000000000,)", "(-1,)", "(10, 10**9)", "(3.5,)", "()",
-                            "(1, 2, 3)", "(2**63,)", "('a',)"))  # fmt: skip
-        descr = rng.choice(("'<i8'", "'<i4'", "'|u1'", "'|O'", "'<U1000000000'", "'V8'",
-                            "[('a', '<i8')]", "'xx'"))  # fmt: skip
+        shape = rng.choice(
+            (
+                "(1000000000000,)",
+                "(-1,)",
+                "(10, 10**9)",
+                "(3.5,)",
+                "()",
+                "(1, 2, 3)",
+                "(2**63,)",
+                "('a',)",
+            )
+        )
+        descr = rng.choice(
+            ("'<i8'", "'<i4'", "'|u1'", "'|O'", "'<U1000000000'", "'V8'", "[('a', '<i8')]", "'xx'")
+        )
         hdr = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape}, }}"
         return npy_with_header(hdr), f"{name} header {hdr}"
     if r < 0.7:
@@ -152,20 +184,43 @@ def mutate_table_header(rng: random.Random, data: bytes) -> tuple[bytes, str]:
         elif k == "multi":
             col["multi"] = not col["multi"]
         else:
-            col[k] = rng.choice(("str", "num", "nope", "", None, 3, "proc.aname", "evt.num",
-                                 "unknown.field", "ipaddr", "bytebuf", ["x"]))  # fmt: skip
+            col[k] = rng.choice(
+                (
+                    "str",
+                    "num",
+                    "nope",
+                    "",
+                    None,
+                    3,
+                    "proc.aname",
+                    "evt.num",
+                    "unknown.field",
+                    "ipaddr",
+                    "bytebuf",
+                    ["x"],
+                )
+            )
         note = f"header column {i} {k}"
     elif r < 0.7:
-        hdr["meta"] = rng.choice(([], "x", {"absent_fields": 5}, {"absent_fields": ["x"]},
-                                  None, {"absent_fields": [None]}))  # fmt: skip
+        hdr["meta"] = rng.choice(
+            (
+                [],
+                "x",
+                {"absent_fields": 5},
+                {"absent_fields": ["x"]},
+                None,
+                {"absent_fields": [None]},
+            )
+        )
         note = f"header meta = {hdr['meta']!r}"
     elif r < 0.8:
         k = rng.choice(("version", "format", "columns"))
         hdr[k] = rng.choice((None, 2, "x", [], {}, 1))
         note = f"header {k} = {hdr[k]!r}"
     else:
-        raw = rng.choice((b"\xff\xfe{}", b"not json", b"[]", b"null", b'{"format": 1}',
-                          b"[" * 100000))  # fmt: skip
+        raw = rng.choice(
+            (b"\xff\xfe{}", b"not json", b"[]", b"null", b'{"format": 1}', b"[" * 100000)
+        )
         return npy(np.frombuffer(raw, dtype=np.uint8)), f"header bytes {raw[:20]!r}"
     text = json.dumps(hdr).encode()
     return npy(np.frombuffer(text, dtype=np.uint8)), note
@@ -223,8 +278,16 @@ def make(rng: random.Random, case: int) -> Case:
     data, note = mutated(rng)
     files = {"rules.yaml": RULES, "events.npz": data}
     strategies = rng.choice(("flat", "finer", "best", "shared,cached-output"))
-    argv = ["compare", "rules.yaml", "events.npz", "--repeat", "1", "--json",
-            "--strategies", strategies]  # fmt: skip
+    argv = [
+        "compare",
+        "rules.yaml",
+        "events.npz",
+        "--repeat",
+        "1",
+        "--json",
+        "--strategies",
+        strategies,
+    ]
     return Case(argv, files, locate="file", note=note)
 
 

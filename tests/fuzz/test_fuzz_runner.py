@@ -84,8 +84,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("behaviour", "argv", "kind", "key"), CASES,
-                         ids=[c[3] or c[2] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("behaviour", "argv", "kind", "key"), CASES, ids=[c[3] or c[2] for c in CASES]
+)
 def test_runner_verdict(fuzz_root: Path, behaviour, argv, kind, key, monkeypatch) -> None:
     if behaviour is _hang:
         # The planted hang, quickly. Only there: the other cases (a recursion run to the
