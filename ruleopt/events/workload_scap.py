@@ -45,6 +45,7 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import BinaryIO
 
 import numpy as np
@@ -122,6 +123,9 @@ class ScapReport:
     ancestry_cells: tuple[str, ...] = field(init=False, repr=False)
     # _ancestry's results by the row's ancestry cells (a table has few process trees).
     _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    # _event_args's and _container_fields's results by the cells they read.
+    _event_args: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    _containers: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
     # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
     _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
@@ -141,6 +145,20 @@ class ScapReport:
         if not m[row]:
             m[row] = 1
             self._why[key] = why  # the reason shown is that of the last row marked
+
+    def replay(self, marks: tuple[tuple[str, str], ...], row: int) -> None:
+        """``_miss`` for each (key, why) of a memo's marks, in order, in one call (the
+        memos replay ~6 marks per row)."""
+        keys, rows, whys = self.keys, self._rows, self._why
+        for key, why in marks:
+            if keys and key not in keys:
+                continue
+            m = rows.get(key)
+            if m is None:
+                m = rows[key] = bytearray(self.events)
+            if not m[row]:
+                m[row] = 1
+                whys[key] = why
 
     def finish(self) -> None:
         """Publish the marks: ``mask`` (rows per field) and ``unfaithful`` (count, why)."""
@@ -478,7 +496,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
             args = (cmdline,)
     cid = ev.get("container.id")
-    _container_fields(ev, i, cid, threads, rep)
+    _container_fields_memo(ev, i, cid, threads, rep)
     cgroups: tuple[str, ...] = ()
     if isinstance(cid, str) and cid != "host":
         if _CONTAINER_ID.fullmatch(cid):
@@ -638,7 +656,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                       cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
                       tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
                       uid=uid)  # fmt: skip
-    _event_args(ev, i, code, values, threads, rep)
+    _event_args_memo(ev, i, code, values, threads, rep)
     if pooled:
         tid = _pool_thread(ev, etype, code, info, exit_, own, entry, inherited, tid, key, make,
                            values, res, threads)  # fmt: skip
@@ -721,6 +739,58 @@ def _arg_param(code: int, key: str) -> tuple[str | None, tuple | None]:
     return name, scap_args.param(code, name) if name is not None else None
 
 
+_ABSENT = object()
+
+
+@functools.cache
+def _arg_plan(code: int, keys: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The table's ``evt.arg`` keys (as ``_arg_keys``) and the parameter names they read
+    on event ``code``: what ``_event_args``'s outcome depends on besides the users."""
+    arg_keys = tuple(k for k, _n in _arg_keys(keys))
+    names = tuple(sorted({n for k in arg_keys if (n := _arg_param(code, k)[0]) is not None
+                          and _arg_param(code, k)[1] is not None}))  # fmt: skip
+    return arg_keys, names
+
+
+def _typed(cells: Iterator[object]) -> tuple:
+    # With their types, so that cells equal but encoding differently (True and 1) key
+    # apart (two C-level maps: this runs on every row).
+    got = tuple(cells)
+    return got, tuple(map(type, got))
+
+
+def _event_args_memo(ev: dict, i: int, code: int, values: dict, threads: _Threads,
+                     rep: ScapReport) -> None:
+    """``_event_args``, once per distinct (event code, the row's ``evt.arg`` cells, the
+    parameters already set that they read, the user list): it reads nothing else and
+    changes only those parameters and the marks, which are replayed. The user list only
+    grows (a name keeps its uid), so its length stands for its state."""
+    if not MEMO:
+        _event_args(ev, i, code, values, threads, rep)
+        return
+    arg_keys, names = _arg_plan(code, rep.keys)
+    if not arg_keys:
+        return
+    cells = tuple(map(ev.get, arg_keys))
+    given = tuple(map(values.get, names, repeat(_ABSENT, len(names))))
+    memo_key = (code, len(threads.users), cells, tuple(map(type, cells)), given,
+                tuple(map(type, given)))
+    try:
+        hit = rep._event_args.get(memo_key)
+    except TypeError:  # a cell that is not hashable (a list): the plain call
+        _event_args(ev, i, code, values, threads, rep)
+        return
+    if hit is None:
+        marks = _Marks(rep)
+        before = {n: values[n] for n in names if n in values}
+        _event_args(ev, i, code, values, threads, marks)  # type: ignore[arg-type]
+        added = tuple((n, values[n]) for n in names if n in values and n not in before)
+        hit = rep._event_args[memo_key] = (added, tuple(marks.marks))
+    else:
+        values.update(hit[0])
+    rep.replay(hit[1], i)
+
+
 def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
                 rep: ScapReport) -> None:
     """Write the row's ``evt.arg.<name>`` into the parameter of that name (unless the
@@ -748,6 +818,33 @@ def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
         if shown is None or shown != want:
             rep._miss(key, i, "libsinsp prints this parameter by its type (flags and "
                               "modes by their name table, paths normalised)")  # fmt: skip
+
+
+def _container_fields_memo(ev: dict, i: int, cid: object, threads: _Threads,
+                           rep: ScapReport) -> None:
+    """``_container_fields``, once per distinct (container id, its last container-info,
+    the row's container cells): it reads nothing else and changes only the marks."""
+    if not MEMO:
+        _container_fields(ev, i, cid, threads, rep)
+        return
+    state = threads.containers.get(cid) if isinstance(cid, str) else None
+    memo_key = (type(cid), cid, state,
+                _typed(map(ev.get, _CONTAINER_META + _mount_cells(rep.keys))))
+    try:
+        marks = rep._containers.get(memo_key)
+    except TypeError:  # a cell that is not hashable: the plain call
+        _container_fields(ev, i, cid, threads, rep)
+        return
+    if marks is None:
+        rec = _Marks(rep)
+        _container_fields(ev, i, cid, threads, rec)  # type: ignore[arg-type]
+        marks = rep._containers[memo_key] = tuple(rec.marks)
+    rep.replay(marks, i)
+
+
+@functools.cache
+def _mount_cells(keys: frozenset[str]) -> tuple[str, ...]:
+    return tuple(k for k, _p in _mount_keys(keys))
 
 
 def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
@@ -863,8 +960,7 @@ def _ancestry_memo(ev: dict, i: int,
     if hit is None:
         marks = _Marks(rep)
         hit = rep._ancestries[cells] = (_ancestry(ev, i, marks), tuple(marks.marks))  # type: ignore[arg-type]
-    for key, why in hit[1]:
-        rep._miss(key, i, why)
+    rep.replay(hit[1], i)
     return hit[0]
 
 
