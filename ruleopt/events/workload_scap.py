@@ -457,28 +457,9 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     if (etype == "container" and i > 0 and isinstance(cid_row, str)
             and _CONTAINER_ID.fullmatch(cid_row)):
         return _container_event(ev, i, cid_row, threads, rep)
-    if codes is not None and scapfile.event_table()[codes[0]].internal:
-        # libsinsp's own events other than a container's info: written as generic events
-        # until their payloads are built; such rows say so.
-        codes = None
-        why = ("libsinsp's internal events are written only as a container's info, for "
-               "a docker container id, after the first event")  # fmt: skip
-    else:
-        why = "no libscap 2022 event of this name"
-    if codes is None:
-        for key in ("evt.type", "evt.dir"):
-            rep._miss(key, i, why)
-        codes = (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1)
-    code = codes[1] if exit_ else codes[0]
-    info = scapfile.event_table()[code]
-    if exit_ and info.flags & scapfile._EF_UNUSED:
-        rep._miss("evt.dir", i, "libscap 2022 has no exit event for this syscall")
-        code = codes[0]
-        info = scapfile.event_table()[code]
-    if code in (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1):
-        values_generic = {"ID": scapfile.syscall_codes().get(etype, 0), "nativeID": 0}
-    else:
-        values_generic = {}
+    codes, code, info, values_generic, kind_marks = _kind(etype, exit_)
+    if kind_marks:
+        rep.replay(kind_marks, i)
     if ev.get("evt.num") != i + 1:
         rep._miss("evt.num", i, "a capture numbers its events 1, 2, 3, ...")
 
@@ -662,6 +643,40 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                            values, res, threads)  # fmt: skip
     threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+@functools.cache
+def _kind(etype: str, exit_: bool) -> tuple[tuple[int, int], int, scapfile.EventInfo,
+                                            tuple[tuple[str, object], ...],
+                                            tuple[tuple[str, str], ...]]:
+    """What a row of this type and direction is written as, found once per (type,
+    direction) instead of per row: the (enter, exit) codes, the code and its info, the
+    generic event's parameters, and the marks every such row gets."""
+    marks: list[tuple[str, str]] = []
+    codes = scapfile.event_codes(etype)
+    if codes is not None and scapfile.event_table()[codes[0]].internal:
+        # libsinsp's own events other than a container's info: written as generic events
+        # until their payloads are built; such rows say so.
+        codes = None
+        why = ("libsinsp's internal events are written only as a container's info, for "
+               "a docker container id, after the first event")  # fmt: skip
+    else:
+        why = "no libscap 2022 event of this name"
+    if codes is None:
+        marks += [(key, why) for key in ("evt.type", "evt.dir")]
+        codes = (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1)
+    code = codes[1] if exit_ else codes[0]
+    info = scapfile.event_table()[code]
+    if exit_ and info.flags & scapfile._EF_UNUSED:
+        marks.append(("evt.dir", "libscap 2022 has no exit event for this syscall"))
+        code = codes[0]
+        info = scapfile.event_table()[code]
+    if code in (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1):
+        generic: tuple[tuple[str, object], ...] = (
+            ("ID", scapfile.syscall_codes().get(etype, 0)), ("nativeID", 0))
+    else:
+        generic = ()
+    return codes, code, info, generic, tuple(marks)
 
 
 def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit_: bool,
