@@ -126,6 +126,7 @@ class ScapReport:
     # _event_args's and _container_fields's results by the cells they read.
     _event_args: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     _containers: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    _table_fds: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
     # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
     _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
@@ -607,15 +608,12 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             values["tuple"] = _socktuple(accepted.tuple4)
             values["fd"] = accepted.fd
             res = accepted.fd
-            _check_table_fd(ev, i, accepted, rep)
+            _check_table_fd_memo(ev, i, accepted, rep)
         elif entry is not None or inherited is not None:
-            _check_table_fd(ev, i, entry or inherited, rep)
+            _check_table_fd_memo(ev, i, entry or inherited, rep)
         elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
                                                          for k in _FD_KEYS + ("fd.num",)):
-            for k in _FD_KEYS + ("fd.num",):
-                rep._miss(k, i, "no fd the capture carries here: only open exits and "
-                                "events naming a file or IPv4-socket fd (and their exits "
-                                "right after them) are written so far")  # fmt: skip
+            rep.replay(_NO_FD_MARKS, i)
         for k in ("evt.is_open_write", "evt.is_open_read"):
             if ev.get(k) is not False:
                 rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
@@ -643,6 +641,12 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                            values, res, threads)  # fmt: skip
     threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+# The marks of a row that names an fd the capture does not carry (one call for all).
+_NO_FD_MARKS = tuple((k, "no fd the capture carries here: only open exits and events "
+                         "naming a file or IPv4-socket fd (and their exits right after "
+                         "them) are written so far") for k in _FD_KEYS + ("fd.num",))  # fmt: skip
 
 
 @functools.cache
@@ -1081,6 +1085,31 @@ def _socktuple(t: tuple[str, int, str, int]) -> bytes:
     cip, cport, sip, sport = t
     return (struct.pack("<B", _PPM_AF_INET) + scapfile._ipv4(cip) + struct.pack("<H", cport)
             + scapfile._ipv4(sip) + struct.pack("<H", sport))
+
+
+_TABLE_FD_CELLS = (*_FD_KEYS, "fd.num")
+
+
+def _check_table_fd_memo(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
+    """``_check_table_fd``, once per distinct (entry, type, direction, the result where
+    it reads it, the row's fd cells): it reads nothing else and changes only the marks."""
+    if not MEMO:
+        _check_table_fd(ev, i, e, rep)
+        return
+    etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
+    res = _result(ev) if exit_ and etype in ("dup", "dup2", "dup3", "connect") else None
+    cells = tuple(map(ev.get, _TABLE_FD_CELLS))
+    memo_key = (e, etype, exit_, res, cells, tuple(map(type, cells)))
+    try:
+        marks = rep._table_fds.get(memo_key)
+    except TypeError:  # a cell that is not hashable: the plain call
+        _check_table_fd(ev, i, e, rep)
+        return
+    if marks is None:
+        rec = _Marks(rep)
+        _check_table_fd(ev, i, e, rec)  # type: ignore[arg-type]
+        marks = rep._table_fds[memo_key] = tuple(rec.marks)
+    rep.replay(marks, i)
 
 
 def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
