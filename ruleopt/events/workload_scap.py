@@ -759,6 +759,9 @@ def _arg_param(code: int, key: str) -> tuple[str | None, tuple | None]:
 
 
 _ABSENT = object()
+# Entries a per-row memo keeps before it starts over (10^6 rows would otherwise keep
+# ~10^5 keys of cells each).
+_MEMO_MAX = 1 << 15
 
 
 @functools.cache
@@ -804,6 +807,8 @@ def _event_args_memo(ev: dict, i: int, code: int, values: dict, threads: _Thread
         before = {n: values[n] for n in names if n in values}
         _event_args(ev, i, code, values, threads, marks)  # type: ignore[arg-type]
         added = tuple((n, values[n]) for n in names if n in values and n not in before)
+        if len(rep._event_args) >= _MEMO_MAX:
+            rep._event_args.clear()  # bounded: a memo only saves work
         hit = rep._event_args[memo_key] = (added, tuple(marks.marks))
     else:
         values.update(hit[0])
@@ -857,6 +862,8 @@ def _container_fields_memo(ev: dict, i: int, cid: object, threads: _Threads,
     if marks is None:
         rec = _Marks(rep)
         _container_fields(ev, i, cid, threads, rec)  # type: ignore[arg-type]
+        if len(rep._containers) >= _MEMO_MAX:
+            rep._containers.clear()  # bounded: a memo only saves work
         marks = rep._containers[memo_key] = tuple(rec.marks)
     rep.replay(marks, i)
 
@@ -1108,6 +1115,8 @@ def _check_table_fd_memo(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport)
     if marks is None:
         rec = _Marks(rep)
         _check_table_fd(ev, i, e, rec)  # type: ignore[arg-type]
+        if len(rep._table_fds) >= _MEMO_MAX:
+            rep._table_fds.clear()  # bounded: a memo only saves work
         marks = rep._table_fds[memo_key] = tuple(rec.marks)
     rep.replay(marks, i)
 
