@@ -45,6 +45,7 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import BinaryIO
 
 import numpy as np
@@ -122,6 +123,10 @@ class ScapReport:
     ancestry_cells: tuple[str, ...] = field(init=False, repr=False)
     # _ancestry's results by the row's ancestry cells (a table has few process trees).
     _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    # _event_args's and _container_fields's results by the cells they read.
+    _event_args: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    _containers: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    _table_fds: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
     # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
     _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
@@ -141,6 +146,20 @@ class ScapReport:
         if not m[row]:
             m[row] = 1
             self._why[key] = why  # the reason shown is that of the last row marked
+
+    def replay(self, marks: tuple[tuple[str, str], ...], row: int) -> None:
+        """``_miss`` for each (key, why) of a memo's marks, in order, in one call (the
+        memos replay ~6 marks per row)."""
+        keys, rows, whys = self.keys, self._rows, self._why
+        for key, why in marks:
+            if keys and key not in keys:
+                continue
+            m = rows.get(key)
+            if m is None:
+                m = rows[key] = bytearray(self.events)
+            if not m[row]:
+                m[row] = 1
+                whys[key] = why
 
     def finish(self) -> None:
         """Publish the marks: ``mask`` (rows per field) and ``unfaithful`` (count, why)."""
@@ -439,28 +458,9 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     if (etype == "container" and i > 0 and isinstance(cid_row, str)
             and _CONTAINER_ID.fullmatch(cid_row)):
         return _container_event(ev, i, cid_row, threads, rep)
-    if codes is not None and scapfile.event_table()[codes[0]].internal:
-        # libsinsp's own events other than a container's info: written as generic events
-        # until their payloads are built; such rows say so.
-        codes = None
-        why = ("libsinsp's internal events are written only as a container's info, for "
-               "a docker container id, after the first event")  # fmt: skip
-    else:
-        why = "no libscap 2022 event of this name"
-    if codes is None:
-        for key in ("evt.type", "evt.dir"):
-            rep._miss(key, i, why)
-        codes = (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1)
-    code = codes[1] if exit_ else codes[0]
-    info = scapfile.event_table()[code]
-    if exit_ and info.flags & scapfile._EF_UNUSED:
-        rep._miss("evt.dir", i, "libscap 2022 has no exit event for this syscall")
-        code = codes[0]
-        info = scapfile.event_table()[code]
-    if code in (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1):
-        values_generic = {"ID": scapfile.syscall_codes().get(etype, 0), "nativeID": 0}
-    else:
-        values_generic = {}
+    codes, code, info, values_generic, kind_marks = _kind(etype, exit_)
+    if kind_marks:
+        rep.replay(kind_marks, i)
     if ev.get("evt.num") != i + 1:
         rep._miss("evt.num", i, "a capture numbers its events 1, 2, 3, ...")
 
@@ -478,7 +478,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
             args = (cmdline,)
     cid = ev.get("container.id")
-    _container_fields(ev, i, cid, threads, rep)
+    _container_fields_memo(ev, i, cid, threads, rep)
     cgroups: tuple[str, ...] = ()
     if isinstance(cid, str) and cid != "host":
         if _CONTAINER_ID.fullmatch(cid):
@@ -608,15 +608,12 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             values["tuple"] = _socktuple(accepted.tuple4)
             values["fd"] = accepted.fd
             res = accepted.fd
-            _check_table_fd(ev, i, accepted, rep)
+            _check_table_fd_memo(ev, i, accepted, rep)
         elif entry is not None or inherited is not None:
-            _check_table_fd(ev, i, entry or inherited, rep)
+            _check_table_fd_memo(ev, i, entry or inherited, rep)
         elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
                                                          for k in _FD_KEYS + ("fd.num",)):
-            for k in _FD_KEYS + ("fd.num",):
-                rep._miss(k, i, "no fd the capture carries here: only open exits and "
-                                "events naming a file or IPv4-socket fd (and their exits "
-                                "right after them) are written so far")  # fmt: skip
+            rep.replay(_NO_FD_MARKS, i)
         for k in ("evt.is_open_write", "evt.is_open_read"):
             if ev.get(k) is not False:
                 rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
@@ -638,12 +635,52 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                       cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
                       tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
                       uid=uid)  # fmt: skip
-    _event_args(ev, i, code, values, threads, rep)
+    _event_args_memo(ev, i, code, values, threads, rep)
     if pooled:
         tid = _pool_thread(ev, etype, code, info, exit_, own, entry, inherited, tid, key, make,
                            values, res, threads)  # fmt: skip
     threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
+
+
+# The marks of a row that names an fd the capture does not carry (one call for all).
+_NO_FD_MARKS = tuple((k, "no fd the capture carries here: only open exits and events "
+                         "naming a file or IPv4-socket fd (and their exits right after "
+                         "them) are written so far") for k in _FD_KEYS + ("fd.num",))  # fmt: skip
+
+
+@functools.cache
+def _kind(etype: str, exit_: bool) -> tuple[tuple[int, int], int, scapfile.EventInfo,
+                                            tuple[tuple[str, object], ...],
+                                            tuple[tuple[str, str], ...]]:
+    """What a row of this type and direction is written as, found once per (type,
+    direction) instead of per row: the (enter, exit) codes, the code and its info, the
+    generic event's parameters, and the marks every such row gets."""
+    marks: list[tuple[str, str]] = []
+    codes = scapfile.event_codes(etype)
+    if codes is not None and scapfile.event_table()[codes[0]].internal:
+        # libsinsp's own events other than a container's info: written as generic events
+        # until their payloads are built; such rows say so.
+        codes = None
+        why = ("libsinsp's internal events are written only as a container's info, for "
+               "a docker container id, after the first event")  # fmt: skip
+    else:
+        why = "no libscap 2022 event of this name"
+    if codes is None:
+        marks += [(key, why) for key in ("evt.type", "evt.dir")]
+        codes = (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1)
+    code = codes[1] if exit_ else codes[0]
+    info = scapfile.event_table()[code]
+    if exit_ and info.flags & scapfile._EF_UNUSED:
+        marks.append(("evt.dir", "libscap 2022 has no exit event for this syscall"))
+        code = codes[0]
+        info = scapfile.event_table()[code]
+    if code in (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1):
+        generic: tuple[tuple[str, object], ...] = (
+            ("ID", scapfile.syscall_codes().get(etype, 0)), ("nativeID", 0))
+    else:
+        generic = ()
+    return codes, code, info, generic, tuple(marks)
 
 
 def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit_: bool,
@@ -721,6 +758,63 @@ def _arg_param(code: int, key: str) -> tuple[str | None, tuple | None]:
     return name, scap_args.param(code, name) if name is not None else None
 
 
+_ABSENT = object()
+# Entries a per-row memo keeps before it starts over (10^6 rows would otherwise keep
+# ~10^5 keys of cells each).
+_MEMO_MAX = 1 << 15
+
+
+@functools.cache
+def _arg_plan(code: int, keys: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The table's ``evt.arg`` keys (as ``_arg_keys``) and the parameter names they read
+    on event ``code``: what ``_event_args``'s outcome depends on besides the users."""
+    arg_keys = tuple(k for k, _n in _arg_keys(keys))
+    names = tuple(sorted({n for k in arg_keys if (n := _arg_param(code, k)[0]) is not None
+                          and _arg_param(code, k)[1] is not None}))  # fmt: skip
+    return arg_keys, names
+
+
+def _typed(cells: Iterator[object]) -> tuple:
+    # With their types, so that cells equal but encoding differently (True and 1) key
+    # apart (two C-level maps: this runs on every row).
+    got = tuple(cells)
+    return got, tuple(map(type, got))
+
+
+def _event_args_memo(ev: dict, i: int, code: int, values: dict, threads: _Threads,
+                     rep: ScapReport) -> None:
+    """``_event_args``, once per distinct (event code, the row's ``evt.arg`` cells, the
+    parameters already set that they read, the user list): it reads nothing else and
+    changes only those parameters and the marks, which are replayed. The user list only
+    grows (a name keeps its uid), so its length stands for its state."""
+    if not MEMO:
+        _event_args(ev, i, code, values, threads, rep)
+        return
+    arg_keys, names = _arg_plan(code, rep.keys)
+    if not arg_keys:
+        return
+    cells = tuple(map(ev.get, arg_keys))
+    given = tuple(map(values.get, names, repeat(_ABSENT, len(names))))
+    memo_key = (code, len(threads.users), cells, tuple(map(type, cells)), given,
+                tuple(map(type, given)))
+    try:
+        hit = rep._event_args.get(memo_key)
+    except TypeError:  # a cell that is not hashable (a list): the plain call
+        _event_args(ev, i, code, values, threads, rep)
+        return
+    if hit is None:
+        marks = _Marks(rep)
+        before = {n: values[n] for n in names if n in values}
+        _event_args(ev, i, code, values, threads, marks)  # type: ignore[arg-type]
+        added = tuple((n, values[n]) for n in names if n in values and n not in before)
+        if len(rep._event_args) >= _MEMO_MAX:
+            rep._event_args.clear()  # bounded: a memo only saves work
+        hit = rep._event_args[memo_key] = (added, tuple(marks.marks))
+    else:
+        values.update(hit[0])
+    rep.replay(hit[1], i)
+
+
 def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
                 rep: ScapReport) -> None:
     """Write the row's ``evt.arg.<name>`` into the parameter of that name (unless the
@@ -748,6 +842,35 @@ def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
         if shown is None or shown != want:
             rep._miss(key, i, "libsinsp prints this parameter by its type (flags and "
                               "modes by their name table, paths normalised)")  # fmt: skip
+
+
+def _container_fields_memo(ev: dict, i: int, cid: object, threads: _Threads,
+                           rep: ScapReport) -> None:
+    """``_container_fields``, once per distinct (container id, its last container-info,
+    the row's container cells): it reads nothing else and changes only the marks."""
+    if not MEMO:
+        _container_fields(ev, i, cid, threads, rep)
+        return
+    state = threads.containers.get(cid) if isinstance(cid, str) else None
+    memo_key = (type(cid), cid, state,
+                _typed(map(ev.get, _CONTAINER_META + _mount_cells(rep.keys))))
+    try:
+        marks = rep._containers.get(memo_key)
+    except TypeError:  # a cell that is not hashable: the plain call
+        _container_fields(ev, i, cid, threads, rep)
+        return
+    if marks is None:
+        rec = _Marks(rep)
+        _container_fields(ev, i, cid, threads, rec)  # type: ignore[arg-type]
+        if len(rep._containers) >= _MEMO_MAX:
+            rep._containers.clear()  # bounded: a memo only saves work
+        marks = rep._containers[memo_key] = tuple(rec.marks)
+    rep.replay(marks, i)
+
+
+@functools.cache
+def _mount_cells(keys: frozenset[str]) -> tuple[str, ...]:
+    return tuple(k for k, _p in _mount_keys(keys))
 
 
 def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
@@ -863,8 +986,7 @@ def _ancestry_memo(ev: dict, i: int,
     if hit is None:
         marks = _Marks(rep)
         hit = rep._ancestries[cells] = (_ancestry(ev, i, marks), tuple(marks.marks))  # type: ignore[arg-type]
-    for key, why in hit[1]:
-        rep._miss(key, i, why)
+    rep.replay(hit[1], i)
     return hit[0]
 
 
@@ -970,6 +1092,33 @@ def _socktuple(t: tuple[str, int, str, int]) -> bytes:
     cip, cport, sip, sport = t
     return (struct.pack("<B", _PPM_AF_INET) + scapfile._ipv4(cip) + struct.pack("<H", cport)
             + scapfile._ipv4(sip) + struct.pack("<H", sport))
+
+
+_TABLE_FD_CELLS = (*_FD_KEYS, "fd.num")
+
+
+def _check_table_fd_memo(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
+    """``_check_table_fd``, once per distinct (entry, type, direction, the result where
+    it reads it, the row's fd cells): it reads nothing else and changes only the marks."""
+    if not MEMO:
+        _check_table_fd(ev, i, e, rep)
+        return
+    etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
+    res = _result(ev) if exit_ and etype in ("dup", "dup2", "dup3", "connect") else None
+    cells = tuple(map(ev.get, _TABLE_FD_CELLS))
+    memo_key = (e, etype, exit_, res, cells, tuple(map(type, cells)))
+    try:
+        marks = rep._table_fds.get(memo_key)
+    except TypeError:  # a cell that is not hashable: the plain call
+        _check_table_fd(ev, i, e, rep)
+        return
+    if marks is None:
+        rec = _Marks(rep)
+        _check_table_fd(ev, i, e, rec)  # type: ignore[arg-type]
+        if len(rep._table_fds) >= _MEMO_MAX:
+            rep._table_fds.clear()  # bounded: a memo only saves work
+        marks = rep._table_fds[memo_key] = tuple(rec.marks)
+    rep.replay(marks, i)
 
 
 def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
