@@ -48,19 +48,60 @@ _PPM_SC_MAX = 329
 PPME_GENERIC_E = 0
 EC_INTERNAL = 256
 # Events libsinsp itself or its helpers emit, whose payload is libsinsp's own format.
-_META_EVENTS = frozenset({"container", "notification", "infra", "k8s", "mesos", "tracer",
-                          "drop", "sysdigevent", "cpu_hotplug", "pluginevent", "useradded",
-                          "userdeleted", "groupadded", "groupdeleted"})
+_META_EVENTS = frozenset(
+    {
+        "container",
+        "notification",
+        "infra",
+        "k8s",
+        "mesos",
+        "tracer",
+        "drop",
+        "sysdigevent",
+        "cpu_hotplug",
+        "pluginevent",
+        "useradded",
+        "userdeleted",
+        "groupadded",
+        "groupdeleted",
+    }
+)
 _PPM_MAX_NAME_LEN = 32
 _EF_UNUSED = 1 << 6
 _EF_OLD_VERSION = 1 << 9
 
 # ppm_param_type -> fixed size in bytes (the variable-length types are handled apart).
 _FIXED: dict[int, int] = {
-    1: 1, 2: 2, 3: 4, 4: 8, 5: 1, 6: 2, 7: 4, 8: 8, 11: 8, 14: 8, 15: 8, 18: 2, 19: 1,
-    20: 8, 21: 8, 22: 2, 23: 1, 24: 1, 25: 4, 26: 4, 28: 1, 29: 2, 30: 4, 31: 4, 32: 4,
-    33: 8, 34: 4, 38: 16, 42: 4,
-}  # fmt: skip
+    1: 1,
+    2: 2,
+    3: 4,
+    4: 8,
+    5: 1,
+    6: 2,
+    7: 4,
+    8: 8,
+    11: 8,
+    14: 8,
+    15: 8,
+    18: 2,
+    19: 1,
+    20: 8,
+    21: 8,
+    22: 2,
+    23: 1,
+    24: 1,
+    25: 4,
+    26: 4,
+    28: 1,
+    29: 2,
+    30: 4,
+    31: 4,
+    32: 4,
+    33: 8,
+    34: 4,
+    38: 16,
+    42: 4,
+}
 _SIGNED = {1, 2, 3, 4, 11, 14, 15}
 _STRINGS = {9, 17, 43}  # PT_CHARBUF, PT_FSPATH, PT_FSRELPATH: NUL-terminated
 PT_BYTEBUF = 10
@@ -68,11 +109,22 @@ PT_FDLIST = 16
 
 # Open flags as libsinsp prints them -> libscap's PPM_O_* bits (ppm_events_public.h).
 PPM_O_FLAGS: dict[str, int] = {
-    "O_RDONLY": 1 << 0, "O_WRONLY": 1 << 1, "O_RDWR": 3, "O_CREAT": 1 << 2,
-    "O_APPEND": 1 << 3, "O_DSYNC": 1 << 4, "O_EXCL": 1 << 5, "O_NONBLOCK": 1 << 6,
-    "O_SYNC": 1 << 7, "O_TRUNC": 1 << 8, "O_DIRECT": 1 << 9, "O_DIRECTORY": 1 << 10,
-    "O_LARGEFILE": 1 << 11, "O_CLOEXEC": 1 << 12, "O_TMPFILE": 1 << 13,
-}  # fmt: skip
+    "O_RDONLY": 1 << 0,
+    "O_WRONLY": 1 << 1,
+    "O_RDWR": 3,
+    "O_CREAT": 1 << 2,
+    "O_APPEND": 1 << 3,
+    "O_DSYNC": 1 << 4,
+    "O_EXCL": 1 << 5,
+    "O_NONBLOCK": 1 << 6,
+    "O_SYNC": 1 << 7,
+    "O_TRUNC": 1 << 8,
+    "O_DIRECT": 1 << 9,
+    "O_DIRECTORY": 1 << 10,
+    "O_LARGEFILE": 1 << 11,
+    "O_CLOEXEC": 1 << 12,
+    "O_TMPFILE": 1 << 13,
+}
 
 
 @dataclass(frozen=True)
@@ -98,15 +150,24 @@ class EventInfo:
 
 class _ParamInfo(ctypes.Structure):
     _pack_ = 1
-    _fields_ = [("name", ctypes.c_char * _PPM_MAX_NAME_LEN), ("type", ctypes.c_int),
-                ("fmt", ctypes.c_int), ("info", ctypes.c_void_p), ("ninfo", ctypes.c_uint8)]
+    _fields_ = [
+        ("name", ctypes.c_char * _PPM_MAX_NAME_LEN),
+        ("type", ctypes.c_int),
+        ("fmt", ctypes.c_int),
+        ("info", ctypes.c_void_p),
+        ("ninfo", ctypes.c_uint8),
+    ]
 
 
 class _EventInfo(ctypes.Structure):
     _pack_ = 1
-    _fields_ = [("name", ctypes.c_char * _PPM_MAX_NAME_LEN), ("category", ctypes.c_int),
-                ("flags", ctypes.c_int), ("nparams", ctypes.c_uint32),
-                ("params", _ParamInfo * _PPM_MAX_EVENT_PARAMS)]
+    _fields_ = [
+        ("name", ctypes.c_char * _PPM_MAX_NAME_LEN),
+        ("category", ctypes.c_int),
+        ("flags", ctypes.c_int),
+        ("nparams", ctypes.c_uint32),
+        ("params", _ParamInfo * _PPM_MAX_EVENT_PARAMS),
+    ]
 
 
 class _SyscallDesc(ctypes.Structure):  # scap.h's ppm_syscall_desc (not packed)
@@ -119,8 +180,10 @@ def _libscap() -> ctypes.CDLL:
     try:
         return ctypes.CDLL(name)
     except OSError as exc:
-        raise RuleoptError(f"cannot load libscap to read its event table: {exc}",
-                           hint="install libfalcosecurity0-dev (libscap 2022)") from None
+        raise RuleoptError(
+            f"cannot load libscap to read its event table: {exc}",
+            hint="install libfalcosecurity0-dev (libscap 2022)",
+        ) from None
 
 
 @functools.lru_cache(maxsize=1)
@@ -146,8 +209,10 @@ def event_table() -> tuple[EventInfo, ...]:
     out = []
     for code in range(_PPM_EVENT_MAX):
         e = table[code]
-        params = tuple((e.params[j].name.decode(), int(e.params[j].type))
-                       for j in range(min(e.nparams, _PPM_MAX_EVENT_PARAMS)))
+        params = tuple(
+            (e.params[j].name.decode(), int(e.params[j].type))
+            for j in range(min(e.nparams, _PPM_MAX_EVENT_PARAMS))
+        )
         out.append(EventInfo(code, e.name.decode(), int(e.flags), params, int(e.category)))
     return tuple(out)
 
@@ -181,17 +246,23 @@ def section_header() -> bytes:
     return block(SHB_BLOCK_TYPE, struct.pack("<IHHQ", SHB_MAGIC, 1, 2, 0xFFFFFFFFFFFFFFFF))
 
 
-def machine_info(hostname: str = "ruleopt-generated", num_cpus: int = 1,
-                 memory: int = 8 << 30, max_pid: int = 4194304) -> bytes:
+def machine_info(
+    hostname: str = "ruleopt-generated",
+    num_cpus: int = 1,
+    memory: int = 8 << 30,
+    max_pid: int = 4194304,
+) -> bytes:
     host = hostname.encode()[:127].ljust(128, b"\0")
-    return block(MI_BLOCK_TYPE, struct.pack("<IQQ128sQQQQ", num_cpus, memory, max_pid, host,
-                                            0, 0, 0, 0))
+    return block(
+        MI_BLOCK_TYPE, struct.pack("<IQQ128sQQQQ", num_cpus, memory, max_pid, host, 0, 0, 0, 0)
+    )
 
 
 def _s16(data: bytes) -> bytes:
     if len(data) > 0xFFFF:
-        raise RuleoptError("a string in the capture is longer than 65,535 bytes",
-                           hint="shorten the value")
+        raise RuleoptError(
+            "a string in the capture is longer than 65,535 bytes", hint="shorten the value"
+        )
     return struct.pack("<H", len(data)) + data
 
 
@@ -199,8 +270,12 @@ def user_list(users: Mapping[str, int], groups: Mapping[str, int]) -> bytes:
     """``users``: name -> uid (gid = uid); ``groups``: name -> gid."""
     body = bytearray()
     for name, uid in users.items():
-        entry = (struct.pack("<BII", USERBLOCK_TYPE_USER, uid, uid) + _s16(name.encode())
-                 + _s16(f"/home/{name}".encode()) + _s16(b"/bin/sh"))
+        entry = (
+            struct.pack("<BII", USERBLOCK_TYPE_USER, uid, uid)
+            + _s16(name.encode())
+            + _s16(f"/home/{name}".encode())
+            + _s16(b"/bin/sh")
+        )
         body += struct.pack("<I", 4 + len(entry)) + entry
     for name, gid in groups.items():
         entry = struct.pack("<BI", USERBLOCK_TYPE_GROUP, gid) + _s16(name.encode())
@@ -247,17 +322,33 @@ _U32 = struct.Struct("<I")
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _pe_parts(comm: str, exe: str, args: tuple[str, ...], cwd: str, uid: int, gid: int,
-              cgroups: tuple[str, ...], loginuid: int) -> tuple[bytes, bytes]:
+def _pe_parts(
+    comm: str,
+    exe: str,
+    args: tuple[str, ...],
+    cwd: str,
+    uid: int,
+    gid: int,
+    cgroups: tuple[str, ...],
+    loginuid: int,
+) -> tuple[bytes, bytes]:
     # An entry is ids, these bytes, the virtual ids, those bytes: many entries share
     # everything but the ids (a thread of its own per row of one process), so the rest
     # is encoded once.
-    names = (_s16(_enc(comm)) + _s16(_enc(exe)) + _s16(_enc(exe))
-             + _s16(b"".join(_enc(a) + b"\0" for a in args)) + _s16(_enc(cwd))
-             + _PE_CREDS.pack(1024, 0, uid, gid, 0, 0, 0, 0, 0)
-             + b"\0\0")  # env: empty
-    tail = (_s16(b"".join(c.encode() + b"\0" for c in cgroups)) + _s16(b"/")
-            + _PE_TAIL.pack(loginuid, 0))
+    names = (
+        _s16(_enc(comm))
+        + _s16(_enc(exe))
+        + _s16(_enc(exe))
+        + _s16(b"".join(_enc(a) + b"\0" for a in args))
+        + _s16(_enc(cwd))
+        + _PE_CREDS.pack(1024, 0, uid, gid, 0, 0, 0, 0, 0)
+        + b"\0\0"
+    )  # env: empty
+    tail = (
+        _s16(b"".join(c.encode() + b"\0" for c in cgroups))
+        + _s16(b"/")
+        + _PE_TAIL.pack(loginuid, 0)
+    )
     return names, tail
 
 
@@ -265,8 +356,15 @@ def process_entry(t: Thread) -> bytes:
     names, tail = _pe_parts(t.comm, t.exe, t.args, t.cwd, t.uid, t.gid, t.cgroups, t.loginuid)
     vtid, vpid = (t.tid, t.pid) if t.vpid is None else (t.vpid, t.vpid)
     size = 4 + 40 + len(names) + 16 + len(tail)
-    return b"".join((_U32.pack(size), _PE_IDS.pack(t.tid, t.pid, t.ptid, t.pid, t.pid), names,
-                     _PE_VIDS.pack(vtid, vpid), tail))  # fmt: skip
+    return b"".join(
+        (
+            _U32.pack(size),
+            _PE_IDS.pack(t.tid, t.pid, t.ptid, t.pid, t.pid),
+            names,
+            _PE_VIDS.pack(vtid, vpid),
+            tail,
+        )
+    )
 
 
 def process_list(threads: list[Thread]) -> bytes:
@@ -348,13 +446,20 @@ def _tail(code: int, values: Mapping[str, object]) -> tuple[int, int, int, int, 
         try:
             lens = lay.lens.pack(*map(len, datas))
         except struct.error:  # a length above 65,535: the reference's message
-            raise RuleoptError(f"a parameter of a {lay.name} event is longer than 65,535 "
-                               "bytes", hint="shorten the value") from None
+            raise RuleoptError(
+                f"a parameter of a {lay.name} event is longer than 65,535 bytes",
+                hint="shorten the value",
+            ) from None
     body_len = 28 + len(lens) + sum(map(len, datas))  # cpuid (2) + ppm_evt_hdr (26)
     pad = -body_len % 4
     total = 12 + body_len + pad
-    return (lay.block_type, total, body_len - 2, len(datas),
-            b"".join((lens, *datas, _ZEROS[pad], _U32.pack(total))))
+    return (
+        lay.block_type,
+        total,
+        body_len - 2,
+        len(datas),
+        b"".join((lens, *datas, _ZEROS[pad], _U32.pack(total))),
+    )
 
 
 _EV_HEAD = struct.Struct("<IIHQQIHI")  # block type, length, cpuid, ppm_evt_hdr
@@ -378,10 +483,12 @@ def _encoder(ptype: int) -> Callable[[object], bytes]:
     integers and strings of most events); the others call it."""
     size = _FIXED.get(ptype)
     if ptype in _STRINGS:
+
         def text(value: object) -> bytes:
             if isinstance(value, bytes):
                 return value + b"\0"
             return _enc("" if value is None else str(value)) + b"\0"
+
         return text
     if size is not None and ptype not in (33, 38):
         signed = ptype in _SIGNED
@@ -392,6 +499,7 @@ def _encoder(ptype: int) -> Callable[[object], bytes]:
             if n < 0 and not signed:
                 n &= mask
             return n.to_bytes(size, "little", signed=signed)
+
         return number
     return functools.partial(encode_param, ptype)
 
@@ -403,11 +511,16 @@ def _layout(code: int) -> _Layout:
     positions: dict[str, tuple[int, ...]] = {}
     for j, (name, _t) in enumerate(info.params):
         positions[name] = positions.get(name, ()) + (j,)
-    return _Layout(info.name, EV_BLOCK_TYPE_V2_LARGE if large else EV_BLOCK_TYPE_V2, large,
-                   tuple(t for _n, t in info.params),
-                   tuple(encode_param(t, None) for _n, t in info.params), positions,
-                   struct.Struct(f"<{len(info.params)}{'I' if large else 'H'}"),
-                   tuple(_encoder(t) for _n, t in info.params))  # fmt: skip
+    return _Layout(
+        info.name,
+        EV_BLOCK_TYPE_V2_LARGE if large else EV_BLOCK_TYPE_V2,
+        large,
+        tuple(t for _n, t in info.params),
+        tuple(encode_param(t, None) for _n, t in info.params),
+        positions,
+        struct.Struct(f"<{len(info.params)}{'I' if large else 'H'}"),
+        tuple(_encoder(t) for _n, t in info.params),
+    )
 
 
 def event_block_reference(code: int, ts: int, tid: int, values: Mapping[str, object]) -> bytes:
@@ -417,14 +530,15 @@ def event_block_reference(code: int, ts: int, tid: int, values: Mapping[str, obj
     datas = [encode_param(ptype, values.get(name)) for name, ptype in info.params]
     large = bool(info.flags & EF_LARGE_PAYLOAD)
     if not large and any(len(d) > 0xFFFF for d in datas):
-        raise RuleoptError(f"a parameter of a {info.name} event is longer than 65,535 bytes",
-                           hint="shorten the value")
+        raise RuleoptError(
+            f"a parameter of a {info.name} event is longer than 65,535 bytes",
+            hint="shorten the value",
+        )
     lens = b"".join(struct.pack("<I" if large else "<H", len(d)) for d in datas)
     payload = lens + b"".join(datas)
     length = 26 + len(payload)
     evt = struct.pack("<QQIHI", ts, tid, length, code, len(datas)) + payload
-    return block(EV_BLOCK_TYPE_V2_LARGE if large else EV_BLOCK_TYPE_V2,
-                 struct.pack("<H", 0) + evt)
+    return block(EV_BLOCK_TYPE_V2_LARGE if large else EV_BLOCK_TYPE_V2, struct.pack("<H", 0) + evt)
 
 
 class FdEntry(NamedTuple):
@@ -450,11 +564,18 @@ def _ipv4(text: str) -> bytes:
 def fd_entry(e: FdEntry) -> bytes:
     if e.tuple4 is not None:
         sip, sport, dip, dport = e.tuple4
-        body = (struct.pack("<QQB", e.fd, 0, SCAP_FD_IPV4_SOCK) + _ipv4(sip) + _ipv4(dip)
-                + struct.pack("<HHB", sport, dport, e.l4proto))
+        body = (
+            struct.pack("<QQB", e.fd, 0, SCAP_FD_IPV4_SOCK)
+            + _ipv4(sip)
+            + _ipv4(dip)
+            + struct.pack("<HHB", sport, dport, e.l4proto)
+        )
     else:
-        body = (struct.pack("<QQBI", e.fd, 0, SCAP_FD_FILE_V2, e.flags)
-                + _s16(_enc(e.path or "")) + struct.pack("<I", 0))
+        body = (
+            struct.pack("<QQBI", e.fd, 0, SCAP_FD_FILE_V2, e.flags)
+            + _s16(_enc(e.path or ""))
+            + struct.pack("<I", 0)
+        )
     return struct.pack("<I", 4 + len(body)) + body
 
 
@@ -463,8 +584,13 @@ def fd_list(tid: int, entries: list[FdEntry]) -> bytes:
     return block(FDL_BLOCK_TYPE_V2, struct.pack("<Q", tid) + b"".join(fd_entry(e) for e in entries))
 
 
-def write_header(fh: BinaryIO, users: Mapping[str, int], groups: Mapping[str, int],
-                 threads: list[Thread], fds: Mapping[int, list[FdEntry]] | None = None) -> None:
+def write_header(
+    fh: BinaryIO,
+    users: Mapping[str, int],
+    groups: Mapping[str, int],
+    threads: list[Thread],
+    fds: Mapping[int, list[FdEntry]] | None = None,
+) -> None:
     fh.write(section_header())
     fh.write(machine_info())
     fh.write(user_list(users, groups))

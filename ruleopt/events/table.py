@@ -149,9 +149,18 @@ class StringHeap:
 # ``double`` is text: libsinsp 2022 cannot even parse a double constant, so no condition
 # compares one; keeping the value's text is enough to print it.
 _KINDS: dict[str, str] = {
-    "int": "num", "uint": "num", "bool": "num", "port": "num", "reltime": "num",
-    "abstime": "num", "dynamic": "num",
-    "str": "str", "ipaddr": "str", "ipnet": "str", "bytebuf": "str", "double": "str",
+    "int": "num",
+    "uint": "num",
+    "bool": "num",
+    "port": "num",
+    "reltime": "num",
+    "abstime": "num",
+    "dynamic": "num",
+    "str": "str",
+    "ipaddr": "str",
+    "ipnet": "str",
+    "bytebuf": "str",
+    "double": "str",
 }
 # Stored as int64 but unsigned 64-bit in libsinsp: values >= 2**63 keep their bit pattern
 # in storage and are turned back into Python ints >= 2**63 by event().
@@ -171,8 +180,12 @@ def python_number(type_name: str, stored: int) -> int | bool:
 def has_wrapped_unsigned(column: Column) -> bool:
     """Does this unsigned column hold values >= 2**63 (negative in int64 storage)? Native
     signed comparisons would order those wrongly."""
-    return (column.kind == "num" and column.type in _UNSIGNED_TYPES
-            and column.values.size > 0 and int(column.values.min()) < 0)
+    return (
+        column.kind == "num"
+        and column.type in _UNSIGNED_TYPES
+        and column.values.size > 0
+        and int(column.values.min()) < 0
+    )
 
 
 def storage_kind(info: object) -> str:
@@ -334,8 +347,9 @@ class EventTable:
                 if v is None:
                     append(i + 1 if key == "evt.num" else None)
                 elif multi:
-                    append([coerce_value(key, type_name, x, event=i + 1)
-                            for x in _as_list(v, key, i)])  # fmt: skip
+                    append(
+                        [coerce_value(key, type_name, x, event=i + 1) for x in _as_list(v, key, i)]
+                    )
                 else:
                     append(coerce_value(key, type_name, v, event=i + 1))
             columns.append(column_from_values(key, type_name, kind, multi, vals, strings))
@@ -394,11 +408,14 @@ class EventTable:
             # void view sorts bytes; with axis=0 it is ten times slower).
             packed = np.ascontiguousarray(np.packbits(present, axis=1))
             width = packed.shape[1]
-            uniq, which = np.unique(packed.view(np.dtype((np.void, width))).ravel(),
-                                    return_inverse=True)  # fmt: skip
+            uniq, which = np.unique(
+                packed.view(np.dtype((np.void, width))).ravel(), return_inverse=True
+            )
             patterns = uniq.view(np.uint8).reshape(len(uniq), width)
-            makers = [_row_maker(keys, np.flatnonzero(np.unpackbits(p)[: len(keys)]).tolist())
-                      for p in patterns]  # fmt: skip
+            makers = [
+                _row_maker(keys, np.flatnonzero(np.unpackbits(p)[: len(keys)]).tolist())
+                for p in patterns
+            ]
             rows = zip(*(v for _, v in decoded), strict=True)
             for row, p in zip(rows, which.reshape(-1).tolist(), strict=True):
                 pkeys, getter = makers[p]
@@ -433,8 +450,9 @@ class EventTable:
                     flat = conv(flat)
                 rel = (offs - base).tolist()
                 plist = pres.tolist()
-                lst = [flat[a:b] if p else None
-                       for a, b, p in zip(rel, rel[1:], plist, strict=False)]  # fmt: skip
+                lst = [
+                    flat[a:b] if p else None for a, b, p in zip(rel, rel[1:], plist, strict=False)
+                ]
             decoded.append((key, lst))
         return decoded
 
@@ -453,10 +471,21 @@ class EventTable:
             arrays[f"c{idx}_present"] = np.packbits(col.present)
             if col.offsets is not None:
                 arrays[f"c{idx}_offsets"] = col.offsets
-            colmeta.append({"key": col.key, "type": col.type, "kind": col.kind,
-                            "multi": col.offsets is not None})  # fmt: skip
-        header = {"format": FORMAT, "version": FORMAT_VERSION, "n": self.n,
-                  "columns": colmeta, "meta": self.meta}  # fmt: skip
+            colmeta.append(
+                {
+                    "key": col.key,
+                    "type": col.type,
+                    "kind": col.kind,
+                    "multi": col.offsets is not None,
+                }
+            )
+        header = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "n": self.n,
+            "columns": colmeta,
+            "meta": self.meta,
+        }
         arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
         atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
@@ -466,8 +495,9 @@ class EventTable:
         checked (``ruleopt.events.npz``: header, dtype, shape, byte size) and so are the
         relations between them (lengths, offsets, string ids, absent entries) before the
         table exists; any problem is one RuleoptError naming the file and the member."""
-        path = check_input_file(path, "file", hint="pass an .npz written by `ruleopt "
-                                                   "import` or `ruleopt generate`")
+        path = check_input_file(
+            path, "file", hint="pass an .npz written by `ruleopt import` or `ruleopt generate`"
+        )
         with NpzReader(path) as npz:
             return _load_checked(cls, npz)
 
@@ -543,8 +573,11 @@ _INT64 = (-(1 << 63), (1 << 63) - 1)
 _UINT64_MAX = (1 << 64) - 1
 # The values a field of each numeric type can hold (libsinsp's widths that matter here).
 _RANGES: dict[str, tuple[int, int]] = {
-    "int": _INT64, "uint": (0, _UINT64_MAX), "reltime": (0, _UINT64_MAX),
-    "abstime": (0, _UINT64_MAX), "port": (0, 65535),
+    "int": _INT64,
+    "uint": (0, _UINT64_MAX),
+    "reltime": (0, _UINT64_MAX),
+    "abstime": (0, _UINT64_MAX),
+    "port": (0, 65535),
 }
 
 
@@ -573,9 +606,11 @@ def coerce_value(key: str, type_name: str, value: object, *, event: int | None =
             except UnicodeEncodeError:
                 raise RuleoptError(
                     f"field {key}: the text is not valid Unicode (a lone surrogate that "
-                    f"stands for no byte)", event=event,
+                    f"stands for no byte)",
+                    event=event,
                     hint="write the value as valid UTF-8 text; \\udc80-\\udcff stand for "
-                         "raw bytes 0x80-0xff") from None
+                    "raw bytes 0x80-0xff",
+                ) from None
         raise RuleoptError(
             f"field {key} ({type_name}) takes a string, got {_describe(value)}", event=event
         )
@@ -586,17 +621,22 @@ def coerce_value(key: str, type_name: str, value: object, *, event: int | None =
             except UnicodeEncodeError:
                 raise RuleoptError(
                     f"field {key}: the text is not valid Unicode (a lone surrogate escape)",
-                    event=event, hint="write the value as valid UTF-8 text") from None
+                    event=event,
+                    hint="write the value as valid UTF-8 text",
+                ) from None
             if type_name in ("ipaddr", "ipnet"):
                 try:
                     ipaddress.ip_address(value)
                 except ValueError:
-                    raise RuleoptError(f"field {key} ({type_name}) takes an IP address, "
-                                       f"got {_describe(value)}", event=event,
-                                       hint='e.g. "10.0.0.1" or "::1"') from None
+                    raise RuleoptError(
+                        f"field {key} ({type_name}) takes an IP address, got {_describe(value)}",
+                        event=event,
+                        hint='e.g. "10.0.0.1" or "::1"',
+                    ) from None
             return value
         raise RuleoptError(
-            f"field {key} ({type_name}) takes a string, got {_describe(value)}", event=event,
+            f"field {key} ({type_name}) takes a string, got {_describe(value)}",
+            event=event,
             hint=f'write it as a JSON string, e.g. "{key}": "{value}"',
         )
     if is_bool_type(type_name):
@@ -615,13 +655,15 @@ def coerce_value(key: str, type_name: str, value: object, *, event: int | None =
         value = int(value)
     if not isinstance(value, int):
         raise RuleoptError(
-            f"field {key} ({type_name}) takes an integer, got {_describe(value)}", event=event,
+            f"field {key} ({type_name}) takes an integer, got {_describe(value)}",
+            event=event,
             hint="write numbers without quotes" if isinstance(value, str) else None,
         )
     lo, hi = _RANGES.get(type_name, (_INT64[0], _UINT64_MAX))
     if not lo <= value <= hi:
-        raise RuleoptError(f"field {key} ({type_name}): {value} is out of range [{lo}, {hi}]",
-                           event=event)
+        raise RuleoptError(
+            f"field {key} ({type_name}): {value} is out of range [{lo}, {hi}]", event=event
+        )
     if value > _INT64[1]:
         # uint64 values above 2^63 keep their bit pattern in int64 storage (as libsinsp's
         # memory does); they read back negative, which only matters for huge values.
@@ -646,12 +688,12 @@ _TABLE_HINT = "create one with `ruleopt import` or `ruleopt generate`"
 def _load_header(npz: NpzReader) -> dict:
     where = npz.where
     if "header" not in npz.names():
-        raise RuleoptError("not a ruleopt event table (no header)", file=where,
-                           hint=_TABLE_HINT)
+        raise RuleoptError("not a ruleopt event table (no header)", file=where, hint=_TABLE_HINT)
     member = npz.header("header", np.uint8)
     if member.length > _MAX_HEADER_BYTES:
-        raise npz.error("header", f"is {member.length:,} bytes; a table header is at most "
-                                  f"{_MAX_HEADER_BYTES:,}")
+        raise npz.error(
+            "header", f"is {member.length:,} bytes; a table header is at most {_MAX_HEADER_BYTES:,}"
+        )
     raw = npz.read(member).tobytes()
     try:
         header = loads(raw.decode("utf-8"))
@@ -664,8 +706,10 @@ def _load_header(npz: NpzReader) -> dict:
     if header.get("version") != FORMAT_VERSION:
         raise RuleoptError(
             f"event table format version {header.get('version')!r} is not supported "
-            f"(this ruleopt reads version {FORMAT_VERSION})", file=where,
-            hint="re-create the table with this version of ruleopt")
+            f"(this ruleopt reads version {FORMAT_VERSION})",
+            file=where,
+            hint="re-create the table with this version of ruleopt",
+        )
     n = header.get("n")
     if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 1 << 48:
         raise npz.error("header", f"'n' must be a number of events, not {n!r}")
@@ -677,15 +721,20 @@ def _load_header(npz: NpzReader) -> dict:
         what = f"column {idx}"
         if not isinstance(cm, dict):
             raise npz.error("header", f"{what} must be an object")
-        key, type_name, kind, multi = (cm.get("key"), cm.get("type"), cm.get("kind"),
-                                       cm.get("multi"))  # fmt: skip
+        key, type_name, kind, multi = (
+            cm.get("key"),
+            cm.get("type"),
+            cm.get("kind"),
+            cm.get("multi"),
+        )
         if not isinstance(key, str) or not key or key in keys:
             raise npz.error("header", f"{what} has a missing or repeated key {key!r}")
         keys.add(key)
-        if not isinstance(type_name, str) or type_name not in _KINDS \
-                or kind != _KINDS[type_name]:
-            raise npz.error("header", f"column {key} has type {type_name!r} and kind "
-                                      f"{kind!r}, which do not go together")
+        if not isinstance(type_name, str) or type_name not in _KINDS or kind != _KINDS[type_name]:
+            raise npz.error(
+                "header",
+                f"column {key} has type {type_name!r} and kind {kind!r}, which do not go together",
+            )
         if not isinstance(multi, bool):
             raise npz.error("header", f"column {key}: 'multi' must be true or false")
         # The evaluators read a column as the field registry types it: a table that says
@@ -694,9 +743,12 @@ def _load_header(npz: NpzReader) -> dict:
         if want is None:
             raise npz.error("header", f"column {key!r} is not a field this ruleopt knows")
         if want != (type_name, multi):
-            raise npz.error("header", f"column {key} is stored as {type_name!r}"
-                                      f"{' (multi-valued)' if multi else ''}; the field is "
-                                      f"{want[0]!r}{' (multi-valued)' if want[1] else ''}")
+            raise npz.error(
+                "header",
+                f"column {key} is stored as {type_name!r}"
+                f"{' (multi-valued)' if multi else ''}; the field is "
+                f"{want[0]!r}{' (multi-valued)' if want[1] else ''}",
+            )
     meta = header.get("meta", {})
     if meta is None:
         meta = {}
@@ -704,8 +756,9 @@ def _load_header(npz: NpzReader) -> dict:
         raise npz.error("header", "'meta' must be an object")
     for name in ("absent_fields", "outside_all_types"):
         value = meta.get(name)
-        if value is not None and not (isinstance(value, list)
-                                      and all(isinstance(x, str) for x in value)):
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(x, str) for x in value)
+        ):
             raise npz.error("header", f"meta.{name} must be a list of strings")
     header["meta"] = meta
     return header
@@ -740,18 +793,22 @@ def _load_checked(cls: type[EventTable], npz: NpzReader) -> EventTable:
         kind = cm["kind"]
         present = npz.header(f"c{idx}_present", np.uint8)
         if present.length != (n + 7) // 8:
-            raise npz.error(present.name, f"holds {present.length:,} bytes of bits; "
-                                          f"{n:,} events need {(n + 7) // 8:,}")
+            raise npz.error(
+                present.name,
+                f"holds {present.length:,} bytes of bits; {n:,} events need {(n + 7) // 8:,}",
+            )
         values = npz.header(f"c{idx}_values", np.int32 if kind == "str" else np.int64)
         offsets = None
         if cm["multi"]:
             offsets = npz.header(f"c{idx}_offsets", np.int64)
             if offsets.length != n + 1:
-                raise npz.error(offsets.name, f"holds {offsets.length:,} offsets; {n:,} "
-                                              f"events need {n + 1:,}")
+                raise npz.error(
+                    offsets.name, f"holds {offsets.length:,} offsets; {n:,} events need {n + 1:,}"
+                )
         elif values.length != n:
-            raise npz.error(values.name, f"holds {values.length:,} values; the table has "
-                                         f"{n:,} events")
+            raise npz.error(
+                values.name, f"holds {values.length:,} values; the table has {n:,} events"
+            )
         plan.append((cm, present, values, offsets))
     members = [s_data, s_offs] + [m for _, p, v, o in plan for m in (p, v, o) if m]
     need = sum(m.length * m.dtype.itemsize for m in members)
@@ -778,11 +835,14 @@ def _load_checked(cls: type[EventTable], npz: NpzReader) -> EventTable:
             offsets = npz.read(offsets_m)
             steps = np.diff(offsets)
             if offsets[0] != 0 or offsets[-1] != len(values) or np.any(steps < 0):
-                raise npz.error(offsets_m.name, f"must rise from 0 to the {len(values):,} "
-                                                f"values of column {key}")
+                raise npz.error(
+                    offsets_m.name,
+                    f"must rise from 0 to the {len(values):,} values of column {key}",
+                )
             if np.any(steps[~present] != 0):
-                raise npz.error(offsets_m.name, f"column {key} has values on events where "
-                                                f"it is absent")
+                raise npz.error(
+                    offsets_m.name, f"column {key} has values on events where it is absent"
+                )
             ids = values
         else:
             # The storage contract (module doc): absent entries hold -1 or 0. Restored
@@ -790,21 +850,25 @@ def _load_checked(cls: type[EventTable], npz: NpzReader) -> EventTable:
             values[~present] = -1 if kind == "str" else 0
             ids = values[present]
         if kind == "str" and ids.size and (int(ids.min()) < 0 or int(ids.max()) >= n_strings):
-            raise npz.error(values_m.name, f"column {key} names a string id outside the "
-                                           f"heap of {n_strings:,} strings")
+            raise npz.error(
+                values_m.name,
+                f"column {key} names a string id outside the heap of {n_strings:,} strings",
+            )
         columns.append(Column(key, cm["type"], kind, values, present, offsets))
     by_key = {c.key: c for c in columns}
     num, typ = by_key.get("evt.num"), by_key.get("evt.type")
     if num is None or typ is None or num.kind != "num" or typ.kind != "str":
-        raise npz.error("header", "an event table needs the columns evt.num (a number) and "
-                                  "evt.type (a string)")
+        raise npz.error(
+            "header", "an event table needs the columns evt.num (a number) and evt.type (a string)"
+        )
     if num.multi or not num.present.all():
         raise npz.error("header", "evt.num must be single-valued and present on every event")
     try:
         return cls.from_columns(columns, strings, header["meta"])
     except ValueError as exc:
-        raise RuleoptError(f"not a valid event table: {exc}", file=npz.where,
-                           hint=_HINT_LOAD) from None
+        raise RuleoptError(
+            f"not a valid event table: {exc}", file=npz.where, hint=_HINT_LOAD
+        ) from None
 
 
 _HINT_LOAD = "the file is not an event table written by ruleopt, or it is damaged; re-create it"

@@ -56,36 +56,105 @@ from ruleopt.fsutil import atomic_write
 
 # Process-describing fields: rows that agree on all of them (and on the ancestry) share
 # one thread.
-_PROC_KEYS = ("proc.name", "proc.pname", "proc.cmdline", "proc.exe", "user.name",
-              "container.id", "proc.tty")  # fmt: skip
+_PROC_KEYS = (
+    "proc.name",
+    "proc.pname",
+    "proc.cmdline",
+    "proc.exe",
+    "user.name",
+    "container.id",
+    "proc.tty",
+)
 # Syscalls whose libsinsp parsers change the calling thread (or its fd table).
-_OWN_THREAD = frozenset({
-    "execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "setuid",
-    "setgid", "setresuid", "setresgid", "chdir", "fchdir", "chroot", "setsid", "setpgid",
-    "open", "openat", "openat2", "creat", "socket", "accept", "accept4", "connect", "bind",
-    "dup", "dup2", "dup3", "close", "pipe", "pipe2", "eventfd", "signalfd", "timerfd_create",
-    "inotify_init", "inotify_init1", "socketpair", "userfaultfd", "prctl", "capset",
-})  # fmt: skip
+_OWN_THREAD = frozenset(
+    {
+        "execve",
+        "execveat",
+        "clone",
+        "clone3",
+        "fork",
+        "vfork",
+        "procexit",
+        "setuid",
+        "setgid",
+        "setresuid",
+        "setresgid",
+        "chdir",
+        "fchdir",
+        "chroot",
+        "setsid",
+        "setpgid",
+        "open",
+        "openat",
+        "openat2",
+        "creat",
+        "socket",
+        "accept",
+        "accept4",
+        "connect",
+        "bind",
+        "dup",
+        "dup2",
+        "dup3",
+        "close",
+        "pipe",
+        "pipe2",
+        "eventfd",
+        "signalfd",
+        "timerfd_create",
+        "inotify_init",
+        "inotify_init1",
+        "socketpair",
+        "userfaultfd",
+        "prctl",
+        "capset",
+    }
+)
 _OPENS = frozenset({"open", "openat", "openat2", "creat"})
 # Of those, the syscalls whose parsers change nothing of the thread but fds: their rows
 # share threads with rows of the same process (``_Threads.pooled``), the fds they name or
 # create being set aside on that thread afterwards (``_Threads.touched``). The others
 # (execve, clone, procexit, setuid, chdir, pipe, ...) still get a thread of their own.
-_POOLED = frozenset({*_OPENS, "close", "dup", "dup2", "dup3", "connect", "bind", "socket",
-                     "accept", "accept4"})  # fmt: skip
+_POOLED = frozenset(
+    {*_OPENS, "close", "dup", "dup2", "dup3", "connect", "bind", "socket", "accept", "accept4"}
+)
 # Parameters whose value is an fd the call may create, replace or close.
 _FD_PARAMS = ("fd", "oldfd", "newfd", "fd1", "fd2")
 _CONTAINER_META = ("container.image.repository", "container.privileged")
 # Socket fields libsinsp derives from an fd's tuple (absent on files).
 _SOCK_KEYS = ("fd.sip", "fd.cip", "fd.sport", "fd.cport", "fd.l4proto", "fd.sockfamily")
 # Fields this writer sets; everything else the ruleset reads is listed as not produced.
-PRODUCED = frozenset({
-    "evt.num", "evt.type", "evt.dir", "proc.name", "proc.pname", "proc.cmdline", "proc.exe",
-    "user.name", "container.id", "proc.tty", "fd.name", "fd.directory", "fd.filename",
-    "fd.typechar", "fd.num", "evt.is_open_write", "evt.is_open_read", "evt.rawres",
-    "evt.res", "evt.arg.name", "proc.aname", "proc.pcmdline", *_CONTAINER_META,
-    "fd.type", *_SOCK_KEYS, "user.uid", "proc.args",
-})  # fmt: skip
+PRODUCED = frozenset(
+    {
+        "evt.num",
+        "evt.type",
+        "evt.dir",
+        "proc.name",
+        "proc.pname",
+        "proc.cmdline",
+        "proc.exe",
+        "user.name",
+        "container.id",
+        "proc.tty",
+        "fd.name",
+        "fd.directory",
+        "fd.filename",
+        "fd.typechar",
+        "fd.num",
+        "evt.is_open_write",
+        "evt.is_open_read",
+        "evt.rawres",
+        "evt.res",
+        "evt.arg.name",
+        "proc.aname",
+        "proc.pcmdline",
+        *_CONTAINER_META,
+        "fd.type",
+        *_SOCK_KEYS,
+        "user.uid",
+        "proc.args",
+    }
+)
 # A file's socket fields in libsinsp 2022: fd.l4proto prints <NA>, the rest absent.
 _FILE_SOCK: dict[str, object] = {**dict.fromkeys(_SOCK_KEYS), "fd.l4proto": "<NA>"}
 _FD_KEYS = ("fd.name", "fd.directory", "fd.filename", "fd.typechar", "fd.type", *_SOCK_KEYS)
@@ -133,8 +202,9 @@ class ScapReport:
     _why: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.aname_keys = tuple((k, int(k[len("proc.aname["):-1])) for k in self.keys
-                                if k.startswith("proc.aname["))  # fmt: skip
+        self.aname_keys = tuple(
+            (k, int(k[len("proc.aname[") : -1])) for k in self.keys if k.startswith("proc.aname[")
+        )
         self.ancestry_cells = _ANCESTRY_CELLS + tuple(k for k, _ in self.aname_keys)
 
     def _miss(self, key: str, row: int, why: str) -> None:
@@ -174,7 +244,8 @@ class _Threads:
 
     def __init__(self) -> None:
         self.threads: list[scapfile.Thread] = [
-            scapfile.Thread(_INIT_TID, _INIT_TID, 0, "systemd", "/sbin/init", ("--system",))]
+            scapfile.Thread(_INIT_TID, _INIT_TID, 0, "systemd", "/sbin/init", ("--system",))
+        ]
         self.by_key: dict[tuple, int] = {}
         self.parents: dict[tuple, int] = {}
         self.users: dict[str, int] = dict(_HOST_UIDS)
@@ -197,8 +268,12 @@ class _Threads:
             return 0
         if name not in self.users:
             taken = set(self.users.values())
-            if isinstance(want, int) and not isinstance(want, bool) and 0 <= want < 2**32 - 1 \
-                    and want not in taken:
+            if (
+                isinstance(want, int)
+                and not isinstance(want, bool)
+                and 0 <= want < 2**32 - 1
+                and want not in taken
+            ):
                 self.users[name] = want
             else:
                 self.users[name] = max(2000 + len(self.users), max(taken, default=0) + 1)
@@ -207,8 +282,9 @@ class _Threads:
     def _next(self) -> int:
         return _FIRST_TID + len(self.threads)
 
-    def ancestry(self, chain: tuple[str, ...], pcmdline: tuple[str, ...] | None,
-                 cgroups: tuple[str, ...]) -> int:
+    def ancestry(
+        self, chain: tuple[str, ...], pcmdline: tuple[str, ...] | None, cgroups: tuple[str, ...]
+    ) -> int:
         """The tid of the parent of a process whose ancestors (parent first) are
         ``chain``; 0 (no parent: libsinsp's walk ends there) for an empty chain."""
         if not chain:
@@ -218,8 +294,11 @@ class _Threads:
         if tid is None:
             up = self.ancestry(chain[1:], None, cgroups)
             tid = self._next()
-            self.threads.append(scapfile.Thread(tid, tid, up, chain[0], f"/usr/bin/{chain[0]}",
-                                                pcmdline or (), cgroups=cgroups))  # fmt: skip
+            self.threads.append(
+                scapfile.Thread(
+                    tid, tid, up, chain[0], f"/usr/bin/{chain[0]}", pcmdline or (), cgroups=cgroups
+                )
+            )
             self.parents[key] = tid
         return tid
 
@@ -232,10 +311,16 @@ class _Threads:
             self.by_key[key] = tid
         return tid
 
-    def pooled(self, key: tuple, make: Callable[[int], scapfile.Thread],
-               entry: scapfile.FdEntry | None, new_fds: frozenset[int],
-               exit_code: int | None, sees_last_fd: bool,
-               replaceable: frozenset[int] = frozenset()) -> int:
+    def pooled(
+        self,
+        key: tuple,
+        make: Callable[[int], scapfile.Thread],
+        entry: scapfile.FdEntry | None,
+        new_fds: frozenset[int],
+        exit_code: int | None,
+        sees_last_fd: bool,
+        replaceable: frozenset[int] = frozenset(),
+    ) -> int:
         """A thread of the process ``key`` whose state, as libsinsp's parsers have left
         it, shows this row what a fresh copy of the process would: ``entry`` (if any) in
         its fd table, the fds the row names or creates (``new_fds``) absent; for an exit
@@ -247,17 +332,23 @@ class _Threads:
         if entry is not None and exit_code is None and not new_fds:
             # Most such rows are reads and writes of an fd a thread already holds.
             held = self.holding.get((key, entry))
-            if held is not None and held.tid in self.pooled_by_tid \
-                    and held.fds.get(entry.fd) == entry:
+            if (
+                held is not None
+                and held.tid in self.pooled_by_tid
+                and held.fds.get(entry.fd) == entry
+            ):
                 return held.tid
         pool = self.pools.setdefault(key, [])
         spare = None
         for t in reversed(pool):  # the newest first: the likeliest to hold recent fds
-            if exit_code is not None and (exit_code == t.lasttype + 1 or (
-                    sees_last_fd and not t.lacks(t.lastfd))):
+            if exit_code is not None and (
+                exit_code == t.lasttype + 1 or (sees_last_fd and not t.lacks(t.lastfd))
+            ):
                 continue
-            if not all(t.lacks(fd) or (fd in replaceable and (fd in t.plain or fd in t.fds))
-                       for fd in new_fds):
+            if not all(
+                t.lacks(fd) or (fd in replaceable and (fd in t.plain or fd in t.fds))
+                for fd in new_fds
+            ):
                 continue
             if len(t.fds) + len(t.fixed) >= _MAX_FDS and (new_fds or entry is not None):
                 continue  # libsinsp would refuse a new fd on this thread
@@ -276,16 +367,22 @@ class _Threads:
             self.holding[key, entry] = spare
         return self._take(spare, entry, exit_code is not None and sees_last_fd)
 
-    def consume(self, key: tuple, make: Callable[[int], scapfile.Thread],
-                exit_code: int | None, sees_last_fd: bool) -> int:
+    def consume(
+        self,
+        key: tuple,
+        make: Callable[[int], scapfile.Thread],
+        exit_code: int | None,
+        sees_last_fd: bool,
+    ) -> int:
         """A thread for a row that leaves it changed beyond what this writer tracks: the
         oldest shared thread of the process that shows the row what a fresh copy would
         (as in ``pooled``, for a row that names no fd), taken out of the pool; else a
         fresh thread."""
         pool = self.pools.get(key, [])
         for n, t in enumerate(pool):
-            if exit_code is not None and (exit_code == t.lasttype + 1 or (
-                    sees_last_fd and not t.lacks(t.lastfd))):
+            if exit_code is not None and (
+                exit_code == t.lasttype + 1 or (sees_last_fd and not t.lacks(t.lastfd))
+            ):
                 continue
             del pool[n]
             del self.pooled_by_tid[t.tid]
@@ -302,8 +399,15 @@ class _Threads:
             t.fds[entry.fd] = entry
         return t.tid
 
-    def touched(self, tid: int, fds: frozenset[int], code: int, exit_: bool,
-                last_fd: int | None, created: int | None = None) -> None:
+    def touched(
+        self,
+        tid: int,
+        fds: frozenset[int],
+        code: int,
+        exit_: bool,
+        last_fd: int | None,
+        created: int | None = None,
+    ) -> None:
         """After a row (event ``code``) on pooled thread ``tid``: ``fds`` are now in a
         state this writer does not model (created, closed, connected, ...), so no later
         row relies on them there; ``last_fd`` is libsinsp's ``m_lastevent_fd`` after it
@@ -364,8 +468,13 @@ _PROGRESS_EVERY = 1 << 14
 _SPOOL_IN_MEMORY = 64 << 20
 
 
-def build(table: EventTable, fh: BinaryIO, *, progress: Callable[[int], None] | None = None,
-          spool_dir: str | os.PathLike | None = None) -> ScapReport:
+def build(
+    table: EventTable,
+    fh: BinaryIO,
+    *,
+    progress: Callable[[int], None] | None = None,
+    spool_dir: str | os.PathLike | None = None,
+) -> ScapReport:
     """Write ``table`` as a capture into ``fh``; return what round-trips and what not.
 
     ``progress(rows)`` is called every few thousand rows; ``spool_dir`` is where the event
@@ -377,8 +486,7 @@ def build(table: EventTable, fh: BinaryIO, *, progress: Callable[[int], None] | 
     threads = _Threads()
     # The process list precedes the events but is known only once every row is seen:
     # the event blocks are built first, into the spool, then copied after the header.
-    with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY, dir=spool_dir) as spool, \
-            _gc_paused():
+    with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY, dir=spool_dir) as spool, _gc_paused():
         size = 0
         chunk: list[bytes] = []
         for i, ev in enumerate(table.events()):
@@ -417,16 +525,18 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def write_capture(table: EventTable, path: str | os.PathLike, *,
-                  progress: bool = False) -> ScapReport:
+def write_capture(
+    table: EventTable, path: str | os.PathLike, *, progress: bool = False
+) -> ScapReport:
     """``build`` into ``path`` atomically: on any failure (Ctrl-C included) nothing is
     left behind and an existing file there is untouched. ``progress``: a progress bar
     on stderr (a 10^6-event capture takes tens of seconds)."""
     reports: list[ScapReport] = []
     spool_dir = os.path.dirname(os.path.abspath(path))  # where the capture must fit anyway
     with _write_bar(progress, table.n) as step:
-        atomic_write(path, lambda fh: reports.append(build(table, fh, progress=step,
-                                                            spool_dir=spool_dir)))  # fmt: skip
+        atomic_write(
+            path, lambda fh: reports.append(build(table, fh, progress=step, spool_dir=spool_dir))
+        )
     return reports[0]
 
 
@@ -437,9 +547,13 @@ def _write_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | No
         return
     from rich import progress as rp
 
-    with rp.Progress(rp.TextColumn("writing the capture"), rp.BarColumn(),
-                     rp.MofNCompleteColumn(), rp.TimeElapsedColumn(),
-                     transient=True) as bar:  # fmt: skip
+    with rp.Progress(
+        rp.TextColumn("writing the capture"),
+        rp.BarColumn(),
+        rp.MofNCompleteColumn(),
+        rp.TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
         task = bar.add_task("write", total=total)
         yield lambda rows: bar.update(task, completed=rows)
 
@@ -455,8 +569,12 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     cid_row = ev.get("container.id")
     # libsinsp 2022 does not return a container-info event that opens a capture (it is
     # consumed while the capture is set up), so row 0 cannot be one.
-    if (etype == "container" and i > 0 and isinstance(cid_row, str)
-            and _CONTAINER_ID.fullmatch(cid_row)):
+    if (
+        etype == "container"
+        and i > 0
+        and isinstance(cid_row, str)
+        and _CONTAINER_ID.fullmatch(cid_row)
+    ):
         return _container_event(ev, i, cid_row, threads, rep)
     codes, code, info, values_generic, kind_marks = _kind(etype, exit_)
     if kind_marks:
@@ -473,7 +591,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         if cmdline == comm:
             args = ()
         elif cmdline.startswith(comm + " "):
-            args = (cmdline[len(comm) + 1:],)
+            args = (cmdline[len(comm) + 1 :],)
         else:
             rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
             args = (cmdline,)
@@ -490,41 +608,55 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     tty = ev.get("proc.tty")
     is_execve_exit = exit_ and etype in ("execve", "execveat") and _result(ev) >= 0
     if isinstance(tty, int) and tty != 0 and not is_execve_exit:
-        rep._miss("proc.tty", i, "the 2022 process-list block has no tty; only an execve "
-                                 "exit carries one")  # fmt: skip
-    uid = threads.uid(ev.get("user.name") if isinstance(ev.get("user.name"), str) else None,
-                      ev.get("user.uid"))
+        rep._miss(
+            "proc.tty", i, "the 2022 process-list block has no tty; only an execve exit carries one"
+        )
+    uid = threads.uid(
+        ev.get("user.name") if isinstance(ev.get("user.name"), str) else None, ev.get("user.uid")
+    )
     if "user.uid" in rep.keys and ev.get("user.uid") != uid:
-        rep._miss("user.uid", i, "a user has one uid in the capture's user list (the one "
-                                 "of its first row)")  # fmt: skip
+        rep._miss(
+            "user.uid",
+            i,
+            "a user has one uid in the capture's user list (the one of its first row)",
+        )
     if "proc.args" in rep.keys and ev.get("proc.args") != " ".join(args):
-        rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in "
-                                  "proc.cmdline")  # fmt: skip
+        rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in proc.cmdline")
     chain, pargs = _ancestry_memo(ev, i, rep)
-    if exit_ and etype in ("execve", "execveat") and not chain \
-            and ev.get("proc.aname") is None:
+    if exit_ and etype in ("execve", "execveat") and not chain and ev.get("proc.aname") is None:
         # (a failed one too: seen on libsinsp 2022)
-        rep._miss("proc.aname", i, "after an execve exit with no parent, libsinsp 2022 shows "
-                                   "an empty ancestor list")  # fmt: skip
+        rep._miss(
+            "proc.aname",
+            i,
+            "after an execve exit with no parent, libsinsp 2022 shows an empty ancestor list",
+        )
     parent = threads.ancestry(chain, pargs, cgroups)
     # The thread's identity: the process fields and the ancestry entry it hangs from
     # (rows that agree on proc.pname but not on proc.aname[2...] need two threads).
     key = (*map(ev.get, _PROC_KEYS), parent)
 
     def make(tid: int) -> scapfile.Thread:
-        return scapfile.Thread(tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid,
-                               cgroups=cgroups)  # fmt: skip
+        return scapfile.Thread(
+            tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid, cgroups=cgroups
+        )
 
     # libsinsp looks an fd up on events flagged EF_USES_FD whose fd parameter is not the
     # result (a socket or accept exit's fd is a new one).
-    uses_fd = bool(info.flags & _EF_USES_FD) and not (exit_ and info.params
-                                                      and info.params[0][0] == "fd")
+    uses_fd = bool(info.flags & _EF_USES_FD) and not (
+        exit_ and info.params and info.params[0][0] == "fd"
+    )
     pnames_here = info.pnames if uses_fd else frozenset()
     entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
     last = threads.last
     inherited = None
-    if (entry is None and exit_ and last is not None
-            and last[0] == i - 1 and last[1] == etype and last[2] == key):
+    if (
+        entry is None
+        and exit_
+        and last is not None
+        and last[0] == i - 1
+        and last[1] == etype
+        and last[2] == key
+    ):
         # The exit right after its enter, same process and fd: on the enter's thread
         # (its own, since the enter named an fd), libsinsp takes the exit's fd from the
         # enter, as on a host (dup's and connect's parsers included).
@@ -537,7 +669,8 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     # enter of its own but the one right before it (an exit that does not follow its
     # enter, and looks an fd up, would take the fd of whatever enter came last).
     pooled = inherited is not None or (
-        (entry is not None or etype in _POOLED) and (not own or etype in _POOLED))
+        (entry is not None or etype in _POOLED) and (not own or etype in _POOLED)
+    )
     tid = -1
     if inherited is not None:
         assert last is not None
@@ -546,8 +679,9 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     elif not pooled and own and entry is None:
         # A call that changes the process (execve, clone, procexit, setuid, ...) ends a
         # shared thread's life: it takes one no later row needs, or a fresh one.
-        tid = threads.consume(key, make, code if exit_ else None,
-                              bool(exit_ and info.flags & _EF_FD_FLAGS))  # fmt: skip
+        tid = threads.consume(
+            key, make, code if exit_ else None, bool(exit_ and info.flags & _EF_FD_FLAGS)
+        )
     elif not pooled:
         tid = threads.thread(key, make, own=own or entry is not None)
         if entry is not None:
@@ -599,8 +733,11 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
         enter_pnames = scapfile.event_table()[codes[0]].pnames
-        accepted = (_fd_entry(ev, {"fd"}) if exit_ and etype in ("accept", "accept4")
-                    and "tuple" in pnames else None)  # fmt: skip
+        accepted = (
+            _fd_entry(ev, {"fd"})
+            if exit_ and etype in ("accept", "accept4") and "tuple" in pnames
+            else None
+        )
         if accepted is not None and accepted.tuple4 is not None:
             # An accepted socket is a TCP one to libsinsp, whatever the row says.
             accepted = accepted._replace(l4proto=_SCAP_L4_TCP)
@@ -611,8 +748,11 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             _check_table_fd_memo(ev, i, accepted, rep)
         elif entry is not None or inherited is not None:
             _check_table_fd_memo(ev, i, entry or inherited, rep)
-        elif "fd" in pnames | enter_pnames or etype in _OWN_THREAD or any(ev.get(k) is not None
-                                                         for k in _FD_KEYS + ("fd.num",)):
+        elif (
+            "fd" in pnames | enter_pnames
+            or etype in _OWN_THREAD
+            or any(ev.get(k) is not None for k in _FD_KEYS + ("fd.num",))
+        ):
             rep.replay(_NO_FD_MARKS, i)
         for k in ("evt.is_open_write", "evt.is_open_read"):
             if ev.get(k) is not False:
@@ -630,29 +770,65 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     elif argname is not None:
         rep._miss("evt.arg.name", i, "this event has no name parameter")
     if is_execve_exit:
-        values.update(exe=exe_s, args=b"".join(a.encode() + b"\0" for a in args), tid=tid,
-                      pid=tid, ptid=parent, cwd="/", comm=comm, fdlimit=1024,
-                      cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
-                      tty=tty if isinstance(tty, int) else 0, pgid=tid, loginuid=-1,
-                      uid=uid)  # fmt: skip
+        values.update(
+            exe=exe_s,
+            args=b"".join(a.encode() + b"\0" for a in args),
+            tid=tid,
+            pid=tid,
+            ptid=parent,
+            cwd="/",
+            comm=comm,
+            fdlimit=1024,
+            cgroups=b"".join(c.encode() + b"\0" for c in cgroups),
+            tty=tty if isinstance(tty, int) else 0,
+            pgid=tid,
+            loginuid=-1,
+            uid=uid,
+        )
     _event_args_memo(ev, i, code, values, threads, rep)
     if pooled:
-        tid = _pool_thread(ev, etype, code, info, exit_, own, entry, inherited, tid, key, make,
-                           values, res, threads)  # fmt: skip
+        tid = _pool_thread(
+            ev,
+            etype,
+            code,
+            info,
+            exit_,
+            own,
+            entry,
+            inherited,
+            tid,
+            key,
+            make,
+            values,
+            res,
+            threads,
+        )
     threads.last = (i, etype, key, entry, tid) if entry is not None and not exit_ else None
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
 
 
 # The marks of a row that names an fd the capture does not carry (one call for all).
-_NO_FD_MARKS = tuple((k, "no fd the capture carries here: only open exits and events "
-                         "naming a file or IPv4-socket fd (and their exits right after "
-                         "them) are written so far") for k in _FD_KEYS + ("fd.num",))  # fmt: skip
+_NO_FD_MARKS = tuple(
+    (
+        k,
+        "no fd the capture carries here: only open exits and events "
+        "naming a file or IPv4-socket fd (and their exits right after "
+        "them) are written so far",
+    )
+    for k in _FD_KEYS + ("fd.num",)
+)
 
 
 @functools.cache
-def _kind(etype: str, exit_: bool) -> tuple[tuple[int, int], int, scapfile.EventInfo,
-                                            tuple[tuple[str, object], ...],
-                                            tuple[tuple[str, str], ...]]:
+def _kind(
+    etype: str, exit_: bool
+) -> tuple[
+    tuple[int, int],
+    int,
+    scapfile.EventInfo,
+    tuple[tuple[str, object], ...],
+    tuple[tuple[str, str], ...],
+]:
     """What a row of this type and direction is written as, found once per (type,
     direction) instead of per row: the (enter, exit) codes, the code and its info, the
     generic event's parameters, and the marks every such row gets."""
@@ -662,8 +838,10 @@ def _kind(etype: str, exit_: bool) -> tuple[tuple[int, int], int, scapfile.Event
         # libsinsp's own events other than a container's info: written as generic events
         # until their payloads are built; such rows say so.
         codes = None
-        why = ("libsinsp's internal events are written only as a container's info, for "
-               "a docker container id, after the first event")  # fmt: skip
+        why = (
+            "libsinsp's internal events are written only as a container's info, for "
+            "a docker container id, after the first event"
+        )
     else:
         why = "no libscap 2022 event of this name"
     if codes is None:
@@ -677,17 +855,30 @@ def _kind(etype: str, exit_: bool) -> tuple[tuple[int, int], int, scapfile.Event
         info = scapfile.event_table()[code]
     if code in (scapfile.PPME_GENERIC_E, scapfile.PPME_GENERIC_E + 1):
         generic: tuple[tuple[str, object], ...] = (
-            ("ID", scapfile.syscall_codes().get(etype, 0)), ("nativeID", 0))
+            ("ID", scapfile.syscall_codes().get(etype, 0)),
+            ("nativeID", 0),
+        )
     else:
         generic = ()
     return codes, code, info, generic, tuple(marks)
 
 
-def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit_: bool,
-                 own: bool, entry: scapfile.FdEntry | None,
-                 inherited: scapfile.FdEntry | None, tid: int, key: tuple,
-                 make: Callable[[int], scapfile.Thread], values: dict, res: int,
-                 threads: _Threads) -> int:
+def _pool_thread(
+    ev: dict,
+    etype: str,
+    code: int,
+    info: scapfile.EventInfo,
+    exit_: bool,
+    own: bool,
+    entry: scapfile.FdEntry | None,
+    inherited: scapfile.FdEntry | None,
+    tid: int,
+    key: tuple,
+    make: Callable[[int], scapfile.Thread],
+    values: dict,
+    res: int,
+    threads: _Threads,
+) -> int:
     """The shared thread of a ``_POOLED`` row (or of an exit right after its enter, on
     that enter's thread ``tid``), and that thread's state after the row, as libsinsp's
     parsers (parsers.cpp, 2022) will leave it: an enter sets the last event type and
@@ -696,9 +887,17 @@ def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit
     if not own and not creates and inherited is not None and inherited.tuple4 is None:
         return tid  # a file's read/write exit after its enter: no state changes
     # The fds the row names, creates, replaces or closes.
-    made = {v for n in _FD_PARAMS if isinstance(v := values.get(n, 0 if n in info.pnames
-                                                             else None), int)
-            and not isinstance(v, bool) and v >= 0} if own else set()  # fmt: skip
+    made = (
+        {
+            v
+            for n in _FD_PARAMS
+            if isinstance(v := values.get(n, 0 if n in info.pnames else None), int)
+            and not isinstance(v, bool)
+            and v >= 0
+        }
+        if own
+        else set()
+    )
     if creates:
         made.add(res)
     if entry is not None:
@@ -706,11 +905,21 @@ def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit
     if inherited is None:
         # An open exit that adds its fd shows that fd; any other exit without one falls
         # back to the thread's last fd (filterchecks.cpp, extract_fd).
-        opened = creates and etype in _OPENS and isinstance(values.get("name"), str) \
+        opened = (
+            creates
+            and etype in _OPENS
+            and isinstance(values.get("name"), str)
             and bool(values.get("name"))
-        tid = threads.pooled(key, make, entry, frozenset(made), code if exit_ else None,
-                             bool(info.flags & _EF_FD_FLAGS) and not opened,
-                             frozenset((res,)) if opened else frozenset())  # fmt: skip
+        )
+        tid = threads.pooled(
+            key,
+            make,
+            entry,
+            frozenset(made),
+            code if exit_ else None,
+            bool(info.flags & _EF_FD_FLAGS) and not opened,
+            frozenset((res,)) if opened else frozenset(),
+        )
     held = entry or inherited
     if held is not None and (own or (exit_ and held.tuple4 is not None)):
         # An own call changes its fd; a socket's exit (recvfrom's, sendto's, ...) may
@@ -720,16 +929,16 @@ def _pool_thread(ev: dict, etype: str, code: int, info: scapfile.EventInfo, exit
     if not exit_:
         first = info.params[0][0] if info.params else None
         last_fd = values.get(first, 0) if info.flags & _EF_USES_FD and first else -1
-        last_fd = last_fd if isinstance(last_fd, int) and not isinstance(last_fd, bool) \
-            else None
+        last_fd = last_fd if isinstance(last_fd, int) and not isinstance(last_fd, bool) else None
     else:
         last_fd = res if creates else t.lastfd
     threads.touched(tid, frozenset(made), code, exit_, last_fd, res if creates else None)
     return tid
 
 
-def _carrying_half(ev: dict, codes: tuple[int, int] | None, rep: ScapReport,
-                   users: dict[str, int]) -> bool:
+def _carrying_half(
+    ev: dict, codes: tuple[int, int] | None, rep: ScapReport, users: dict[str, int]
+) -> bool:
     """True for the exit (result, an open's fd, an execve's tty, most parameters); the
     enter when it carries more of the row's ``evt.arg`` values (ptrace's request)."""
     if codes is None:
@@ -747,8 +956,11 @@ def _produced_by_name(key: str) -> bool:
 def _arg_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
     """The table's ``evt.arg.<name>`` and ``evt.arg[N]`` keys, but ``evt.arg.name``
     (written on its own)."""
-    return tuple((k, k[len("evt.arg."):]) for k in sorted(keys)
-                 if k.startswith(("evt.arg.", "evt.arg[")) and k != "evt.arg.name")
+    return tuple(
+        (k, k[len("evt.arg.") :])
+        for k in sorted(keys)
+        if k.startswith(("evt.arg.", "evt.arg[")) and k != "evt.arg.name"
+    )
 
 
 @functools.cache
@@ -769,8 +981,15 @@ def _arg_plan(code: int, keys: frozenset[str]) -> tuple[tuple[str, ...], tuple[s
     """The table's ``evt.arg`` keys (as ``_arg_keys``) and the parameter names they read
     on event ``code``: what ``_event_args``'s outcome depends on besides the users."""
     arg_keys = tuple(k for k, _n in _arg_keys(keys))
-    names = tuple(sorted({n for k in arg_keys if (n := _arg_param(code, k)[0]) is not None
-                          and _arg_param(code, k)[1] is not None}))  # fmt: skip
+    names = tuple(
+        sorted(
+            {
+                n
+                for k in arg_keys
+                if (n := _arg_param(code, k)[0]) is not None and _arg_param(code, k)[1] is not None
+            }
+        )
+    )
     return arg_keys, names
 
 
@@ -781,8 +1000,9 @@ def _typed(cells: Iterator[object]) -> tuple:
     return got, tuple(map(type, got))
 
 
-def _event_args_memo(ev: dict, i: int, code: int, values: dict, threads: _Threads,
-                     rep: ScapReport) -> None:
+def _event_args_memo(
+    ev: dict, i: int, code: int, values: dict, threads: _Threads, rep: ScapReport
+) -> None:
     """``_event_args``, once per distinct (event code, the row's ``evt.arg`` cells, the
     parameters already set that they read, the user list): it reads nothing else and
     changes only those parameters and the marks, which are replayed. The user list only
@@ -795,8 +1015,14 @@ def _event_args_memo(ev: dict, i: int, code: int, values: dict, threads: _Thread
         return
     cells = tuple(map(ev.get, arg_keys))
     given = tuple(map(values.get, names, repeat(_ABSENT, len(names))))
-    memo_key = (code, len(threads.users), cells, tuple(map(type, cells)), given,
-                tuple(map(type, given)))
+    memo_key = (
+        code,
+        len(threads.users),
+        cells,
+        tuple(map(type, cells)),
+        given,
+        tuple(map(type, given)),
+    )
     try:
         hit = rep._event_args.get(memo_key)
     except TypeError:  # a cell that is not hashable (a list): the plain call
@@ -815,8 +1041,9 @@ def _event_args_memo(ev: dict, i: int, code: int, values: dict, threads: _Thread
     rep.replay(hit[1], i)
 
 
-def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
-                rep: ScapReport) -> None:
+def _event_args(
+    ev: dict, i: int, code: int, values: dict, threads: _Threads, rep: ScapReport
+) -> None:
     """Write the row's ``evt.arg.<name>`` into the parameter of that name (unless the
     writer already set it from other fields: an open's flags, an fd) and mark each cell
     libsinsp will print differently, or that the event has no parameter for."""
@@ -840,20 +1067,29 @@ def _event_args(ev: dict, i: int, code: int, values: dict, threads: _Threads,
             values[name] = enc
         shown = scap_args.render(ptype, fmt, table, values[name], threads.users)
         if shown is None or shown != want:
-            rep._miss(key, i, "libsinsp prints this parameter by its type (flags and "
-                              "modes by their name table, paths normalised)")  # fmt: skip
+            rep._miss(
+                key,
+                i,
+                "libsinsp prints this parameter by its type (flags and "
+                "modes by their name table, paths normalised)",
+            )
 
 
-def _container_fields_memo(ev: dict, i: int, cid: object, threads: _Threads,
-                           rep: ScapReport) -> None:
+def _container_fields_memo(
+    ev: dict, i: int, cid: object, threads: _Threads, rep: ScapReport
+) -> None:
     """``_container_fields``, once per distinct (container id, its last container-info,
     the row's container cells): it reads nothing else and changes only the marks."""
     if not MEMO:
         _container_fields(ev, i, cid, threads, rep)
         return
     state = threads.containers.get(cid) if isinstance(cid, str) else None
-    memo_key = (type(cid), cid, state,
-                _typed(map(ev.get, _CONTAINER_META + _mount_cells(rep.keys))))
+    memo_key = (
+        type(cid),
+        cid,
+        state,
+        _typed(map(ev.get, _CONTAINER_META + _mount_cells(rep.keys))),
+    )
     try:
         marks = rep._containers.get(memo_key)
     except TypeError:  # a cell that is not hashable: the plain call
@@ -873,8 +1109,7 @@ def _mount_cells(keys: frozenset[str]) -> tuple[str, ...]:
     return tuple(k for k, _p in _mount_keys(keys))
 
 
-def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
-                      rep: ScapReport) -> None:
+def _container_fields(ev: dict, i: int, cid: object, threads: _Threads, rep: ScapReport) -> None:
     """container.image.repository / .privileged as libsinsp shows them: from the
     container's last container-info event; absent on the host; before any info, no
     repository and not privileged."""
@@ -886,22 +1121,33 @@ def _container_fields(ev: dict, i: int, cid: object, threads: _Threads,
         want = (repo, priv)
     for key, value in zip(_CONTAINER_META, want, strict=True):
         if key in rep.keys and ev.get(key) != value:
-            rep._miss(key, i, "libsinsp takes it from the container's last container-info "
-                              "event (evt.type = container rows)")  # fmt: skip
+            rep._miss(
+                key,
+                i,
+                "libsinsp takes it from the container's last container-info "
+                "event (evt.type = container rows)",
+            )
     for key, pattern in _mount_keys(rep.keys):
         # libsinsp: the destination of the first mount whose source matches the glob.
         dest = next((d for src, d in mounts if fnmatch.fnmatchcase(src, pattern)), None)
         if ev.get(key) != dest:
-            rep._miss(key, i, "libsinsp takes the container's mounts from its last "
-                              "container-info event (evt.type = container rows)")  # fmt: skip
+            rep._miss(
+                key,
+                i,
+                "libsinsp takes the container's mounts from its last "
+                "container-info event (evt.type = container rows)",
+            )
 
 
 @functools.cache
 def _mount_keys(keys: frozenset[str]) -> tuple[tuple[str, str], ...]:
     """The table's ``container.mount.dest[<source glob>]`` keys with their globs."""
     head = "container.mount.dest["
-    return tuple((k, k[len(head):-1]) for k in sorted(keys)
-                 if k.startswith(head) and not k[len(head):-1].isdigit())
+    return tuple(
+        (k, k[len(head) : -1])
+        for k in sorted(keys)
+        if k.startswith(head) and not k[len(head) : -1].isdigit()
+    )
 
 
 def _glob_instance(pattern: str) -> str | None:
@@ -922,11 +1168,21 @@ def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapRep
         if isinstance(dest, str) and src is not None and src not in (m[0] for m in mounts):
             mounts.append((src, dest))
     threads.containers[cid] = (repo, privileged, tuple(mounts))
-    info = {"id": cid, "type": 0, "name": f"generated-{cid}", "image": f"{repo}:latest",
-            "imageid": "", "imagerepo": repo, "imagetag": "latest", "imagedigest": "",
-            "privileged": privileged,
-            "Mounts": [{"Source": src, "Destination": dest, "Mode": "", "RW": True,
-                        "Propagation": "rprivate"} for src, dest in mounts]}
+    info = {
+        "id": cid,
+        "type": 0,
+        "name": f"generated-{cid}",
+        "image": f"{repo}:latest",
+        "imageid": "",
+        "imagerepo": repo,
+        "imagetag": "latest",
+        "imagedigest": "",
+        "privileged": privileged,
+        "Mounts": [
+            {"Source": src, "Destination": dest, "Mode": "", "RW": True, "Propagation": "rprivate"}
+            for src, dest in mounts
+        ],
+    }
     if ev.get("evt.dir") != ">":
         rep._miss("evt.dir", i, "a container-info event has no exit")
     if ev.get("evt.num") != i + 1:
@@ -934,15 +1190,22 @@ def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapRep
     _container_fields(ev, i, cid, threads, rep)
     for key in rep.keys:
         # libsinsp runs the event on a thread of its own, named container:<id>.
-        if key.startswith(("proc.", "user.", "fd.")) or key in (
-                "evt.rawres", "evt.res", "evt.is_open_write", "evt.is_open_read") or (
-                key.startswith("evt.arg")):
-            rep._miss(key, i, "a container-info event runs on libsinsp's container:<id> "
-                              "thread, with no fd, result or arguments")  # fmt: skip
+        if (
+            key.startswith(("proc.", "user.", "fd."))
+            or key in ("evt.rawres", "evt.res", "evt.is_open_write", "evt.is_open_read")
+            or (key.startswith("evt.arg"))
+        ):
+            rep._miss(
+                key,
+                i,
+                "a container-info event runs on libsinsp's container:<id> "
+                "thread, with no fd, result or arguments",
+            )
     code = scapfile.event_codes("container")
     assert code is not None
-    return scapfile.event_block(code[0], _T0 + i * _NS_PER_EVENT, _INIT_TID,
-                                {"json": json.dumps({"container": info})})
+    return scapfile.event_block(
+        code[0], _T0 + i * _NS_PER_EVENT, _INIT_TID, {"json": json.dumps({"container": info})}
+    )
 
 
 def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
@@ -950,7 +1213,7 @@ def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
     if cmdline == comm:
         return ()
     if cmdline.startswith(comm + " "):
-        return (cmdline[len(comm) + 1:],)
+        return (cmdline[len(comm) + 1 :],)
     return None
 
 
@@ -973,15 +1236,15 @@ class _Marks:
         self.marks.append((key, why))
 
 
-def _ancestry_memo(ev: dict, i: int,
-                   rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+def _ancestry_memo(
+    ev: dict, i: int, rep: ScapReport
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     """``_ancestry``, once per distinct set of ancestry cells: it reads nothing else of
     the row and changes nothing but the marks, which are replayed."""
     if not MEMO:
         return _ancestry(ev, i, rep)
     names = ev.get("proc.aname")
-    cells = (tuple(names) if isinstance(names, list) else names,
-             *map(ev.get, rep.ancestry_cells))
+    cells = (tuple(names) if isinstance(names, list) else names, *map(ev.get, rep.ancestry_cells))
     hit = rep._ancestries.get(cells)
     if hit is None:
         marks = _Marks(rep)
@@ -1008,19 +1271,23 @@ def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple
     if chain and isinstance(pcmd, str):
         pargs = _args_of(pcmd, chain[0])
         if pargs is None:
-            rep._miss("proc.pcmdline", i, "libsinsp prints the parent's name before its "
-                                          "arguments")  # fmt: skip
-    want: dict[str, object] = {"proc.pname": chain[0] if chain else None,
-                               "proc.aname": list(chain) or None,
-                               "proc.pcmdline": (" ".join((chain[0], *pargs)) if pargs
-                                                 else chain[0]) if chain else None}
+            rep._miss("proc.pcmdline", i, "libsinsp prints the parent's name before its arguments")
+    want: dict[str, object] = {
+        "proc.pname": chain[0] if chain else None,
+        "proc.aname": list(chain) or None,
+        "proc.pcmdline": (" ".join((chain[0], *pargs)) if pargs else chain[0]) if chain else None,
+    }
     for key, k in rep.aname_keys:
         want[key] = chain[k - 1] if 1 <= k <= len(chain) else None
     for key, value in want.items():
-        if key in rep.keys and ev.get(key) != value and not (
-                key == "proc.pcmdline" and pargs is None and chain):
-            rep._miss(key, i, "a capture's ancestry is one chain of parents "
-                              "(proc.pname = proc.aname[1])")  # fmt: skip
+        if (
+            key in rep.keys
+            and ev.get(key) != value
+            and not (key == "proc.pcmdline" and pargs is None and chain)
+        ):
+            rep._miss(
+                key, i, "a capture's ancestry is one chain of parents (proc.pname = proc.aname[1])"
+            )
     return chain, pargs
 
 
@@ -1035,8 +1302,9 @@ def _result(ev: dict) -> int:
     return 0
 
 
-def _results(ev: dict, i: int, info: scapfile.EventInfo, exit_: bool, res: int,
-             values: dict, rep: ScapReport) -> None:
+def _results(
+    ev: dict, i: int, info: scapfile.EventInfo, exit_: bool, res: int, values: dict, rep: ScapReport
+) -> None:
     """Put the result in the exit's first parameter; mark what libsinsp will not echo."""
     first = info.params[0] if info.params else None
     carries = exit_ and first is not None and first[0] in ("res", "fd")
@@ -1053,8 +1321,11 @@ def _results(ev: dict, i: int, info: scapfile.EventInfo, exit_: bool, res: int,
         want = {"evt.rawres": None, "evt.res": None}
     for k, v in want.items():
         if ev.get(k) != v:
-            rep._miss(k, i, "libsinsp reads the result from the exit's res parameter "
-                            "(none on enter events)")  # fmt: skip
+            rep._miss(
+                k,
+                i,
+                "libsinsp reads the result from the exit's res parameter (none on enter events)",
+            )
 
 
 _SOCKET = re.compile(r"(\d+\.\d+\.\d+\.\d+):(\d+)->(\d+\.\d+\.\d+\.\d+):(\d+)")
@@ -1080,8 +1351,9 @@ def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
         if sport > 0xFFFF or dport > 0xFFFF:
             return None
         udp = ev.get("fd.l4proto") == "udp"
-        return scapfile.FdEntry(fd, tuple4=(sip, sport, dip, dport),
-                                l4proto=_SCAP_L4_UDP if udp else _SCAP_L4_TCP)
+        return scapfile.FdEntry(
+            fd, tuple4=(sip, sport, dip, dport), l4proto=_SCAP_L4_UDP if udp else _SCAP_L4_TCP
+        )
     return None
 
 
@@ -1090,8 +1362,13 @@ def _socktuple(t: tuple[str, int, str, int]) -> bytes:
     (ips in network order, ports in host order, as the driver writes them); an accepted
     socket's source is the client."""
     cip, cport, sip, sport = t
-    return (struct.pack("<B", _PPM_AF_INET) + scapfile._ipv4(cip) + struct.pack("<H", cport)
-            + scapfile._ipv4(sip) + struct.pack("<H", sport))
+    return (
+        struct.pack("<B", _PPM_AF_INET)
+        + scapfile._ipv4(cip)
+        + struct.pack("<H", cport)
+        + scapfile._ipv4(sip)
+        + struct.pack("<H", sport)
+    )
 
 
 _TABLE_FD_CELLS = (*_FD_KEYS, "fd.num")
@@ -1125,16 +1402,30 @@ def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> N
     """A row's fd from the thread's fd table, as libsinsp will show it."""
     if e.path is not None:
         path = posixpath.normpath(e.path)
-        want: dict[str, object] = {"fd.name": path, "fd.directory": _sinsp_dirname(path),
-                                   "fd.filename": posixpath.basename(path), "fd.typechar": "f",
-                                   "fd.type": "file", **_FILE_SOCK}
+        want: dict[str, object] = {
+            "fd.name": path,
+            "fd.directory": _sinsp_dirname(path),
+            "fd.filename": posixpath.basename(path),
+            "fd.typechar": "f",
+            "fd.type": "file",
+            **_FILE_SOCK,
+        }
     else:
         assert e.tuple4 is not None
         cip, cport, sip, sport = e.tuple4
-        want = {"fd.name": f"{cip}:{cport}->{sip}:{sport}", "fd.directory": None,
-                "fd.filename": None, "fd.typechar": "4", "fd.type": "ipv4", "fd.sip": sip,
-                "fd.cip": cip, "fd.sport": sport, "fd.cport": cport, "fd.sockfamily": "ip",
-                "fd.l4proto": {_SCAP_L4_UDP: "udp", _SCAP_L4_TCP: "tcp"}.get(e.l4proto, "<NA>")}
+        want = {
+            "fd.name": f"{cip}:{cport}->{sip}:{sport}",
+            "fd.directory": None,
+            "fd.filename": None,
+            "fd.typechar": "4",
+            "fd.type": "ipv4",
+            "fd.sip": sip,
+            "fd.cip": cip,
+            "fd.sport": sport,
+            "fd.cport": cport,
+            "fd.sockfamily": "ip",
+            "fd.l4proto": {_SCAP_L4_UDP: "udp", _SCAP_L4_TCP: "tcp"}.get(e.l4proto, "<NA>"),
+        }
     want["fd.num"] = e.fd
     etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
     if exit_ and etype in ("dup", "dup2", "dup3"):
@@ -1156,11 +1447,19 @@ def _check_fd(ev: dict, i: int, path: str, flags: int, rep: ScapReport) -> None:
         norm = norm or "/" + path
     path = norm
     if flags & scapfile.PPM_O_FLAGS["O_DIRECTORY"]:  # libsinsp: the fd is a directory
-        want: dict[str, str | None] = {"fd.directory": path, "fd.filename": None,
-                                       "fd.typechar": "d", "fd.type": "directory"}
+        want: dict[str, str | None] = {
+            "fd.directory": path,
+            "fd.filename": None,
+            "fd.typechar": "d",
+            "fd.type": "directory",
+        }
     else:
-        want = {"fd.directory": _sinsp_dirname(path), "fd.filename": posixpath.basename(path),
-                "fd.typechar": "f", "fd.type": "file"}
+        want = {
+            "fd.directory": _sinsp_dirname(path),
+            "fd.filename": posixpath.basename(path),
+            "fd.typechar": "f",
+            "fd.type": "file",
+        }
     want.update(_FILE_SOCK)
     for k, v in want.items():
         got = ev.get(k)
