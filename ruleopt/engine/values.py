@@ -29,7 +29,7 @@ import re2
 
 from ruleopt.errors import RuleoptError
 from ruleopt.fields import FieldInfo
-from ruleopt.rules.ast import LIST_OPS, TRANSFORMERS  # the grammar's, one definition
+from ruleopt.rules.ast import ALL_OPS, LIST_OPS, TRANSFORMERS  # the grammar's, one definition
 
 from .text import canonical, to_bytes
 
@@ -38,28 +38,7 @@ from .text import canonical, to_bytes
 NUMERIC_TYPES = frozenset({"int", "uint", "port", "reltime", "abstime", "bool", "double"})
 ORDER_OPS = frozenset({"<", "<=", ">", ">="})
 # Operators each type accepts (libsinsp throws "'op' not supported for ..." otherwise).
-_STRING_OPS = frozenset(
-    {
-        "=",
-        "==",
-        "!=",
-        "<",
-        "<=",
-        ">",
-        ">=",
-        "contains",
-        "icontains",
-        "startswith",
-        "endswith",
-        "glob",
-        "iglob",
-        "regex",
-        "in",
-        "intersects",
-        "pmatch",
-        "exists",
-    }
-)
+_STRING_OPS = frozenset(ALL_OPS) - {"bcontains", "bstartswith"}  # the byte operators: bytebuf only
 _NUMERIC_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"})
 _BUFFER_OPS = frozenset(
     {

@@ -19,6 +19,7 @@ from ruleopt.events.load import needed_keys
 from ruleopt.events.table import EventTable
 from ruleopt.fields import resolve
 from ruleopt.rules.ast import (
+    ALL_OPS,
     Compare,
     Expr,
     FieldValue,
@@ -73,26 +74,7 @@ def unsupported_reason(rule: Rule) -> str | None:
 # The comparison operators libsinsp 2022's filter parser knows (sinsp_filter_compiler::
 # next_comparison_operator); regex, iglob, bcontains, bstartswith and the transformers
 # (tolower(), len(), ...) came later.
-LIBSINSP_2022_OPS = frozenset(
-    {
-        "=",
-        "==",
-        "!=",
-        "<",
-        "<=",
-        ">",
-        ">=",
-        "contains",
-        "icontains",
-        "startswith",
-        "endswith",
-        "glob",
-        "in",
-        "intersects",
-        "pmatch",
-        "exists",
-    }
-)
+LIBSINSP_2022_OPS = frozenset(ALL_OPS) - {"regex", "iglob", "bcontains", "bstartswith"}
 
 
 def _syntax_of(expr: Expr) -> tuple[set[str], set[str]]:
