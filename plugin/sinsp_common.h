@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ruleopt_abi.h"
+#include "trace.h"
 
 namespace rsinsp
 {
@@ -80,6 +81,8 @@ void json_string(std::string &out, const char *s, size_t n);
 void json_string(std::string &out, const std::string &s);
 // Netstrings from a file or "-" (stdin), each record byte for byte.
 std::vector<std::string> read_records(const std::string &path, const char *what);
+// A trace cell as JSON: {"count": N, "sum": N, "hist": [...]} (the profile's format).
+void json_cell(std::string &out, const trace_cell_t &c);
 // The document to stdout (out_path empty) or atomically to out_path.
 void write_output(const std::string &doc, const std::string &out_path);
 

@@ -333,17 +333,6 @@ strategy make_strategy(const std::string &spec)
 	return s;
 }
 
-void json_cell(std::string &out, const trace_cell_t &c)
-{
-	out += "{\"count\": " + std::to_string(c.count) + ", \"sum\": " + std::to_string(c.sum) + ", \"hist\": [";
-	for(size_t i = 0; i < TRACE_HIST_BUCKETS; i++)
-	{
-		if(i) out.push_back(',');
-		out += std::to_string(c.hist[i]);
-	}
-	out += "]}";
-}
-
 struct options
 {
 	std::string capture, rules_path, json_out, mode = "first";

@@ -17,6 +17,7 @@ namespace ruleopt_tool
 // The tool's shared parts (sinsp_common.h), under the names this file uses.
 using rsinsp::fail;
 using rsinsp::is_internal;
+using rsinsp::json_cell;
 using rsinsp::json_string;
 using rsinsp::next_event;
 using rsinsp::open_capture;

@@ -181,4 +181,15 @@ void write_output(const std::string &doc, const std::string &out_path)
 	}
 }
 
+void json_cell(std::string &out, const trace_cell_t &c)
+{
+	out += "{\"count\": " + std::to_string(c.count) + ", \"sum\": " + std::to_string(c.sum) + ", \"hist\": [";
+	for(size_t i = 0; i < TRACE_HIST_BUCKETS; i++)
+	{
+		if(i) out.push_back(',');
+		out += std::to_string(c.hist[i]);
+	}
+	out += "]}";
+}
+
 }  // namespace rsinsp

@@ -26,7 +26,6 @@ namespace
 {
 
 constexpr size_t MAX_RULES = RULEOPT_SINSP_MAX_RULES;
-constexpr size_t NBUCKETS = TRACE_HIST_BUCKETS;
 constexpr size_t MAX_MATCH_RECORDS = RULEOPT_SINSP_MAX_MATCH_RECORDS;
 constexpr size_t RULE_RECORDS = RULEOPT_SINSP_RULE_RECORDS;
 
@@ -60,17 +59,6 @@ bool g_match_overflow = false;
 inline void record(cycle_stats &s, uint64_t c)
 {
 	trace_cell_add(&s, c);
-}
-
-void json_stats(std::string &out, const cycle_stats &s)
-{
-	out += "{\"count\": " + std::to_string(s.count) + ", \"sum\": " + std::to_string(s.sum) + ", \"hist\": [";
-	for(size_t i = 0; i < NBUCKETS; i++)
-	{
-		if(i) out.push_back(',');
-		out += std::to_string(s.hist[i]);
-	}
-	out += "]}";
 }
 
 struct rule
@@ -248,7 +236,7 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 	out += ", \"rdtsc_overhead\": " + std::to_string(overhead);
 	out += ", \"matched_evtnums_truncated\": " + std::string(g_match_overflow ? "true" : "false");
 	out += ", \"next_cycles\": ";
-	json_stats(out, g_next);
+	json_cell(out, g_next);
 	out += ", \"event_types\": [";
 	bool first = true;
 	for(uint16_t et = 0; et < PPM_EVENT_MAX; et++)
@@ -300,9 +288,9 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 			out += std::to_string(matched[s][k]);
 		}
 		out += "], \"cycles_matched\": ";
-		json_stats(out, g_matched[s]);
+		json_cell(out, g_matched[s]);
 		out += ", \"cycles_unmatched\": ";
-		json_stats(out, g_unmatched[s]);
+		json_cell(out, g_unmatched[s]);
 		out += "}";
 	}
 	out += "\n]}\n";
