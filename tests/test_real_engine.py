@@ -37,6 +37,12 @@ def probe_rules():
     return _rules(PROBE_RULES)
 
 
+def _generate(out) -> None:
+    """The small 0.26.2 workload the engine tests share (1,500 events, 5% breaking)."""
+    argv = ["generate", "-r", str(RULES_0262), "-n", "1500", "--seed", "5"]
+    assert main([*argv, "--break-share", "0.05", "-o", str(out)]) == 0
+
+
 @pytest.mark.parametrize("capture", READABLE_TRACES, ids=lambda p: p.name)
 def test_lua_and_cached_lines_are_byte_identical(capture, probe_rules) -> None:
     run = real.run_engine(capture, probe_rules, BOTH_OUTPUTS, repeat=1, warmup=0)
@@ -85,24 +91,7 @@ def test_every_measured_pass_reads_the_capture_as_a_fresh_falco(tmp_path) -> Non
     # container event's user.name turned <NA> on later passes): after a warm-up and on
     # every strategy, each alert line must still be sysdig's rendering of its event.
     capture = tmp_path / "w.scap"
-    assert (
-        main(
-            [
-                "generate",
-                "-r",
-                str(RULES_0262),
-                "-n",
-                "1500",
-                "--seed",
-                "5",
-                "--break-share",
-                "0.05",
-                "-o",
-                str(capture),
-            ]
-        )
-        == 0
-    )
+    _generate(capture)
     rules = _rules(RULES_0262)
     run = real.run_engine(capture, rules, BOTH_OUTPUTS, mode="all", repeat=2, warmup=1)
     lua, cached = run.results
@@ -180,24 +169,7 @@ def test_compare_both_engines_on_a_shared_capture(capsys) -> None:
 
 def test_compare_libsinsp_on_a_generated_table_writes_a_capture(tmp_path, capsys) -> None:
     events = tmp_path / "w.npz"
-    assert (
-        main(
-            [
-                "generate",
-                "-r",
-                str(RULES_0262),
-                "-n",
-                "1500",
-                "--seed",
-                "5",
-                "--break-share",
-                "0.05",
-                "-o",
-                str(events),
-            ]
-        )
-        == 0
-    )
+    _generate(events)
     capsys.readouterr()
     code, doc = _compare(
         capsys,
