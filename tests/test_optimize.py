@@ -23,18 +23,7 @@ from ruleopt.rules.ast import And
 from ruleopt.rules.loader import load_rules
 
 TRACE = TRACES / "run_as_user_0_container.scap"
-SHAPE = (
-    "name",
-    "priority",
-    "output",
-    "tags",
-    "source",
-    "enabled",
-    "desc",
-    "evttypes",
-    "skip_if_unknown_filter",
-    "exception_fields",
-)
+SHAPE = opt.KEPT_ATTRIBUTES
 
 
 @pytest.mark.parametrize(

@@ -253,19 +253,23 @@ def _load_text(text: str) -> RuleSet:
         os.unlink(tmp)
 
 
+# What an optimized rule keeps exactly as it was: all but its condition's text.
+KEPT_ATTRIBUTES = (
+    "name",
+    "priority",
+    "output",
+    "tags",
+    "source",
+    "enabled",
+    "desc",
+    "evttypes",
+    "skip_if_unknown_filter",
+    "exception_fields",
+)
+
+
 def _same_shape(a: Rule, b: Rule) -> str | None:
-    for attr in (
-        "name",
-        "priority",
-        "output",
-        "tags",
-        "source",
-        "enabled",
-        "desc",
-        "evttypes",
-        "skip_if_unknown_filter",
-        "exception_fields",
-    ):
+    for attr in KEPT_ATTRIBUTES:
         if getattr(a, attr) != getattr(b, attr):
             return attr
     return None
