@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.advise",
             "ruleopt.commands",
             "ruleopt.rewrite",
+            "ruleopt.experiment",
             "ruleopt._ext",
             "ruleopt._ext.*",
             "ruleopt.errors",
@@ -104,7 +105,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("profile", ("ruleopt.profile.*",)),
     ("rewrite", ("ruleopt.rewrite.*",)),
     ("advise", ("ruleopt.advise.*",)),
-    ("commands", ("ruleopt.commands.*",)),
+    ("commands", ("ruleopt.commands.*", "ruleopt.experiment.*")),
     ("cli", ("ruleopt.cli", "ruleopt.__main__")),
 )
 
@@ -123,6 +124,10 @@ LAZY: dict[tuple[str, str], str] = {
         "ruleopt.profile.writers",
         "ruleopt.profile.plots",
     ): "matplotlib only when plots are asked for",
+    (
+        "ruleopt.experiment.runner",
+        "ruleopt.experiment.dask",
+    ): "distributed (~1 s to import, and its config) only when --dask is given",
 }
 
 
