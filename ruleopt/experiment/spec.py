@@ -337,13 +337,14 @@ def _workloads(c: _Checker, node: yaml.Node) -> list[dict]:
 
 def _measurement(c: _Checker, key: yaml.Node, value: yaml.Node, grid: dict) -> MeasurementSpec:
     name = key.value
-    if name not in MEASUREMENTS:
-        raise c.err(key, f"unknown measurement '{name}'", hint=f"one of {', '.join(MEASUREMENTS)}")
     m = measures.get(name)
-    if m is None or m.run is None:
+    if m is None:
+        known = list(dict.fromkeys([*MEASUREMENTS, *measures.names()]))
+        raise c.err(key, f"unknown measurement '{name}'", hint=f"one of {', '.join(known)}")
+    if m.run is None:
         raise c.err(
             key,
-            f"measurement '{name}' is {m.missing if m else 'not available in this build'}",
+            f"measurement '{name}' is {m.missing}",
             hint="available here: "
             + ", ".join(n for n in measures.names() if measures.MEASURES.get(n)),
         )
