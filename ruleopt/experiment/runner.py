@@ -218,7 +218,7 @@ def _pool_pass(
         if not broken:
             break
     left = []
-    for c in dict.fromkeys(suspects):
+    for c in {c.id(): c for c in suspects}.values():
         try:
             # Its JSON was written before the pool broke: it did finish.
             doc = json.loads(cell_path(results, c.id()).read_text(encoding="utf-8"))
