@@ -270,6 +270,7 @@ def test_an_interrupted_run_leaves_only_whole_cells(tmp_path: Path) -> None:
     done = [p for p in left if p.suffix == ".json"]
     assert left == done, "a temp file was left in cells/"
     assert done, "the run was killed before any cell finished"
+    assert len(done) < 12, "the run finished before it was interrupted"
     for p in done:
         assert json.loads(p.read_text(encoding="utf-8"))["status"] == "ok"
     assert not [p for p in (results / "inputs").iterdir() if p.suffix == ".tmp"]

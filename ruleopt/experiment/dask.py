@@ -30,7 +30,7 @@ from ruleopt.experiment.cell import Cell
 from ruleopt.experiment.execute import EXPERIMENT_COPY, OnDone, crashed_doc, run_cell
 from ruleopt.experiment.inputs import file_hash
 
-CONNECT_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 15
 
 
 def _sees(path: str, digest: str) -> str | None:
@@ -83,46 +83,42 @@ def check_workers(client: Client, results: Path) -> int:
 
 
 def run_on_dask(
-    address: str,
+    client: Client,
     todo: list[Cell],
     results: Path,
     fns: dict[str, measures.MeasureFn],
     exp_hash: str,
     on_done: OnDone,
 ) -> None:
-    client = connect(address)
+    check_workers(client, results)
+    futures = {}
+    for c in todo:
+        fut = client.submit(
+            run_cell,
+            c.to_dict(),
+            os.fspath(results),
+            fns[c.measurement],
+            exp_hash,
+            key=f"ruleopt-cell-{c.id()}",
+            pure=False,
+        )
+        futures[fut] = c
     try:
-        check_workers(client, results)
-        futures = {}
-        for c in todo:
-            fut = client.submit(
-                run_cell,
-                c.to_dict(),
-                os.fspath(results),
-                fns[c.measurement],
-                exp_hash,
-                key=f"ruleopt-cell-{c.id()}",
-                pure=False,
-            )
-            futures[fut] = c
-        try:
-            for fut in as_completed(futures):
-                cell = futures[fut]
-                try:
-                    doc = fut.result()
-                except KilledWorker as exc:
-                    doc = crashed_doc(
-                        cell, results, exp_hash, f"every Dask worker that ran it died ({exc})"
-                    )
-                except Exception as exc:  # the task itself failed on its worker
-                    doc = crashed_doc(
-                        cell,
-                        results,
-                        exp_hash,
-                        f"the task failed on its Dask worker: {type(exc).__name__}: {exc}",
-                    )
-                on_done(doc)
-        finally:
-            client.cancel(list(futures))
+        for fut in as_completed(futures):
+            cell = futures[fut]
+            try:
+                doc = fut.result()
+            except KilledWorker as exc:
+                doc = crashed_doc(
+                    cell, results, exp_hash, f"every Dask worker that ran it died ({exc})"
+                )
+            except Exception as exc:  # the task itself failed on its worker
+                doc = crashed_doc(
+                    cell,
+                    results,
+                    exp_hash,
+                    f"the task failed on its Dask worker: {type(exc).__name__}: {exc}",
+                )
+            on_done(doc)
     finally:
-        client.close()
+        client.cancel(list(futures))

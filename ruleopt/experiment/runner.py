@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -46,6 +47,7 @@ from ruleopt.fsutil import check_output_dir, shown, write_text
 
 STALE = "stale"
 PARQUET = "results.parquet"
+POLL_S = 0.2
 MAX_CRASHES = 3  # as Dask's default allowed-failures: a cell may kill its worker this often
 
 
@@ -76,6 +78,14 @@ def prepare_results(spec: Spec, results: Path) -> None:
     write_text(results / EXPERIMENT_COPY, spec.text)
 
 
+def remove_temp_files(cells: Path) -> None:
+    """Temp files of cells whose process was killed outright (SIGKILL) mid-write: never
+    read (not ``*.json``), removed so the directory holds whole cells only. One run per
+    results directory at a time: another run's temp files would go too."""
+    for p in cells.glob(".*.tmp"):
+        p.unlink(missing_ok=True)
+
+
 def move_stale(results: Path, ids: set[str]) -> int:
     """Move cell files whose id is not in the grid (an input or setting changed) aside."""
     moved = 0
@@ -99,8 +109,31 @@ def run_experiment(
     """Run every cell of ``grid`` not finished yet in ``results``; then the Parquet table."""
     results = Path(results).absolute()
     t0 = time.perf_counter()
+    client = None
+    if dask:
+        from ruleopt.experiment.dask import connect
+
+        # Before anything is created: an unreachable scheduler leaves no results dir.
+        client = connect(dask)
+    try:
+        return _run(spec, grid, results, t0, workers, client, progress)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run(
+    spec: Spec,
+    grid: Grid,
+    results: Path,
+    t0: float,
+    workers: int | None,
+    client: object | None,  # a distributed.Client with --dask
+    progress: bool,
+) -> RunSummary:
     prepare_results(spec, results)
     exp_hash = file_hash(spec.path)
+    remove_temp_files(results / CELLS)
     stale = move_stale(results, {c.id() for c in grid.cells})
     todo = [c for c in grid.cells if finished(results, c) is None]
     for c in todo:
@@ -128,10 +161,10 @@ def run_experiment(
                 done(doc)
                 tick(doc)
 
-            if dask:
+            if client is not None:
                 from ruleopt.experiment.dask import run_on_dask
 
-                run_on_dask(dask, todo, results, fns, exp_hash, on_done)
+                run_on_dask(client, todo, results, fns, exp_hash, on_done)
             else:
                 run_local(todo, results, fns, exp_hash, on_done, workers or os.cpu_count() or 1)
     summary.parquet = write_parquet(
@@ -187,7 +220,9 @@ def _pool_pass(
     ctx = multiprocessing.get_context("spawn")
     while queue:
         broken = False
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_worker_init
+        ) as pool:
             running: dict = {}
             try:
                 while queue or running:
@@ -197,7 +232,8 @@ def _pool_pass(
                             run_cell, c.to_dict(), str(results), fns[c.measurement], exp_hash
                         )
                         running[f] = c
-                    finished_, _ = wait(running, return_when=FIRST_COMPLETED)
+                    # With a timeout: an interrupt reaches this thread only between waits.
+                    finished_, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     for f in finished_:
                         c = running.pop(f)
                         try:
@@ -213,6 +249,10 @@ def _pool_pass(
                         running.clear()
                         break
             except BaseException:
+                # Interrupted: stop the cells running now (their JSON is written
+                # atomically or not at all) and drop the queue; finished cells stay.
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
         if not broken:
@@ -227,6 +267,16 @@ def _pool_pass(
             continue
         on_done(doc)
     return left
+
+
+def _worker_init() -> None:
+    """In each worker process: SIGTERM unwinds like an exception (as in the CLI), so a
+    cell being written removes its temp file; Ctrl-C already does."""
+
+    def _term(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _term)
 
 
 class _bar:
