@@ -12,6 +12,7 @@ import pytest
 from distributed import LocalCluster
 from test_experiment_run import FAKE, REAL, _cells, _exp, _run, _runs, speed_view
 
+from ruleopt.cli import main
 from ruleopt.engine import real
 from ruleopt.errors import RuleoptError
 from ruleopt.experiment.grid import expand
@@ -28,11 +29,13 @@ def cluster():
 
 
 @pytest.mark.skipif(not real.available(), reason="ruleopt-sinsp not built")
-def test_dask_run_equals_the_local_run(tmp_path: Path, cluster) -> None:
+def test_dask_run_equals_the_local_run(tmp_path: Path, cluster, capsys) -> None:
     exp = _exp(tmp_path, REAL)
     s_local = _run(exp, tmp_path / "local", workers=2)
-    s_dask = _run(exp, tmp_path / "dask", dask=cluster.scheduler_address)
-    assert not s_local.failed and not s_dask.failed and s_dask.ran == s_local.ran == 4
+    argv = ["experiment", str(exp), "-o", str(tmp_path / "dask")]
+    assert main([*argv, "--dask", cluster.scheduler_address]) == 0
+    assert "4 cells: 0 already done, 4 run, 0 failed" in capsys.readouterr().out
+    assert not s_local.failed and s_local.ran == 4
     local, dask = _cells(tmp_path / "local"), _cells(tmp_path / "dask")
     assert speed_view(dask) == speed_view(local)
     # The workers wrote the cells (other processes than this one).

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+from ruleopt.deep import call_deep
 from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.experiment import measures
 from ruleopt.experiment.cell import SCHEMA, Cell, CellContext
@@ -76,7 +77,9 @@ def run_cell(cell_doc: dict, results: str, run: measures.MeasureFn, experiment_h
     try:
         with tempfile.TemporaryDirectory(prefix="ruleopt-cell-") as work:
             ctx = CellContext(cell, Path(work), Path(results) / INPUTS, None)
-            out = run(ctx)
+            # As the CLI runs a command: conditions are walked recursively, on a
+            # large-stack thread (ruleopt.deep), wherever the cell runs.
+            out = call_deep(lambda: run(ctx))
         if not isinstance(out, dict) or "figures" not in out:
             raise InternalError("the measurement returned no figures")
         figures = _check_numbers(out["figures"], "figures")
