@@ -14,6 +14,7 @@ HELP = (
     "RESULTS/cells/, resumable, locally or on a Dask cluster; then RESULTS/results.parquet"
 )
 MAX_WORKERS = 1024
+MAX_ERRORS_SHOWN = 8
 
 
 def _workers(text: str) -> int:
@@ -85,9 +86,17 @@ def run(args: argparse.Namespace) -> int:
         f"{spec.name}: {summary.cells} cells: {summary.reused} already done, "
         f"{summary.ran} run, {len(summary.failed)} failed ({summary.elapsed_s:.1f} s)"
     )
-    for doc in summary.failed[:10]:
-        print(f"  failed {doc['id']}: {doc.get('error')}", file=sys.stderr)
-    if len(summary.failed) > 10:
-        print(f"  ... and {len(summary.failed) - 10} more", file=sys.stderr)
+    # Failed cells grouped by their error (a bad capture fails every cell reading it).
+    by_error: dict[str, list[str]] = {}
+    for doc in summary.failed:
+        by_error.setdefault(str(doc.get("error")), []).append(doc["id"])
+    for error, ids in list(by_error.items())[:MAX_ERRORS_SHOWN]:
+        more = f" (and {len(ids) - 1} more cells)" if len(ids) > 1 else ""
+        print(f"  failed {ids[0]}{more}: {error}", file=sys.stderr)
+    if len(by_error) > MAX_ERRORS_SHOWN:
+        print(
+            f"  ... {len(by_error) - MAX_ERRORS_SHOWN} other errors: see the cells' JSON",
+            file=sys.stderr,
+        )
     print(f"results: {summary.results}/cells/ and {summary.parquet}")
     return 1 if summary.failed else 0
