@@ -50,7 +50,7 @@ CASES = [
     (GOOD.replace("seed: [1, 2]", "seed: [1, 2], size: 3"), "size", "unknown key 'size'"),
     (GOOD.replace("events: 2000", "events: 0"), "0,", "between 1"),
     (GOOD.replace("seed: [1, 2]", "seed: [1, 2], break_share: 2"), "2}", "between 0"),
-    (GOOD.replace("finer", "fast"), "fast", "unknown strategie 'fast'"),
+    (GOOD.replace("finer", "fast"), "fast", "unknown strategy 'fast'"),
     (GOOD.replace("libsinsp]", "falco]"), "falco", "unknown engine 'falco'"),
     (GOOD.replace("  speed:", "  sped:"), "sped", "unknown measurement 'sped'"),
     (GOOD.replace("{repeat_inner: 1}", "{repeat_inner: 1, rates: [1]}"), "rates", "'rates'"),
@@ -162,3 +162,18 @@ def test_the_bundled_experiments_load(name: str) -> None:
         assert "not available in this build" in exc.message, str(exc)
         return
     assert expand(spec).cells
+
+
+def test_the_cli_prints_the_located_error_and_creates_nothing(tmp_path: Path, capsys) -> None:
+    from ruleopt.cli import main
+
+    exp = _write(tmp_path, GOOD.replace("finer", "fast"))
+    out = tmp_path / "results"
+    assert main(["experiment", str(exp), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{exp}:5:" in err and "unknown strategy 'fast'" in err and "hint:" in err
+    assert not out.exists()
+    with pytest.raises(SystemExit) as info:  # argparse refuses it: usage and exit 2
+        main(["experiment", str(exp), "-o", str(out), "--workers", "0"])
+    assert info.value.code == 2 and "between 1 and 1024" in capsys.readouterr().err
+    assert not out.exists()

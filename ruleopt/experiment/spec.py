@@ -162,7 +162,7 @@ class _Checker:
             name = self.text(n, f"each of {what}")
             if name not in known:
                 raise self.err(
-                    n, f"unknown {what[:-1]} '{name}'", hint=f"one of {', '.join(known)}"
+                    n, f"unknown {_singular(what)} '{name}'", hint=f"one of {', '.join(known)}"
                 )
             out.append(name)
         return list(dict.fromkeys(out))
@@ -201,6 +201,10 @@ class _Checker:
                 ) from None
             out.append(os.path.realpath(p))
         return out
+
+
+def _singular(what: str) -> str:
+    return {"strategies": "strategy", "engines": "engine"}.get(what, what)
 
 
 def _kind(node: yaml.Node) -> str:
