@@ -32,6 +32,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.advise",
             "ruleopt.commands",
             "ruleopt.rewrite",
+            "ruleopt.experiment",
+            "ruleopt.report",
             "ruleopt._ext",
             "ruleopt._ext.*",
             "ruleopt.errors",
@@ -104,6 +106,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("profile", ("ruleopt.profile.*",)),
     ("rewrite", ("ruleopt.rewrite.*",)),
     ("advise", ("ruleopt.advise.*",)),
+    ("experiment", ("ruleopt.experiment.*",)),
+    ("report", ("ruleopt.report.*",)),
     ("commands", ("ruleopt.commands.*",)),
     ("cli", ("ruleopt.cli", "ruleopt.__main__")),
 )
