@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "compare",
     "advise",
     "optimize",
+    "report",
 )
 
 

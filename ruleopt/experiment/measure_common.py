@@ -54,10 +54,20 @@ def check_engine(ctx: CellContext, allowed: Sequence[str], why: str) -> None:
         raise cell_error(ctx, f"{ctx.cell.measurement} is not on {ctx.cell.engine} yet: {why}")
 
 
-def half_range(values: Sequence[float]) -> float:
-    """The spread a figure carries: half its min-max range (what ``±`` shows)."""
+ROBUST_FROM = 4  # samples from which the spread is the IQR's half, not the range's
+
+
+def spread_of(values: Sequence[float]) -> float:
+    """The spread a figure carries (what ``±`` shows): half the interquartile range from
+    four samples on (one preempted pass on a shared machine does not swamp it), half the
+    min-max range below that."""
     a = np.asarray(values, dtype=np.float64)
-    return float((a.max() - a.min()) / 2) if len(a) else 0.0
+    if not len(a):
+        return 0.0
+    if len(a) >= ROBUST_FROM:
+        q1, q3 = np.percentile(a, [25, 75])
+        return float((q3 - q1) / 2)
+    return float((a.max() - a.min()) / 2)
 
 
 def median(values: Sequence[float]) -> float:

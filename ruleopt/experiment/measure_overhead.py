@@ -19,11 +19,11 @@ from ruleopt.experiment.measure_common import (
     cell_error,
     check_engine,
     first_match,
-    half_range,
     median,
     param_int,
     progress,
     replica_setup,
+    spread_of,
 )
 
 NAME = "overhead"
@@ -83,9 +83,9 @@ def measure(ctx: CellContext) -> dict[str, Any]:
             "rounds": float(rounds),
         },
         "spread": {
-            "untraced_cycles_per_event": half_range(untraced),
-            "traced_cycles_per_event": half_range(traced),
-            "overhead": half_range(ratios.tolist()),
+            "untraced_cycles_per_event": spread_of(untraced),
+            "traced_cycles_per_event": spread_of(traced),
+            "overhead": spread_of(ratios.tolist()),
         },
         "series": {"untraced_cycles_per_event": untraced, "traced_cycles_per_event": traced},
     }

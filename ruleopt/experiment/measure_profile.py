@@ -27,14 +27,13 @@ from ruleopt.experiment.measure_common import (
     progress,
     replica_setup,
 )
+from ruleopt.experiment.study import STUDY_RULE
 from ruleopt.profile.core_report import profile_from_core
 from ruleopt.profile.harness_report import profile_from_harness
 from ruleopt.profile.model import Hist, Profile
 from ruleopt.rules.ast import print_expr
 
 NAME = "profile"
-# The study's example rule: ~300 cycles per unmatched check, ~34,000 per matched one.
-STUDY_RULE = "Write below etc"
 HARNESS_STRATEGY = "baseline"  # the harness runs the stock engine only
 
 

@@ -23,10 +23,10 @@ from ruleopt.experiment.measure_common import (
     cell_error,
     check_engine,
     first_match,
-    half_range,
     param_int,
     progress,
     replica_setup,
+    spread_of,
 )
 
 NAME = "rate"
@@ -83,15 +83,17 @@ def measure(ctx: CellContext) -> dict[str, Any]:
             for _ in range(inner)
         ]
         shares.append(float(np.median(drops)) / table.n)
-        spreads.append(half_range(drops) / table.n)
+        spreads.append(spread_of(drops) / table.n)
         progress(ctx, (i + 1) / len(rates))
     # The highest offered rate below the first that drops anything (0: even the lowest).
     first = next((i for i, s in enumerate(shares) if s > 0), len(rates))
     first_drop_rate = rates[first - 1] if first else 0.0
     brk = breaking_share(offline.extra["match_row"], table.n)
     cpe = float(offline.cycles[0]) / table.n
+    figures = {"lowest_dropping_rate": rates[first]} if first < len(rates) else {}
     return {
         "figures": {
+            **figures,
             "first_drop_rate": first_drop_rate,
             "breaking_share": brk,
             "first_drop_breaking_rate": first_drop_rate * brk,

@@ -1,0 +1,263 @@
+"""``ruleopt report``: from real cells (the measurement functions on a small generated
+capture, speed cells from ``ruleopt compare --json``) to the HTML and Markdown reports,
+and the HTML rendered in headless Chromium (every plot drawn, no page error, the page
+fits a phone's width; a screenshot kept in tests/artifacts/)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from report_cells import compare_json, run_cell, speed_cells
+
+from ruleopt.cli import main
+from ruleopt.experiment import measure_overhead, measure_profile, measure_rate
+from ruleopt.experiment.cell import Cell, CellContext
+from ruleopt.experiment.inputs import workload_path
+from ruleopt.report.figures import Index
+from ruleopt.report.load import load_results
+from ruleopt.report.verdicts import FINER_MIN, proposal_verdicts
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "tests" / "artifacts"
+RULES = (str(REPO / "rulesets" / "seed_rules.yaml"),)
+WORKLOAD = {"kind": "generated", "events": 3000, "seed": 1, "break_share": 0.05}
+RATES = [float(r) for r in np.geomspace(1e5, 1e9, 5)]
+SECTIONS = ("study", "faster", "finer", "cached", "overhead", "speed", "cells")
+
+
+def _cell(measurement: str, engine: str, strategy: str, build: str, **params) -> Cell:
+    return Cell(measurement, RULES, WORKLOAD, strategy, engine, build, 0, params)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("results")
+    capture = workload_path(
+        CellContext(
+            _cell("speed", "replica", "baseline", "untraced"), root / "work", root / "inputs"
+        )
+    )
+    speed_cells(root, compare_json(list(RULES), capture), RULES, WORKLOAD)
+    for engine in ("replica", "libsinsp"):
+        run_cell(root, _cell("profile", engine, "baseline", "rule-traced"), measure_profile.measure)
+    for strategy in ("baseline", "finer"):
+        run_cell(
+            root,
+            _cell("rate", "replica", strategy, "untraced", rates=RATES, buffer=64, repeat_inner=1),
+            measure_rate.measure,
+        )
+    for build in ("rule-traced", "stack-traced"):
+        run_cell(
+            root,
+            _cell("overhead", "replica", "baseline", build, repeat_inner=3),
+            measure_overhead.measure,
+        )
+    # Cells that fail, as the runner records them, and a file that is not a cell.
+    run_cell(
+        root, _cell("rate", "libsinsp", "baseline", "untraced", rates=RATES), measure_rate.measure
+    )
+    run_cell(
+        root, _cell("overhead", "replica", "baseline", "no-such-build"), measure_overhead.measure
+    )
+    (root / "cells" / "broken.json").write_text("{not json")
+    return root
+
+
+def _cells(root: Path, measurement: str) -> list[dict]:
+    docs = [json.loads(p.read_text()) for p in (root / "cells").glob(f"{measurement}-*.json")]
+    return [d for d in docs if d["status"] == "ok"]
+
+
+def test_measurement_cells_follow_the_contract(results: Path) -> None:
+    profiles = _cells(results, "profile")
+    assert {d["key"]["engine"] for d in profiles} == {"replica", "libsinsp"}
+    for d in profiles:
+        f = d["figures"]
+        assert f["unmatched_check_cycles_p50"] > 0 and f["matched_check_cycles_p50"] > 0
+        assert f["write_below_etc_matched_p50"] > 0  # seed_rules has the study's rule
+        rules = d["series"]["rules"]
+        assert rules and sum(r["checks"] for r in rules) == f["checks"]
+        for r in rules:
+            assert r["matches"] <= r["checks"]
+            assert sum(n for _lo, _hi, n in r["matched_hist"]) == r["matches"] * f["passes"]
+            assert all(hi == 2 * lo or lo == 0 for lo, hi, _n in r["unmatched_hist"])
+    for d in _cells(results, "rate"):
+        s = d["series"]
+        assert s["rates"] == RATES and len(s["drop_share"]) == len(RATES)
+        assert all(0 <= x <= 1 for x in s["drop_share"])
+        # 10^9 events/s into a ring of 64: the replay must drop; the grid brackets it.
+        assert s["drop_share"][-1] > 0
+        f = d["figures"]
+        assert f["first_drop_rate"] < f["lowest_dropping_rate"] <= RATES[-1]
+        assert 0 < f["breaking_share"] < 1
+    overheads = _cells(results, "overhead")
+    assert {d["key"]["build"] for d in overheads} == {"rule-traced", "stack-traced"}
+    for d in overheads:
+        f = d["figures"]
+        assert f["overhead"] == pytest.approx(
+            f["traced_cycles_per_event"] / f["untraced_cycles_per_event"] - 1
+        )
+        assert len(d["series"]["traced_cycles_per_event"]) == 3
+    failed = [
+        json.loads(p.read_text())
+        for p in (results / "cells").glob("*.json")
+        if p.name != "broken.json"
+    ]
+    errors = [d["error"] for d in failed if d["status"] == "error"]
+    assert any("rate is not on libsinsp yet" in e for e in errors)
+    assert any("no-such-build" in e for e in errors)
+
+
+def test_loader_lists_failed_and_unreadable(results: Path) -> None:
+    r = load_results(results)
+    assert len(r.failed) == 2 and [u["file"] for u in r.unreadable] == ["broken.json"]
+    assert {c.measurement for c in r.cells} == {"speed", "profile", "rate", "overhead"}
+
+
+def test_verdicts_come_from_the_figures(results: Path) -> None:
+    idx = Index.of(load_results(results))
+    finer = proposal_verdicts(idx)["finer"]
+    doc = {
+        d["key"]["strategy"]: d for d in _cells(results, "speed") if d["key"]["engine"] == "replica"
+    }
+    want = (
+        doc["baseline"]["figures"]["rules_checked_per_event"]
+        / doc["finer"]["figures"]["rules_checked_per_event"]
+    )
+    assert f"{want:.2f}x" in finer.engine_text("replica")
+    assert finer.status("replica") == ("held" if want >= FINER_MIN else "not held")
+    assert finer.status("libsinsp") == "not measured"  # no finer cell on libsinsp
+
+
+def _report(results: Path, out: Path, *extra: str) -> str:
+    assert main(["report", str(results), "-o", str(out), *extra]) == 0
+    return out.read_text()
+
+
+@pytest.fixture(scope="module")
+def html_report(results: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("html") / "report.html"
+    _report(results, out)
+    return out
+
+
+def test_html_report(html_report: Path) -> None:
+    page = html_report.read_text()
+    for sid in SECTIONS:
+        assert f'id="{sid}"' in page
+    assert '<meta name="viewport"' in page and "@media print" in page
+    assert "overflow-x: auto" in page  # tables scroll on a narrow screen
+    # Self-contained: no script, no external resource.
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
+    plots = re.findall(r'data-plot="([^"]+)"', page)
+    assert {
+        "faster-cycles_per_event",
+        "finer-rules_checked_per_event",
+        "cached-output_cycles_per_alert",
+        "study-latency",
+        "study-drops",
+        "overhead",
+    } <= set(plots)
+    assert page.count("<svg") == len(plots)
+    assert "rate is not on libsinsp yet" in page and "broken.json" in page
+    assert "Proposal 2, finer tagging" in page
+
+
+def test_markdown_report(results: Path, tmp_path: Path) -> None:
+    text = _report(results, tmp_path / "study.md")
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 6
+    for link in links:
+        svg = (tmp_path / link).read_text()
+        assert svg.startswith("<svg") and "</svg>" in svg
+    assert "| strategy |" in text and "## Proposal 3: cached output" in text
+    assert not list(tmp_path.glob(".ruleopt-*"))  # no staging left
+
+
+def test_no_cells_is_a_located_error(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    (empty / "cells").mkdir(parents=True)
+    out = tmp_path / "r.html"
+    assert main(["report", str(empty), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{empty}: no cell results in {empty / 'cells'}" in err and "hint:" in err
+    assert not out.exists()
+    assert main(["report", str(tmp_path / "missing"), "-o", str(out)]) == 1
+    assert "missing" in capsys.readouterr().err and not out.exists()
+    assert main(["report", str(empty), "-o", str(tmp_path / "r.txt")]) == 1
+    assert "must be a .html file" in capsys.readouterr().err
+
+
+# What the page must show once Chromium has laid it out: every plot's <svg> drawn with a
+# size and marks, no horizontal overflow at a phone's width, and no error event.
+CHECK_JS = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || e)));
+window.addEventListener('load', () => {
+  const plots = [...document.querySelectorAll('figure.plot')].map(f => {
+    const s = f.querySelector('svg'); const r = s ? s.getBoundingClientRect() : null;
+    return {name: f.dataset.plot, w: r ? r.width : 0, h: r ? r.height : 0,
+            marks: s ? s.querySelectorAll('path, rect, line, polyline, use').length : 0};
+  });
+  const out = document.createElement('pre'); out.id = 'ruleopt-check';
+  out.textContent = JSON.stringify({plots, errors: window.__errors,
+    scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "Debian's chromium package is a test dependency (setup.sh installs it)"
+    return exe
+
+
+def test_html_renders_in_headless_chromium(html_report: Path, tmp_path: Path) -> None:
+    page = html_report.read_text()
+    checked = tmp_path / "checked.html"
+    checked.write_text(page.replace("</body>", CHECK_JS + "</body>"))
+    base = [
+        _chromium(),
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=390,2000",
+    ]
+    run = subprocess.run(
+        [*base, "--enable-logging=stderr", "--v=0", "--dump-dom", checked.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    m = re.search(r'<pre id="ruleopt-check">(.*?)</pre>', run.stdout, re.S)
+    assert m, run.stdout[-2000:]
+    got = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert got["errors"] == []
+    assert got["scrollWidth"] <= got["width"], "the page is wider than a phone's screen"
+    want = re.findall(r'data-plot="([^"]+)"', page)
+    assert [p["name"] for p in got["plots"]] == want
+    for p in got["plots"]:
+        assert p["w"] > 100 and p["h"] > 50 and p["marks"] > 10, p
+    console = [ln for ln in run.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert console == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report-phone.png"
+    subprocess.run(
+        [*base, f"--screenshot={shot}", html_report.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 10_000
+    (ARTIFACTS / "report.html").write_text(page)
+    print(f"screenshot: {shot}")
