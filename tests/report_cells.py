@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ruleopt.experiment.cell import CELL_SCHEMA, Cell, CellContext
+from ruleopt.errors import RuleoptError
+from ruleopt.experiment.cell import SCHEMA, Cell, CellContext
 from ruleopt.fsutil import write_text
 from ruleopt.profile.model import machine_info
 
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def write_cell(root: Path, cell: Cell, result: dict | None, error: str | None = None) -> Path:
     doc: dict[str, Any] = {
-        "schema": CELL_SCHEMA,
+        "schema": SCHEMA,
         "id": cell.id(),
         "key": cell.key(),
         "inputs": {},
@@ -48,8 +49,6 @@ def write_cell(root: Path, cell: Cell, result: dict | None, error: str | None = 
 
 def run_cell(root: Path, cell: Cell, measure: Callable[[CellContext], dict]) -> dict | str:
     """Measure one cell and write its file (a RuleoptError becomes a failed cell)."""
-    from ruleopt.errors import RuleoptError
-
     ctx = CellContext(cell, root / "work", root / "inputs")
     try:
         result = measure(ctx)

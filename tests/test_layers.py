@@ -106,9 +106,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("profile", ("ruleopt.profile.*",)),
     ("rewrite", ("ruleopt.rewrite.*",)),
     ("advise", ("ruleopt.advise.*",)),
-    ("experiment", ("ruleopt.experiment.*",)),
-    ("report", ("ruleopt.report.*",)),
-    ("commands", ("ruleopt.commands.*",)),
+    ("commands", ("ruleopt.commands.*", "ruleopt.experiment.*", "ruleopt.report.*")),
     ("cli", ("ruleopt.cli", "ruleopt.__main__")),
 )
 

@@ -16,6 +16,7 @@ import pytest
 from report_cells import compare_json, run_cell, speed_cells
 
 from ruleopt.cli import main
+from ruleopt.errors import RuleoptError
 from ruleopt.experiment import measure_overhead, measure_profile, measure_rate
 from ruleopt.experiment.cell import Cell, CellContext
 from ruleopt.experiment.inputs import workload_path
@@ -261,3 +262,69 @@ def test_html_renders_in_headless_chromium(html_report: Path, tmp_path: Path) ->
     assert shot.stat().st_size > 10_000
     (ARTIFACTS / "report.html").write_text(page)
     print(f"screenshot: {shot}")
+
+
+HOSTILE = {
+    "nan.json": '{"schema": "ruleopt.cell/1", "status": "ok", "key": KEY, "figures": {"x": NaN}}',
+    "deep.json": "[" * 100_000 + "]" * 100_000,
+    "schema.json": '{"schema": "other/1"}',
+    "nokey.json": '{"schema": "ruleopt.cell/1", "status": "ok", "key": {"measurement": "speed"}}',
+    "series.json": '{"schema": "ruleopt.cell/1", "status": "ok", "key": KEY, '
+    '"series": {"rules": [{"rule": "r", "matched_hist": [[1, 2]]}]}}',
+    "rates.json": '{"schema": "ruleopt.cell/1", "status": "ok", "key": RATEKEY, '
+    '"series": {"rates": [1, 2], "drop_share": [0]}}',
+    "binary.json": "\udcff",
+}
+
+
+def test_hostile_cell_files_are_listed_not_fatal(results: Path, tmp_path: Path) -> None:
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    ok = next((results / "cells").glob("speed-replica-baseline-*.json"))
+    shutil.copy(ok, cells / ok.name)
+    key = json.loads(ok.read_text())["key"]
+    profile_key = json.dumps({**key, "measurement": "profile"})
+    rate_key = json.dumps({**key, "measurement": "rate"})
+    for name, text in HOSTILE.items():
+        text = text.replace("RATEKEY", rate_key).replace("KEY", profile_key)
+        (cells / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    r = load_results(tmp_path)
+    assert len(r.cells) == 1 and sorted(u["file"] for u in r.unreadable) == sorted(HOSTILE)
+    assert all(u["reason"] for u in r.unreadable)
+    page = _report(tmp_path, tmp_path / "r.html")
+    for name in HOSTILE:
+        assert name in page
+    assert "not measured on libsinsp" in page
+
+
+@pytest.mark.parametrize(
+    ("module", "cell", "message"),
+    [
+        (measure_rate, _cell("rate", "replica", "baseline", "untraced", rates="x"), "params.rates"),
+        (measure_rate, _cell("rate", "replica", "baseline", "untraced", buffer=0), "params.buffer"),
+        (measure_rate, _cell("rate", "replica", "baseline", "rule-traced"), "untraced build"),
+        (measure_overhead, _cell("overhead", "replica", "baseline", "untraced"), "traced build"),
+        (measure_overhead, _cell("overhead", "libsinsp", "baseline", "rule-traced"), "libsinsp"),
+        (
+            measure_overhead,
+            _cell("overhead", "replica", "baseline", "rule-traced", mode="x"),
+            "params.mode",
+        ),
+        (measure_profile, _cell("profile", "libsinsp", "finer", "rule-traced"), "stock engine"),
+        (measure_profile, _cell("profile", "replica", "baseline", "stack-traced"), "rule-traced"),
+    ],
+)
+def test_bad_cell_settings_are_located_errors(module, cell: Cell, message: str, tmp_path) -> None:
+    with pytest.raises(RuleoptError) as err:
+        module.measure(CellContext(cell, tmp_path, tmp_path / "inputs"))
+    assert err.value.file == f"cell {cell.id()}" and message in str(err.value)
+
+
+def test_supports_says_why_the_grid_skips() -> None:
+    assert "not on libsinsp yet" in measure_rate.supports("libsinsp", "baseline", "untraced")
+    assert measure_rate.supports("replica", "finer", "untraced") is None
+    assert "stock engine" in measure_profile.supports("libsinsp", "finer", "rule-traced")
+    assert measure_profile.supports("libsinsp", "baseline", "rule-traced") is None
+    assert measure_overhead.supports("libsinsp", "baseline", "rule-traced")
+    sampled = measure_overhead.supports("replica", "baseline", "sampled:8")
+    assert (sampled is None) == measure_overhead.HAS_SAMPLING

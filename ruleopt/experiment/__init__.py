@@ -1,1 +1,4 @@
-"""Experiments (issue 13): a grid of cells, each one measurement, each a JSON file."""
+"""Experiments: a YAML grid of rulesets x workloads x strategies x engines x builds x
+repeats x measurements, run as independent cells into a results directory (``spec``,
+``grid``, ``cell``, ``inputs``, ``measures``, ``execute``, ``runner``, ``dask``,
+``parquet``)."""

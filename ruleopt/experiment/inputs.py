@@ -1,72 +1,114 @@
-"""A cell's inputs: its rules, loaded, and its workload as a file (generated ones made once
-into the results' ``inputs/`` directory, atomically, keyed by what they are made from).
+"""A cell's inputs: file hashes, the rules, and its workload on disk.
 
-The contract's ``workload_path``/``rules_of``, small, so the measurement modules run on
-their own; the runner's module provides the same two functions.
+A generated workload is made once per content key (the rules' hashes, events, seed,
+break share, format) into ``RESULTS/inputs/``, atomically, under a lock file so two cells
+running at once wait for one generation instead of making two. The lock is ``flock``:
+on shared storage that does not honour it across hosts (some NFS set-ups), two hosts may
+both generate; the result is the same file (generation is deterministic) and the rename
+is atomic, so that costs time, never correctness.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-import json
+import os
 from pathlib import Path
 
 from ruleopt.errors import RuleoptError
 from ruleopt.events.generator import generate
 from ruleopt.events.workload_scap import write_capture
-from ruleopt.experiment.cell import CellContext
+from ruleopt.experiment.cell import Cell, CellContext, canonical
+from ruleopt.fsutil import check_input_file, shown
 from ruleopt.rules.loader import load_rules
 from ruleopt.rules.model import RuleSet
 
-FORMATS = ("scap", "npz")
+_CHUNK = 1 << 20
+_hash_cache: dict[tuple[str, int, int], str] = {}
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """``sha256:<hex>`` of the file's bytes (cached per path, size and mtime)."""
+    p = check_input_file(path)
+    try:
+        st = os.stat(p)
+        memo = (os.fspath(p), st.st_size, st.st_mtime_ns)
+        if memo in _hash_cache:
+            return _hash_cache[memo]
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                h.update(chunk)
+    except OSError as exc:
+        raise RuleoptError(
+            f"cannot read an input to hash it: {exc.strerror or exc}", file=shown(path)
+        ) from None
+    _hash_cache[memo] = f"sha256:{h.hexdigest()}"
+    return _hash_cache[memo]
+
+
+def cell_inputs(ruleset: tuple[str, ...], workload: dict) -> dict[str, str]:
+    """path -> hash of every file a cell reads: its rules files and capture or table."""
+    out = {p: file_hash(p) for p in ruleset}
+    if "path" in workload:
+        out[workload["path"]] = file_hash(workload["path"])
+    return out
+
+
+def generated_key(cell: Cell) -> str:
+    """The content key of a generated workload: what decides its bytes."""
+    wl = cell.workload
+    doc = {
+        "rules": [cell.inputs.get(p) or file_hash(p) for p in cell.ruleset],
+        "events": wl["events"],
+        "seed": wl["seed"],
+        "break_share": wl["break_share"],
+        "format": wl.get("format", "scap"),
+    }
+    return hashlib.sha256(canonical(doc).encode()).hexdigest()[:20]
 
 
 def rules_of(ctx: CellContext) -> RuleSet:
-    if not ctx.cell.ruleset:
-        raise RuleoptError(f"cell {ctx.cell.id()}: no rules files", hint="list a ruleset")
     return load_rules(list(ctx.cell.ruleset))
 
 
-def _rules_hash(paths: tuple[str, ...]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(Path(p).read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def workload_path(ctx: CellContext) -> Path:
-    """The workload's file: a capture or table as given, a generated one made once."""
-    w = ctx.cell.workload
-    kind = w.get("kind")
-    if kind in ("capture", "table"):
-        return Path(w["path"])
-    if kind != "generated":
-        raise RuleoptError(
-            f"cell {ctx.cell.id()}: unknown workload kind {kind!r}",
-            hint="one of capture, table, generated",
-        )
-    fmt = w.get("format", "scap")
-    if fmt not in FORMATS:
-        raise RuleoptError(f"unknown generated format {fmt!r}", hint="scap or npz")
-    spec = {
-        "rules": _rules_hash(ctx.cell.ruleset),
-        "events": int(w["events"]),
-        "seed": int(w.get("seed", 0)),
-        "break_share": float(w.get("break_share", 0.01)),
-        "format": fmt,
-    }
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(ctx.inputs_dir) / f"generated-{digest}.{fmt}"
+    """The cell's events on disk: the capture or table it names, or its generated
+    workload (made now if no cell made it before)."""
+    wl = ctx.cell.workload
+    if wl["kind"] in ("capture", "table"):
+        return Path(wl["path"])
+    if wl["kind"] != "generated":
+        raise RuleoptError(f"unknown workload kind {wl['kind']!r}")
+    fmt = wl.get("format", "scap")
+    path = Path(ctx.inputs_dir) / f"generated-{generated_key(ctx.cell)}.{fmt}"
     if path.exists():
         return path
     Path(ctx.inputs_dir).mkdir(parents=True, exist_ok=True)
-    rules = rules_of(ctx)
-    table = generate(
-        rules, spec["events"], spec["seed"], spec["break_share"], capture=fmt == "scap"
-    )
-    if fmt == "scap":
-        write_capture(table, path)
-    else:
-        table.save(path)  # EventTable.save writes atomically
+    with _locked(path.with_name(f".{path.name}.lock")):
+        if path.exists():  # made by another cell while this one waited
+            return path
+        rules = rules_of(ctx)
+        table = generate(
+            rules,
+            int(wl["events"]),
+            int(wl["seed"]),
+            float(wl["break_share"]),
+            capture=fmt == "scap",
+        )
+        if fmt == "scap":
+            write_capture(table, path)
+        else:
+            table.save(path)
     return path
+
+
+@contextlib.contextmanager
+def _locked(lock: Path):
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

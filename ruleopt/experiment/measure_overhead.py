@@ -1,19 +1,23 @@
 """Measurement ``overhead``: what a traced build adds to the untraced one, both run side by
 side in one cell (rounds alternating untraced and traced passes, so drift hits both
-alike), on the replica core (libsinsp has no untraced twin of the harness here).
+alike), on the replica core (libsinsp's harness has no untraced twin here).
 
 ``build`` names the traced build: ``rule-traced`` (per-rule cycles), ``stack-traced``
-(per-stage cycles) or ``sampled:N`` when the core has a sampled build.
+(per-stage cycles) or ``sampled:N`` (the rules build timing one event in N, when the core
+has sampled tracing). A sampled cell also runs the full rules-traced build in the same
+rounds and reports ``max_rule_error``: the largest relative error of a rule's estimated
+check cycles (timed mean x exact checks) against full tracing.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
-from ruleopt.engine.core import VARIANTS, run_core
-from ruleopt.experiment.cell import SAMPLED_PREFIX, CellContext
+from ruleopt.engine.core import CoreResult, run_core
+from ruleopt.experiment.cell import SAMPLED, CellContext
 from ruleopt.experiment.measure_common import (
     MAX_INNER,
     cell_error,
@@ -27,9 +31,22 @@ from ruleopt.experiment.measure_common import (
 )
 
 NAME = "overhead"
+PARAMS = {"mode": "mode", "repeat_inner": "int"}
+BUILDS = ("rule-traced", "stack-traced")
+ALLOWED_BUILDS = ("rule-traced", "stack-traced", "sampled")
 # Contract build names -> the core's variant names (ruleopt.engine.core.VARIANTS).
 BUILD_VARIANTS = {"rule-traced": "rules", "stack-traced": "stacks"}
-SAMPLED_VARIANT = "sampled"  # the sampled build's variant name, when the core has one
+# Sampled tracing is the rules build with run_core(sample=N), where the core has it.
+HAS_SAMPLING = "sample" in inspect.signature(run_core).parameters
+DEFAULT_ROUNDS = 5
+
+
+def supports(engine: str, strategy: str, build: str) -> str | None:
+    if engine != "replica":
+        return "overhead is measured on the replica's builds (libsinsp has no untraced twin)"
+    if SAMPLED.match(build) and not HAS_SAMPLING:
+        return "the sampled build is not in this tree yet"
+    return None
 
 
 def variant_of(ctx: CellContext) -> tuple[str, dict[str, Any]]:
@@ -37,15 +54,13 @@ def variant_of(ctx: CellContext) -> tuple[str, dict[str, Any]]:
     build = ctx.cell.build
     if build in BUILD_VARIANTS:
         return BUILD_VARIANTS[build], {}
-    if build.startswith(SAMPLED_PREFIX):
-        if SAMPLED_VARIANT not in VARIANTS:
+    m = SAMPLED.match(build)
+    if m:
+        if not HAS_SAMPLING:
             raise cell_error(
                 ctx, "the sampled build is not in this tree yet", hint="use rule-traced"
             )
-        n = build[len(SAMPLED_PREFIX) :]
-        if not n.isdigit() or int(n) < 1:
-            raise cell_error(ctx, f"build {build!r}: N must be a positive integer")
-        return SAMPLED_VARIANT, {"sample_every": int(n)}
+        return "rules", {"sample": int(m.group(1))}
     raise cell_error(
         ctx,
         f"overhead needs a traced build, not {build!r}",
@@ -53,39 +68,70 @@ def variant_of(ctx: CellContext) -> tuple[str, dict[str, Any]]:
     )
 
 
+def rule_cycles(res: CoreResult, passes: int = 1) -> np.ndarray:
+    """Per rule id, the cycles of all its checks: exact from a full trace; from a sampled
+    one, each branch's timed mean times its exact number of checks."""
+    tr = res.trace_rules
+    assert tr is not None  # rules build
+    if getattr(res, "sample", 1) == 1:
+        return tr.sum.sum(axis=-1).astype(np.float64)
+    n = min(len(res.checks), tr.count.shape[0])
+    matched = res.matched[:n].astype(np.float64) * passes
+    counts = np.stack([res.checks[:n] * passes - matched, matched], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(tr.count[:n] > 0, tr.sum[:n] / np.maximum(tr.count[:n], 1), 0.0)
+    return (counts * means).sum(axis=-1)
+
+
 def measure(ctx: CellContext) -> dict[str, Any]:
     check_engine(ctx, ("replica",), "libsinsp's harness has no untraced twin here")
     variant, options = variant_of(ctx)
-    rounds = param_int(ctx, "repeat_inner", 5, 1, MAX_INNER)
+    rounds = param_int(ctx, "repeat_inner", DEFAULT_ROUNDS, 1, MAX_INNER)
     fm = first_match(ctx)
     setup = replica_setup(ctx)
     p, table = setup.prepared, setup.table
     n = table.n
+    sampled = bool(options)
 
-    def cpe(v: str, **opts: Any) -> float:
-        return float(run_core(p.compiled, table, v, first_match=fm, **opts).cycles[0]) / n
+    def run(v: str, **opts: Any) -> CoreResult:
+        return run_core(p.compiled, table, v, first_match=fm, **opts)
 
-    cpe("untraced")  # warm-up of each build: cold caches are not the steady cost
-    cpe(variant, **options)
-    untraced, traced = [], []
+    run("untraced")  # warm-up of each build: cold caches are not the steady cost
+    run(variant, **options)
+    untraced, traced, errors = [], [], []
     for i in range(rounds):
-        untraced.append(cpe("untraced"))
-        traced.append(cpe(variant, **options))
+        untraced.append(float(run("untraced").cycles[0]) / n)
+        res = run(variant, **options)
+        traced.append(float(res.cycles[0]) / n)
+        if sampled:
+            full = rule_cycles(run("rules"))
+            est = rule_cycles(res)
+            k = min(len(full), len(est))
+            seen = full[:k] > 0
+            if seen.any():
+                errors.append(
+                    float(np.max(np.abs(est[:k][seen] - full[:k][seen]) / full[:k][seen]))
+                )
         progress(ctx, (i + 1) / rounds)
     ratios = np.asarray(traced) / np.asarray(untraced) - 1
     mu, mt = median(untraced), median(traced)
+    figures = {
+        "untraced_cycles_per_event": mu,
+        "traced_cycles_per_event": mt,
+        "overhead": mt / mu - 1 if mu > 0 else 0.0,
+        "events": float(n),
+        "rounds": float(rounds),
+    }
+    spread = {
+        "untraced_cycles_per_event": spread_of(untraced),
+        "traced_cycles_per_event": spread_of(traced),
+        "overhead": spread_of(ratios.tolist()),
+    }
+    if errors:
+        figures["max_rule_error"] = median(errors)
+        spread["max_rule_error"] = spread_of(errors)
     return {
-        "figures": {
-            "untraced_cycles_per_event": mu,
-            "traced_cycles_per_event": mt,
-            "overhead": mt / mu - 1 if mu > 0 else 0.0,
-            "events": float(n),
-            "rounds": float(rounds),
-        },
-        "spread": {
-            "untraced_cycles_per_event": spread_of(untraced),
-            "traced_cycles_per_event": spread_of(traced),
-            "overhead": spread_of(ratios.tolist()),
-        },
+        "figures": figures,
+        "spread": spread,
         "series": {"untraced_cycles_per_event": untraced, "traced_cycles_per_event": traced},
     }

@@ -34,7 +34,16 @@ from ruleopt.profile.model import Hist, Profile
 from ruleopt.rules.ast import print_expr
 
 NAME = "profile"
+PARAMS = {"mode": "mode", "repeat_inner": "int"}
+BUILDS = ("rule-traced",)
+ALLOWED_BUILDS = ("rule-traced",)  # the harness and the rule-traced core are what it reads
 HARNESS_STRATEGY = "baseline"  # the harness runs the stock engine only
+
+
+def supports(engine: str, strategy: str, build: str) -> str | None:
+    if engine == "libsinsp" and strategy != HARNESS_STRATEGY:
+        return f"libsinsp's harness profiles the stock engine only (strategy {HARNESS_STRATEGY})"
+    return None
 
 
 def _cycles(h: Hist) -> dict[str, float]:
@@ -122,7 +131,7 @@ def _libsinsp(ctx: CellContext, passes: int) -> Profile:
 
 def measure(ctx: CellContext) -> dict[str, Any]:
     check_engine(ctx, ("replica", "libsinsp"), "")
-    if ctx.cell.build not in ("rule-traced", "untraced"):
+    if ctx.cell.build not in ALLOWED_BUILDS:
         # The harness and the rule-traced core are what a profile is; other builds are
         # the overhead measurement's.
         raise cell_error(

@@ -30,11 +30,21 @@ from ruleopt.experiment.measure_common import (
 )
 
 NAME = "rate"
+PARAMS = {"mode": "mode", "rates": "numbers", "buffer": "int", "repeat_inner": "int"}
+BUILDS = ("untraced",)
+ALLOWED_BUILDS = ("untraced",)  # tracing adds cycles per iteration, so drops Falco lacks
+NOT_ON_LIBSINSP = (
+    "the real engine's rate replay (from per-event costs) is not in this tree; use engine replica"
+)
 DEFAULT_RATES = tuple(float(r) for r in np.geomspace(2e5, 5e7, 9))
 DEFAULT_BUFFER = 8192
 MAX_BUFFER = 2**31  # the CLI's --buffer bound
 MAX_RATES = 200
 RATE_RANGE = (1e-3, 1e15)  # the CLI's --rate bound (events/s)
+
+
+def supports(engine: str, strategy: str, build: str) -> str | None:
+    return f"rate is not on libsinsp yet: {NOT_ON_LIBSINSP}" if engine == "libsinsp" else None
 
 
 def rates_of(ctx: CellContext) -> list[float]:
@@ -56,12 +66,7 @@ def rates_of(ctx: CellContext) -> list[float]:
 
 
 def measure(ctx: CellContext) -> dict[str, Any]:
-    check_engine(
-        ctx,
-        ("replica",),
-        "the real engine's rate replay (from per-event costs) is not in this tree; "
-        "use engine replica",
-    )
+    check_engine(ctx, ("replica",), NOT_ON_LIBSINSP)
     if ctx.cell.build != "untraced":
         raise cell_error(
             ctx,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ruleopt.errors import RuleoptError
-from ruleopt.experiment.cell import CELL_SCHEMA
+from ruleopt.experiment.cell import SCHEMA
 from ruleopt.fsutil import shown
 
 CELLS_DIR = "cells"
@@ -74,10 +74,58 @@ def _numbers(doc: Any, what: str) -> dict[str, float]:
         raise ValueError(f"{what} is not an object")
     out = {}
     for k, v in doc.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if not _finite(v):
             raise ValueError(f"{what}.{k} is not a finite number")
         out[str(k)] = float(v)
     return out
+
+
+def _finite(x: Any) -> bool:
+    return not isinstance(x, bool) and isinstance(x, int | float) and math.isfinite(x)
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, dict) or any(f not in key for f in KEY_FIELDS):
+        raise ValueError("its key lacks one of " + ", ".join(KEY_FIELDS))
+    for f in ("measurement", "strategy", "engine", "build"):
+        if not isinstance(key[f], str):
+            raise ValueError(f"key.{f} is not a string")
+    if not isinstance(key["ruleset"], list) or not all(isinstance(p, str) for p in key["ruleset"]):
+        raise ValueError("key.ruleset is not a list of paths")
+    if not isinstance(key["workload"], dict):
+        raise ValueError("key.workload is not an object")
+    if not isinstance(key.get("params", {}), dict):
+        raise ValueError("key.params is not an object")
+
+
+def _numbers_list(x: Any, what: str) -> list[float]:
+    if not isinstance(x, list) or not all(_finite(v) for v in x):
+        raise ValueError(f"series.{what} is not a list of finite numbers")
+    return x
+
+
+def _check_series(measurement: str, series: dict) -> None:
+    """The series the report draws, checked before it draws them (the rest it ignores)."""
+    if measurement == "profile":
+        rules = series.get("rules", [])
+        if not isinstance(rules, list):
+            raise ValueError("series.rules is not a list")
+        for i, r in enumerate(rules):
+            if not isinstance(r, dict) or not isinstance(r.get("rule"), str):
+                raise ValueError(f"series.rules[{i}] has no rule name")
+            if not all(_finite(r.get(k, 0)) for k in ("checks", "matches")):
+                raise ValueError(f"series.rules[{i}]: checks and matches must be numbers")
+            for h in ("matched_hist", "unmatched_hist"):
+                rows = r.get(h, [])
+                if not isinstance(rows, list) or not all(
+                    isinstance(b, list) and len(b) == 3 and all(_finite(v) for v in b) for b in rows
+                ):
+                    raise ValueError(f"series.rules[{i}].{h} is not a list of [lo, hi, count]")
+    elif measurement == "rate" and "rates" in series:
+        rates = _numbers_list(series["rates"], "rates")
+        shares = _numbers_list(series.get("drop_share"), "drop_share")
+        if len(rates) != len(shares):
+            raise ValueError("series.rates and series.drop_share differ in length")
 
 
 def read_cell(path: Path) -> CellResult | dict[str, str]:
@@ -86,11 +134,10 @@ def read_cell(path: Path) -> CellResult | dict[str, str]:
     if path.stat().st_size > MAX_CELL_BYTES:
         raise ValueError(f"larger than {MAX_CELL_BYTES // 2**20} MiB")
     doc = json.loads(path.read_bytes(), parse_constant=_reject_constant)
-    if not isinstance(doc, dict) or doc.get("schema") != CELL_SCHEMA:
-        raise ValueError(f"not a cell (schema is not {CELL_SCHEMA!r})")
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ValueError(f"not a cell (schema is not {SCHEMA!r})")
     key = doc.get("key")
-    if not isinstance(key, dict) or any(f not in key for f in KEY_FIELDS):
-        raise ValueError("its key lacks " + ", ".join(KEY_FIELDS))
+    _check_key(key)
     cid = str(doc.get("id", path.stem))
     if doc.get("status") != "ok":
         return {
@@ -103,6 +150,7 @@ def read_cell(path: Path) -> CellResult | dict[str, str]:
     series = doc.get("series") or {}
     if not isinstance(series, dict):
         raise ValueError("series is not an object")
+    _check_series(str(key["measurement"]), series)
     return CellResult(
         id=cid,
         key=key,
