@@ -260,6 +260,16 @@ def test_html_renders_in_headless_chromium(html_report: Path, tmp_path: Path) ->
         check=True,
     )
     assert shot.stat().st_size > 10_000
+    # In print: the page prints (the @media print rules apply) to a PDF of several pages.
+    pdf = ARTIFACTS / "report.pdf"
+    subprocess.run(
+        [*base, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_report.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 2
     (ARTIFACTS / "report.html").write_text(page)
     print(f"screenshot: {shot}")
 

@@ -22,12 +22,15 @@ from ruleopt.report.figures import Fig  # noqa: E402
 
 ENGINE_COLORS = {"replica": "tab:blue", "libsinsp": "tab:orange"}
 KIND_COLORS = {"unmatched": "tab:blue", "matched": "tab:red"}
-MAX_WIDTH_IN = 10.0  # wider figures would shrink their text below legibility on a page
+# Wider figures would shrink their text below legibility on a phone, where a plot is
+# scaled down to the screen's width.
+MAX_WIDTH_IN = 8.0
+CHARS_PER_INCH = 8  # of a title at matplotlib's default title size
 
 
 def _title(text: str, width_in: float) -> str:
-    """A title that fits its figure: wrapped at about 11 characters per inch."""
-    return "\n".join(textwrap.wrap(text, max(30, int(width_in * 11))))
+    """A title that fits its figure: wrapped to the figure's width."""
+    return "\n".join(textwrap.wrap(text, max(30, int(width_in * CHARS_PER_INCH))))
 
 
 def _errors(figs: Sequence[Fig], log: bool) -> list[list[float]]:
@@ -89,12 +92,13 @@ def latency_plot(
     title: str,
     panels: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
 ) -> str:
-    """One panel per engine: checks per log2 bucket of cycles, matched and unmatched (the
-    study's latency distributions). ``panels[engine][kind]`` is ``[[lo, hi, count], ...]``."""
-    w_in = min(MAX_WIDTH_IN, 5.0 * max(1, len(panels)))
-    fig = Figure(figsize=(w_in, 4.2))
+    """One panel per engine, stacked (a phone's screen is narrow): checks per log2 bucket of
+    cycles, matched and unmatched (the study's latency distributions).
+    ``panels[engine][kind]`` is ``[[lo, hi, count], ...]``."""
+    w_in = 7.0
+    fig = Figure(figsize=(w_in, 0.6 + 3.2 * max(1, len(panels))))
     fig.set_layout_engine("constrained")
-    axes = fig.subplots(1, max(1, len(panels)), squeeze=False)[0]
+    axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
     for ax, (engine, kinds) in zip(axes, panels.items(), strict=False):
         for kind, hist in kinds.items():
             if not hist:
@@ -111,9 +115,11 @@ def latency_plot(
                 color=KIND_COLORS.get(kind),
             )
         ax.set_xscale("log", base=2)
+        # Log counts: matched checks are a few per thousand unmatched ones.
+        ax.set_yscale("log")
         ax.set_title(engine)
         ax.set_xlabel("cycles per check (log2 buckets)")
-        ax.set_ylabel("checks")
+        ax.set_ylabel("checks (log scale)")
         ax.grid(True, alpha=0.3)
         ax.legend()
     fig.suptitle(_title(title, w_in))

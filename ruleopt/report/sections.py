@@ -173,7 +173,8 @@ def build_report(results: Results) -> Report:
             "(rdtsc around each filter run, Falco's evttype index). Output cycles per alert "
             "come from the speed cells (the Lua formatter on both engines). Rate cells replay "
             "the workload into a ring buffer at each offered rate (the replica's untraced "
-            "core, in simulated time) and count the events dropped.",
+            "core, in simulated time: matching only, the alerts' output is not in the replay) and "
+            "count the events dropped.",
             [sv["check_gap"], sv["output"], sv["drops"]],
             [
                 profile_table(idx, c, (STUDY_UNMATCHED, STUDY_MATCHED))
