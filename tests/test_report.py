@@ -20,7 +20,7 @@ from ruleopt.errors import RuleoptError
 from ruleopt.experiment import measure_overhead, measure_profile, measure_rate
 from ruleopt.experiment.cell import Cell, CellContext
 from ruleopt.experiment.inputs import workload_path
-from ruleopt.report.figures import Index
+from ruleopt.report.figures import Index, cells_table
 from ruleopt.report.load import load_results
 from ruleopt.report.verdicts import FINER_MIN, proposal_verdicts
 
@@ -338,3 +338,24 @@ def test_supports_says_why_the_grid_skips() -> None:
     assert measure_overhead.supports("libsinsp", "baseline", "rule-traced")
     sampled = measure_overhead.supports("replica", "baseline", "sampled:8")
     assert (sampled is None) == measure_overhead.HAS_SAMPLING
+
+
+def test_repeats_combine_and_missing_repeats_are_listed(results: Path, tmp_path: Path) -> None:
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    base = next((results / "cells").glob("speed-replica-baseline-*.json"))
+    finer = next((results / "cells").glob("speed-replica-finer-*.json"))
+    shutil.copy(base, cells / base.name)
+    shutil.copy(finer, cells / finer.name)
+    doc = json.loads(base.read_text())
+    doc["key"]["repeat"] = 1
+    first = doc["figures"]["cycles_per_event"]
+    doc["figures"]["cycles_per_event"] = first + 10.0
+    (cells / "speed-replica-baseline-repeat1.json").write_text(json.dumps(doc))
+    r = load_results(tmp_path)
+    fig = Index.of(r).fig("speed", "cycles_per_event", engine="replica", strategy="baseline")
+    assert fig is not None and fig.n == 2
+    assert fig.median == pytest.approx(first + 5.0) and fig.spread == pytest.approx(5.0)
+    rows = {row[2]: row for row in cells_table(r).rows}
+    assert rows["baseline"][5:] == ["2", "0", "–"]
+    assert rows["finer"][5:] == ["1", "0", "1"]  # repeat 1 of finer is missing

@@ -78,11 +78,15 @@ class Context:
 
 
 def context_of(cell: CellResult) -> Context:
-    params = cell.key.get("params") or {}
+    return context_of_key(cell.key)
+
+
+def context_of_key(key: dict) -> Context:
+    params = key.get("params") or {}
     mode = params.get("mode", "first") if isinstance(params, dict) else "first"
-    w = cell.key.get("workload")
+    w = key.get("workload")
     return Context(
-        ruleset_label(cell.key.get("ruleset") or ()),
+        ruleset_label(key.get("ruleset") or ()),
         workload_label(w if isinstance(w, dict) else {}),
         str(mode),
     )
@@ -342,4 +346,49 @@ def figure_table(
         rows,
         "median over repeats ± half their range; gain >1x is better than baseline; "
         "– is not measured",
+    )
+
+
+def _repeat(key: dict) -> int:
+    r = key.get("repeat")
+    return r if isinstance(r, int) and not isinstance(r, bool) else 0
+
+
+def cells_table(results: Results) -> Table:
+    """Per combination, the repeats found ok, failed, and missing: a repeat index that
+    another combination of the same measurement and context has, absent here."""
+    combos: dict[tuple, dict[str, set[int]]] = {}
+    top: dict[tuple, int] = {}
+    entries = [(c.key, "ok") for c in results.cells] + [
+        (f["key"], "failed") for f in results.failed
+    ]
+    for key, status in entries:
+        ctx = context_of_key(key)
+        m = str(key["measurement"])
+        combo = (m, ctx.label, str(key["engine"]), str(key["strategy"]), str(key["build"]))
+        combos.setdefault(combo, {"ok": set(), "failed": set()})[status].add(_repeat(key))
+        top[(m, ctx.label)] = max(top.get((m, ctx.label), 0), _repeat(key))
+    rows = []
+    for combo in sorted(combos, key=lambda c: (c[0], c[1], c[2], strategy_order([c[3]]), c[4])):
+        got = combos[combo]
+        missing = set(range(top[combo[:2]] + 1)) - got["ok"] - got["failed"]
+        rows.append(
+            [*combo[:1], *combo[2:], combo[1]]
+            + [str(len(got["ok"])), str(len(got["failed"]))]
+            + [", ".join(map(str, sorted(missing))) or "–"]
+        )
+    return Table(
+        "Cells by combination",
+        [
+            "measurement",
+            "engine",
+            "strategy",
+            "build",
+            "context",
+            "ok",
+            "failed",
+            "missing repeats",
+        ],
+        rows,
+        "a missing repeat is one another combination of the same measurement and context has",
     )

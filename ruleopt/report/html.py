@@ -99,7 +99,7 @@ def section_html(s: Section) -> str:
 
 def _cells_html(r: Report) -> str:
     counts = ", ".join(f"{escape(k)} {v}" for k, v in r.counts.items())
-    out = [f'<section id="cells"><h2>Cells</h2><p>{counts}</p>']
+    out = [f'<section id="cells"><h2>Cells</h2><p>{counts}</p>', table_html(r.cells)]
     if r.failed:
         out.append("<h3>Failed cells</h3><ul>")
         out += [f"<li><code>{escape(f['id'])}</code>: {escape(f['error'])}</li>" for f in r.failed]

@@ -56,7 +56,8 @@ class CellResult:
 class Results:
     root: Path
     cells: list[CellResult] = field(default_factory=list)
-    failed: list[dict[str, str]] = field(default_factory=list)  # id, measurement, error
+    # id, measurement, engine, strategy, build, error, and the key
+    failed: list[dict[str, Any]] = field(default_factory=list)
     unreadable: list[dict[str, str]] = field(default_factory=list)  # file, reason
 
     def of(self, measurement: str) -> list[CellResult]:
@@ -128,7 +129,7 @@ def _check_series(measurement: str, series: dict) -> None:
             raise ValueError("series.rates and series.drop_share differ in length")
 
 
-def read_cell(path: Path) -> CellResult | dict[str, str]:
+def read_cell(path: Path) -> CellResult | dict[str, Any]:
     """An ok cell, or a failed cell's {id, measurement, error}; raises ValueError with the
     reason for a file that is not a cell."""
     if path.stat().st_size > MAX_CELL_BYTES:
@@ -145,7 +146,9 @@ def read_cell(path: Path) -> CellResult | dict[str, str]:
             "measurement": str(key["measurement"]),
             "engine": str(key["engine"]),
             "strategy": str(key["strategy"]),
+            "build": str(key["build"]),
             "error": str(doc.get("error") or f"status {doc.get('status')!r}"),
+            "key": key,
         }
     series = doc.get("series") or {}
     if not isinstance(series, dict):

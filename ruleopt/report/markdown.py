@@ -47,7 +47,7 @@ def render_markdown(r: Report, stem: str) -> dict[str, str]:
     lines += [f"- {v.sentence()}" for v in r.verdicts] + [""]
     for s in r.sections:
         lines += section_md(s, stem)
-    lines += ["## Cells", "", counts, ""]
+    lines += ["## Cells", "", counts, ""] + table_md(r.cells)
     lines += [f"- failed `{f['id']}`: {f['error']}" for f in r.failed]
     lines += [f"- unreadable `{u['file']}`: {u['reason']}" for u in r.unreadable]
     files = {f"{stem}.md": "\n".join(lines) + "\n"}

@@ -16,6 +16,7 @@ from ruleopt.report.figures import (
     Context,
     Index,
     Table,
+    cells_table,
     figure_table,
     overhead_table,
     profile_table,
@@ -52,9 +53,10 @@ class Report:
     sections: list[Section]
     verdicts: list[Verdict]
     counts: dict[str, int]
-    failed: list[dict[str, str]]
+    failed: list[dict]
     unreadable: list[dict[str, str]]
     machine: dict
+    cells: Table
 
 
 def _n(ctxs: list[Context], i: int) -> str:
@@ -286,4 +288,5 @@ def build_report(results: Results) -> Report:
         results.failed,
         results.unreadable,
         machine,
+        cells_table(results),
     )
