@@ -14,6 +14,7 @@ from ruleopt.report.figures import (
     BASELINE,
     ENGINES,
     Context,
+    Fig,
     Index,
     Table,
     cells_table,
@@ -146,7 +147,7 @@ def _overhead_plots(idx: Index) -> list[Plot]:
             for b in builds:
                 f = idx.fig("overhead", "overhead", ctx, engine=e, build=b, strategy=BASELINE)
                 f = f or idx.fig("overhead", "overhead", ctx, engine=e, build=b)
-                figs.append(None if f is None else type(f)(f.median * 100, f.spread * 100, f.n))
+                figs.append(None if f is None else Fig(f.median * 100, f.spread * 100, f.n))
             if any(figs):
                 groups[e] = figs
         if not groups:
