@@ -9,10 +9,13 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from report_cells import compare_json, run_cell, speed_cells
 
 from ruleopt.cli import main
@@ -21,7 +24,10 @@ from ruleopt.experiment import measure_overhead, measure_profile, measure_rate
 from ruleopt.experiment.cell import Cell, CellContext
 from ruleopt.experiment.inputs import workload_path
 from ruleopt.report.figures import Index, cells_table
+from ruleopt.report.html import render_html
 from ruleopt.report.load import load_results
+from ruleopt.report.markdown import render_markdown
+from ruleopt.report.sections import build_report
 from ruleopt.report.verdicts import FINER_MIN, proposal_verdicts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -285,6 +291,8 @@ HOSTILE = {
     '"series": {"rates": [1, 2], "drop_share": [0]}}',
     "binary.json": "\udcff",
 }
+# Cells that are well-formed but odd: reported, never a crash.
+ODD_WORKLOAD = {"kind": "generated", "events": "many", "seed": [1], "break_share": "x"}
 
 
 def test_hostile_cell_files_are_listed_not_fatal(results: Path, tmp_path: Path) -> None:
@@ -298,12 +306,16 @@ def test_hostile_cell_files_are_listed_not_fatal(results: Path, tmp_path: Path) 
     for name, text in HOSTILE.items():
         text = text.replace("RATEKEY", rate_key).replace("KEY", profile_key)
         (cells / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    odd = json.loads(ok.read_text())
+    odd["key"] = {**key, "workload": ODD_WORKLOAD, "repeat": "0", "params": {"mode": 3}}
+    (cells / "odd.json").write_text(json.dumps(odd))
     r = load_results(tmp_path)
-    assert len(r.cells) == 1 and sorted(u["file"] for u in r.unreadable) == sorted(HOSTILE)
+    assert len(r.cells) == 2 and sorted(u["file"] for u in r.unreadable) == sorted(HOSTILE)
     assert all(u["reason"] for u in r.unreadable)
     page = _report(tmp_path, tmp_path / "r.html")
     for name in HOSTILE:
         assert name in page
+    assert "generated many events" in page
     assert "not measured on libsinsp" in page
 
 
@@ -372,3 +384,83 @@ def test_sampled_overhead_cell(results: Path, tmp_path: Path) -> None:
         return
     f = measure_overhead.measure(ctx)["figures"]
     assert f["max_rule_error"] >= 0 and f["traced_cycles_per_event"] > 0
+
+
+FIGURES = {
+    "speed": (
+        "cycles_per_event",
+        "rules_checked_per_event",
+        "output_cycles_per_alert",
+        "equivalent",
+    ),
+    "profile": (
+        "matched_check_cycles_p50",
+        "unmatched_check_cycles_p50",
+        "write_below_etc_matched_p50",
+        "write_below_etc_unmatched_p50",
+        "matched_check_cycles_mean",
+    ),
+    "rate": ("first_drop_rate", "lowest_dropping_rate", "breaking_share"),
+    "overhead": ("overhead", "untraced_cycles_per_event", "traced_cycles_per_event"),
+}
+_num = st.floats(-1e12, 1e12, allow_nan=False) | st.sampled_from([0.0, 1.0, 5e-324])
+
+
+@st.composite
+def _cell_doc(draw) -> dict:
+    m = draw(st.sampled_from(sorted(FIGURES)))
+    names = draw(st.lists(st.sampled_from(FIGURES[m]), unique=True))
+    series: dict = {}
+    if m == "rate":
+        rates = draw(st.lists(_num, max_size=4))
+        series = {
+            "rates": rates,
+            "drop_share": draw(st.lists(_num, min_size=len(rates), max_size=len(rates))),
+        }
+    elif m == "profile":
+        hist = st.lists(st.tuples(_num, _num, _num).map(list), max_size=3)
+        series = {
+            "rules": [
+                {
+                    "rule": draw(st.sampled_from(["Write below etc", "r"])),
+                    "checks": draw(_num),
+                    "matched_hist": draw(hist),
+                    "unmatched_hist": draw(hist),
+                }
+            ]
+        }
+    return {
+        "schema": "ruleopt.cell/1",
+        "status": "ok",
+        "key": {
+            "measurement": m,
+            "ruleset": ["r.yaml"],
+            "workload": {"kind": "capture", "path": "c.scap"},
+            "strategy": draw(
+                st.sampled_from(["baseline", "finer", "cached-output", "reorder", "odd"])
+            ),
+            "engine": draw(st.sampled_from(["replica", "libsinsp"])),
+            "build": draw(st.sampled_from(["untraced", "rule-traced"])),
+            "repeat": draw(st.integers(0, 2)),
+            "params": {},
+        },
+        "figures": {n: draw(_num) for n in names},
+        "spread": {n: draw(_num) for n in names if draw(st.booleans())},
+        "series": series,
+    }
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_cell_doc(), min_size=1, max_size=4))
+def test_any_cells_render(docs: list[dict]) -> None:
+    """Whatever numbers well-formed cells carry (zeros, negatives, huge, tiny), the report
+    renders in both formats: odd figures are shown, never a crash."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cells = Path(tmp) / "cells"
+        cells.mkdir()
+        for i, d in enumerate(docs):
+            (cells / f"c{i}.json").write_text(json.dumps(d))
+        report = build_report(load_results(tmp))
+        page = render_html(report)
+        assert page.count("<svg") == sum(len(s.plots) for s in report.sections)
+        assert render_markdown(report, "r")["r.md"].startswith("# ")

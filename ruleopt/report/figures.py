@@ -47,18 +47,20 @@ def combine(values: Sequence[float], spreads: Sequence[float]) -> Fig | None:
     if not values:
         return None
     if len(values) == 1:
-        return Fig(float(values[0]), float(spreads[0]), 1)
+        # A spread is a distance: a cell carrying a negative one means its size.
+        return Fig(float(values[0]), abs(float(spreads[0])), 1)
     a = np.asarray(values, dtype=np.float64)
     return Fig(float(np.median(a)), float((a.max() - a.min()) / 2), len(values))
 
 
 def workload_label(workload: dict) -> str:
+    """A short name for a workload; tolerant of odd values (a cell file is data)."""
     kind = workload.get("kind")
     if kind == "generated":
-        return (
-            f"generated {int(workload.get('events', 0)):,} events, seed "
-            f"{workload.get('seed', 0)}, {float(workload.get('break_share', 0.01)):.0%} breaking"
-        )
+        events, share = workload.get("events"), workload.get("break_share", 0.01)
+        n = f"{events:,}" if isinstance(events, int) else str(events)
+        pct = f"{share:.0%}" if isinstance(share, int | float) else str(share)
+        return f"generated {n} events, seed {workload.get('seed', 0)}, {pct} breaking"
     return Path(str(workload.get("path", "?"))).name
 
 

@@ -36,7 +36,8 @@ def _title(text: str, width_in: float) -> str:
 def _errors(figs: Sequence[Fig], log: bool) -> list[list[float]]:
     """Error bars as (below, above): never below zero (nor to zero on a log axis)."""
     floor = 0.99 if log else 1.0
-    return [[min(f.spread, abs(f.median) * floor) for f in figs], [f.spread for f in figs]]
+    spread = [abs(f.spread) for f in figs]
+    return [[min(e, abs(f.median) * floor) for e, f in zip(spread, figs, strict=True)], spread]
 
 
 def svg_text(fig: Figure, name: str) -> str:
