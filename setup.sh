@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-step setup for a fresh Debian 12 machine: system packages (the real Falco libraries,
-# sysdig, graphviz), then the Python package with its Cython core and its libsinsp tool.
+# sysdig, graphviz, chromium for the report's rendering test), then the Python package
+# with its Cython core and its libsinsp tool.
 # Idempotent: re-running only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +11,7 @@ APT_PACKAGES=(
   libfalcosecurity0-dev libtbb-dev libjsoncpp-dev libcurl4-openssl-dev libc-ares-dev
   libb64-dev libjq-dev libelf-dev libluajit-5.1-dev
   sysdig graphviz
+  chromium
 )
 
 missing=()

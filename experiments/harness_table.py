@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ruleopt.engine.verify import unsupported_reason  # noqa: E402
 from ruleopt.errors import RuleoptError  # noqa: E402
 from ruleopt.events.sinsp import ensure_built, netstrings, run_harness  # noqa: E402
+from ruleopt.experiment.study import STUDY_MATCHED, STUDY_RULE, STUDY_UNMATCHED  # noqa: E402
 from ruleopt.fsutil import staged_dir  # noqa: E402
 from ruleopt.profile.harness_report import profile_from_harness  # noqa: E402
 from ruleopt.profile.model import Hist, Profile, RuleProfile  # noqa: E402
@@ -66,10 +67,6 @@ DEFAULT_RULESETS = {
     "falco-0.26.2": SHARED / "rulesets" / "falco_rules-falco-0.26.2.yaml",
     "seed_rules": REPO / "rulesets" / "seed_rules.yaml",
 }
-STUDY_RULE = "Write below etc"
-# The study's figures for that rule (clock cycles per check, its plots' peaks).
-STUDY_UNMATCHED = 300
-STUDY_MATCHED = 34_000
 PLOT_TOP = 8
 
 

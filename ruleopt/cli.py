@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "advise",
     "optimize",
     "experiment",
+    "report",
 )
 
 

@@ -177,3 +177,12 @@ def test_the_cli_prints_the_located_error_and_creates_nothing(tmp_path: Path, ca
         main(["experiment", str(exp), "-o", str(out), "--workers", "0"])
     assert info.value.code == 2 and "between 1 and 1024" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_plain_exponent_numbers_are_numbers(tmp_path: Path) -> None:
+    # YAML 1.1's resolver reads 1e-2 as text; an experiment author means a number.
+    text = GOOD.replace("seed: [1, 2]}", "seed: [1, 2], break_share: 1e-2}")
+    spec = load_spec(_write(tmp_path, text))
+    assert {w["break_share"] for w in spec.workloads} == {0.01}
+    quoted = GOOD.replace("seed: [1, 2]}", "seed: [1, 2], break_share: '1e-2'}")
+    assert "must be a number" in _error(tmp_path, quoted).message

@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.commands",
             "ruleopt.rewrite",
             "ruleopt.experiment",
+            "ruleopt.report",
             "ruleopt._ext",
             "ruleopt._ext.*",
             "ruleopt.errors",
@@ -105,7 +106,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("profile", ("ruleopt.profile.*",)),
     ("rewrite", ("ruleopt.rewrite.*",)),
     ("advise", ("ruleopt.advise.*",)),
-    ("commands", ("ruleopt.commands.*", "ruleopt.experiment.*")),
+    ("commands", ("ruleopt.commands.*", "ruleopt.experiment.*", "ruleopt.report.*")),
     ("cli", ("ruleopt.cli", "ruleopt.__main__")),
 )
 

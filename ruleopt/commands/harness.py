@@ -20,6 +20,7 @@ from ruleopt.commands.inputs import check_capture, check_output, check_rules_fil
 from ruleopt.engine.verify import unsupported_reason
 from ruleopt.errors import RuleoptError
 from ruleopt.events.sinsp import run_harness
+from ruleopt.experiment.study import STUDY_MATCHED, STUDY_RULE, STUDY_UNMATCHED
 from ruleopt.profile.harness_report import profile_from_harness
 from ruleopt.profile.model import Profile
 from ruleopt.profile.writers import write_profile_dir
@@ -30,9 +31,6 @@ NAME = "harness"
 HELP = "profile libsinsp 2022's rule checks on a .scap capture (cycles per rule and per next())"
 
 TOP = 15
-# The study's "write below etc" figures (clock cycles per check), for scale.
-STUDY_UNMATCHED = 300
-STUDY_MATCHED = 34_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +107,7 @@ def report(profile: Profile, files: list[Path]) -> dict:
             "study": {
                 "cycles_per_check_unmatched": STUDY_UNMATCHED,
                 "cycles_per_check_matched": STUDY_MATCHED,
-                "rule": "Write below etc",
+                "rule": STUDY_RULE,
             },
             "rdtsc_overhead": profile.settings.get("rdtsc_overhead"),
             "rejected_rules": profile.settings.get("rejected_rules", []),

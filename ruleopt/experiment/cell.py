@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA = "ruleopt.cell/1"
+# The results directory's layout (the contract): one JSON file per cell in CELLS.
+CELLS = "cells"
 MEASUREMENTS = ("speed", "profile", "rate", "overhead", "advise")
 ENGINES = ("replica", "libsinsp")
 BUILDS = ("untraced", "rule-traced", "stack-traced")

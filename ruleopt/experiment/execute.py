@@ -20,11 +20,10 @@ from pathlib import Path
 from ruleopt.deep import call_deep
 from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.experiment import measures
-from ruleopt.experiment.cell import SCHEMA, Cell, CellContext
+from ruleopt.experiment.cell import CELLS, SCHEMA, Cell, CellContext
 from ruleopt.experiment.machine import metadata
 from ruleopt.fsutil import write_text
 
-CELLS = "cells"
 INPUTS = "inputs"
 EXPERIMENT_COPY = "experiment.yaml"
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import glob as globmod
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ from ruleopt.fsutil import check_input_file, shown
 from ruleopt.rules import yamlsafe
 
 _CORE = "tag:yaml.org,2002:"
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 TOP_KEYS = (
     "experiment",
     "description",
@@ -136,12 +138,19 @@ class _Checker:
 
     def number(self, node: yaml.Node, what: str, lo: float, hi: float) -> float:
         n = self.scalar(node, what)
-        if n.tag not in (_CORE + "int", _CORE + "float"):
+        if n.tag == _CORE + "str" and n.style is None and _YAML12_FLOAT.fullmatch(n.value):
+            # YAML 1.1 (PyYAML's resolver) reads a plain 1e6 or 1.0e5 as text; YAML 1.2's
+            # core schema, and every reader of these files, reads a number.
+            value = float(n.value)
+        elif n.tag not in (_CORE + "int", _CORE + "float"):
             raise self.err(node, f"{what} must be a number, not {_kind(node)}")
-        ctor = yaml.constructor.SafeConstructor()
-        value = float(
-            ctor.construct_yaml_int(n) if n.tag == _CORE + "int" else ctor.construct_yaml_float(n)
-        )
+        else:
+            ctor = yaml.constructor.SafeConstructor()
+            value = float(
+                ctor.construct_yaml_int(n)
+                if n.tag == _CORE + "int"
+                else ctor.construct_yaml_float(n)
+            )
         if not lo <= value <= hi:  # NaN fails too
             raise self.err(node, f"{what} must be between {lo:g} and {hi:g}, got {value:g}")
         return value
