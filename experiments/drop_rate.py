@@ -9,7 +9,8 @@ per-event costs are measured once per engine:
   measured output cycles per alert on each alerting event (the replica formats alerts in
   Python after the core's pass);
 * libsinsp: ``ruleopt-sinsp engine --event-costs`` (``next()``, index, rule checks and
-  output of each event of the first measured pass, rdtsc), one pass per process.
+  output of each event, rdtsc), one pass per process, element-wise median of --passes
+  passes (a preempted event in one pass would otherwise stall the modelled consumer).
 
 Then the ring-buffer model (``plugin/ring.h`` through ``ruleopt.profile.rate``: events
 arrive at i/rate into a ring of --buffer slots, a full ring drops the arrival, an empty one
@@ -39,8 +40,9 @@ import numpy as np
 
 from ruleopt.engine import real
 from ruleopt.engine import strategies as S
-from ruleopt.engine.core import run_core
+from ruleopt.engine.core import run_core, tsc_hz
 from ruleopt.engine.event_costs import per_event
+from ruleopt.events.generator import generate
 from ruleopt.events.load import load_events
 from ruleopt.events.workload_scap import write_capture
 from ruleopt.profile import rate as R
@@ -64,16 +66,33 @@ def replica_costs(p: S.Prepared, table, hz: float) -> tuple[np.ndarray, np.ndarr
             raise SystemExit(f"{p.strategy.name}: the sustained replay dropped events; rerun")
     match = np.median(np.stack([lv.extra["event_cycles"] for lv in lives]), axis=0)
     match = np.rint(match).astype(np.uint64)
-    sample = S.measure_once(p, table)
-    n_alerts = len(sample.alerts)
-    per_alert = sample.output_cycles / n_alerts if n_alerts else 0.0
-    return R.with_output(match, sample.match_rows, per_alert), match, n_alerts
+    samples = [S.measure_once(p, table) for _ in range(3)]
+    n_alerts = len(samples[0].alerts)
+    per_alert = float(np.median([s.output_cycles for s in samples])) / max(n_alerts, 1)
+    return R.with_output(match, samples[0].match_rows, per_alert), match, n_alerts
 
 
-def _row(label: str, drops: list[float], rates: np.ndarray, breaking: float) -> str:
+SHOWN = (1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7)  # the table's columns (the plot has them all)
+
+
+def _row(
+    label: str,
+    costs: np.ndarray,
+    drops: list[float],
+    rates: np.ndarray,
+    hz: float,
+    brk: float,
+    buffer: int,
+) -> str:
+    """Capacity (tsc_hz / mean cycles per event: what one core sustains with an endless
+    ring), the highest grid rate before the first drop, and drops at the SHOWN rates."""
+    cap = hz / float(np.mean(costs)) if len(costs) else float("inf")
     best = R.highest_without_drop(rates.tolist(), drops)
-    tail = f"{best:,.0f} ({best * breaking:,.0f} breaking/s)" if best else "< lowest"
-    return label.ljust(30) + "".join(f"{100 * d:>8.1f}" for d in drops) + f"   {tail}"
+    at = R.drop_curve(costs, SHOWN, hz, buffer=buffer)
+    first = f"{best:>12,.0f}" if best else "    < lowest"
+    return f"{label:<34}{cap:>12,.0f}{first}{best * brk if best else 0:>12,.0f}" + "".join(
+        f"{100 * d:>8.1f}" for d in at
+    )
 
 
 def main() -> None:
@@ -83,6 +102,7 @@ def main() -> None:
     ap.add_argument("--strategies", default=DEFAULT_STRATEGIES)
     ap.add_argument("--engine", choices=("both", "replica", "libsinsp"), default="both")
     ap.add_argument("--buffer", type=int, default=8192, help="ring slots (default 8192)")
+    ap.add_argument("--passes", type=int, default=3, help="libsinsp passes (default 3)")
     ap.add_argument("--out", default="experiments/out")
     args = ap.parse_args()
 
@@ -92,12 +112,9 @@ def main() -> None:
     engines = ("replica", "libsinsp") if args.engine == "both" else (args.engine,)
     if "libsinsp" in engines:
         rules, _ = real.engine_rules(rules)  # the same rules on both engines
-    rates = np.geomspace(1e4, 5e7, 19)
+    rates = np.geomspace(1e4, 5e7, 75)  # 12% steps
     series: dict[str, tuple[list[float], list[float]]] = {}
     lines: list[str] = []
-    from ruleopt.engine.core import tsc_hz
-    from ruleopt.events.generator import generate
-
     hz = tsc_hz()
     with tempfile.TemporaryDirectory(prefix="drop-rate-") as tmp:
         capture = Path(tmp) / "g.scap"
@@ -111,30 +128,56 @@ def main() -> None:
                 brk = n_alerts / table.n
                 drops = R.drop_curve(costs, rates, hz, buffer=args.buffer)
                 series[f"replica/{name}"] = (rates.tolist(), [100 * d for d in drops])
-                lines.append(_row(f"replica/{name}", drops, rates, brk))
+                lines.append(_row(f"replica/{name}", costs, drops, rates, hz, brk, args.buffer))
                 m = R.drop_curve(match, rates, hz, buffer=args.buffer)
-                lines.append(_row(f"replica/{name} (no output)", m, rates, brk))
+                lines.append(
+                    _row(f"replica/{name} (no output)", match, m, rates, hz, brk, args.buffer)
+                )
         if "libsinsp" in engines:
             on_real = [S.get_strategy(n) for n in names if not real.real_support(S.get_strategy(n))]
-            run = real.run_engine(capture, rules, on_real, repeat=1, warmup=1, event_costs=True)
-            for res in run.results:
-                assert res.event_costs is not None
+            # Each run: one unrecorded warm-up process, then one measured process per
+            # strategy; every pass reads the capture as a fresh Falco does.
+            runs = [
+                real.run_engine(capture, rules, on_real, repeat=1, warmup=1, event_costs=True)
+                for _ in range(args.passes)
+            ]
+            run = runs[0]
+            for k, res in enumerate(run.results):
+                stacked = np.stack([r.results[k].event_costs for r in runs])
+                res.event_costs = np.rint(np.median(stacked, axis=0)).astype(np.uint64)
                 brk = len(res.alerts) / max(res.n_events, 1)
                 full = per_event(res.event_costs)
                 drops = R.drop_curve(full, rates, run.tsc_hz, buffer=args.buffer)
                 series[f"libsinsp/{res.name}"] = (rates.tolist(), [100 * d for d in drops])
-                lines.append(_row(f"libsinsp/{res.name}", drops, rates, brk))
+                lines.append(
+                    _row(f"libsinsp/{res.name}", full, drops, rates, run.tsc_hz, brk, args.buffer)
+                )
                 no_next = per_event(res.event_costs, ("index", "rule_checks", "output"))
                 d2 = R.drop_curve(no_next, rates, run.tsc_hz, buffer=args.buffer)
                 series[f"libsinsp/{res.name} (no next)"] = (rates.tolist(), [100 * d for d in d2])
-                lines.append(_row(f"libsinsp/{res.name} (no next)", d2, rates, brk))
+                lines.append(
+                    _row(
+                        f"libsinsp/{res.name} (no next)",
+                        no_next,
+                        d2,
+                        rates,
+                        run.tsc_hz,
+                        brk,
+                        args.buffer,
+                    )
+                )
     load = os.getloadavg()[0]
     print(
         f"{table.n:,} events (generated capture, 0.26.2 rules, 1% breaking), ring of "
         f"{args.buffer} events, load average {load:.1f}; drops (% of events) by offered "
-        "rate (events/s), output included unless said:"
+        "rate (events/s), output included unless said; capacity: tsc_hz / mean cycles per "
+        "event; first drop: the highest offered rate (12% steps) with no drop, and the "
+        "rule-breaking (alerting) events/s it carries:"
     )
-    print("".ljust(30) + "".join(f"{r:>8.2g}" for r in rates) + "   highest rate before a drop")
+    print(
+        f"{'':<34}{'capacity':>12}{'first drop':>12}{'breaking/s':>12}"
+        + "".join(f"{r:>8.0e}" for r in SHOWN)
+    )
     for line in lines:
         print(line)
     out = Path(args.out)
