@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import RULESETS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ruleopt._ext import abi
 from ruleopt.engine import strategies as S
 from ruleopt.engine.core import run_core
-from ruleopt.errors import RuleoptError
+from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.events.generator import generate
 from ruleopt.profile import rate as R
 from ruleopt.rules.loader import load_rules
@@ -88,8 +90,6 @@ def test_the_compiled_model_is_the_stated_one(costs, cpe, buffer, wait) -> None:
 
 @pytest.fixture(scope="module")
 def workload():
-    from conftest import RULESETS
-
     rules = load_rules([str(RULESETS / "falco_rules-falco-0.26.2.yaml")])
     table = generate(rules, 3000, seed=3, break_share=0.05)
     compiled, kept = S.compile_for(rules, table)
@@ -137,3 +137,9 @@ def test_bad_replay_settings_are_refused(kwargs) -> None:
     args = {"rate": 10.0, "buffer": 4, "wait_s": 0.0} | kwargs
     with pytest.raises(RuleoptError):
         R.replay(np.ones(3, dtype=np.uint64), args.pop("rate"), HZ, **args)
+
+
+def test_a_stale_model_build_is_refused(monkeypatch) -> None:
+    monkeypatch.setattr(abi, "ABI_DIGEST", "another-build")
+    with pytest.raises(InternalError, match="other ABI headers"):
+        R.replay(np.ones(3, dtype=np.uint64), 10.0, HZ)

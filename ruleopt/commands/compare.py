@@ -258,14 +258,10 @@ def compare(
         base_rows = next(iter(runs.values()))[0]
         ref = reference_check(runs, base_rows, rules, table, mode)
         if profile_dir is not None:
-            profiles = {}
-            if results:
-                profiles.update(
-                    CP.replica_profiles(rules, table, names, first_match=mode == "first")
-                )
-            if real_run is not None:
-                profiles.update(CP.real_profiles(real_run))
-            written = [str(p) for p in CP.write_profiles(profile_dir, profiles)]
+            replica_names = names if results else []
+            written = CP.write_compare_profiles(
+                profile_dir, rules, table, replica_names, real_run, mode=mode
+            )
     if results:
         rows += report_rows(results, ref)
     if real_run is not None:

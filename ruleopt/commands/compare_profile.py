@@ -92,3 +92,20 @@ def write_profiles(outdir: str | Path, profiles: dict[str, Profile]) -> list[Pat
                 for f in write_profile_dir(prof, staging / key, plots=False)
             ]
     return written
+
+
+def write_compare_profiles(
+    outdir: str | Path,
+    rules: list[Rule],
+    table: EventTable,
+    replica_names: list[str],
+    real_run: RealRun | None,
+    *,
+    mode: str,
+) -> list[str]:
+    """What compare writes for ``--profile DIR``: the replica's strategies in
+    ``replica_names`` (traced passes measured here) and every strategy of ``real_run``."""
+    profiles = replica_profiles(rules, table, replica_names, first_match=mode == "first")
+    if real_run is not None:
+        profiles.update(real_profiles(real_run))
+    return [str(p) for p in write_profiles(outdir, profiles)]

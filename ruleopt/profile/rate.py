@@ -19,11 +19,18 @@ from ruleopt._ext import abi as _abi
 from ruleopt._ext import ring as _ring
 from ruleopt.errors import InternalError, RuleoptError
 
-if getattr(_ring, "ABI_DIGEST", None) != _abi.ABI_DIGEST:
-    raise InternalError(
-        "ruleopt._ext.ring was built from other headers than ruleopt._ext.abi",
-        hint="rebuild the extensions (python setup.py build_ext --inplace)",
-    )
+
+def _checked_ring():
+    """The model's extension, refused if it was built from other headers than the core
+    (ring.h is one of the ABI headers, so a stale model would not be the live replay's)."""
+    if getattr(_ring, "ABI_DIGEST", None) != _abi.ABI_DIGEST:
+        raise InternalError(
+            f"ruleopt._ext.ring was built from other ABI headers than ruleopt._ext.abi "
+            f"({getattr(_ring, 'ABI_DIGEST', 'none')} != {_abi.ABI_DIGEST})",
+            hint="rebuild the extensions (python setup.py build_ext --inplace)",
+        )
+    return _ring
+
 
 DEFAULT_BUFFER = 8192
 
@@ -64,7 +71,7 @@ def replay(
     c = np.ascontiguousarray(costs, dtype=np.uint64)
     if c.ndim != 1:
         raise RuleoptError("costs must be one number per event")
-    raw = _ring.replay(c, tsc_hz / float(rate), int(buffer), wait_s * tsc_hz)
+    raw = _checked_ring().replay(c, tsc_hz / float(rate), int(buffer), wait_s * tsc_hz)
     return Replay(
         rate=float(rate),
         events=int(c.shape[0]),
