@@ -195,6 +195,7 @@ def main() -> None:
         out / "drop_rate.svg",
         "offered rate (events/s)",
         "events dropped (%)",
+        dashed=[k for k in series if k.startswith("libsinsp/")],
     )
     print(f"wrote {path}")
 
