@@ -10,7 +10,7 @@ from conftest import RULESETS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ruleopt._ext import abi
+from ruleopt._ext import abi, ring
 from ruleopt.engine import strategies as S
 from ruleopt.engine.core import run_core
 from ruleopt.errors import InternalError, RuleoptError
@@ -141,6 +141,7 @@ def test_bad_replay_settings_are_refused(kwargs) -> None:
 
 
 def test_a_stale_model_build_is_refused(monkeypatch) -> None:
+    assert ring.ABI_DIGEST == abi.ABI_DIGEST  # built from the core's headers, ring.h included
     monkeypatch.setattr(abi, "ABI_DIGEST", "another-build")
     with pytest.raises(InternalError, match="other ABI headers"):
         R.replay(np.ones(3, dtype=np.uint64), 10.0, HZ)
