@@ -58,13 +58,17 @@ def test_event_costs_are_one_record_per_event_summing_to_the_stage_totals(cat_wr
         assert total >= int(per_event(costs).sum())
 
 
-def test_real_costs_replay_drops_above_the_engines_capacity(cat_write_run):
+def test_real_costs_replay_through_the_ring_model(cat_write_run):
     res = cat_write_run.results[0]
     costs = per_event(res.event_costs)
     hz = cat_write_run.tsc_hz
-    capacity = hz * len(costs) / float(costs.sum())  # events/s one core sustains
-    slow, fast = R.drop_curve(costs, [capacity / 10, capacity * 10], hz, buffer=16)
-    assert slow == 0 and fast > 0.5
+    n = len(costs)
+    # Slower than the slowest event: each one is done before the next arrives.
+    slow = R.replay(costs, hz / float(costs.max()), hz, buffer=16)
+    # So fast that every event arrives while the first one runs: 16 wait, the rest drop.
+    fast = R.replay(costs, hz * n / float(costs.min()), hz, buffer=16)
+    assert (slow.drops, fast.drops) == (0, n - 17)
+    assert fast.processed[:17].all() and not fast.processed[17:].any()
 
 
 def test_event_costs_file_needs_one_strategy(tmp_path):
