@@ -122,6 +122,7 @@ def main() -> None:
     rates = np.geomspace(1e4, 5e7, 75)  # 12% steps
     series: dict[str, tuple[list[float], list[float]]] = {}
     lines: list[str] = []
+    blocks: dict[str, np.ndarray] = {}
     hz = tsc_hz()
     with tempfile.TemporaryDirectory(prefix="drop-rate-") as tmp:
         capture = Path(tmp) / "g.scap"
@@ -154,6 +155,7 @@ def main() -> None:
                 res.event_costs = np.rint(np.median(stacked, axis=0)).astype(np.uint64)
                 brk = len(res.alerts) / max(res.n_events, 1)
                 full = per_event(res.event_costs)
+                blocks[f"libsinsp/{res.name}"] = full
                 drops = R.drop_curve(full, rates, run.tsc_hz, buffer=args.buffer)
                 series[f"libsinsp/{res.name}"] = (rates.tolist(), [100 * d for d in drops])
                 lines.append(
@@ -187,6 +189,10 @@ def main() -> None:
     )
     for line in lines:
         print(line)
+    # Where in the capture the cycles go: a costly stretch drops events below capacity.
+    for name, costs in blocks.items():
+        per = [int(costs[k : k + 10_000].sum() // 1_000_000) for k in range(0, len(costs), 10_000)]
+        print(f"{name}: M cycles per 10,000 events, in capture order: {per}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = line_plot(
