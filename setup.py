@@ -38,7 +38,7 @@ COMMON = dict(
 # The headers that define the compiled boundary (see plugin/ruleopt_abi.h). Every
 # extension is compiled with their digest and exports it, so ruleopt can refuse a core
 # built from other headers than ruleopt._ext.abi (a stale in-place build).
-ABI_HEADERS = ["plugin/ruleopt_abi.h", "plugin/trace.h"]
+ABI_HEADERS = ["plugin/ruleopt_abi.h", "plugin/trace.h", "plugin/ring.h"]
 _digest = hashlib.sha256()
 for _header in ABI_HEADERS:
     with open(os.path.join(HERE, _header), "rb") as _f:

@@ -23,6 +23,12 @@ import numpy as np
 cimport abi as c
 
 from abi cimport (
+    EVENT_COST_BYTES as _EVENT_COST_BYTES,
+    EVENT_COST_CHECKS as _EVENT_COST_CHECKS,
+    EVENT_COST_FIELDS as _EVENT_COST_FIELDS,
+    EVENT_COST_INDEX as _EVENT_COST_INDEX,
+    EVENT_COST_NEXT as _EVENT_COST_NEXT,
+    EVENT_COST_OUTPUT as _EVENT_COST_OUTPUT,
     MAX_DEPTH as _MAX_DEPTH,
     N_INSTR as _N_INSTR,
     N_KINDS as _N_KINDS,
@@ -89,3 +95,13 @@ SINSP_MAX_RULES = _SINSP_MAX_RULES
 SINSP_MAX_MATCH_RECORDS = _SINSP_MAX_MATCH_RECORDS
 SINSP_EXIT_INPUT = _SINSP_EXIT_INPUT
 SINSP_EXIT_INTERNAL = _SINSP_EXIT_INTERNAL
+
+# The engine's --event-costs file: EVENT_COST_FIELDS little-endian unsigned integers of
+# EVENT_COST_BYTES bytes per event; EVENT_COST_STAGES names the fields by position.
+EVENT_COST_BYTES = _EVENT_COST_BYTES
+EVENT_COST_FIELDS = _EVENT_COST_FIELDS
+_cost_names = {
+    _EVENT_COST_NEXT: "next", _EVENT_COST_INDEX: "index",
+    _EVENT_COST_CHECKS: "rule_checks", _EVENT_COST_OUTPUT: "output",
+}
+EVENT_COST_STAGES = tuple(_cost_names[i] for i in range(_EVENT_COST_FIELDS))

@@ -48,6 +48,21 @@ from trace cimport (
     trace_tsc_hz,
 )
 
+from ringmodel cimport (
+    RING_NUM_STATS,
+    RING_STAT_DROPS,
+    RING_STAT_SIM_END,
+    RING_STAT_TIMEOUTS,
+    ring_consumed,
+    ring_fill,
+    ring_init,
+    ring_model,
+    ring_more,
+    ring_stats,
+    ring_take,
+    ring_timeout,
+)
+
 cnp.import_array()
 
 # ---------------------------------------------------------------- layout (ruleopt_abi.h)
@@ -433,47 +448,33 @@ cdef void _run_offline(Core* c, int64_t n) noexcept nogil:
 
 cdef void _run_rate(Core* c, int64_t n, double cycles_per_event, int64_t bufsize,
                     double wait_cycles, int64_t* ring, uint8_t* processed,
-                    int64_t* stats) noexcept nogil:
-    """Replay at a rate in simulated time: event i arrives at i * cycles_per_event; a
-    ring of ``bufsize`` slots holds arrived events; the consumer takes the measured cycles
-    of each iteration. An empty ring makes the iteration a SCAP_TIMEOUT (the consumer
-    then waits ``wait_cycles``, or until the next arrival if 0); arrivals into a full
-    ring are dropped. stats: [timeouts, drops, processed, sim_end_cycles]."""
-    cdef double now = 0.0
-    cdef int64_t next_arr = 0, head = 0, count = 0, timeouts = 0, drops = 0, done = 0
+                    uint64_t* costs, int64_t* stats) noexcept nogil:
+    """Replay at a rate in simulated time, the ring-buffer model of plugin/ring.h (one
+    model for both engines: ruleopt._ext.ring replays recorded costs through the same
+    steps): event i arrives at i * cycles_per_event into a ring of ``bufsize`` slots; the
+    consumer takes the measured cycles of each iteration, recorded in costs[i]. An empty
+    ring is a SCAP_TIMEOUT iteration (the model waits ``wait_cycles``, or until the next
+    arrival if 0); arrivals into a full ring are dropped. stats: ring.h's RING_NUM_STATS."""
+    cdef ring_model m
     cdef int64_t i
     cdef uint64_t t0, dt
-    while next_arr < n or count > 0:
-        # Producer: everything that arrived by `now` goes into the ring or is dropped.
-        while next_arr < n and next_arr * cycles_per_event <= now:
-            if count < bufsize:
-                ring[(head + count) % bufsize] = next_arr
-                count += 1
-            else:
-                drops += 1
-            next_arr += 1
+    ring_init(&m, n, cycles_per_event, bufsize, wait_cycles, ring)
+    while ring_more(&m):
+        ring_fill(&m)
         t0 = trace_rdtsc()
-        if count == 0:
+        i = ring_take(&m)
+        if i < 0:
             dt = trace_rdtsc() - t0
             trace_stage(TRACE_STAGE_NEXT_EVENT, TRACE_BRANCH_SCAP_TIMEOUT, dt)
             trace_stage(TRACE_STAGE_ITERATION, TRACE_BRANCH_SCAP_TIMEOUT, dt)
-            timeouts += 1
-            if wait_cycles > 0:
-                now += dt + wait_cycles
-            elif next_arr < n:
-                now = next_arr * cycles_per_event if next_arr * cycles_per_event > now + dt else now + dt
+            ring_timeout(&m)
             continue
-        i = ring[head]
-        head = (head + 1) % bufsize
-        count -= 1
         _process(c, i)
         processed[i] = 1
-        done += 1
-        now += <double>(trace_rdtsc() - t0)
-    stats[0] = timeouts
-    stats[1] = drops
-    stats[2] = done
-    stats[3] = <int64_t>now
+        dt = trace_rdtsc() - t0
+        costs[i] = dt
+        ring_consumed(&m, <double>dt)
+    ring_stats(&m, stats)
 
 
 # ---------------------------------------------------------------- validation
@@ -733,8 +734,8 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
         free(c.col_s); free(c.col_n); free(c.col_p); free(c.col_off)
         raise MemoryError()
     cdef uint64_t t0
-    cdef int64_t stats_buf[4]
-    cdef cnp.ndarray ring_a, proc_a, cyc_a
+    cdef int64_t stats_buf[RING_NUM_STATS]
+    cdef cnp.ndarray ring_a, proc_a, cyc_a, cost_a
     cdef double cpe = 0.0, wait = 0.0, hz = trace_tsc_hz()
     cdef int r
     try:
@@ -842,6 +843,7 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
             else:
                 ring_a = np.zeros(buffer, dtype=np.int64)
                 proc_a = np.zeros(max(n, 1), dtype=np.uint8)
+                cost_a = np.zeros(max(n, 1), dtype=np.uint64)
                 cpe = hz / float(rate)
                 wait = empty_wait_s * hz
                 c.out_n = 0
@@ -850,12 +852,16 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
                 with nogil:
                     t0 = trace_rdtsc()
                     _run_rate(&c, n, cpe, buffer, wait, <int64_t*>cnp.PyArray_DATA(ring_a),
-                              <uint8_t*>cnp.PyArray_DATA(proc_a), stats_buf)
+                              <uint8_t*>cnp.PyArray_DATA(proc_a),
+                              <uint64_t*>cnp.PyArray_DATA(cost_a), stats_buf)
                     (<uint64_t*>cnp.PyArray_DATA(cyc_a))[0] = trace_rdtsc() - t0
                 result["processed"] = proc_a[:n].astype(np.bool_)
-                result["timeouts"] = int(stats_buf[0])
-                result["drops"] = int(stats_buf[1])
-                result["sim_cycles"] = int(stats_buf[3])
+                result["timeouts"] = int(stats_buf[RING_STAT_TIMEOUTS])
+                result["drops"] = int(stats_buf[RING_STAT_DROPS])
+                result["sim_cycles"] = int(stats_buf[RING_STAT_SIM_END])
+                # Each processed event's measured cycles (0 for a dropped one): fed to
+                # ruleopt._ext.ring.replay, the model gives this replay's figures again.
+                result["event_cycles"] = cost_a[:n].copy()
             if c.out_n <= out_cap:
                 break
             out_cap = c.out_n  # second pass with the exact size

@@ -112,4 +112,16 @@ enum ruleopt_instr {
 #define RULEOPT_SINSP_EXIT_INPUT 2
 #define RULEOPT_SINSP_EXIT_INTERNAL 1
 
+/* `ruleopt-sinsp engine ... --event-costs FILE` (plugin/sinsp_event_costs.cpp): the
+ * per-event costs of one strategy's first measured pass, for the rate replay (ring.h,
+ * ruleopt/profile/rate.py). No header: for each measured event, in event order,
+ * RULEOPT_EVENT_COST_FIELDS little-endian unsigned integers of RULEOPT_EVENT_COST_BYTES
+ * bytes, the cycles of its stages in this order (a value past the width saturates). */
+#define RULEOPT_EVENT_COST_BYTES 4
+#define RULEOPT_EVENT_COST_FIELDS 4
+#define RULEOPT_EVENT_COST_NEXT 0
+#define RULEOPT_EVENT_COST_INDEX 1
+#define RULEOPT_EVENT_COST_CHECKS 2
+#define RULEOPT_EVENT_COST_OUTPUT 3
+
 #endif /* RULEOPT_ABI_H */

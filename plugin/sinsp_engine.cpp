@@ -3,7 +3,7 @@
 //   ruleopt-sinsp engine --version
 //   ruleopt-sinsp engine CAPTURE RULES --strategy NAME:INDEX:MATCHER:OUTPUT [...]
 //                        [--mode first|all] [--repeat N] [--warmup N] [--alerts]
-//                        [--json OUT] [--internal]
+//                        [--json OUT] [--internal] [--event-costs FILE]
 //
 // RULES: netstrings (see read_records in sinsp_tool.cpp), five per rule in Falco's load
 // order: id, name, priority (as Falco prints it: "Warning"), output format, condition.
@@ -42,8 +42,11 @@
 // lookup), rule checks (the bucket's filters), output (the event's alerts formatted), and
 // the whole iteration; each by branch RULES_UNBROKEN (no match) / RULES_BROKEN (a match). Every alert's formatting is also timed on its own.
 // Internal events (procinfo snapshots) are skipped as in `run` unless --internal.
+// --event-costs FILE (one strategy): every measured event's stage cycles of the first
+// measured pass, in event order, for the rate replay (sinsp_event_costs.h).
 
 #include "sinsp_engine.h"
+#include "sinsp_event_costs.h"
 #include "trace.h"
 
 #include <eventformatter.h>
@@ -287,6 +290,7 @@ struct strategy
 	std::vector<pass_totals> passes;
 	std::vector<alert_rec> alerts;
 	bool alerts_truncated = false;
+	event_cost_log costs;  // --event-costs: per-event stage cycles
 };
 
 const char *STAGE_NAMES[TRACE_NUM_STAGES] = {"next", "index", "rule_checks", "output", "iteration"};
@@ -335,7 +339,7 @@ strategy make_strategy(const std::string &spec)
 
 struct options
 {
-	std::string capture, rules_path, json_out, mode = "first";
+	std::string capture, rules_path, json_out, mode = "first", event_costs;
 	std::vector<std::string> specs;
 	int repeat = 1, warmup = 1;
 	bool alerts = false, internal = false;
@@ -358,6 +362,7 @@ int engine_usage()
 		"usage: ruleopt-sinsp engine --version\n"
 		"       ruleopt-sinsp engine CAPTURE RULES --strategy NAME:INDEX:MATCHER:OUTPUT [...]\n"
 		"              [--mode first|all] [--repeat N] [--warmup N] [--alerts] [--json OUT] [--internal]\n"
+		"              [--event-costs FILE]\n"
 		"RULES: netstrings, five per rule: id, name, priority, output format, condition\n"
 		"INDEX: evttype; MATCHER: recursive; OUTPUT: lua, cached, none\n");
 	return 2;
@@ -539,6 +544,7 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 		tot.check_cycles += c3 - c2;
 		tot.output_cycles += c4 - c3;
 		tot.iteration_cycles += c4 - c0;
+		st.costs.record(next_cycles, c2 - c1, c3 - c2, c4 - c3);
 		if(keep_alerts)
 		{
 			for(size_t k = 0; k < hits.size(); k++)
@@ -561,6 +567,7 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 		tot.output_median = *mid;
 	}
 	if(record) st.passes.push_back(tot);
+	if(record) st.costs.end_pass();
 }
 
 std::string report(const options &o, const std::vector<engine_rule> &rules,
@@ -676,6 +683,7 @@ int cmd_engine(const std::vector<std::string> &args)
 		else if(a == "--json" && has_value) o.json_out = args[++i];
 		else if(a == "--alerts") o.alerts = true;
 		else if(a == "--internal") o.internal = true;
+		else if(a == "--event-costs" && has_value) o.event_costs = args[++i];
 		else return engine_usage();
 	}
 	if(o.mode != "first" && o.mode != "all") fail("--mode must be 'first' or 'all', not '" + o.mode + "'", "");
@@ -686,6 +694,11 @@ int cmd_engine(const std::vector<std::string> &args)
 	{
 		strats.push_back(make_strategy(spec));
 		if(!names.insert(strats.back().name).second) fail("duplicate strategy name '" + strats.back().name + "'", "");
+	}
+	if(!o.event_costs.empty())
+	{
+		if(strats.size() != 1) fail("--event-costs records one strategy: give exactly one --strategy", "");
+		strats[0].costs = event_cost_log(o.event_costs);
 	}
 	precheck_capture(o.capture);
 
@@ -727,6 +740,7 @@ int cmd_engine(const std::vector<std::string> &args)
 			for(engine_rule &r : rules) r.filter.reset();
 		}
 	}
+	for(const strategy &st : strats) st.costs.write();
 	write_output(report(o, rules, strats, tsc_hz, overhead), o.json_out);
 	return 0;
 }

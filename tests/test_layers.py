@@ -100,6 +100,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.strategies",
             "ruleopt.engine.verify",
             "ruleopt.engine.power",
+            "ruleopt.engine.event_costs",
             "ruleopt.engine.real",
         ),
     ),

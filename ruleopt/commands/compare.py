@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ruleopt.commands import bounds
+from ruleopt.commands import compare_profile as CP
 from ruleopt.commands import compare_real as CR
 from ruleopt.commands.inputs import (
     check_events_file,
@@ -113,6 +114,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write bar plots (compare_cycles.svg, compare_output.svg) here",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="write a profile per engine and strategy into DIR/<engine>-<strategy>/: "
+        "profile.json, stacks.dot (graphviz), stacks.folded (flamegraph); DIR must be new "
+        "or empty",
+    )
 
 
 def strategy_names(text: str) -> list[str]:
@@ -157,6 +165,7 @@ def compare(
     mode: str = "first",
     workdir: str | None = None,
     engine_chosen: bool = True,
+    profile_dir: str | None = None,
 ) -> dict:
     """Measure ``names`` (baseline first) on ``engine``; returns the report (``--json``).
 
@@ -248,6 +257,11 @@ def compare(
                 runs[f"libsinsp/{res.name}"] = (got_rows, np.asarray([a[1] for a in res.alerts]))
         base_rows = next(iter(runs.values()))[0]
         ref = reference_check(runs, base_rows, rules, table, mode)
+        if profile_dir is not None:
+            replica_names = names if results else []
+            written = CP.write_compare_profiles(
+                profile_dir, rules, table, replica_names, real_run, mode=mode
+            )
     if results:
         rows += report_rows(results, ref)
     if real_run is not None:
@@ -274,6 +288,8 @@ def compare(
     }
     if real_run is not None:
         doc["libsinsp_runtime_errors"] = real_run.runtime_errors
+    if profile_dir is not None:
+        doc["profiles"] = written
     if results and real_run is not None:
         doc["cross_engine"] = cross_engine(results, real_run, rules)
     doc["noisy"] = [
@@ -716,6 +732,8 @@ def run(args: argparse.Namespace) -> int:
     check_events_file(events)
     if args.output:
         check_output(args.output, directory=True)
+    if args.profile:
+        CP.check_profile_dir(args.profile)
     engine = args.engine or default_engine()
     doc = compare(
         rule_files,
@@ -726,6 +744,7 @@ def run(args: argparse.Namespace) -> int:
         engine=engine,
         mode=args.mode,
         engine_chosen=args.engine is not None,
+        profile_dir=args.profile,
     )
     if args.output:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]
@@ -749,11 +768,11 @@ def _run_against(args: argparse.Namespace) -> int:
     check_rules_files(rules_a)
     check_rules_files(rules_b)
     check_events_file(events)
-    if args.output:
+    if args.output or args.profile:
         raise RuleoptError(
-            "-o/--output writes strategy plots: it does not apply to --against",
-            file=args.output,
-            hint="drop -o, or use --json to keep the report",
+            "-o/--output and --profile are per strategy: they do not apply to --against",
+            file=args.output or args.profile,
+            hint="drop them, or use --json to keep the report",
         )
     doc = CA.compare_against(
         rules_a,

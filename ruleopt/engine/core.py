@@ -227,5 +227,7 @@ def run_core(
         timeouts=int(raw.get("timeouts", 0)),
         drops=int(raw.get("drops", 0)),
         sim_seconds=raw.get("sim_cycles", 0) / hz if hz else 0.0,
-        extra={"match_row": raw["match_evt"]},
+        # event_cycles (rate replay only): each processed event's measured cycles, what
+        # ruleopt.profile.rate.replay takes to give this replay's figures again.
+        extra={"match_row": raw["match_evt"], "event_cycles": raw.get("event_cycles")},
     )

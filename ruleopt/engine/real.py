@@ -18,6 +18,7 @@ the figure the replica's core reports; ``next()`` and output are separate stages
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from ruleopt.output import rule_metas
 from ruleopt.rules.ast import print_expr
 from ruleopt.rules.model import Rule
 
+from .event_costs import read_event_costs
 from .strategies import Strategy
 from .verify import unsupported_reason
 
@@ -90,6 +92,9 @@ class RealResult:
     alerts: list[tuple[int, int, str]]  # (evt.num, rule id, line), emission order
     tsc_hz: float
     lua_alert_count: int | None = None
+    # run_engine(event_costs=True): the first measured pass's stage cycles per event,
+    # (events, len(event_costs.STAGES)), for the rate replay (ruleopt.profile.rate).
+    event_costs: np.ndarray | None = None
 
     def _per(self, num: str, den: str) -> np.ndarray:
         return np.array([p[num] / p[den] if p[den] else 0.0 for p in self.passes])
@@ -206,8 +211,12 @@ def run_engine(
     mode: str = "first",
     repeat: int = 3,
     warmup: int = 1,
+    event_costs: bool = False,
 ) -> RealRun:
-    """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order)."""
+    """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order).
+
+    ``event_costs``: also record each strategy's per-event stage cycles on its first
+    measured pass (``RealResult.event_costs``)."""
     if mode not in MODES:
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
@@ -241,7 +250,7 @@ def run_engine(
     data = sinsp.netstrings(records)
     names = {r.id: r.name for r in kept}
 
-    def once(s: Strategy, alerts: bool) -> dict:
+    def once(s: Strategy, alerts: bool, costs_to: Path | None = None) -> dict:
         spec = f"{s.name}:{s.index}:{s.matcher}:{s.output}"
         cmd = [
             binary,
@@ -259,6 +268,8 @@ def run_engine(
         ]
         if alerts:
             cmd.append("--alerts")
+        if costs_to is not None:
+            cmd += ["--event-costs", str(costs_to)]
         proc = sinsp._run_tool(cmd, data)
         if proc.returncode != 0:
             raise sinsp._error_from(proc, str(capture), rule_names=names)
@@ -273,9 +284,17 @@ def run_engine(
     runs: dict[str, list[dict]] = {s.name: [] for s in strategies}
     by_id = {r.id: r for r in kept}
     doc: dict = {}
+    costs: dict[str, np.ndarray] = {}
     for rnd in range(warmup + repeat):
         for k, s in enumerate(strategies):
-            one = once(s, alerts=rnd == warmup)
+            if event_costs and rnd == warmup:
+                with tempfile.TemporaryDirectory(prefix="ruleopt-costs-") as tmp:
+                    path = Path(tmp) / "costs.bin"
+                    one = once(s, alerts=True, costs_to=path)
+                    n = one["strategies"][0]["passes"][0]["events"]
+                    costs[s.name] = read_event_costs(path, n)
+            else:
+                one = once(s, alerts=rnd == warmup)
             if rnd == 0 and k == 0:
                 _check_statuses(one, by_id)  # before any further pass
             if rnd == warmup and k == 0:
@@ -294,6 +313,8 @@ def run_engine(
     ]
     tsc = float(one["tsc_hz"])
     results = [_merge(s, runs[s.name], tsc) for s in strategies]
+    for res in results:
+        res.event_costs = costs.get(res.name)
     return RealRun(str(capture), mode, tsc, results, kept, skipped, errors)
 
 

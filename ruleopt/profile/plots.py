@@ -134,12 +134,15 @@ def line_plot(
     ylabel: str,
     *,
     logx: bool = True,
+    dashed: Sequence[str] = (),
 ) -> Path:
-    """One line per named ``(xs, ys)`` series; ``title`` and the labels name the units."""
+    """One line per named ``(xs, ys)`` series; ``title`` and the labels name the units.
+    Series named in ``dashed`` are drawn dashed (e.g. a second engine on the same plot)."""
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
     for name, (xs, ys) in series.items():
-        ax.plot(list(xs), list(ys), marker="o", label=name)
+        style = "--" if name in dashed else "-"
+        ax.plot(list(xs), list(ys), style, marker="o", markersize=3, label=name)
     if logx:
         ax.set_xscale("log")
     ax.set_title(title)
