@@ -1,0 +1,342 @@
+// Index "finer" of the engine command: see sinsp_finer.h for the tree and its semantics.
+
+#include "sinsp_finer.h"
+#include "sinsp_engine.h"
+
+#include <filter.h>
+#include <filter_check_list.h>
+#include <filterchecks.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+namespace ruleopt_tool
+{
+namespace
+{
+
+constexpr const char *FINER_FORMAT = "ruleopt finer 1";
+// Distinct values one node caches; beyond it a new value is evaluated every time (still
+// correct, counted as a miss), so an unbounded field (fd.name) cannot exhaust memory.
+constexpr size_t MAX_CACHED_VALUES = 1 << 16;
+
+// The field's type after parsing: for evt.rawarg.X libsinsp keeps it in the check's own
+// copy of the field info (m_field), not in the static table.
+struct field_peek : sinsp_filter_check
+{
+	static const filtercheck_field_info *field(sinsp_filter_check *c)
+	{
+		return c->*(&field_peek::m_field);
+	}
+};
+
+// Bytes of one extracted value of type t (libsinsp does not set *len for most types):
+// 0 = a NUL-terminated string, -1 = take extract()'s *len, -2 = a type this index refuses.
+int value_size(ppm_param_type t)
+{
+	switch(t)
+	{
+	case PT_INT8:
+	case PT_UINT8:
+	case PT_FLAGS8:
+	case PT_SIGTYPE: return 1;
+	case PT_INT16:
+	case PT_UINT16:
+	case PT_FLAGS16:
+	case PT_PORT:
+	case PT_SYSCALLID: return 2;
+	case PT_INT32:
+	case PT_UINT32:
+	case PT_FLAGS32:
+	case PT_MODE:
+	case PT_UID:
+	case PT_GID:
+	case PT_BOOL:
+	case PT_IPV4ADDR: return 4;
+	case PT_INT64:
+	case PT_UINT64:
+	case PT_FD:
+	case PT_PID:
+	case PT_ERRNO:
+	case PT_RELTIME:
+	case PT_ABSTIME:
+	case PT_DOUBLE:
+	case PT_IPV4NET: return 8;
+	case PT_IPV6ADDR: return 16;
+	case PT_CHARBUF:
+	case PT_FSPATH:
+	case PT_FSRELPATH: return 0;
+	case PT_BYTEBUF:
+	case PT_IPADDR:
+	case PT_IPNET:
+	case PT_IPV6NET: return -1;
+	default: return -2;
+	}
+}
+
+int parse_int(const std::string &s, const std::string &what, const std::string &where, int64_t lo, int64_t hi)
+{
+	char *end = nullptr;
+	errno = 0;
+	long long v = s.empty() ? 0 : strtoll(s.c_str(), &end, 10);
+	if(s.empty() || end != s.c_str() + s.size() || errno != 0 || v < lo || v > hi)
+	{
+		fail("finer tree: " + what + " '" + s + "' is not an integer in " + std::to_string(lo) + ".." +
+			     std::to_string(hi),
+		     where);
+	}
+	return (int)v;
+}
+
+}  // namespace
+
+finer_template read_finer(const std::string &path, const std::vector<int64_t> &rule_ids)
+{
+	auto recs = read_records(path, "finer tree");
+	const std::string where = path;
+	size_t at = 0;
+	auto next = [&](const char *what) -> const std::string & {
+		if(at >= recs.size()) fail(std::string("finer tree: ends before ") + what, where);
+		return recs[at++];
+	};
+	if(next("its header") != FINER_FORMAT)
+	{
+		fail(std::string("finer tree: not a '") + FINER_FORMAT + "' file", where);
+	}
+	std::set<int64_t> ids(rule_ids.begin(), rule_ids.end());
+	finer_template t;
+	int n = parse_int(next("the node count"), "node count", where, 0, 1 << 22);
+	t.nodes.resize(n);
+	for(int i = 0; i < n; i++)
+	{
+		finer_template::node &nd = t.nodes[i];
+		const std::string ctx = " (node " + std::to_string(i) + ")";
+		nd.field = next("a node's field");
+		int k = parse_int(next("a conjunct count"), "conjunct count" + ctx, where, 0, 1 << 16);
+		for(int j = 0; j < k; j++)
+		{
+			int64_t id = parse_int(next("a rule id"), "rule id" + ctx, where, 0, INT32_MAX);
+			if(!ids.count(id)) fail("finer tree: rule id " + std::to_string(id) + " is not in the rules list" + ctx, where);
+			nd.conjuncts.emplace_back(id, next("a conjunct"));
+		}
+		int c = parse_int(next("a child count"), "child count" + ctx, where, 0, 1 << 20);
+		for(int j = 0; j < c; j++)
+		{
+			std::string key = next("a child key");
+			int child = parse_int(next("a child index"), "child index" + ctx, where, i + 1, n - 1);
+			nd.children.emplace_back(std::move(key), child);
+		}
+		if(nd.field.empty() && (k || c)) fail("finer tree: a leaf with conjuncts or children" + ctx, where);
+	}
+	int r = parse_int(next("the root count"), "root count", where, 0, 1 << 16);
+	for(int j = 0; j < r; j++)
+	{
+		std::string name = next("a root's event type");
+		int node = parse_int(next("a root's node"), "root node", where, 0, n - 1);
+		t.roots.emplace_back(std::move(name), node);
+	}
+	if(at != recs.size()) fail("finer tree: " + std::to_string(recs.size() - at) + " records after the roots", where);
+	return t;
+}
+
+struct finer_index::tnode
+{
+	std::unique_ptr<sinsp_filter_check> chk;  // null: used as a leaf
+	int size = -2;                            // value_size of the field's type
+	std::vector<std::pair<uint32_t, std::unique_ptr<sinsp_filter>>> conj;  // slot, filter
+	std::unordered_map<std::string, int> child_by_key;
+};
+
+struct finer_index::inode
+{
+	int tmpl = -1;  // -1: a leaf
+	std::vector<uint32_t> rules;
+	std::vector<std::pair<uint32_t, sinsp_filter *>> conj;  // the template's, for rules here
+	std::unordered_map<std::string, inode *> cache;         // value -> child
+	std::unordered_map<std::string, inode *> by_set;        // surviving set -> child
+};
+
+finer_index::finer_index(sinsp &insp, const finer_template &t, const std::vector<int64_t> &rule_ids,
+			 const std::vector<std::vector<uint32_t>> &by_type)
+	: m_ids(rule_ids), m_roots(by_type.size(), nullptr)
+{
+	std::map<int64_t, uint32_t> slot_of;
+	for(size_t s = 0; s < rule_ids.size(); s++) slot_of[rule_ids[s]] = (uint32_t)s;
+	for(size_t i = 0; i < t.nodes.size(); i++)
+	{
+		const finer_template::node &nd = t.nodes[i];
+		auto tn = std::make_unique<tnode>();
+		tn->child_by_key.insert(nd.children.begin(), nd.children.end());
+		if(!nd.field.empty())
+		{
+			std::string err;
+			try
+			{
+				sinsp_filter_check *c = g_filterlist.new_filter_check_from_fldname(nd.field, &insp, true);
+				if(c == nullptr) err = "no such field";
+				else
+				{
+					tn->chk.reset(c);
+					int32_t parsed = c->parse_field_name(nd.field.c_str(), true, true);
+					if(parsed != (int32_t)nd.field.size()) err = "field name parsed only in part";
+					else
+					{
+						tn->size = value_size(field_peek::field(c)->m_type);
+						if(tn->size == -2) err = "a field of this type cannot key a cache";
+					}
+				}
+			}
+			catch(const std::exception &e)
+			{
+				err = e.what();
+			}
+			if(!err.empty())
+			{
+				load_errors.push_back("field '" + nd.field + "': " + err);
+				tn->chk.reset();
+			}
+		}
+		if(tn->chk)
+		{
+			for(const auto &[id, text] : nd.conjuncts)
+			{
+				try
+				{
+					sinsp_filter_compiler compiler(&insp, text);
+					tn->conj.emplace_back(slot_of.at(id), std::unique_ptr<sinsp_filter>(compiler.compile()));
+					conjunct_filters++;
+				}
+				catch(const std::exception &e)
+				{
+					load_errors.push_back("rule " + std::to_string(id) + ": conjunct '" + text +
+							      "' rejected by libsinsp: " + e.what());
+				}
+			}
+		}
+		m_tnodes.push_back(std::move(tn));
+	}
+	// Roots by libsinsp event type, through the event table's names (enter and exit share
+	// a name; an event type the tree has no root for keeps its whole evttype bucket).
+	std::map<std::string, int> root_of(t.roots.begin(), t.roots.end());
+	const ppm_event_info *info = scap_get_event_info_table();
+	for(size_t et = 0; et < by_type.size(); et++)
+	{
+		if(by_type[et].empty()) continue;
+		auto it = root_of.find(info[et].name);
+		m_roots[et] = instantiate(it == root_of.end() ? -1 : it->second, by_type[et]);
+	}
+	counts = finer_counts();  // what the pass does, not the load
+}
+
+finer_index::~finer_index() = default;
+
+finer_index::inode *finer_index::instantiate(int tmpl, std::vector<uint32_t> rules)
+{
+	m_inodes.emplace_back();
+	inode *n = &m_inodes.back();
+	counts.instances++;
+	n->rules = std::move(rules);
+	if(tmpl >= 0 && m_tnodes[tmpl]->chk)
+	{
+		for(auto &[slot, f] : m_tnodes[tmpl]->conj)
+		{
+			if(std::binary_search(n->rules.begin(), n->rules.end(), slot)) n->conj.emplace_back(slot, f.get());
+		}
+		// A node none of whose rules is constrained here routes nothing: a leaf.
+		if(!n->conj.empty()) n->tmpl = tmpl;
+	}
+	return n;
+}
+
+// The child of `n` for `evt`, or nullptr when the field cannot be extracted (then the
+// node's rules are the bucket).
+finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
+{
+	tnode &tn = *m_tnodes[n->tmpl];
+	counts.extractions++;
+	uint32_t len = 0;
+	uint8_t *v;
+	try
+	{
+		v = tn.chk->extract(evt, &len);
+	}
+	catch(const std::exception &)
+	{
+		counts.extract_errors++;
+		return nullptr;
+	}
+	// The key: a tag byte (absent / present), then the value's bytes.
+	if(v == nullptr) m_key.assign(1, '\0');
+	else
+	{
+		size_t nb = tn.size > 0 ? (size_t)tn.size : tn.size == 0 ? strlen((const char *)v) : len;
+		m_key.assign(1, '\1');
+		m_key.append((const char *)v, nb);
+	}
+	auto hit = n->cache.find(m_key);
+	if(hit != n->cache.end()) return hit->second;
+	counts.misses++;
+	// First sight of this value at this node: its conjuncts decide which rules stay.
+	std::vector<int64_t> survivors;
+	std::vector<uint32_t> dropped;
+	for(auto &[slot, f] : n->conj)
+	{
+		counts.conjunct_evals++;
+		progress_filter(m_ids[slot]);
+		bool ok = true;
+		try
+		{
+			ok = f->run(evt);
+		}
+		catch(const std::exception &)
+		{
+			counts.conjunct_errors++;  // kept: its full check decides (and reports)
+		}
+		if(ok) survivors.push_back(m_ids[slot]);
+		else dropped.push_back(slot);
+	}
+	std::sort(survivors.begin(), survivors.end());
+	std::string set;
+	for(size_t k = 0; k < survivors.size(); k++)
+	{
+		if(k) set += ' ';
+		set += std::to_string(survivors[k]);
+	}
+	inode *child;
+	auto known = n->by_set.find(set);
+	if(known != n->by_set.end()) child = known->second;
+	else
+	{
+		std::vector<uint32_t> rules;
+		rules.reserve(n->rules.size() - dropped.size());
+		std::sort(dropped.begin(), dropped.end());
+		for(uint32_t s : n->rules)
+		{
+			if(!std::binary_search(dropped.begin(), dropped.end(), s)) rules.push_back(s);
+		}
+		auto trained = tn.child_by_key.find(set);
+		child = instantiate(trained == tn.child_by_key.end() ? -1 : trained->second, std::move(rules));
+		n->by_set.emplace(std::move(set), child);
+	}
+	if(n->cache.size() < MAX_CACHED_VALUES) n->cache.emplace(m_key, child);
+	return child;
+}
+
+const std::vector<uint32_t> &finer_index::route(sinsp_evt *evt)
+{
+	uint16_t et = evt->get_type();
+	inode *n = et < m_roots.size() ? m_roots[et] : nullptr;
+	if(n == nullptr) return m_none;
+	while(n->tmpl >= 0)
+	{
+		inode *child = descend(n, evt);
+		if(child == nullptr) break;
+		n = child;
+	}
+	return n->rules;
+}
+
+}  // namespace ruleopt_tool
