@@ -653,7 +653,9 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 				       ", \"conjunct_evals\": " + std::to_string(t.finer.conjunct_evals) +
 				       ", \"conjunct_errors\": " + std::to_string(t.finer.conjunct_errors) +
 				       ", \"extract_errors\": " + std::to_string(t.finer.extract_errors) +
-				       ", \"instances\": " + std::to_string(t.finer.instances) + "}";
+				       ", \"instances\": " + std::to_string(t.finer.instances) +
+				       ", \"extract_cycles\": " + std::to_string(t.finer.extract_cycles) +
+				       ", \"miss_cycles\": " + std::to_string(t.finer.miss_cycles) + "}";
 			}
 			out += "}";
 		}

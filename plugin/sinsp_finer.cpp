@@ -7,6 +7,8 @@
 #include <filter_check_list.h>
 #include <filterchecks.h>
 
+#include <x86intrin.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -259,6 +261,7 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 	counts.extractions++;
 	uint32_t len = 0;
 	uint8_t *v;
+	uint64_t t0 = __rdtsc();
 	try
 	{
 		v = tn.chk->extract(evt, &len);
@@ -268,6 +271,7 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 		counts.extract_errors++;
 		return nullptr;
 	}
+	counts.extract_cycles += __rdtsc() - t0;
 	// The key: a tag byte (absent / present), then the value's bytes.
 	if(v == nullptr) m_key.assign(1, '\0');
 	else
@@ -279,6 +283,7 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 	auto hit = n->cache.find(m_key);
 	if(hit != n->cache.end()) return hit->second;
 	counts.misses++;
+	uint64_t m0 = __rdtsc();
 	// First sight of this value at this node: its conjuncts decide which rules stay.
 	std::vector<int64_t> survivors;
 	std::vector<uint32_t> dropped;
@@ -322,6 +327,7 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 		n->by_set.emplace(std::move(set), child);
 	}
 	if(n->cache.size() < MAX_CACHED_VALUES) n->cache.emplace(m_key, child);
+	counts.miss_cycles += __rdtsc() - m0;
 	return child;
 }
 

@@ -69,6 +69,11 @@ struct finer_counts
 	uint64_t conjunct_errors = 0;  // conjuncts that threw (the rule stayed in)
 	uint64_t extract_errors = 0;   // extractions that threw (every rule of the node stayed in)
 	uint64_t instances = 0;        // tree nodes instantiated during the pass
+	// Where the index stage's cycles went (rdtsc, inside the stage): the extractions, and
+	// the misses (conjunct filters, forming the child, caching); the rest is the walk and
+	// the cache lookups.
+	uint64_t extract_cycles = 0;
+	uint64_t miss_cycles = 0;
 };
 
 // The index of one pass: its filterchecks and conjunct filters belong to `insp`.

@@ -98,6 +98,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.strategies",
             "ruleopt.engine.verify",
             "ruleopt.engine.power",
+            "ruleopt.engine.real_finer",
             "ruleopt.engine.real",
         ),
     ),

@@ -5,9 +5,10 @@ compiler, indexes it by event type as Falco does, runs the filters over a captur
 formats each alert through the strategy's output path (``lua``: seed-era Falco's, with a
 real LuaJIT engine; ``cached``: proposal 3's formatter array), timing every stage with
 rdtsc. Strategy names are the replica's (``ruleopt.engine.strategies``): a strategy runs
-on the real engine when its index and matcher exist there (today index ``evttype`` and
-matcher ``recursive``, which on libsinsp means its own compiled filter tree); the others
-are reported as not built there yet, by :func:`real_support`.
+on the real engine when its index and matcher exist there (today indexes ``evttype`` and
+``finer``, the latter's tree trained by ``ruleopt.engine.real_finer``, and matcher
+``recursive``, which on libsinsp means its own compiled filter tree); the others are
+reported as not built there yet, by :func:`real_support`.
 
 Figures per strategy (one value per measured repeat; each repeat of each strategy is one
 process of the tool, rounds interleaved, see :func:`run_engine`):
@@ -18,6 +19,7 @@ the figure the replica's core reports; ``next()`` and output are separate stages
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +28,20 @@ import numpy as np
 
 from ruleopt.errors import RuleoptError
 from ruleopt.events import sinsp
+from ruleopt.events.load import load_events
+from ruleopt.events.table import EventTable
 from ruleopt.output import rule_metas
 from ruleopt.rules.ast import print_expr
 from ruleopt.rules.model import Rule
 
+from .real_finer import FinerTree, build_tree
 from .strategies import Strategy
 from .verify import unsupported_reason
 
 ENGINE_VERSION = "ruleopt-sinsp engine 1"
 MODES = ("first", "all")
 # What the real engine has of each part kind (the tool refuses anything else by name).
-REAL_INDEXES = ("evttype",)
+REAL_INDEXES = ("evttype", "finer")
 REAL_MATCHERS = ("recursive",)
 REAL_OUTPUTS = ("lua", "cached")
 STAGES = ("next", "index", "rule_checks", "output", "iteration")
@@ -90,6 +95,9 @@ class RealResult:
     alerts: list[tuple[int, int, str]]  # (evt.num, rule id, line), emission order
     tsc_hz: float
     lua_alert_count: int | None = None
+    # Index finer: {"conjunct_filters", "load_errors", "passes": the tool's per-pass
+    # counters (extractions, misses, conjunct_evals, ...)}; None for another index.
+    finer: dict | None = None
 
     def _per(self, num: str, den: str) -> np.ndarray:
         return np.array([p[num] / p[den] if p[den] else 0.0 for p in self.passes])
@@ -120,6 +128,11 @@ class RealResult:
         return np.array([float(p["output_median_per_alert"]) for p in self.passes])
 
     @property
+    def index_cycles_per_event(self) -> np.ndarray:
+        """The index stage alone (for finer: extraction, cache lookups, misses)."""
+        return self._per("index_cycles", "events")
+
+    @property
     def rules_checked_per_event(self) -> float:
         p = self.passes[0]
         return p["checks"] / p["events"] if p["events"] else 0.0
@@ -137,6 +150,7 @@ class RealRun:
     rules: list[Rule]  # the rules the engine ran, load order
     skipped: list[dict] = field(default_factory=list)  # rules libsinsp 2022 cannot judge
     runtime_errors: list[dict] = field(default_factory=list)
+    finer_tree: dict | None = None  # the finer tree's stats and what it was trained on
 
 
 # Seed-era Falco's loader (rule_loader.lua, no -p option) replaced this placeholder, which
@@ -173,6 +187,13 @@ def _merge(s: Strategy, passes: list[dict], tsc_hz: float) -> RealResult:
         if lua is not None:
             lua += p["lua_alert_count"]
     flat = [p["passes"][0] for p in passes]
+    finer = None
+    if s.index == "finer":
+        finer = {
+            "conjunct_filters": first["finer_conjunct_filters"],
+            "load_errors": first["finer_load_errors"],
+            "passes": [p["finer"] for p in flat],
+        }
     return RealResult(
         name=s.name,
         strategy=s,
@@ -183,6 +204,7 @@ def _merge(s: Strategy, passes: list[dict], tsc_hz: float) -> RealResult:
         alerts=[(num, rid, line) for rid, num, line in first["alerts"]],
         tsc_hz=tsc_hz,
         lua_alert_count=lua,
+        finer=finer,
     )
 
 
@@ -206,8 +228,14 @@ def run_engine(
     mode: str = "first",
     repeat: int = 3,
     warmup: int = 1,
+    train: EventTable | None = None,
+    trained_on: str | None = None,
+    tree: FinerTree | None = None,
 ) -> RealRun:
-    """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order)."""
+    """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order).
+
+    Index ``finer`` runs ``tree``, or one built on ``train`` (described by ``trained_on``);
+    with neither, on the measured capture itself, and the run says it trained on the test."""
     if mode not in MODES:
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
@@ -240,6 +268,37 @@ def run_engine(
     binary = str(tool())
     data = sinsp.netstrings(records)
     names = {r.id: r.name for r in kept}
+    if any(s.index == "finer" for s in strategies) and tree is None:
+        if train is None:
+            train = load_events(capture, kept)
+            trained_on = f"the measured capture {capture} (no training input: trained on the test)"
+        tree = build_tree(kept, train, trained_on=trained_on or "a training table")
+    with tempfile.TemporaryDirectory(prefix="ruleopt-finer-") as tmp:
+        tree_file = None
+        if tree is not None:
+            tree_file = Path(tmp) / "finer.tree"
+            tree_file.write_bytes(sinsp.netstrings(tree.records()))
+        run = _measure(
+            binary, data, names, capture, kept, strategies, mode, repeat, warmup, tree_file
+        )
+    run.skipped = skipped
+    if tree is not None:
+        run.finer_tree = {"trained_on": tree.trained_on, **tree.stats}
+    return run
+
+
+def _measure(
+    binary: str,
+    data: bytes,
+    names: dict[int, str],
+    capture: str | Path,
+    kept: list[Rule],
+    strategies: Sequence[Strategy],
+    mode: str,
+    repeat: int,
+    warmup: int,
+    tree_file: Path | None,
+) -> RealRun:
 
     def once(s: Strategy, alerts: bool) -> dict:
         spec = f"{s.name}:{s.index}:{s.matcher}:{s.output}"
@@ -259,6 +318,8 @@ def run_engine(
         ]
         if alerts:
             cmd.append("--alerts")
+        if s.index == "finer" and tree_file is not None:
+            cmd += ["--finer", str(tree_file)]
         proc = sinsp._run_tool(cmd, data)
         if proc.returncode != 0:
             raise sinsp._error_from(proc, str(capture), rule_names=names)
@@ -294,7 +355,7 @@ def run_engine(
     ]
     tsc = float(one["tsc_hz"])
     results = [_merge(s, runs[s.name], tsc) for s in strategies]
-    return RealRun(str(capture), mode, tsc, results, kept, skipped, errors)
+    return RealRun(str(capture), mode, tsc, results, kept, [], errors)
 
 
 def _check_statuses(doc: dict, by_id: dict[int, Rule]) -> None:
