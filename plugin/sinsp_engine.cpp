@@ -274,6 +274,7 @@ struct pass_totals
 	// preempted alerts move the mean (output_cycles / alerts) far more than the median.
 	uint64_t output_median = 0;
 	finer_counts finer;  // index finer only
+	std::vector<uint64_t> checks_by_slot;  // full rule checks, by rule slot
 };
 
 struct alert_rec
@@ -474,6 +475,7 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 	const bool first_only = o.mode == "first";
 	open_capture(insp, o.capture);
 	pass_totals tot;
+	tot.checks_by_slot.assign(rules.size(), 0);
 	std::vector<uint32_t> hits;
 	hits.reserve(rules.size());
 	std::vector<std::string> lines(rules.size() + 1);
@@ -500,6 +502,7 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 		for(uint32_t s : bucket)
 		{
 			checks++;
+			tot.checks_by_slot[s]++;
 			progress_filter(rules[s].id);
 			bool m;
 			try
@@ -657,7 +660,17 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 				       ", \"extract_cycles\": " + std::to_string(t.finer.extract_cycles) +
 				       ", \"miss_cycles\": " + std::to_string(t.finer.miss_cycles) + "}";
 			}
-			out += "}";
+			// Which rules the checks went to: where the index left work.
+			out += ", \"checks_by_rule\": {";
+			bool first_rule = true;
+			for(size_t s = 0; s < t.checks_by_slot.size(); s++)
+			{
+				if(!t.checks_by_slot[s]) continue;
+				if(!first_rule) out += ", ";
+				first_rule = false;
+				out += "\"" + std::to_string(rules[s].id) + "\": " + std::to_string(t.checks_by_slot[s]);
+			}
+			out += "}}";
 		}
 		out += "], \"stages\": {";
 		for(unsigned sg = 0; sg < TRACE_NUM_STAGES; sg++)

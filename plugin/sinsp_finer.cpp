@@ -79,6 +79,17 @@ int value_size(ppm_param_type t)
 	}
 }
 
+// The value's hash: FNV-1a, then a 64-bit finaliser so the low bits index the table.
+inline uint64_t value_hash(bool present, const uint8_t *v, size_t n)
+{
+	uint64_t h = present ? 0xcbf29ce484222325ULL : 0x84222325cbf29ce4ULL;
+	for(size_t i = 0; i < n; i++) h = (h ^ v[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
 int parse_int(const std::string &s, const std::string &what, const std::string &where, int64_t lo, int64_t hi)
 {
 	char *end = nullptr;
@@ -144,20 +155,90 @@ finer_template read_finer(const std::string &path, const std::vector<int64_t> &r
 	return t;
 }
 
+// Fields whose value is a function of the libsinsp event type alone (evt.dir: enter or
+// exit, PPME_IS_ENTER): a node on one of them, instantiated per event type, meets one
+// value, so after its first event it routes without extracting.
+bool fixed_per_event_type(const std::string &field)
+{
+	return field == "evt.dir";
+}
+
 struct finer_index::tnode
 {
 	std::unique_ptr<sinsp_filter_check> chk;  // null: used as a leaf
 	int size = -2;                            // value_size of the field's type
+	bool fixed = false;                       // fixed_per_event_type
 	std::vector<std::pair<uint32_t, std::unique_ptr<sinsp_filter>>> conj;  // slot, filter
 	std::unordered_map<std::string, int> child_by_key;
+};
+
+// A node's value -> child cache: open addressing over the extracted bytes, looked up
+// without copying them (the walk does this on every event at every node it visits).
+struct value_cache
+{
+	struct slot
+	{
+		uint64_t hash = 0;
+		bool present = false;
+		std::string bytes;
+		finer_index::inode *child = nullptr;  // null: an empty slot
+	};
+	std::vector<slot> slots;
+	size_t used = 0;
+
+	finer_index::inode *find(uint64_t h, bool present, const uint8_t *v, size_t n) const
+	{
+		if(slots.empty()) return nullptr;
+		size_t mask = slots.size() - 1;
+		for(size_t i = h & mask;; i = (i + 1) & mask)
+		{
+			const slot &s = slots[i];
+			if(s.child == nullptr) return nullptr;
+			if(s.hash == h && s.present == present && s.bytes.size() == n &&
+			   (n == 0 || memcmp(s.bytes.data(), v, n) == 0))
+			{
+				return s.child;
+			}
+		}
+	}
+
+	void insert(uint64_t h, bool present, const uint8_t *v, size_t n, finer_index::inode *child)
+	{
+		if((used + 1) * 2 > slots.size())
+		{
+			std::vector<slot> old;
+			old.swap(slots);
+			slots.resize(old.empty() ? 16 : old.size() * 2);
+			for(slot &s : old)
+			{
+				if(s.child != nullptr) place(std::move(s));
+			}
+		}
+		slot s;
+		s.hash = h;
+		s.present = present;
+		s.bytes.assign((const char *)v, n);
+		s.child = child;
+		place(std::move(s));
+		used++;
+	}
+
+	void place(slot &&s)
+	{
+		size_t mask = slots.size() - 1;
+		size_t i = s.hash & mask;
+		while(slots[i].child != nullptr) i = (i + 1) & mask;
+		slots[i] = std::move(s);
+	}
 };
 
 struct finer_index::inode
 {
 	int tmpl = -1;  // -1: a leaf
+	inode *fixed_child = nullptr;  // a fixed_per_event_type node once it met its value
 	std::vector<uint32_t> rules;
 	std::vector<std::pair<uint32_t, sinsp_filter *>> conj;  // the template's, for rules here
-	std::unordered_map<std::string, inode *> cache;         // value -> child
+	value_cache cache;                                      // value -> child
 	std::unordered_map<std::string, inode *> by_set;        // surviving set -> child
 };
 
@@ -171,6 +252,7 @@ finer_index::finer_index(sinsp &insp, const finer_template &t, const std::vector
 	{
 		const finer_template::node &nd = t.nodes[i];
 		auto tn = std::make_unique<tnode>();
+		tn->fixed = fixed_per_event_type(nd.field);
 		tn->child_by_key.insert(nd.children.begin(), nd.children.end());
 		if(!nd.field.empty())
 		{
@@ -272,16 +354,11 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 		return nullptr;
 	}
 	counts.extract_cycles += __rdtsc() - t0;
-	// The key: a tag byte (absent / present), then the value's bytes.
-	if(v == nullptr) m_key.assign(1, '\0');
-	else
-	{
-		size_t nb = tn.size > 0 ? (size_t)tn.size : tn.size == 0 ? strlen((const char *)v) : len;
-		m_key.assign(1, '\1');
-		m_key.append((const char *)v, nb);
-	}
-	auto hit = n->cache.find(m_key);
-	if(hit != n->cache.end()) return hit->second;
+	// The key: absent (its own key) or the value's bytes.
+	const bool present = v != nullptr;
+	size_t nb = !present ? 0 : tn.size > 0 ? (size_t)tn.size : tn.size == 0 ? strlen((const char *)v) : len;
+	uint64_t h = value_hash(present, v, nb);
+	if(inode *hit = n->cache.find(h, present, v, nb)) return hit;
 	counts.misses++;
 	uint64_t m0 = __rdtsc();
 	// First sight of this value at this node: its conjuncts decide which rules stay.
@@ -326,7 +403,10 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 		child = instantiate(trained == tn.child_by_key.end() ? -1 : trained->second, std::move(rules));
 		n->by_set.emplace(std::move(set), child);
 	}
-	if(n->cache.size() < MAX_CACHED_VALUES) n->cache.emplace(m_key, child);
+	// `v` is still this event's value: it lives in this node's own filtercheck (or in the
+	// event's thread/fd state), which the conjuncts' separate filterchecks do not touch.
+	if(n->cache.used < MAX_CACHED_VALUES) n->cache.insert(h, present, v, nb, child);
+	if(tn.fixed) n->fixed_child = child;
 	counts.miss_cycles += __rdtsc() - m0;
 	return child;
 }
@@ -338,6 +418,11 @@ const std::vector<uint32_t> &finer_index::route(sinsp_evt *evt)
 	if(n == nullptr) return m_none;
 	while(n->tmpl >= 0)
 	{
+		if(n->fixed_child != nullptr)
+		{
+			n = n->fixed_child;
+			continue;
+		}
 		inode *child = descend(n, evt);
 		if(child == nullptr) break;
 		n = child;

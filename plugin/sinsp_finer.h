@@ -19,7 +19,8 @@
 // and libsinsp's comparison of a field depends on its value and the event type only, so
 // the cached answer holds for every later event of that type with that value: the tree is
 // instantiated per libsinsp event type (enter and exit apart), which is also what makes
-// evt.rawarg-style fields, typed per event, safe. Every rule the walk keeps is checked in
+// evt.rawarg-style fields, typed per event, safe, and lets a node on evt.dir (one value
+// per event type) route without extracting once it has met its value. Every rule the walk keeps is checked in
 // load order, so the first match and the set of matches are the evttype index's.
 //
 // Nothing here can make a rule match that libsinsp's own filter does not: a rule leaves
@@ -94,9 +95,10 @@ public:
 	std::vector<std::string> load_errors;
 	size_t conjunct_filters = 0;  // compiled at load
 
+	struct inode;
+
 private:
 	struct tnode;
-	struct inode;
 	inode *instantiate(int tmpl, std::vector<uint32_t> rules);
 	inode *descend(inode *n, sinsp_evt *evt);
 
@@ -104,7 +106,6 @@ private:
 	std::vector<std::unique_ptr<tnode>> m_tnodes;
 	std::deque<inode> m_inodes;
 	std::vector<inode *> m_roots;  // by libsinsp event type
-	std::string m_key;             // scratch: the extracted value as a cache key
 	std::vector<uint32_t> m_none;
 };
 

@@ -35,12 +35,13 @@ from .finer import CONSTRAINING_OPS, LEVELS, StreamCost, finer_index, rule_const
 
 # The tree file's first record: sinsp_finer.cpp refuses any other.
 FINER_FORMAT = "ruleopt finer 1"
-# The libsinsp side's costs in rule checks, for the tree's choice of splits: extracting a
-# field with a filtercheck and one conjunct evaluation on a value's first sight. A rule
-# check of the 0.26.2 rules extracts a few fields and evaluates a few comparisons, so a
-# lone extraction is a fraction of one and a conjunct about one (order of magnitude only:
-# the README's figures are what was measured with them).
-STREAM_COST = StreamCost(extract=0.25, miss=1.0)
+# The libsinsp side's costs in rule checks, for the tree's choice of splits: one field
+# extracted by a filtercheck and looked up in a node's cache, and one conjunct evaluated on
+# a value's first sight, each cost about one rule check on libsinsp 2022 (measured on the
+# 0.26.2 rules, README "On the real engine": most rule checks a bucket makes reject at
+# their first comparison, which is one extraction too). Priced lower, the tree grows deep
+# chains of levels that each remove about one cheap check, and the run gets slower.
+STREAM_COST = StreamCost(extract=1.0, miss=1.0)
 
 
 @dataclass(frozen=True)
