@@ -13,6 +13,7 @@ from conftest import READABLE_TRACES, RULESETS, TRACES
 from ruleopt.cli import main
 from ruleopt.engine import oracle, real
 from ruleopt.engine import strategies as S
+from ruleopt.engine.finer import StreamCost
 from ruleopt.engine.real_finer import FinerNode, FinerTree, build_tree
 from ruleopt.errors import RuleoptError
 from ruleopt.events.load import load_events
@@ -162,7 +163,9 @@ def test_a_value_training_never_saw_is_routed_by_libsinsp(open_rules) -> None:
     train = load_events(TRACES / "open-multiple-files.scap", open_rules)
     names = train.column("proc.name")
     assert "cat" not in {train.strings.get(int(v)) for v in np.asarray(names.values)}
-    tree = build_tree(open_rules, train, trained_on="open-multiple-files")
+    # Splits priced as the replica prices them: this small capture would not pay for one.
+    free = StreamCost(extract=0.0, miss=0.0)
+    tree = build_tree(open_rules, train, trained_on="open-multiple-files", stream=free)
     assert "proc.name" in {n.field for n in tree.nodes}
     run = real.run_engine(
         TRACES / "cat_write.scap", open_rules, [BASELINE, FINER], repeat=1, warmup=0, tree=tree
