@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -230,12 +230,13 @@ def run_engine(
     warmup: int = 1,
     train: EventTable | None = None,
     trained_on: str | None = None,
-    tree: FinerTree | None = None,
+    tree: FinerTree | Mapping[str, FinerTree] | None = None,
 ) -> RealRun:
     """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order).
 
-    Index ``finer`` runs ``tree``, or one built on ``train`` (described by ``trained_on``);
-    with neither, on the measured capture itself, and the run says it trained on the test."""
+    Index ``finer`` runs ``tree`` (or ``tree[strategy name]``: trees side by side in one
+    run), or one built on ``train`` (described by ``trained_on``); with neither, on the
+    measured capture itself, and the run says it trained on the test."""
     if mode not in MODES:
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
@@ -268,22 +269,27 @@ def run_engine(
     binary = str(tool())
     data = sinsp.netstrings(records)
     names = {r.id: r.name for r in kept}
-    if any(s.index == "finer" for s in strategies) and tree is None:
+    finer = [s.name for s in strategies if s.index == "finer"]
+    if finer and tree is None:
         if train is None:
             train = load_events(capture, kept)
             trained_on = f"the measured capture {capture} (no training input: trained on the test)"
         tree = build_tree(kept, train, trained_on=trained_on or "a training table")
+    trees = {n: tree for n in finer} if isinstance(tree, FinerTree) else dict(tree or {})
+    if missing := [n for n in finer if n not in trees]:
+        raise RuleoptError(f"no finer tree for strategy '{missing[0]}'")
     with tempfile.TemporaryDirectory(prefix="ruleopt-finer-") as tmp:
-        tree_file = None
-        if tree is not None:
-            tree_file = Path(tmp) / "finer.tree"
-            tree_file.write_bytes(sinsp.netstrings(tree.records()))
-        run = _measure(
-            binary, data, names, capture, kept, strategies, mode, repeat, warmup, tree_file
-        )
+        files: dict[str, Path] = {}
+        for k, n in enumerate(finer):
+            files[n] = Path(tmp) / f"finer{k}.tree"
+            files[n].write_bytes(sinsp.netstrings(trees[n].records()))
+        run = _measure(binary, data, names, capture, kept, strategies, mode, repeat, warmup, files)
     run.skipped = skipped
-    if tree is not None:
-        run.finer_tree = {"trained_on": tree.trained_on, **tree.stats}
+    if finer:
+        # One tree (the usual case): its stats; several: by strategy.
+        docs = {n: {"trained_on": trees[n].trained_on, **trees[n].stats} for n in finer}
+        distinct = {id(trees[n]) for n in finer}
+        run.finer_tree = docs[finer[0]] if len(distinct) == 1 else docs
     return run
 
 
@@ -297,7 +303,7 @@ def _measure(
     mode: str,
     repeat: int,
     warmup: int,
-    tree_file: Path | None,
+    tree_files: dict[str, Path],
 ) -> RealRun:
 
     def once(s: Strategy, alerts: bool) -> dict:
@@ -318,8 +324,8 @@ def _measure(
         ]
         if alerts:
             cmd.append("--alerts")
-        if s.index == "finer" and tree_file is not None:
-            cmd += ["--finer", str(tree_file)]
+        if s.name in tree_files:
+            cmd += ["--finer", str(tree_files[s.name])]
         proc = sinsp._run_tool(cmd, data)
         if proc.returncode != 0:
             raise sinsp._error_from(proc, str(capture), rule_names=names)
