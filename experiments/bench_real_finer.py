@@ -9,8 +9,10 @@ Falco 0.26.2 rules with 1% of events breaking rules, seeds A (training, default 
 (measured, default 2); builds the finer tree on A's events (ruleopt.engine.real_finer) and
 runs on B, repeats interleaved in one run (ruleopt.engine.real.run_engine): stock
 (``baseline``: evttype index, libsinsp's filters), ``finer`` (held-out tree),
-``finer-on-test`` (a tree trained on B itself: the figure a replica-style build reports)
-and ``finer-cached`` (held-out tree, proposal 3's output). Prints per strategy: rules
+``finer-on-test`` (a tree trained on B itself: the figure a replica-style build reports),
+``finer-unpriced`` (held-out, splits chosen as the replica chooses them: rules checked
+alone, extraction and first sight free) and ``finer-cached`` (held-out tree, proposal 3's
+output). Prints per strategy: rules
 checked per event, rule-evaluation cycles per event (index stage, discriminator extraction
 included, plus rule checks; median ± half-range over repeats), the index stage alone and
 where it went (extractions, first-sight misses, the walk), the cache's counters, and the
@@ -79,16 +81,28 @@ def main(argv: list[str] | None = None) -> int:
     test_cap = _capture(a.workdir, a.rules, a.events, a.seed)
     rules, _ = real.engine_rules(S.syscall_rules(load_rules([str(a.rules)]).enabled_rules()))
     test = load_events(test_cap, rules)
-    held_out = build_tree(rules, load_events(train_cap, rules), trained_on=f"seed {a.train_seed}")
+    train = load_events(train_cap, rules)
+    held_out = build_tree(rules, train, trained_on=f"seed {a.train_seed}")
     on_test = build_tree(rules, test, trained_on=f"seed {a.seed} (the measured capture)")
+    # Splits priced as the replica prices them (rules checked alone, extraction and first
+    # sight free): fewer rules checked, and what that costs on libsinsp.
+    unpriced = build_tree(
+        rules, train, trained_on=f"seed {a.train_seed}, replica prices", stream=None
+    )
     finer = S.get_strategy("finer")
     strategies = [
         S.get_strategy("baseline"),
         finer,
         S.Strategy("finer-on-test", "finer", "recursive", "lua"),
+        S.Strategy("finer-unpriced", "finer", "recursive", "lua"),
         S.Strategy("finer-cached", "finer", "recursive", "cached"),
     ]
-    trees = {"finer": held_out, "finer-on-test": on_test, "finer-cached": held_out}
+    trees = {
+        "finer": held_out,
+        "finer-on-test": on_test,
+        "finer-unpriced": unpriced,
+        "finer-cached": held_out,
+    }
     run = real.run_engine(test_cap, rules, strategies, repeat=a.repeat, tree=trees)
     load = os.getloadavg()
     base = run.results[0]
@@ -98,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         f"measured on seed {a.seed}; {a.repeat} repeats interleaved; mode {run.mode}; "
         f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
-    for name, tree in (("held-out", held_out), ("on-test", on_test)):
+    for name, tree in (("held-out", held_out), ("on-test", on_test), ("unpriced", unpriced)):
         st = tree.stats
         print(
             f"  tree {name}: {st['tree_nodes']} nodes, {st['roots']} roots, "

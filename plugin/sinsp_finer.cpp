@@ -155,6 +155,26 @@ finer_template read_finer(const std::string &path, const std::vector<int64_t> &r
 	return t;
 }
 
+// Fields whose comparison in libsinsp 2022 is not a function of the value one extract()
+// returns (filterchecks.cpp's compare overrides), so no cache may be keyed by it: both
+// endpoints of a socket (fd.ip, fd.net, fd.port, fd.proto), a DNS lookup when the value is
+// absent (fd.*ip.name), every ancestor (proc.aname, proc.apid without an index), the event
+// time (evt.around). ruleopt/engine/real_finer.py's UNCACHEABLE_FIELDS is this list (a test
+// keeps them equal); a tree naming one gets a leaf there.
+const char *const UNCACHEABLE_FIELDS[] = {
+	"fd.ip", "fd.net", "fd.port", "fd.proto", "fd.cip.name", "fd.sip.name", "fd.lip.name",
+	"fd.rip.name", "proc.aname", "proc.apid", "evt.around",
+};
+
+bool uncacheable(const std::string &field)
+{
+	for(const char *f : UNCACHEABLE_FIELDS)
+	{
+		if(field == f) return true;
+	}
+	return false;
+}
+
 // Fields whose value is a function of the libsinsp event type alone (evt.dir: enter or
 // exit, PPME_IS_ENTER): a node on one of them, instantiated per event type, meets one
 // value, so after its first event it routes without extracting.
@@ -257,7 +277,8 @@ finer_index::finer_index(sinsp &insp, const finer_template &t, const std::vector
 		if(!nd.field.empty())
 		{
 			std::string err;
-			try
+			if(uncacheable(nd.field)) err = "its comparison reads more than one extracted value";
+			else try
 			{
 				sinsp_filter_check *c = g_filterlist.new_filter_check_from_fldname(nd.field, &insp, true);
 				if(c == nullptr) err = "no such field";
@@ -346,7 +367,9 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 	uint64_t t0 = __rdtsc();
 	try
 	{
-		v = tn.chk->extract(evt, &len);
+		// Raw bytes (no sanitising): they determine whatever a comparison sees, the
+		// sanitised string included.
+		v = tn.chk->extract(evt, &len, false);
 	}
 	catch(const std::exception &)
 	{

@@ -6,6 +6,9 @@ error."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import READABLE_TRACES, RULESETS, TRACES
@@ -14,7 +17,7 @@ from ruleopt.cli import main
 from ruleopt.engine import oracle, real
 from ruleopt.engine import strategies as S
 from ruleopt.engine.finer import StreamCost
-from ruleopt.engine.real_finer import FinerNode, FinerTree, build_tree
+from ruleopt.engine.real_finer import UNCACHEABLE_FIELDS, FinerNode, FinerTree, build_tree
 from ruleopt.errors import RuleoptError
 from ruleopt.events.load import load_events
 from ruleopt.rules import ast
@@ -226,3 +229,34 @@ def test_without_training_input_the_run_says_it_trained_on_the_test(open_rules) 
     run = real.run_engine(capture, open_rules, [BASELINE, FINER], repeat=1, warmup=0)
     _same_as_stock(run)
     assert "trained on the test" in run.finer_tree["trained_on"]
+
+
+def test_the_uncacheable_fields_are_the_tools_list() -> None:
+    src = (Path(__file__).resolve().parents[1] / "plugin" / "sinsp_finer.cpp").read_text()
+    body = re.search(r"UNCACHEABLE_FIELDS\[\] = \{(.*?)\};", src, re.S).group(1)
+    assert frozenset(re.findall(r'"([^"]+)"', body)) == UNCACHEABLE_FIELDS
+
+
+def test_the_tool_keys_no_cache_by_an_uncacheable_field(open_rules) -> None:
+    # fd.sip.name: absent, libsinsp compares through a DNS lookup; proc.aname: every
+    # ancestor. A tree naming them (not one build_tree makes) gets a leaf there.
+    by = {r.name: r.id for r in open_rules}
+    tree = FinerTree(
+        [
+            FinerNode("fd.sip.name", ((by["any open"], "fd.sip.name = x"),), ()),
+            FinerNode("proc.aname", ((by["cat opens"], "proc.aname = bash"),), ()),
+        ],
+        {"open": 0, "close": 1},
+        "by hand",
+    )
+    run = real.run_engine(
+        TRACES / "cat_write.scap", open_rules, [BASELINE, FINER], repeat=1, warmup=0, tree=tree
+    )
+    base, finer = run.results
+    assert finer.alert_keys() == base.alert_keys()
+    errors = finer.finer["load_errors"]
+    assert len(errors) == 2 and all("more than one extracted value" in e for e in errors)
+    assert finer.finer["passes"][0]["extractions"] == 0
+    train = load_events(TRACES / "cat_write.scap", open_rules)
+    fields = {n.field for n in build_tree(open_rules, train, trained_on="x", stream=None).nodes}
+    assert not fields & UNCACHEABLE_FIELDS

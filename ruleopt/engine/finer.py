@@ -125,10 +125,13 @@ class DecisionTree:
     stats: dict[str, object] = field(default_factory=dict)
 
 
-def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[int, frozenset]]:
-    """Per compiled rule: column index -> the values a top-level conjunct allows."""
+def rule_constraints(
+    compiled: CompiledRuleset, table: EventTable, exclude: frozenset[str] = frozenset()
+) -> list[dict[int, frozenset]]:
+    """Per compiled rule: column index -> the values a top-level conjunct allows (no
+    column named in ``exclude``)."""
     nodes = compiled.nodes
-    single = [table.column(k).offsets is None for k in compiled.columns]
+    single = [table.column(k).offsets is None and k not in exclude for k in compiled.columns]
     out: list[dict[int, frozenset]] = []
     distinct: dict[int, np.ndarray] = {}
     for root in compiled.roots.tolist():
@@ -295,6 +298,7 @@ def finer_index(
     sample: int = SAMPLE_ROWS,
     seed: int = 0,
     stream: StreamCost | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[np.ndarray, np.ndarray, DecisionTree]:
     """(idx_offsets, idx_rules, tree) of the finer index: buckets as CSR over bucket ids
     (bucket 0 is empty), the tree from evt.type id to bucket."""
@@ -305,7 +309,7 @@ def finer_index(
         if table.n <= sample
         else np.sort(rng.choice(table.n, size=sample, replace=False))
     )
-    cons = rule_constraints(compiled, table)
+    cons = rule_constraints(compiled, table, exclude)
     b = _Builder(compiled, table, cons, rows, levels, stream)
     for _ in range(n_types):
         b.new_node()

@@ -33,6 +33,14 @@ from ruleopt.rules.model import Rule
 from .compile import F_CHILD, F_COL, F_KIND, F_NCHILD, F_OP, K_AND, K_CMP, compile_rules
 from .finer import CONSTRAINING_OPS, LEVELS, StreamCost, finer_index, rule_constraints
 
+# Fields no value cache may be keyed by: libsinsp 2022 compares them with more than the
+# value one extraction gives (both socket endpoints, a DNS lookup when absent, every
+# ancestor, the event time). plugin/sinsp_finer.cpp's UNCACHEABLE_FIELDS is the judge and
+# this its copy for the tree's choice (tests/test_real_finer.py keeps the two equal).
+UNCACHEABLE_FIELDS = frozenset(
+    ("fd.ip", "fd.net", "fd.port", "fd.proto", "fd.cip.name", "fd.sip.name", "fd.lip.name")
+    + ("fd.rip.name", "proc.aname", "proc.apid", "evt.around")
+)
 # The tree file's first record: sinsp_finer.cpp refuses any other.
 FINER_FORMAT = "ruleopt finer 1"
 # The libsinsp side's costs in rule checks, for the tree's choice of splits: one field
@@ -102,12 +110,15 @@ def build_tree(
     *,
     trained_on: str,
     levels: int = LEVELS,
-    stream: StreamCost = STREAM_COST,
+    stream: StreamCost | None = STREAM_COST,
 ) -> FinerTree:
-    """The finer tree of ``rules`` (load order) trained on ``train``."""
+    """The finer tree of ``rules`` (load order) trained on ``train``; ``stream`` None
+    prices splits as the replica does (rules checked alone)."""
     compiled = compile_rules(rules, train)
-    _, _, dtree = finer_index(compiled, train, levels=levels, stream=stream)
-    cons = rule_constraints(compiled, train)
+    _, _, dtree = finer_index(
+        compiled, train, levels=levels, stream=stream, exclude=UNCACHEABLE_FIELDS
+    )
+    cons = rule_constraints(compiled, train, UNCACHEABLE_FIELDS)
     by_id = {r.id: r for r in rules}
     nodes_arr = compiled.nodes
     # Per compiled rule: column -> the AST conjuncts rule_constraints read it from.
