@@ -658,7 +658,9 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 				       ", \"extract_errors\": " + std::to_string(t.finer.extract_errors) +
 				       ", \"instances\": " + std::to_string(t.finer.instances) +
 				       ", \"extract_cycles\": " + std::to_string(t.finer.extract_cycles) +
-				       ", \"miss_cycles\": " + std::to_string(t.finer.miss_cycles) + "}";
+				       ", \"miss_cycles\": " + std::to_string(t.finer.miss_cycles) +
+				       ", \"direct_events\": " + std::to_string(t.finer.direct_events) +
+				       ", \"direct_cycles\": " + std::to_string(t.finer.direct_cycles) + "}";
 			}
 			// Which rules the checks went to: where the index left work.
 			out += ", \"checks_by_rule\": {";

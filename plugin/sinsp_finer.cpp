@@ -24,6 +24,11 @@ constexpr const char *FINER_FORMAT = "ruleopt finer 1";
 // Distinct values one node caches; beyond it a new value is evaluated every time (still
 // correct, counted as a miss), so an unbounded field (fd.name) cannot exhaust memory.
 constexpr size_t MAX_CACHED_VALUES = 1 << 16;
+// Lookups a node makes before it may switch to direct mode (more than half of them misses).
+constexpr uint64_t DIRECT_AFTER = 64;
+// Direct mode routes by a 64-bit mask of failed conjuncts: a node with more constrained
+// rules than this keeps its cache.
+constexpr size_t MAX_DIRECT_CONJUNCTS = 64;
 
 // The field's type after parsing: for evt.rawarg.X libsinsp keeps it in the check's own
 // copy of the field info (m_field), not in the static table.
@@ -188,7 +193,10 @@ struct finer_index::tnode
 	std::unique_ptr<sinsp_filter_check> chk;  // null: used as a leaf
 	int size = -2;                            // value_size of the field's type
 	bool fixed = false;                       // fixed_per_event_type
-	std::vector<std::pair<uint32_t, std::unique_ptr<sinsp_filter>>> conj;  // slot, filter
+	// The distinct conjuncts (expanded macros repeat them across rules: `evt.num = 0`,
+	// `fd.typechar = f`), each compiled once, and per constrained rule its filter's index.
+	std::vector<std::unique_ptr<sinsp_filter>> filters;
+	std::vector<std::pair<uint32_t, uint32_t>> conj;  // slot, filter index
 	std::unordered_map<std::string, int> child_by_key;
 };
 
@@ -257,9 +265,15 @@ struct finer_index::inode
 	int tmpl = -1;  // -1: a leaf
 	inode *fixed_child = nullptr;  // a fixed_per_event_type node once it met its value
 	std::vector<uint32_t> rules;
-	std::vector<std::pair<uint32_t, sinsp_filter *>> conj;  // the template's, for rules here
-	value_cache cache;                                      // value -> child
-	std::unordered_map<std::string, inode *> by_set;        // surviving set -> child
+	std::vector<std::pair<uint32_t, uint32_t>> conj;  // the template's, for rules here
+	value_cache cache;                                 // value -> child
+	std::unordered_map<std::string, inode *> by_set;   // surviving set -> child
+	// Direct mode: a node whose values are mostly new (evt.num) stops extracting and
+	// caching and runs its distinct conjuncts on every event instead, routed by which of
+	// them failed (a bit per conjunct of `conj`, at most 64).
+	bool direct = false;
+	uint64_t lookups = 0, node_misses = 0;
+	std::unordered_map<uint64_t, inode *> by_mask;
 };
 
 finer_index::finer_index(sinsp &insp, const finer_template &t, const std::vector<int64_t> &rule_ids,
@@ -306,13 +320,20 @@ finer_index::finer_index(sinsp &insp, const finer_template &t, const std::vector
 		}
 		if(tn->chk)
 		{
+			std::map<std::string, uint32_t> filter_of;
 			for(const auto &[id, text] : nd.conjuncts)
 			{
 				try
 				{
-					sinsp_filter_compiler compiler(&insp, text);
-					tn->conj.emplace_back(slot_of.at(id), std::unique_ptr<sinsp_filter>(compiler.compile()));
-					conjunct_filters++;
+					auto known = filter_of.find(text);
+					if(known == filter_of.end())
+					{
+						sinsp_filter_compiler compiler(&insp, text);
+						tn->filters.emplace_back(compiler.compile());
+						known = filter_of.emplace(text, (uint32_t)tn->filters.size() - 1).first;
+						conjunct_filters++;
+					}
+					tn->conj.emplace_back(slot_of.at(id), known->second);
 				}
 				catch(const std::exception &e)
 				{
@@ -321,6 +342,7 @@ finer_index::finer_index(sinsp &insp, const finer_template &t, const std::vector
 				}
 			}
 		}
+		if(tn->filters.size() > m_memo.size()) m_memo.resize(tn->filters.size());
 		m_tnodes.push_back(std::move(tn));
 	}
 	// Roots by libsinsp event type, through the event table's names (enter and exit share
@@ -346,9 +368,9 @@ finer_index::inode *finer_index::instantiate(int tmpl, std::vector<uint32_t> rul
 	n->rules = std::move(rules);
 	if(tmpl >= 0 && m_tnodes[tmpl]->chk)
 	{
-		for(auto &[slot, f] : m_tnodes[tmpl]->conj)
+		for(auto &[slot, fi] : m_tnodes[tmpl]->conj)
 		{
-			if(std::binary_search(n->rules.begin(), n->rules.end(), slot)) n->conj.emplace_back(slot, f.get());
+			if(std::binary_search(n->rules.begin(), n->rules.end(), slot)) n->conj.emplace_back(slot, fi);
 		}
 		// A node none of whose rules is constrained here routes nothing: a leaf.
 		if(!n->conj.empty()) n->tmpl = tmpl;
@@ -356,12 +378,92 @@ finer_index::inode *finer_index::instantiate(int tmpl, std::vector<uint32_t> rul
 	return n;
 }
 
+// Runs the distinct conjuncts of `n` on `evt`: m_failed[k] is set when the conjunct of
+// n->conj[k] is false (that rule leaves); the result has bit k of it for k < 64 (direct
+// mode's key; a direct node has at most 64). A conjunct that throws keeps its rule.
+uint64_t finer_index::evaluate(inode *n, tnode &tn, sinsp_evt *evt)
+{
+	std::fill(m_memo.begin(), m_memo.begin() + tn.filters.size(), (int8_t)-1);
+	m_failed.assign(n->conj.size(), 0);
+	uint64_t failed = 0;
+	for(size_t k = 0; k < n->conj.size(); k++)
+	{
+		auto [slot, fi] = n->conj[k];
+		if(m_memo[fi] < 0)
+		{
+			counts.conjunct_evals++;
+			progress_filter(m_ids[slot]);
+			bool ok = true;
+			try
+			{
+				ok = tn.filters[fi]->run(evt);
+			}
+			catch(const std::exception &)
+			{
+				counts.conjunct_errors++;  // kept: its full check decides (and reports)
+			}
+			m_memo[fi] = ok ? 1 : 0;
+		}
+		if(m_memo[fi] == 0)
+		{
+			m_failed[k] = 1;
+			if(k < 64) failed |= uint64_t(1) << k;
+		}
+	}
+	return failed;
+}
+
+// The child of `n` for the rules that leave (m_failed, as the last evaluate() left it):
+// the trained child with that surviving set, or a leaf; one instance per set.
+finer_index::inode *finer_index::child_for(inode *n, tnode &tn)
+{
+	std::vector<int64_t> survivors;
+	std::vector<uint32_t> dropped;
+	for(size_t k = 0; k < n->conj.size(); k++)
+	{
+		uint32_t slot = n->conj[k].first;
+		if(m_failed[k]) dropped.push_back(slot);
+		else survivors.push_back(m_ids[slot]);
+	}
+	std::sort(survivors.begin(), survivors.end());
+	std::string set;
+	for(size_t k = 0; k < survivors.size(); k++)
+	{
+		if(k) set += ' ';
+		set += std::to_string(survivors[k]);
+	}
+	auto known = n->by_set.find(set);
+	if(known != n->by_set.end()) return known->second;
+	std::vector<uint32_t> rules;
+	rules.reserve(n->rules.size() - dropped.size());
+	std::sort(dropped.begin(), dropped.end());
+	for(uint32_t s : n->rules)
+	{
+		if(!std::binary_search(dropped.begin(), dropped.end(), s)) rules.push_back(s);
+	}
+	auto trained = tn.child_by_key.find(set);
+	inode *child = instantiate(trained == tn.child_by_key.end() ? -1 : trained->second, std::move(rules));
+	n->by_set.emplace(std::move(set), child);
+	return child;
+}
+
 // The child of `n` for `evt`, or nullptr when the field cannot be extracted (then the
 // node's rules are the bucket).
 finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 {
 	tnode &tn = *m_tnodes[n->tmpl];
+	if(n->direct)
+	{
+		counts.direct_events++;
+		uint64_t d0 = __rdtsc();
+		uint64_t failed = evaluate(n, tn, evt);
+		auto it = n->by_mask.find(failed);
+		inode *child = it != n->by_mask.end() ? it->second : n->by_mask.emplace(failed, child_for(n, tn)).first->second;
+		counts.direct_cycles += __rdtsc() - d0;
+		return child;
+	}
 	counts.extractions++;
+	n->lookups++;
 	uint32_t len = 0;
 	uint8_t *v;
 	uint64_t t0 = __rdtsc();
@@ -383,53 +485,18 @@ finer_index::inode *finer_index::descend(inode *n, sinsp_evt *evt)
 	uint64_t h = value_hash(present, v, nb);
 	if(inode *hit = n->cache.find(h, present, v, nb)) return hit;
 	counts.misses++;
+	n->node_misses++;
 	uint64_t m0 = __rdtsc();
 	// First sight of this value at this node: its conjuncts decide which rules stay.
-	std::vector<int64_t> survivors;
-	std::vector<uint32_t> dropped;
-	for(auto &[slot, f] : n->conj)
-	{
-		counts.conjunct_evals++;
-		progress_filter(m_ids[slot]);
-		bool ok = true;
-		try
-		{
-			ok = f->run(evt);
-		}
-		catch(const std::exception &)
-		{
-			counts.conjunct_errors++;  // kept: its full check decides (and reports)
-		}
-		if(ok) survivors.push_back(m_ids[slot]);
-		else dropped.push_back(slot);
-	}
-	std::sort(survivors.begin(), survivors.end());
-	std::string set;
-	for(size_t k = 0; k < survivors.size(); k++)
-	{
-		if(k) set += ' ';
-		set += std::to_string(survivors[k]);
-	}
-	inode *child;
-	auto known = n->by_set.find(set);
-	if(known != n->by_set.end()) child = known->second;
-	else
-	{
-		std::vector<uint32_t> rules;
-		rules.reserve(n->rules.size() - dropped.size());
-		std::sort(dropped.begin(), dropped.end());
-		for(uint32_t s : n->rules)
-		{
-			if(!std::binary_search(dropped.begin(), dropped.end(), s)) rules.push_back(s);
-		}
-		auto trained = tn.child_by_key.find(set);
-		child = instantiate(trained == tn.child_by_key.end() ? -1 : trained->second, std::move(rules));
-		n->by_set.emplace(std::move(set), child);
-	}
+	evaluate(n, tn, evt);
+	inode *child = child_for(n, tn);
 	// `v` is still this event's value: it lives in this node's own filtercheck (or in the
 	// event's thread/fd state), which the conjuncts' separate filterchecks do not touch.
 	if(n->cache.used < MAX_CACHED_VALUES) n->cache.insert(h, present, v, nb, child);
 	if(tn.fixed) n->fixed_child = child;
+	// Mostly new values: caching them costs an extraction and a miss per event for
+	// nothing; from here on the node runs its conjuncts directly.
+	if(!tn.fixed && n->conj.size() <= MAX_DIRECT_CONJUNCTS && n->lookups >= DIRECT_AFTER && n->node_misses * 2 > n->lookups) n->direct = true;
 	counts.miss_cycles += __rdtsc() - m0;
 	return child;
 }

@@ -26,6 +26,10 @@
 // Nothing here can make a rule match that libsinsp's own filter does not: a rule leaves
 // only when its conjunct evaluated false; a conjunct that fails to compile or throws, a
 // field that fails to extract, leaves the rule in (and is counted).
+//
+// A node whose values are mostly new (more than half of its first 64+ lookups missed, as
+// on evt.num) switches to direct mode: no extraction, no cache; its distinct conjuncts run
+// on every event and the set of those that failed picks the child.
 #ifndef RULEOPT_SINSP_FINER_H
 #define RULEOPT_SINSP_FINER_H
 
@@ -75,6 +79,10 @@ struct finer_counts
 	// the cache lookups.
 	uint64_t extract_cycles = 0;
 	uint64_t miss_cycles = 0;
+	// Events a direct-mode node routed by running its conjuncts (no extraction, no cache),
+	// and their cycles.
+	uint64_t direct_events = 0;
+	uint64_t direct_cycles = 0;
 };
 
 // The index of one pass: its filterchecks and conjunct filters belong to `insp`.
@@ -101,12 +109,16 @@ private:
 	struct tnode;
 	inode *instantiate(int tmpl, std::vector<uint32_t> rules);
 	inode *descend(inode *n, sinsp_evt *evt);
+	uint64_t evaluate(inode *n, tnode &tn, sinsp_evt *evt);
+	inode *child_for(inode *n, tnode &tn);
 
 	const std::vector<int64_t> &m_ids;
 	std::vector<std::unique_ptr<tnode>> m_tnodes;
 	std::deque<inode> m_inodes;
 	std::vector<inode *> m_roots;  // by libsinsp event type
 	std::vector<uint32_t> m_none;
+	std::vector<int8_t> m_memo;  // per distinct conjunct of a node: -1 not run, 0/1 its answer
+	std::vector<char> m_failed;  // per constrained rule of a node: its conjunct was false
 };
 
 }  // namespace ruleopt_tool

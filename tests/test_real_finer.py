@@ -151,6 +151,11 @@ OPEN_RULES = """
   condition: evt.type = open and evt.dir = < and fd.name startswith /
   output: "any %fd.name"
   priority: NOTICE
+- rule: late reads
+  desc: d
+  condition: evt.type in (read, write) and evt.num > 700 and evt.dir = < and fd.num >= 0
+  output: "late %evt.num"
+  priority: NOTICE
 """
 
 
@@ -260,3 +265,21 @@ def test_the_tool_keys_no_cache_by_an_uncacheable_field(open_rules) -> None:
     train = load_events(TRACES / "cat_write.scap", open_rules)
     fields = {n.field for n in build_tree(open_rules, train, trained_on="x", stream=None).nodes}
     assert not fields & UNCACHEABLE_FIELDS
+
+
+def test_a_node_of_mostly_new_values_runs_its_conjuncts_directly(open_rules, workloads) -> None:
+    # evt.num is new on every event: after 64 lookups the node stops caching and runs
+    # `evt.num > 700` on each event instead; the rule still alerts exactly where stock does.
+    late = next(r.id for r in open_rules if r.name == "late reads")
+    tree = FinerTree(
+        [FinerNode("evt.num", ((late, "evt.num > 700"),), ())], {"read": 0, "write": 0}, "by hand"
+    )
+    run = real.run_engine(
+        workloads[1], open_rules, [BASELINE, FINER], repeat=1, warmup=0, tree=tree
+    )
+    _same_as_stock(run)
+    base, finer = run.results
+    assert any(rid == late for _, rid, _ in base.alerts)
+    counts = finer.finer["passes"][0]
+    assert counts["direct_events"] > 0 and counts["misses"] >= 64
+    assert finer.rules_checked_per_event < base.rules_checked_per_event

@@ -31,9 +31,10 @@ subtree.
 A streaming engine (the real one, ``ruleopt.engine.real_finer``) cannot know a value's
 rules in advance: it extracts the field on every event that reaches the node and runs the
 constrained rules' conjuncts on each value's first sight. ``StreamCost`` prices that in
-rule checks (per event reaching a split, per first-seen value and constrained rule), so a
-split on a field that is new on nearly every event (``evt.num``) costs more than it saves
-and is not made. The replica's own tree (no ``stream``) is unchanged.
+rule checks (per event reaching a split, per first-seen value and distinct conjunct; or
+per event and distinct conjunct where values are mostly new, as on ``evt.num``), so a split
+is made only where it saves more rule checks than it costs. The replica's own tree (no
+``stream``) is unchanged.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ CONSTRAINING_OPS = frozenset(
 @dataclass(frozen=True)
 class StreamCost:
     """What a split costs a streaming engine, in rule checks: ``extract`` per event that
-    reaches the node, ``miss`` per constrained rule per distinct value (its first sight)."""
+    reaches the node, ``miss`` per distinct conjunct per distinct value (its first sight);
+    or, for a field whose values are mostly new (the engine's direct mode), ``miss`` per
+    distinct conjunct per event, whichever is less."""
 
     extract: float
     miss: float
@@ -240,9 +243,12 @@ class _Builder:
             uniq, counts = np.unique(v, return_counts=True)
             cost = 0.0
             if self.stream is not None:
-                n_con = sum(1 for r in rules if col in self.cons[r])
+                # Rules repeating one conjunct (an expanded macro) run it once.
+                groups = len({self.cons[r][col] for r in rules if col in self.cons[r]})
                 distinct = len(uniq) + int(v.size < n)  # absent is a value of its own
-                cost += self.stream.extract * n + self.stream.miss * distinct * n_con
+                cached = self.stream.extract * n + self.stream.miss * distinct * groups
+                # Mostly new values: the engine runs the conjuncts on every event instead.
+                cost += min(cached, self.stream.miss * n * groups)
             for r in rules:
                 allowed = self.cons[r].get(col)
                 if allowed is None:
