@@ -555,6 +555,11 @@ def print_table(doc: dict) -> None:
         console.print(f"note: {doc['capture']}", highlight=False)
     for n in doc.get("not_on_libsinsp") or []:
         console.print(f"note: {n['strategy']} is not on libsinsp: {n['reason']}", highlight=False)
+    tree = doc.get("libsinsp_finer_tree")
+    if tree and "trained_on" in tree:
+        console.print(
+            f"note: libsinsp's finer tree was built on {tree['trained_on']}", highlight=False
+        )
     cross = doc.get("cross_engine")
     if cross:
         _print_cross(console, cross)
