@@ -71,3 +71,5 @@ cdef extern from "ruleopt_abi.h" nogil:
         EVENT_COST_OUTPUT "RULEOPT_EVENT_COST_OUTPUT"
 
     const char* SINSP_EXCHANGE "RULEOPT_SINSP_EXCHANGE"
+    const char* FINER_FORMAT "RULEOPT_FINER_FORMAT"
+    const char* FINER_UNCACHEABLE "RULEOPT_FINER_UNCACHEABLE"

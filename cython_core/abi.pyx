@@ -33,6 +33,8 @@ from abi cimport (
     N_INSTR as _N_INSTR,
     N_KINDS as _N_KINDS,
     N_OPS as _N_OPS,
+    FINER_FORMAT as _FINER_FORMAT,
+    FINER_UNCACHEABLE as _FINER_UNCACHEABLE,
     SINSP_EXCHANGE as _SINSP_EXCHANGE,
     SINSP_EXIT_INPUT as _SINSP_EXIT_INPUT,
     SINSP_EXIT_INTERNAL as _SINSP_EXIT_INTERNAL,
@@ -90,6 +92,9 @@ RULE_BRANCHES = tuple(
 )
 
 SINSP_EXCHANGE = _SINSP_EXCHANGE.decode("ascii")
+# The real engine's finer tree file: its header, and the fields no value cache may key on.
+FINER_FORMAT = _FINER_FORMAT.decode("ascii")
+FINER_UNCACHEABLE = frozenset(_FINER_UNCACHEABLE.decode("ascii").split())
 SINSP_RULE_RECORDS = _SINSP_RULE_RECORDS
 SINSP_MAX_RULES = _SINSP_MAX_RULES
 SINSP_MAX_MATCH_RECORDS = _SINSP_MAX_MATCH_RECORDS

@@ -124,4 +124,16 @@ enum ruleopt_instr {
 #define RULEOPT_EVENT_COST_CHECKS 2
 #define RULEOPT_EVENT_COST_OUTPUT 3
 
+/* `ruleopt-sinsp engine ... --finer TREE` (plugin/sinsp_finer.cpp, built by
+ * ruleopt/engine/real_finer.py): the tree file's first record, and the fields no value
+ * cache may be keyed by, space-separated. libsinsp 2022 compares these with more than the
+ * value one extract() returns (filterchecks.cpp's compare overrides): both endpoints of a
+ * socket (fd.ip, fd.net, fd.port, fd.proto), a DNS lookup when the value is absent
+ * (fd.*ip.name), every ancestor (proc.aname, proc.apid without an index), the event time
+ * (evt.around). The tool gives a node on one of them a leaf; the tree never picks them. */
+#define RULEOPT_FINER_FORMAT "ruleopt finer 1"
+#define RULEOPT_FINER_UNCACHEABLE \
+	"fd.ip fd.net fd.port fd.proto fd.cip.name fd.sip.name fd.lip.name fd.rip.name " \
+	"proc.aname proc.apid evt.around"
+
 #endif /* RULEOPT_ABI_H */

@@ -4,6 +4,7 @@
 //   ruleopt-sinsp engine CAPTURE RULES --strategy NAME:INDEX:MATCHER:OUTPUT [...]
 //                        [--mode first|all] [--repeat N] [--warmup N] [--alerts]
 //                        [--json OUT] [--internal] [--event-costs FILE]
+//                        [--json OUT] [--internal] [--finer TREE]
 //
 // RULES: netstrings (see read_records in sinsp_tool.cpp), five per rule in Falco's load
 // order: id, name, priority (as Falco prints it: "Warning"), output format, condition.
@@ -13,6 +14,11 @@
 //
 // A strategy is one index x one matcher x one output, the names Python uses:
 //   index   evttype    Falco's: the compiled filter's event types (sinsp_filter::evttypes)
+//           finer      the evttype bucket refined by ruleopt.engine.finer's tree (--finer
+//                      TREE, trained by Python on another workload): per node a field
+//                      extracted through a filtercheck, a per-value cache filled on first
+//                      sight by the rules' one-field conjuncts (sinsp_finer.h); all of it
+//                      is timed in the index stage
 //   matcher recursive  libsinsp's own compiled filter tree (sinsp_filter::run)
 //   output  lua        seed-era Falco (0.17-0.26): the rule's metadata lives in Lua tables;
 //                      per alert the engine calls Lua's on_event(id) for the rule's name,
@@ -24,8 +30,8 @@
 //           cached     proposal 3: one sinsp_evt_formatter per rule built at load time, in
 //                      an array indexed by rule slot; an alert is an index and tostring()
 //           none       no output (rule evaluation alone)
-// The index "finer" and the matcher "rewrite" are not built here yet: they are refused by
-// name (see make_strategy), which is where they plug in.
+// The matcher "rewrite" is not built here yet: it is refused by name (see make_strategy),
+// which is where it plugs in.
 //
 // Both outputs format the same string ("*%evt.time: <Priority> <format>", Falco's) with
 // the same libsinsp formatter class, so their lines are byte-identical by construction;
@@ -47,6 +53,7 @@
 
 #include "sinsp_engine.h"
 #include "sinsp_event_costs.h"
+#include "sinsp_finer.h"
 #include "trace.h"
 
 #include <eventformatter.h>
@@ -270,6 +277,8 @@ struct pass_totals
 	// The median of the pass's per-alert formatting cycles: on a shared machine a few
 	// preempted alerts move the mean (output_cycles / alerts) far more than the median.
 	uint64_t output_median = 0;
+	finer_counts finer;  // index finer only
+	std::vector<uint64_t> checks_by_slot;  // full rule checks, by rule slot
 };
 
 struct alert_rec
@@ -291,6 +300,9 @@ struct strategy
 	std::vector<alert_rec> alerts;
 	bool alerts_truncated = false;
 	event_cost_log costs;  // --event-costs: per-event stage cycles
+	// index finer: what its load found (the same on every pass)
+	std::vector<std::string> finer_errors;
+	size_t finer_conjuncts = 0;
 };
 
 const char *STAGE_NAMES[TRACE_NUM_STAGES] = {"next", "index", "rule_checks", "output", "iteration"};
@@ -317,11 +329,11 @@ strategy make_strategy(const std::string &spec)
 	s.index = parts[1];
 	s.matcher = parts[2];
 	s.output = parts[3];
-	// Where the finer index and the rewrite matcher will plug in.
-	if(s.index != "evttype")
+	// Where the rewrite matcher will plug in.
+	if(s.index != "evttype" && s.index != "finer")
 	{
 		fail("--strategy '" + spec + "': index '" + s.index +
-			     "' is not in the real engine (known: evttype)",
+			     "' is not in the real engine (known: evttype, finer)",
 		     "");
 	}
 	if(s.matcher != "recursive")
@@ -340,6 +352,7 @@ strategy make_strategy(const std::string &spec)
 struct options
 {
 	std::string capture, rules_path, json_out, mode = "first", event_costs;
+	std::string capture, rules_path, json_out, mode = "first", finer_path;
 	std::vector<std::string> specs;
 	int repeat = 1, warmup = 1;
 	bool alerts = false, internal = false;
@@ -363,8 +376,10 @@ int engine_usage()
 		"       ruleopt-sinsp engine CAPTURE RULES --strategy NAME:INDEX:MATCHER:OUTPUT [...]\n"
 		"              [--mode first|all] [--repeat N] [--warmup N] [--alerts] [--json OUT] [--internal]\n"
 		"              [--event-costs FILE]\n"
+		"              [--finer TREE]\n"
 		"RULES: netstrings, five per rule: id, name, priority, output format, condition\n"
-		"INDEX: evttype; MATCHER: recursive; OUTPUT: lua, cached, none\n");
+		"TREE: the finer index's tree (netstrings, see sinsp_finer.h), needed by index finer\n"
+		"INDEX: evttype, finer; MATCHER: recursive; OUTPUT: lua, cached, none\n");
 	return 2;
 }
 
@@ -461,12 +476,13 @@ std::vector<std::vector<uint32_t>> build_index(const std::vector<engine_rule> &r
 
 // One pass of one strategy over the capture. `record` false: a warm-up pass.
 void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
-	      const std::vector<std::vector<uint32_t>> &by_type, strategy &st, bool record,
-	      bool count_errors, bool keep_alerts)
+	      const std::vector<std::vector<uint32_t>> &by_type, finer_index *finer, strategy &st,
+	      bool record, bool count_errors, bool keep_alerts)
 {
 	const bool first_only = o.mode == "first";
 	open_capture(insp, o.capture);
 	pass_totals tot;
+	tot.checks_by_slot.assign(rules.size(), 0);
 	std::vector<uint32_t> hits;
 	hits.reserve(rules.size());
 	std::vector<std::string> lines(rules.size() + 1);
@@ -485,13 +501,15 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 		uint64_t c1 = __rdtsc();
 		uint16_t et = evt->get_type();
 		static const std::vector<uint32_t> none;
-		const std::vector<uint32_t> &bucket = et < PPM_EVENT_MAX ? by_type[et] : none;
+		const std::vector<uint32_t> &bucket =
+			finer != nullptr ? finer->route(evt) : et < PPM_EVENT_MAX ? by_type[et] : none;
 		uint64_t c2 = __rdtsc();
 		hits.clear();
 		uint64_t checks = 0;
 		for(uint32_t s : bucket)
 		{
 			checks++;
+			tot.checks_by_slot[s]++;
 			progress_filter(rules[s].id);
 			bool m;
 			try
@@ -566,6 +584,7 @@ void run_pass(sinsp &insp, const options &o, std::vector<engine_rule> &rules,
 		std::nth_element(pass_alert_cycles.begin(), mid, pass_alert_cycles.end());
 		tot.output_median = *mid;
 	}
+	if(finer != nullptr) tot.finer = finer->counts;
 	if(record) st.passes.push_back(tot);
 	if(record) st.costs.end_pass();
 }
@@ -615,6 +634,17 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 		out += ", \"output\": ";
 		json_string(out, st.output);
 		if(st.output == "lua") out += ", \"lua_alert_count\": " + std::to_string(st.lua_alerts);
+		if(st.index == "finer")
+		{
+			out += ", \"finer_conjunct_filters\": " + std::to_string(st.finer_conjuncts);
+			out += ", \"finer_load_errors\": [";
+			for(size_t e = 0; e < st.finer_errors.size(); e++)
+			{
+				if(e) out += ", ";
+				json_string(out, st.finer_errors[e]);
+			}
+			out += "]";
+		}
 		out += ", \"passes\": [";
 		for(size_t p = 0; p < st.passes.size(); p++)
 		{
@@ -627,7 +657,31 @@ std::string report(const options &o, const std::vector<engine_rule> &rules,
 			       ", \"check_cycles\": " + std::to_string(t.check_cycles) +
 			       ", \"output_cycles\": " + std::to_string(t.output_cycles) +
 			       ", \"iteration_cycles\": " + std::to_string(t.iteration_cycles) +
-			       ", \"output_median_per_alert\": " + std::to_string(t.output_median) + "}";
+			       ", \"output_median_per_alert\": " + std::to_string(t.output_median);
+			if(st.index == "finer")
+			{
+				out += ", \"finer\": {\"extractions\": " + std::to_string(t.finer.extractions) +
+				       ", \"misses\": " + std::to_string(t.finer.misses) +
+				       ", \"conjunct_evals\": " + std::to_string(t.finer.conjunct_evals) +
+				       ", \"conjunct_errors\": " + std::to_string(t.finer.conjunct_errors) +
+				       ", \"extract_errors\": " + std::to_string(t.finer.extract_errors) +
+				       ", \"instances\": " + std::to_string(t.finer.instances) +
+				       ", \"extract_cycles\": " + std::to_string(t.finer.extract_cycles) +
+				       ", \"miss_cycles\": " + std::to_string(t.finer.miss_cycles) +
+				       ", \"direct_events\": " + std::to_string(t.finer.direct_events) +
+				       ", \"direct_cycles\": " + std::to_string(t.finer.direct_cycles) + "}";
+			}
+			// Which rules the checks went to: where the index left work.
+			out += ", \"checks_by_rule\": {";
+			bool first_rule = true;
+			for(size_t s = 0; s < t.checks_by_slot.size(); s++)
+			{
+				if(!t.checks_by_slot[s]) continue;
+				if(!first_rule) out += ", ";
+				first_rule = false;
+				out += "\"" + std::to_string(rules[s].id) + "\": " + std::to_string(t.checks_by_slot[s]);
+			}
+			out += "}}";
 		}
 		out += "], \"stages\": {";
 		for(unsigned sg = 0; sg < TRACE_NUM_STAGES; sg++)
@@ -684,6 +738,7 @@ int cmd_engine(const std::vector<std::string> &args)
 		else if(a == "--alerts") o.alerts = true;
 		else if(a == "--internal") o.internal = true;
 		else if(a == "--event-costs" && has_value) o.event_costs = args[++i];
+		else if(a == "--finer" && has_value) o.finer_path = args[++i];
 		else return engine_usage();
 	}
 	if(o.mode != "first" && o.mode != "all") fail("--mode must be 'first' or 'all', not '" + o.mode + "'", "");
@@ -700,9 +755,17 @@ int cmd_engine(const std::vector<std::string> &args)
 		if(strats.size() != 1) fail("--event-costs records one strategy: give exactly one --strategy", "");
 		strats[0].costs = event_cost_log(o.event_costs);
 	}
+	bool any_finer = false;
+	for(const strategy &st : strats) any_finer = any_finer || st.index == "finer";
+	if(any_finer && o.finer_path.empty()) fail("engine: index finer needs its tree: --finer TREE", "");
+	if(o.finer_path == "-") fail("--finer: the tree must be a file (the rules list may be stdin)", "");
 	precheck_capture(o.capture);
 
 	std::vector<engine_rule> rules = read_rules(o.rules_path);
+	std::vector<int64_t> rule_ids;
+	for(const engine_rule &r : rules) rule_ids.push_back(r.id);
+	finer_template tree;
+	if(any_finer) tree = read_finer(o.finer_path, rule_ids);
 	double tsc_hz = estimate_tsc_hz();
 	uint64_t overhead = rdtsc_overhead();
 	for(int pass = 0; pass < o.warmup + o.repeat; pass++)
@@ -720,6 +783,13 @@ int cmd_engine(const std::vector<std::string> &args)
 			insp.set_hostname_and_port_resolution_mode(false);
 			compile_rules(insp, rules);
 			auto by_type = build_index(rules);
+			std::unique_ptr<finer_index> finer;
+			if(st.index == "finer")
+			{
+				finer.reset(new finer_index(insp, tree, rule_ids, by_type));
+				st.finer_errors = finer->load_errors;
+				st.finer_conjuncts = finer->conjunct_filters;
+			}
 			if(st.output == "cached") st.out.reset(new cached_output(insp, rules));
 			else if(st.output == "lua")
 			{
@@ -731,12 +801,13 @@ int cmd_engine(const std::vector<std::string> &args)
 			// Rules' runtime errors are counted once, on the first measured pass of the
 			// first strategy: every strategy runs the same filters on the same events.
 			bool count_errors = record && pass == o.warmup && &st == &strats[0];
-			run_pass(insp, o, rules, by_type, st, record, count_errors,
+			run_pass(insp, o, rules, by_type, finer.get(), st, record, count_errors,
 				 record && o.alerts && pass == o.warmup);
 			if(st.lua != nullptr) st.lua_alerts += st.lua->alert_count();
 			// The output path and the filters refer to this inspector: gone before it is.
 			st.lua = nullptr;
 			st.out.reset();
+			finer.reset();
 			for(engine_rule &r : rules) r.filter.reset();
 		}
 	}

@@ -101,6 +101,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.verify",
             "ruleopt.engine.power",
             "ruleopt.engine.event_costs",
+            "ruleopt.engine.real_finer",
             "ruleopt.engine.real",
         ),
     ),

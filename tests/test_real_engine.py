@@ -132,7 +132,7 @@ def _compare(capsys, argv: list[str]) -> tuple[int, dict]:
 
 def test_compare_both_engines_on_a_shared_capture(capsys) -> None:
     argv = [str(PROBE_RULES), str(TRACES / "cat_write.scap"), "--engine", "both"]
-    code, doc = _compare(capsys, [*argv, "--strategies", "cached-output,finer"])
+    code, doc = _compare(capsys, [*argv, "--strategies", "cached-output,finer,flat"])
     assert code == 0 and doc["equivalent"] is True
     assert doc["engines"] == ["replica", "libsinsp"] and doc["mode"] == "first"
     rows = [(r["engine"], r["strategy"]) for r in doc["strategies"]]
@@ -140,10 +140,14 @@ def test_compare_both_engines_on_a_shared_capture(capsys) -> None:
         ("replica", "baseline"),
         ("replica", "cached-output"),
         ("replica", "finer"),
+        ("replica", "flat"),
         ("libsinsp", "baseline"),
         ("libsinsp", "cached-output"),
+        ("libsinsp", "finer"),
     ]
-    assert doc["not_on_libsinsp"][0]["strategy"] == "finer"
+    assert doc["not_on_libsinsp"][0]["strategy"] == "flat"
+    # No training input: the finer tree says it was trained on the measured capture.
+    assert "trained on the test" in doc["libsinsp_finer_tree"]["trained_on"]
     for r in doc["strategies"]:
         for key in (
             "cycles_per_event",
@@ -158,7 +162,7 @@ def test_compare_both_engines_on_a_shared_capture(capsys) -> None:
     assert base["libsinsp"]["alerts"] == base["replica"]["alerts"]
     assert base["libsinsp"]["rules_checked_per_event"] == base["replica"]["rules_checked_per_event"]
     cross = {c["strategy"]: c for c in doc["cross_engine"]["strategies"]}
-    assert cross["baseline"]["same_alerts"] and cross["cached-output"]["same_alerts"]
+    assert all(cross[n]["same_alerts"] for n in ("baseline", "cached-output", "finer"))
     assert cross["baseline"]["cycles_per_event_ratio"] > 0
     lines = doc["cross_engine"]["lines"]
     assert lines["compared"] == base["libsinsp"]["alerts"]
@@ -256,8 +260,8 @@ def test_a_rule_libsinsp_rejects_is_named_with_its_place(tmp_path) -> None:
 
 
 def test_strategies_not_in_the_real_engine_are_refused_by_name(probe_rules) -> None:
-    assert real.real_support(S.get_strategy("finer")) == (
-        "index 'finer' is not built in the real engine yet"
+    assert real.real_support(S.get_strategy("flat")) == (
+        "matcher 'flat' is not built in the real engine yet"
     )
     with pytest.raises(RuleoptError, match="'best' cannot run on libsinsp"):
         real.run_engine(TRACES / "cat_write.scap", probe_rules, [S.get_strategy("best")])

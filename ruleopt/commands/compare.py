@@ -290,6 +290,7 @@ def compare(
         doc["libsinsp_runtime_errors"] = real_run.runtime_errors
     if profile_dir is not None:
         doc["profiles"] = written
+        doc["libsinsp_finer_tree"] = real_run.finer_tree  # what finer was trained on
     if results and real_run is not None:
         doc["cross_engine"] = cross_engine(results, real_run, rules)
     doc["noisy"] = [
@@ -570,6 +571,11 @@ def print_table(doc: dict) -> None:
         console.print(f"note: {doc['capture']}", highlight=False)
     for n in doc.get("not_on_libsinsp") or []:
         console.print(f"note: {n['strategy']} is not on libsinsp: {n['reason']}", highlight=False)
+    tree = doc.get("libsinsp_finer_tree")
+    if tree and "trained_on" in tree:
+        console.print(
+            f"note: libsinsp's finer tree was built on {tree['trained_on']}", highlight=False
+        )
     cross = doc.get("cross_engine")
     if cross:
         _print_cross(console, cross)

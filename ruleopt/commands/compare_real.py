@@ -133,6 +133,7 @@ def real_row(res: RealResult, base: RealResult, ref: dict) -> dict:
         else {"baseline": _alert_doc(diff[0]), "strategy": _alert_doc(diff[1])},
         "stages": stages,
         "lua_alert_count": res.lua_alert_count,
+        "finer": res.finer,  # index finer: its counters (misses, conjunct evaluations, ...)
     }
 
 

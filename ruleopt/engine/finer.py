@@ -27,6 +27,14 @@ constrains a rule (its allowed values are the column's values in this table that
 the test; an absent value passes none), so ``fd.sport >= 30000`` keeps a catch-all
 network rule off every event without a port. Values admitting the same rules share one
 subtree.
+
+A streaming engine (the real one, ``ruleopt.engine.real_finer``) cannot know a value's
+rules in advance: it extracts the field on every event that reaches the node and runs the
+constrained rules' conjuncts on each value's first sight. ``StreamCost`` prices that in
+rule checks (per event reaching a split, per first-seen value and distinct conjunct; or
+per event and distinct conjunct where values are mostly new, as on ``evt.num``), so a split
+is made only where it saves more rule checks than it costs. The replica's own tree (no
+``stream``) is unchanged.
 """
 
 from __future__ import annotations
@@ -82,6 +90,24 @@ _BYTE_TESTS = {
     OP_STR_ENDSWITH: bytes.endswith,
 }
 
+# The comparison opcodes whose allowed values rule_constraints reads (the real engine's
+# finer index, ruleopt.engine.real_finer, hands libsinsp exactly these conjuncts).
+CONSTRAINING_OPS = frozenset(
+    (OP_STR_EQ, OP_NUM_EQ, OP_STR_IN, OP_NUM_IN, OP_STR_TRUTH, OP_STR_NE, *_NUM_TESTS, *_BYTE_TESTS)
+)
+
+
+@dataclass(frozen=True)
+class StreamCost:
+    """What a split costs a streaming engine, in rule checks: ``extract`` per event that
+    reaches the node, ``miss`` per distinct conjunct per distinct value (its first sight);
+    or, for a field whose values are mostly new (the engine's direct mode), ``miss`` per
+    distinct conjunct per event, whichever is less."""
+
+    extract: float
+    miss: float
+
+
 SAMPLE_ROWS = 200_000
 LEVELS = 6
 
@@ -102,10 +128,13 @@ class DecisionTree:
     stats: dict[str, object] = field(default_factory=dict)
 
 
-def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[int, frozenset]]:
-    """Per compiled rule: column index -> the values a top-level conjunct allows."""
+def rule_constraints(
+    compiled: CompiledRuleset, table: EventTable, exclude: frozenset[str] = frozenset()
+) -> list[dict[int, frozenset]]:
+    """Per compiled rule: column index -> the values a top-level conjunct allows (no
+    column named in ``exclude``)."""
     nodes = compiled.nodes
-    single = [table.column(k).offsets is None for k in compiled.columns]
+    single = [table.column(k).offsets is None and k not in exclude for k in compiled.columns]
     out: list[dict[int, frozenset]] = []
     distinct: dict[int, np.ndarray] = {}
     for root in compiled.roots.tolist():
@@ -124,13 +153,15 @@ def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[
             op, col, a, b = (int(nodes[i, f]) for f in (F_OP, F_COL, F_A, F_B))
             if not single[col]:
                 continue
+            if op not in CONSTRAINING_OPS:
+                continue
             if op in (OP_STR_EQ, OP_NUM_EQ):
                 allowed = frozenset([a]) if (op == OP_NUM_EQ or a >= 0) else frozenset()
             elif op == OP_STR_IN:
                 allowed = frozenset(compiled.id_pool[a : a + b].tolist())
             elif op == OP_NUM_IN:
                 allowed = frozenset(compiled.num_pool[a : a + b].tolist())
-            elif op in (OP_STR_TRUTH, OP_STR_NE, *_NUM_TESTS, *_BYTE_TESTS):
+            else:
                 if col not in distinct:
                     c = table.column(compiled.columns[col])
                     distinct[col] = np.unique(c.values[c.present])
@@ -153,8 +184,6 @@ def rule_constraints(compiled: CompiledRuleset, table: EventTable) -> list[dict[
                         count=len(vals),
                     )
                 allowed = frozenset(vals[keep].tolist())
-            else:
-                continue
             cons[col] = cons[col] & allowed if col in cons else allowed
         out.append(cons)
     return out
@@ -168,8 +197,10 @@ class _Builder:
         cons: list[dict[int, frozenset]],
         rows: np.ndarray,
         levels: int,
+        stream: StreamCost | None = None,
     ) -> None:
         self.compiled, self.table, self.cons, self.levels = compiled, table, cons, levels
+        self.stream = stream
         self.col: list[int] = []
         self.arg: list[int] = []
         self.keys: list[list[int]] = []
@@ -210,7 +241,14 @@ class _Builder:
             vals, present = self.column_values(col)
             v = vals[sel][present[sel]]
             uniq, counts = np.unique(v, return_counts=True)
-            cost = 0
+            cost = 0.0
+            if self.stream is not None:
+                # Rules repeating one conjunct (an expanded macro) run it once.
+                groups = len({self.cons[r][col] for r in rules if col in self.cons[r]})
+                distinct = len(uniq) + int(v.size < n)  # absent is a value of its own
+                cached = self.stream.extract * n + self.stream.miss * distinct * groups
+                # Mostly new values: the engine runs the conjuncts on every event instead.
+                cost += min(cached, self.stream.miss * n * groups)
             for r in rules:
                 allowed = self.cons[r].get(col)
                 if allowed is None:
@@ -265,6 +303,8 @@ def finer_index(
     levels: int = LEVELS,
     sample: int = SAMPLE_ROWS,
     seed: int = 0,
+    stream: StreamCost | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> tuple[np.ndarray, np.ndarray, DecisionTree]:
     """(idx_offsets, idx_rules, tree) of the finer index: buckets as CSR over bucket ids
     (bucket 0 is empty), the tree from evt.type id to bucket."""
@@ -275,8 +315,8 @@ def finer_index(
         if table.n <= sample
         else np.sort(rng.choice(table.n, size=sample, replace=False))
     )
-    cons = rule_constraints(compiled, table)
-    b = _Builder(compiled, table, cons, rows, levels)
+    cons = rule_constraints(compiled, table, exclude)
+    b = _Builder(compiled, table, cons, rows, levels, stream)
     for _ in range(n_types):
         b.new_node()
     etype = np.asarray(table.column("evt.type").values)[rows]

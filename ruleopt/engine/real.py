@@ -5,9 +5,10 @@ compiler, indexes it by event type as Falco does, runs the filters over a captur
 formats each alert through the strategy's output path (``lua``: seed-era Falco's, with a
 real LuaJIT engine; ``cached``: proposal 3's formatter array), timing every stage with
 rdtsc. Strategy names are the replica's (``ruleopt.engine.strategies``): a strategy runs
-on the real engine when its index and matcher exist there (today index ``evttype`` and
-matcher ``recursive``, which on libsinsp means its own compiled filter tree); the others
-are reported as not built there yet, by :func:`real_support`.
+on the real engine when its index and matcher exist there (today indexes ``evttype`` and
+``finer``, the latter's tree trained by ``ruleopt.engine.real_finer``, and matcher
+``recursive``, which on libsinsp means its own compiled filter tree); the others are
+reported as not built there yet, by :func:`real_support`.
 
 Figures per strategy (one value per measured repeat; each repeat of each strategy is one
 process of the tool, rounds interleaved, see :func:`run_engine`):
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,18 +28,21 @@ import numpy as np
 
 from ruleopt.errors import RuleoptError
 from ruleopt.events import sinsp
+from ruleopt.events.load import load_events
+from ruleopt.events.table import EventTable
 from ruleopt.output import rule_metas
 from ruleopt.rules.ast import print_expr
 from ruleopt.rules.model import Rule
 
 from .event_costs import read_event_costs
+from .real_finer import FinerTree, build_tree
 from .strategies import Strategy
 from .verify import unsupported_reason
 
 ENGINE_VERSION = "ruleopt-sinsp engine 1"
 MODES = ("first", "all")
 # What the real engine has of each part kind (the tool refuses anything else by name).
-REAL_INDEXES = ("evttype",)
+REAL_INDEXES = ("evttype", "finer")
 REAL_MATCHERS = ("recursive",)
 REAL_OUTPUTS = ("lua", "cached")
 STAGES = ("next", "index", "rule_checks", "output", "iteration")
@@ -95,6 +99,9 @@ class RealResult:
     # run_engine(event_costs=True): the first measured pass's stage cycles per event,
     # (events, len(event_costs.STAGES)), for the rate replay (ruleopt.profile.rate).
     event_costs: np.ndarray | None = None
+    # Index finer: {"conjunct_filters", "load_errors", "passes": the tool's per-pass
+    # counters (extractions, misses, conjunct_evals, ...)}; None for another index.
+    finer: dict | None = None
 
     def _per(self, num: str, den: str) -> np.ndarray:
         return np.array([p[num] / p[den] if p[den] else 0.0 for p in self.passes])
@@ -125,6 +132,11 @@ class RealResult:
         return np.array([float(p["output_median_per_alert"]) for p in self.passes])
 
     @property
+    def index_cycles_per_event(self) -> np.ndarray:
+        """The index stage alone (for finer: extraction, cache lookups, misses)."""
+        return self._per("index_cycles", "events")
+
+    @property
     def rules_checked_per_event(self) -> float:
         p = self.passes[0]
         return p["checks"] / p["events"] if p["events"] else 0.0
@@ -142,6 +154,7 @@ class RealRun:
     rules: list[Rule]  # the rules the engine ran, load order
     skipped: list[dict] = field(default_factory=list)  # rules libsinsp 2022 cannot judge
     runtime_errors: list[dict] = field(default_factory=list)
+    finer_tree: dict | None = None  # the finer tree's stats and what it was trained on
 
 
 # Seed-era Falco's loader (rule_loader.lua, no -p option) replaced this placeholder, which
@@ -178,6 +191,13 @@ def _merge(s: Strategy, passes: list[dict], tsc_hz: float) -> RealResult:
         if lua is not None:
             lua += p["lua_alert_count"]
     flat = [p["passes"][0] for p in passes]
+    finer = None
+    if s.index == "finer":
+        finer = {
+            "conjunct_filters": first["finer_conjunct_filters"],
+            "load_errors": first["finer_load_errors"],
+            "passes": [p["finer"] for p in flat],
+        }
     return RealResult(
         name=s.name,
         strategy=s,
@@ -188,6 +208,7 @@ def _merge(s: Strategy, passes: list[dict], tsc_hz: float) -> RealResult:
         alerts=[(num, rid, line) for rid, num, line in first["alerts"]],
         tsc_hz=tsc_hz,
         lua_alert_count=lua,
+        finer=finer,
     )
 
 
@@ -212,11 +233,18 @@ def run_engine(
     repeat: int = 3,
     warmup: int = 1,
     event_costs: bool = False,
+    train: EventTable | None = None,
+    trained_on: str | None = None,
+    tree: FinerTree | Mapping[str, FinerTree] | None = None,
 ) -> RealRun:
     """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order).
 
     ``event_costs``: also record each strategy's per-event stage cycles on its first
-    measured pass (``RealResult.event_costs``)."""
+    measured pass (``RealResult.event_costs``).
+
+    Index ``finer`` runs ``tree`` (or ``tree[strategy name]``: trees side by side in one
+    run), or one built on ``train`` (described by ``trained_on``); with neither, on the
+    measured capture itself, and the run says it trained on the test."""
     if mode not in MODES:
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
@@ -249,6 +277,45 @@ def run_engine(
     binary = str(tool())
     data = sinsp.netstrings(records)
     names = {r.id: r.name for r in kept}
+    finer = [s.name for s in strategies if s.index == "finer"]
+    if finer and tree is None:
+        if train is None:
+            train = load_events(capture, kept)
+            trained_on = f"the measured capture {capture} (no training input: trained on the test)"
+        tree = build_tree(kept, train, trained_on=trained_on or "a training table")
+    trees = {n: tree for n in finer} if isinstance(tree, FinerTree) else dict(tree or {})
+    if missing := [n for n in finer if n not in trees]:
+        raise RuleoptError(f"no finer tree for strategy '{missing[0]}'")
+    with tempfile.TemporaryDirectory(prefix="ruleopt-finer-") as tmp:
+        files: dict[str, Path] = {}
+        for k, n in enumerate(finer):
+            files[n] = Path(tmp) / f"finer{k}.tree"
+            files[n].write_bytes(sinsp.netstrings(trees[n].records()))
+        run = _measure(
+            binary, data, names, capture, kept, strategies, mode, repeat, warmup, files, event_costs
+        )
+    run.skipped = skipped
+    if finer:
+        # One tree (the usual case): its stats; several: by strategy.
+        docs = {n: {"trained_on": trees[n].trained_on, **trees[n].stats} for n in finer}
+        distinct = {id(trees[n]) for n in finer}
+        run.finer_tree = docs[finer[0]] if len(distinct) == 1 else docs
+    return run
+
+
+def _measure(
+    binary: str,
+    data: bytes,
+    names: dict[int, str],
+    capture: str | Path,
+    kept: list[Rule],
+    strategies: Sequence[Strategy],
+    mode: str,
+    repeat: int,
+    warmup: int,
+    tree_files: dict[str, Path],
+    event_costs: bool,
+) -> RealRun:
 
     def once(s: Strategy, alerts: bool, costs_to: Path | None = None) -> dict:
         spec = f"{s.name}:{s.index}:{s.matcher}:{s.output}"
@@ -270,6 +337,8 @@ def run_engine(
             cmd.append("--alerts")
         if costs_to is not None:
             cmd += ["--event-costs", str(costs_to)]
+        if s.name in tree_files:
+            cmd += ["--finer", str(tree_files[s.name])]
         proc = sinsp._run_tool(cmd, data)
         if proc.returncode != 0:
             raise sinsp._error_from(proc, str(capture), rule_names=names)
@@ -315,7 +384,7 @@ def run_engine(
     results = [_merge(s, runs[s.name], tsc) for s in strategies]
     for res in results:
         res.event_costs = costs.get(res.name)
-    return RealRun(str(capture), mode, tsc, results, kept, skipped, errors)
+    return RealRun(str(capture), mode, tsc, results, kept, [], errors)
 
 
 def _check_statuses(doc: dict, by_id: dict[int, Rule]) -> None:
