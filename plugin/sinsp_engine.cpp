@@ -3,8 +3,7 @@
 //   ruleopt-sinsp engine --version
 //   ruleopt-sinsp engine CAPTURE RULES --strategy NAME:INDEX:MATCHER:OUTPUT [...]
 //                        [--mode first|all] [--repeat N] [--warmup N] [--alerts]
-//                        [--json OUT] [--internal] [--event-costs FILE]
-//                        [--json OUT] [--internal] [--finer TREE]
+//                        [--json OUT] [--internal] [--event-costs FILE] [--finer TREE]
 //
 // RULES: netstrings (see read_records in sinsp_tool.cpp), five per rule in Falco's load
 // order: id, name, priority (as Falco prints it: "Warning"), output format, condition.
@@ -351,8 +350,7 @@ strategy make_strategy(const std::string &spec)
 
 struct options
 {
-	std::string capture, rules_path, json_out, mode = "first", event_costs;
-	std::string capture, rules_path, json_out, mode = "first", finer_path;
+	std::string capture, rules_path, json_out, mode = "first", event_costs, finer_path;
 	std::vector<std::string> specs;
 	int repeat = 1, warmup = 1;
 	bool alerts = false, internal = false;
@@ -375,8 +373,7 @@ int engine_usage()
 		"usage: ruleopt-sinsp engine --version\n"
 		"       ruleopt-sinsp engine CAPTURE RULES --strategy NAME:INDEX:MATCHER:OUTPUT [...]\n"
 		"              [--mode first|all] [--repeat N] [--warmup N] [--alerts] [--json OUT] [--internal]\n"
-		"              [--event-costs FILE]\n"
-		"              [--finer TREE]\n"
+		"              [--event-costs FILE] [--finer TREE]\n"
 		"RULES: netstrings, five per rule: id, name, priority, output format, condition\n"
 		"TREE: the finer index's tree (netstrings, see sinsp_finer.h), needed by index finer\n"
 		"INDEX: evttype, finer; MATCHER: recursive; OUTPUT: lua, cached, none\n");

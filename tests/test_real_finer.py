@@ -6,9 +6,6 @@ error."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 from conftest import READABLE_TRACES, RULESETS, TRACES
