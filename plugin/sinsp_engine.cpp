@@ -14,6 +14,9 @@
 // A strategy is one index x one matcher x one output, the names Python uses:
 //   index   evttype    Falco's: the compiled filter's event types (sinsp_filter::evttypes)
 //   matcher recursive  libsinsp's own compiled filter tree (sinsp_filter::run)
+//           rewrite    the same, on the condition text ruleopt rewrote (Python sends it in
+//                      RULES; ruleopt.engine.matcher_rewrite): libsinsp compiles it as any
+//                      condition, so only the name differs here
 //   output  lua        seed-era Falco (0.17-0.26): the rule's metadata lives in Lua tables;
 //                      per alert the engine calls Lua's on_event(id) for the rule's name,
 //                      priority and format (counting alerts by rule and priority there, as
@@ -24,8 +27,8 @@
 //           cached     proposal 3: one sinsp_evt_formatter per rule built at load time, in
 //                      an array indexed by rule slot; an alert is an index and tostring()
 //           none       no output (rule evaluation alone)
-// The index "finer" and the matcher "rewrite" are not built here yet: they are refused by
-// name (see make_strategy), which is where they plug in.
+// The index "finer" is not built here yet: it is refused by name (see make_strategy),
+// which is where it plugs in.
 //
 // Both outputs format the same string ("*%evt.time: <Priority> <format>", Falco's) with
 // the same libsinsp formatter class, so their lines are byte-identical by construction;
@@ -313,17 +316,17 @@ strategy make_strategy(const std::string &spec)
 	s.index = parts[1];
 	s.matcher = parts[2];
 	s.output = parts[3];
-	// Where the finer index and the rewrite matcher will plug in.
+	// Where the finer index will plug in; matcher "rewrite" runs the text it was sent.
 	if(s.index != "evttype")
 	{
 		fail("--strategy '" + spec + "': index '" + s.index +
 			     "' is not in the real engine (known: evttype)",
 		     "");
 	}
-	if(s.matcher != "recursive")
+	if(s.matcher != "recursive" && s.matcher != "rewrite")
 	{
 		fail("--strategy '" + spec + "': matcher '" + s.matcher +
-			     "' is not in the real engine (known: recursive)",
+			     "' is not in the real engine (known: recursive, rewrite)",
 		     "");
 	}
 	if(s.output != "lua" && s.output != "cached" && s.output != "none")
@@ -359,7 +362,7 @@ int engine_usage()
 		"       ruleopt-sinsp engine CAPTURE RULES --strategy NAME:INDEX:MATCHER:OUTPUT [...]\n"
 		"              [--mode first|all] [--repeat N] [--warmup N] [--alerts] [--json OUT] [--internal]\n"
 		"RULES: netstrings, five per rule: id, name, priority, output format, condition\n"
-		"INDEX: evttype; MATCHER: recursive; OUTPUT: lua, cached, none\n");
+		"INDEX: evttype; MATCHER: recursive, rewrite; OUTPUT: lua, cached, none\n");
 	return 2;
 }
 

@@ -86,6 +86,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("inputs", ("ruleopt.events.load",)),
     ("output", ("ruleopt.output",)),
+    ("rewrites", ("ruleopt.rewrite.rules", "ruleopt.rewrite.cost")),
     (
         "engine",
         (
@@ -99,6 +100,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.verify",
             "ruleopt.engine.power",
             "ruleopt.engine.real",
+            "ruleopt.engine.matcher_rewrite",
         ),
     ),
     ("profile", ("ruleopt.profile.*",)),

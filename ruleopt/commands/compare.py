@@ -33,6 +33,7 @@ import numpy as np
 
 from ruleopt.commands import bounds
 from ruleopt.commands import compare_real as CR
+from ruleopt.commands import compare_train as CT
 from ruleopt.commands.inputs import (
     check_events_file,
     check_output,
@@ -106,6 +107,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file may come before or after; exit status 0 when no rule's alerts differ, "
         "1 otherwise",
     )
+    parser.add_argument(
+        "--train",
+        default=None,
+        metavar="EVENTS|seed:N|same",
+        help="what the learning strategies (finer, reorder, rewrite, best, ...) learn from: "
+        "an events file (.npz, .scap, .jsonl), seed:N (the generated workload of these "
+        "rules with seed N, the measured size and breaking share), or same (the measured "
+        "events: the trained-on figure); default: held out, the generator with another "
+        "seed (the next one of a generated workload's)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "-o",
@@ -157,12 +168,14 @@ def compare(
     mode: str = "first",
     workdir: str | None = None,
     engine_chosen: bool = True,
+    train: str | None = None,
 ) -> dict:
     """Measure ``names`` (baseline first) on ``engine``; returns the report (``--json``).
 
     The libsinsp engine reads a capture: a table input (``.npz``, the default workload)
     is written as one first (into ``workdir``, a temporary directory by default), and then
-    both engines read the events back from that capture, so they judge the same events."""
+    both engines read the events back from that capture, so they judge the same events.
+    ``train``: what the learning strategies learn from (``compare_train``)."""
     from ruleopt.events.load import load_events
     from ruleopt.rules.loader import load_rules
 
@@ -203,8 +216,9 @@ def compare(
                     "libsinsp 2022 can judge none of these rules: the replica "
                     "alone ran (--engine libsinsp makes that an error)"
                 )
+        first = None
         if "libsinsp" in engines and (events is None or Path(events).suffix.lower() != ".scap"):
-            table = load_events(events, ruleset)
+            table = first = load_events(events, ruleset)
             capture = str(Path(tmp) / "events.scap")
             write_capture(table, capture)
             capture_note = (
@@ -217,6 +231,10 @@ def compare(
         else:
             events_path = events
         table = load_events(events_path, ruleset)
+        # The measured input as given (a generated table records its seed; the capture
+        # written from it does not): what the default held-out workload is chosen from.
+        trained = CT.training(train, ruleset, first if first is not None else table)
+        train_table = table if trained.same else trained.table
         rows: list[dict] = []
         results: list[S.StrategyResult] = []
         runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -227,7 +245,9 @@ def compare(
                 f"{len(names)} strategies x {passes} passes x {table.n:,} events",
                 "use a smaller --repeat, fewer --strategies or fewer events",
             )
-            results = _measure_replica(rules, table, names, repeat, mode, progress)
+            results = _measure_replica(
+                rules, table, names, repeat, mode, progress, train=trained.table
+            )
             for res in results:
                 runs[f"replica/{res.name}"] = (
                     res.match_rows,
@@ -241,7 +261,9 @@ def compare(
         ]
         if "libsinsp" in engines:
             on_real = [S.get_strategy(n) for n in names if not real.real_support(S.get_strategy(n))]
-            real_run = real.run_engine(capture, rules, on_real, mode=mode, repeat=repeat)
+            real_run = real.run_engine(
+                capture, rules, on_real, mode=mode, repeat=repeat, train=train_table
+            )
             row_of = _rows_by_evt_num(table)
             for res in real_run.results:
                 got_rows = np.asarray([row_of.get(a[0], -1) for a in res.alerts], dtype=np.int64)
@@ -255,6 +277,8 @@ def compare(
         rows += [
             CR.real_row(r, base, ref["strategies"][f"libsinsp/{r.name}"]) for r in real_run.results
         ]
+    for r in rows:
+        r["trained_on"] = trained.label if S.learns(S.get_strategy(r["strategy"])) else None
     doc = {
         "rules": files,
         "events": events or "default workload",
@@ -265,6 +289,7 @@ def compare(
         "repeats": repeat,
         "warmup": 1,
         "baseline": BASELINE,
+        "trained_on": trained.label,
         "strategies": rows,
         "reference_check": {k: v for k, v in ref.items() if k != "strategies"},
         "not_on_libsinsp": not_real if "libsinsp" in engines else [],
@@ -289,7 +314,14 @@ def compare(
 
 
 def _measure_replica(
-    rules: list[Rule], table: EventTable, names: list[str], repeat: int, mode: str, progress: bool
+    rules: list[Rule],
+    table: EventTable,
+    names: list[str],
+    repeat: int,
+    mode: str,
+    progress: bool,
+    *,
+    train: EventTable | None = None,
 ) -> list[S.StrategyResult]:
     compiled, kept = S.compile_for(rules, table)
     first = mode == "first"
@@ -298,7 +330,7 @@ def _measure_replica(
         prepared = []
         for n in names:
             bar.update(task, description=f"building {n}")
-            prepared.append(S.prepare(n, compiled, table, kept))
+            prepared.append(S.prepare(n, compiled, table, kept, train=train))
             bar.advance(task)
         samples: list[list[S.Sample]] = [[] for _ in names]
         cache: S.AlertInputs = {}
@@ -552,6 +584,13 @@ def print_table(doc: dict) -> None:
     )
     if doc.get("capture"):
         console.print(f"note: {doc['capture']}", highlight=False)
+    learning = sorted({r["strategy"] for r in doc["strategies"] if r.get("trained_on")})
+    if learning:
+        console.print(
+            f"trained on: {doc['trained_on']} ({', '.join(learning)} learned from it; "
+            "--train same gives the trained-on figure, --train EVENTS|seed:N another input)",
+            highlight=False,
+        )
     for n in doc.get("not_on_libsinsp") or []:
         console.print(f"note: {n['strategy']} is not on libsinsp: {n['reason']}", highlight=False)
     cross = doc.get("cross_engine")
@@ -714,6 +753,7 @@ def run(args: argparse.Namespace) -> int:
     # Checked before minutes of measuring, not after; nothing is created until the end.
     check_rules_files(rule_files)
     check_events_file(events)
+    CT.check_train(args.train)
     if args.output:
         check_output(args.output, directory=True)
     engine = args.engine or default_engine()
@@ -726,6 +766,7 @@ def run(args: argparse.Namespace) -> int:
         engine=engine,
         mode=args.mode,
         engine_chosen=args.engine is not None,
+        train=args.train,
     )
     if args.output:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]
@@ -749,6 +790,12 @@ def _run_against(args: argparse.Namespace) -> int:
     check_rules_files(rules_a)
     check_rules_files(rules_b)
     check_events_file(events)
+    if args.train is not None:
+        raise RuleoptError(
+            "--train is what learning strategies learn from: it does not apply to --against",
+            file="--train",
+            hint="drop --train (--against runs the stock composition, which learns nothing)",
+        )
     if args.output:
         raise RuleoptError(
             "-o/--output writes strategy plots: it does not apply to --against",

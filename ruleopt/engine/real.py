@@ -6,8 +6,10 @@ formats each alert through the strategy's output path (``lua``: seed-era Falco's
 real LuaJIT engine; ``cached``: proposal 3's formatter array), timing every stage with
 rdtsc. Strategy names are the replica's (``ruleopt.engine.strategies``): a strategy runs
 on the real engine when its index and matcher exist there (today index ``evttype`` and
-matcher ``recursive``, which on libsinsp means its own compiled filter tree); the others
-are reported as not built there yet, by :func:`real_support`.
+matchers ``recursive``, which on libsinsp means its own compiled filter tree, and
+``rewrite``: libsinsp's own compiler and filter tree on the condition text ruleopt
+rewrote, learned from the training table given to :func:`run_engine`); the others are
+reported as not built there yet, by :func:`real_support`.
 
 Figures per strategy (one value per measured repeat; each repeat of each strategy is one
 process of the tool, rounds interleaved, see :func:`run_engine`):
@@ -26,18 +28,19 @@ import numpy as np
 
 from ruleopt.errors import RuleoptError
 from ruleopt.events import sinsp
+from ruleopt.events.table import EventTable
 from ruleopt.output import rule_metas
 from ruleopt.rules.ast import print_expr
 from ruleopt.rules.model import Rule
 
-from .strategies import Strategy
+from .strategies import CONDITION_PASSES, Strategy
 from .verify import unsupported_reason
 
 ENGINE_VERSION = "ruleopt-sinsp engine 1"
 MODES = ("first", "all")
 # What the real engine has of each part kind (the tool refuses anything else by name).
 REAL_INDEXES = ("evttype",)
-REAL_MATCHERS = ("recursive",)
+REAL_MATCHERS = ("recursive", "rewrite")
 REAL_OUTPUTS = ("lua", "cached")
 STAGES = ("next", "index", "rule_checks", "output", "iteration")
 BRANCHES = ("rules_unbroken", "rules_broken")
@@ -206,8 +209,13 @@ def run_engine(
     mode: str = "first",
     repeat: int = 3,
     warmup: int = 1,
+    train: EventTable | None = None,
 ) -> RealRun:
-    """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order)."""
+    """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order).
+
+    ``train``: the table the learning parts learn from (``compare --train``: a held-out
+    workload, or the capture's own events for the trained-on figure); a strategy whose
+    matcher rewrites conditions needs it, and gets the text rewritten on it alone."""
     if mode not in MODES:
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
@@ -227,18 +235,34 @@ def run_engine(
     if len(kept) > sinsp.MAX_RULES:
         raise RuleoptError(f"too many rules ({len(kept)}): the engine supports {sinsp.MAX_RULES}")
     metas = rule_metas(kept)
-    records: list[bytes] = []
-    for r in kept:
-        m = metas[r.id]
-        records += [
-            str(r.id).encode(),
-            sinsp._to_bytes(r.name, f"rule name {r.name!r}"),
-            sinsp._to_bytes(m.priority, f"the priority of rule {r.name!r}"),
-            sinsp._to_bytes(falco_output(m.output), f"the output of rule {r.name!r}"),
-            sinsp._to_bytes(print_expr(r.condition), f"the condition of rule {r.name!r}"),
-        ]
+
+    def rules_data(rules_: Sequence[Rule]) -> bytes:
+        records: list[bytes] = []
+        for r in rules_:
+            m = metas[r.id]
+            records += [
+                str(r.id).encode(),
+                sinsp._to_bytes(r.name, f"rule name {r.name!r}"),
+                sinsp._to_bytes(m.priority, f"the priority of rule {r.name!r}"),
+                sinsp._to_bytes(falco_output(m.output), f"the output of rule {r.name!r}"),
+                sinsp._to_bytes(print_expr(r.condition), f"the condition of rule {r.name!r}"),
+            ]
+        return sinsp.netstrings(records)
+
     binary = str(tool())
-    data = sinsp.netstrings(records)
+    stock = rules_data(kept)
+    # Each strategy's rules: a rewriting matcher's text is learned on ``train`` alone.
+    data_of: dict[str, bytes] = {}
+    for s in strategies:
+        if s.matcher in CONDITION_PASSES:
+            if train is None:
+                raise RuleoptError(
+                    f"strategy '{s.name}' learns its conditions from a workload: "
+                    "run_engine needs a training table (train=)"
+                )
+            data_of[s.name] = rules_data(CONDITION_PASSES[s.matcher](kept, train))
+        else:
+            data_of[s.name] = stock
     names = {r.id: r.name for r in kept}
 
     def once(s: Strategy, alerts: bool) -> dict:
@@ -259,7 +283,7 @@ def run_engine(
         ]
         if alerts:
             cmd.append("--alerts")
-        proc = sinsp._run_tool(cmd, data)
+        proc = sinsp._run_tool(cmd, data_of[s.name])
         if proc.returncode != 0:
             raise sinsp._error_from(proc, str(capture), rule_names=names)
         return json.loads(proc.stdout.decode("utf-8", "surrogateescape"))
@@ -276,8 +300,8 @@ def run_engine(
     for rnd in range(warmup + repeat):
         for k, s in enumerate(strategies):
             one = once(s, alerts=rnd == warmup)
-            if rnd == 0 and k == 0:
-                _check_statuses(one, by_id)  # before any further pass
+            if rnd == 0:
+                _check_statuses(one, by_id, s)  # each strategy's rules, before more passes
             if rnd == warmup and k == 0:
                 doc = one  # runtime errors: the first measured pass
             if rnd >= warmup:
@@ -297,10 +321,19 @@ def run_engine(
     return RealRun(str(capture), mode, tsc, results, kept, skipped, errors)
 
 
-def _check_statuses(doc: dict, by_id: dict[int, Rule]) -> None:
+def _check_statuses(doc: dict, by_id: dict[int, Rule], s: Strategy) -> None:
     for st in doc["rules"]:
         if st["status"] != "ok":
             r = by_id[st["id"]]
+            if s.matcher in CONDITION_PASSES:
+                raise RuleoptError(
+                    f"libsinsp 2022 rejects rule '{r.name}' as strategy '{s.name}' "
+                    f"rewrote it: {st['error']}",
+                    file=r.file,
+                    line=r.line,
+                    hint="a rewrite must keep every condition libsinsp compiles: report "
+                    "this as a bug; the other strategies run without it",
+                )
             # Falco refuses to load a ruleset with a rule its engine rejects.
             raise RuleoptError(
                 f"libsinsp 2022 rejects rule '{r.name}': {st['error']}",
