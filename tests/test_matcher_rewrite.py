@@ -140,7 +140,8 @@ def test_rewrite_on_both_engines_on_every_shared_capture(capture, capsys) -> Non
         code, doc = _compare(capsys, argv)
         assert code == 0 and doc["equivalent"] is True, rules
         rows = {(r["engine"], r["strategy"]): r for r in doc["strategies"]}
-        assert set(rows) == {(e, s) for e in ("replica", "libsinsp") for s in ("baseline", "rewrite")}
+        both = ("replica", "libsinsp")
+        assert set(rows) == {(e, s) for e in both for s in ("baseline", "rewrite")}
         assert all(r["equal_to_reference"] for r in rows.values())
         assert rows["libsinsp", "rewrite"]["alerts"] == rows["libsinsp", "baseline"]["alerts"]
         assert "held out" in rows["libsinsp", "rewrite"]["trained_on"]

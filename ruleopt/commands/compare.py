@@ -233,7 +233,10 @@ def compare(
         table = load_events(events_path, ruleset)
         # The measured input as given (a generated table records its seed; the capture
         # written from it does not): what the default held-out workload is chosen from.
-        trained = CT.training(train, ruleset, first if first is not None else table)
+        if any(S.learns(S.get_strategy(n)) for n in names):
+            trained = CT.training(train, ruleset, first if first is not None else table)
+        else:  # nothing to learn: no training workload is generated
+            trained = CT.Training(None, "nothing: none of these strategies learns")
         train_table = table if trained.same else trained.table
         rows: list[dict] = []
         results: list[S.StrategyResult] = []

@@ -74,9 +74,18 @@ def _seed_of(spec: str) -> int:
 
 
 def _generated(meta: object) -> dict | None:
+    """The generator's record in a table's meta, if it is one (a table file's meta is
+    untrusted: anything out of the generator's own bounds is no record)."""
     if isinstance(meta, dict) and isinstance(meta.get("generator"), dict):
         gen = meta["generator"]
-        if isinstance(gen.get("seed"), int) and isinstance(gen.get("break_share"), (int, float)):
+        seed, share = gen.get("seed"), gen.get("break_share")
+        if (
+            isinstance(seed, int)
+            and not isinstance(seed, bool)
+            and 0 <= seed <= bounds.MAX_SEED
+            and isinstance(share, (int, float))
+            and 0.0 <= float(share) <= 1.0
+        ):
             return gen
     return None
 

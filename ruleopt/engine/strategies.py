@@ -370,8 +370,9 @@ def prepare(
     t0 = time.perf_counter()
     by_id = {r.id: r for r in rules}
     kept = {rid: by_id[rid] for rid in compiled.rule_ids.tolist()}
-    same = train is None or train is table
-    source = table if train is None else train
+    # A strategy that learns nothing needs no ruleset on the training table.
+    same = train is None or train is table or not learns(s)
+    source = table if same else train
     learned: dict = {}
     if s.matcher in CONDITION_PASSES:
         before = list(kept.values())
