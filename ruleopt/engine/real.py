@@ -20,7 +20,7 @@ the figure the replica's core reports; ``next()`` and output are separate stages
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,13 +209,14 @@ def run_engine(
     mode: str = "first",
     repeat: int = 3,
     warmup: int = 1,
-    train: EventTable | None = None,
+    train: EventTable | Mapping[str, EventTable] | None = None,
 ) -> RealRun:
     """Measure ``strategies`` on libsinsp over ``capture`` (rules in load order).
 
     ``train``: the table the learning parts learn from (``compare --train``: a held-out
-    workload, or the capture's own events for the trained-on figure); a strategy whose
-    matcher rewrites conditions needs it, and gets the text rewritten on it alone."""
+    workload, or the capture's own events for the trained-on figure), or one per strategy
+    name (a benchmark measuring held out and trained on in the same rounds); a strategy
+    whose matcher rewrites conditions needs it, and gets the text rewritten on it alone."""
     if mode not in MODES:
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
@@ -255,12 +256,13 @@ def run_engine(
     data_of: dict[str, bytes] = {}
     for s in strategies:
         if s.matcher in CONDITION_PASSES:
-            if train is None:
+            learn = train.get(s.name) if isinstance(train, Mapping) else train
+            if learn is None:
                 raise RuleoptError(
                     f"strategy '{s.name}' learns its conditions from a workload: "
                     "run_engine needs a training table (train=)"
                 )
-            data_of[s.name] = rules_data(CONDITION_PASSES[s.matcher](kept, train))
+            data_of[s.name] = rules_data(CONDITION_PASSES[s.matcher](kept, learn))
         else:
             data_of[s.name] = stock
     names = {r.id: r.name for r in kept}
