@@ -18,6 +18,10 @@ and the exit status is 1.
 The real engine reads a capture: a table input is written as one first (the generated
 capture writer) and both engines then read that capture's events.
 
+No training on the test: the strategies that learn from a workload learn from ``--train``
+(``compare_train``: held out by default, another seed of the generator), on both engines
+alike, and the report says which (``trained_on``).
+
 ``--against RULES_B...`` compares two rulesets instead (``compare_against``).
 """
 
