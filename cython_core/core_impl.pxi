@@ -643,7 +643,9 @@ def validate_dtree(dtree, int64_t n_types, int64_t n_buckets, cols):
         if cols[col[i]].offsets is not None:
             raise ValueError("a tree node branches on a multi-valued column")
         k0, k1 = int(koff[i]), int(koff[i + 1])
-        if k1 - k0 > 1 and np.any(np.diff(keys[k0:k1]) <= 0):
+        # Compared pairwise, not by np.diff: a difference of int64 keys overflows
+        # (0 - INT64_MIN), which made sorted keys look unsorted.
+        if k1 - k0 > 1 and np.any(keys[k0 + 1 : k1] <= keys[k0 : k1 - 1]):
             raise ValueError("tree keys must be sorted and distinct")
         ch = child[k0:k1]
         if ch.size and (ch.min() <= i or ch.max() >= n):

@@ -19,6 +19,9 @@
 //                      sight by the rules' one-field conjuncts (sinsp_finer.h); all of it
 //                      is timed in the index stage
 //   matcher recursive  libsinsp's own compiled filter tree (sinsp_filter::run)
+//           rewrite    the same, on the condition text ruleopt rewrote (Python sends it in
+//                      RULES; ruleopt.engine.matcher_rewrite): libsinsp compiles it as any
+//                      condition, so only the name differs here
 //   output  lua        seed-era Falco (0.17-0.26): the rule's metadata lives in Lua tables;
 //                      per alert the engine calls Lua's on_event(id) for the rule's name,
 //                      priority and format (counting alerts by rule and priority there, as
@@ -29,8 +32,6 @@
 //           cached     proposal 3: one sinsp_evt_formatter per rule built at load time, in
 //                      an array indexed by rule slot; an alert is an index and tostring()
 //           none       no output (rule evaluation alone)
-// The matcher "rewrite" is not built here yet: it is refused by name (see make_strategy),
-// which is where it plugs in.
 //
 // Both outputs format the same string ("*%evt.time: <Priority> <format>", Falco's) with
 // the same libsinsp formatter class, so their lines are byte-identical by construction;
@@ -328,17 +329,17 @@ strategy make_strategy(const std::string &spec)
 	s.index = parts[1];
 	s.matcher = parts[2];
 	s.output = parts[3];
-	// Where the rewrite matcher will plug in.
+	// Matcher "rewrite" runs the condition text it was sent (Python rewrote it).
 	if(s.index != "evttype" && s.index != "finer")
 	{
 		fail("--strategy '" + spec + "': index '" + s.index +
 			     "' is not in the real engine (known: evttype, finer)",
 		     "");
 	}
-	if(s.matcher != "recursive")
+	if(s.matcher != "recursive" && s.matcher != "rewrite")
 	{
 		fail("--strategy '" + spec + "': matcher '" + s.matcher +
-			     "' is not in the real engine (known: recursive)",
+			     "' is not in the real engine (known: recursive, rewrite)",
 		     "");
 	}
 	if(s.output != "lua" && s.output != "cached" && s.output != "none")
@@ -376,7 +377,8 @@ int engine_usage()
 		"              [--event-costs FILE] [--finer TREE]\n"
 		"RULES: netstrings, five per rule: id, name, priority, output format, condition\n"
 		"TREE: the finer index's tree (netstrings, see sinsp_finer.h), needed by index finer\n"
-		"INDEX: evttype, finer; MATCHER: recursive; OUTPUT: lua, cached, none\n");
+		"INDEX: evttype, finer; MATCHER: recursive, rewrite; OUTPUT: lua, cached, none
+");
 	return 2;
 }
 

@@ -89,7 +89,7 @@ def test_broken_strategy_fails_and_names_first_differing_alert(
 ) -> None:
     rules, table, path = small_events
 
-    def empty_index(compiled, table):
+    def empty_index(compiled, table, learned=None):
         # Test-only: every bucket empty, so no rule is ever checked.
         import dataclasses
 

@@ -25,7 +25,7 @@ def events(tmp_path):
     return path
 
 
-def _corrupt_index(compiled, table):
+def _corrupt_index(compiled, table, learned=None):
     # Test-only: a strategy whose arrays the core's validation refuses.
     nodes = compiled.nodes.copy()
     nodes[:, comp.F_COL] = 10**6

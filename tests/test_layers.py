@@ -88,6 +88,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("inputs", ("ruleopt.events.load",)),
     ("output", ("ruleopt.output",)),
+    ("rewrites", ("ruleopt.rewrite.rules", "ruleopt.rewrite.cost")),
     (
         "engine",
         (
@@ -103,6 +104,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.event_costs",
             "ruleopt.engine.real_finer",
             "ruleopt.engine.real",
+            "ruleopt.engine.matcher_rewrite",
         ),
     ),
     ("profile", ("ruleopt.profile.*",)),

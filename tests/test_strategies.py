@@ -300,3 +300,18 @@ def test_registry_composes_parts_and_refuses_unknown_ones() -> None:
     with pytest.raises(RuleoptError, match="unknown strategy"):
         S.get_strategy("nope")
     assert set(EVT_TYPES) >= {"open"}
+
+
+def test_finer_keys_spanning_the_int64_range_are_accepted() -> None:
+    """Keys 0 and INT64_MIN are sorted; the core's check once took their difference,
+    which overflows, and refused the tree (found by the property test above)."""
+    cond = _in("fd.num", ["0", str(-(1 << 63))])
+    rules = [
+        make_rule(0, cond, EvtTypeSet.all_but(())),
+        make_rule(1, _eq("fd.num", "1"), EvtTypeSet.all_but(())),
+    ]
+    t = _table(
+        [{"evt.type": "open", "fd.num": 0}, {"evt.type": "open", "fd.num": 1}, {"evt.type": "open"}]
+    )
+    res = S.run_strategy("finer", rules, t, repeat=1)
+    assert sorted(res.matches) == [(1, 0), (2, 1)]

@@ -18,6 +18,10 @@ and the exit status is 1.
 The real engine reads a capture: a table input is written as one first (the generated
 capture writer) and both engines then read that capture's events.
 
+No training on the test: the strategies that learn from a workload learn from ``--train``
+(``compare_train``: held out by default, another seed of the generator), on both engines
+alike, and the report says which (``trained_on``).
+
 ``--against RULES_B...`` compares two rulesets instead (``compare_against``).
 """
 
@@ -34,6 +38,7 @@ import numpy as np
 from ruleopt.commands import bounds
 from ruleopt.commands import compare_profile as CP
 from ruleopt.commands import compare_real as CR
+from ruleopt.commands import compare_train as CT
 from ruleopt.commands.inputs import (
     check_events_file,
     check_output,
@@ -107,6 +112,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "file may come before or after; exit status 0 when no rule's alerts differ, "
         "1 otherwise",
     )
+    parser.add_argument(
+        "--train",
+        default=None,
+        metavar="EVENTS|seed:N|same",
+        help="what the learning strategies (finer, reorder, rewrite, best, ...) learn from: "
+        "an events file (.npz, .scap, .jsonl), seed:N (the generated workload of these "
+        "rules with seed N, the measured size and breaking share), or same (the measured "
+        "events: the trained-on figure); default: held out, the generator with another "
+        "seed (the next one of a generated workload's)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
         "-o",
@@ -166,12 +181,14 @@ def compare(
     workdir: str | None = None,
     engine_chosen: bool = True,
     profile_dir: str | None = None,
+    train: str | None = None,
 ) -> dict:
     """Measure ``names`` (baseline first) on ``engine``; returns the report (``--json``).
 
     The libsinsp engine reads a capture: a table input (``.npz``, the default workload)
     is written as one first (into ``workdir``, a temporary directory by default), and then
-    both engines read the events back from that capture, so they judge the same events."""
+    both engines read the events back from that capture, so they judge the same events.
+    ``train``: what the learning strategies learn from (``compare_train``)."""
     from ruleopt.events.load import load_events
     from ruleopt.rules.loader import load_rules
 
@@ -212,8 +229,9 @@ def compare(
                     "libsinsp 2022 can judge none of these rules: the replica "
                     "alone ran (--engine libsinsp makes that an error)"
                 )
+        first = None
         if "libsinsp" in engines and (events is None or Path(events).suffix.lower() != ".scap"):
-            table = load_events(events, ruleset)
+            table = first = load_events(events, ruleset)
             capture = str(Path(tmp) / "events.scap")
             write_capture(table, capture)
             capture_note = (
@@ -226,6 +244,13 @@ def compare(
         else:
             events_path = events
         table = load_events(events_path, ruleset)
+        # The measured input as given (a generated table records its seed; the capture
+        # written from it does not): what the default held-out workload is chosen from.
+        if any(S.learns(S.get_strategy(n)) for n in names):
+            trained = CT.training(train, ruleset, first if first is not None else table)
+        else:  # nothing to learn: no training workload is generated
+            trained = CT.Training(None, "nothing: none of these strategies learns")
+        train_table = table if trained.same else trained.table
         rows: list[dict] = []
         results: list[S.StrategyResult] = []
         runs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -236,7 +261,9 @@ def compare(
                 f"{len(names)} strategies x {passes} passes x {table.n:,} events",
                 "use a smaller --repeat, fewer --strategies or fewer events",
             )
-            results = _measure_replica(rules, table, names, repeat, mode, progress)
+            results = _measure_replica(
+                rules, table, names, repeat, mode, progress, train=trained.table
+            )
             for res in results:
                 runs[f"replica/{res.name}"] = (
                     res.match_rows,
@@ -250,7 +277,15 @@ def compare(
         ]
         if "libsinsp" in engines:
             on_real = [S.get_strategy(n) for n in names if not real.real_support(S.get_strategy(n))]
-            real_run = real.run_engine(capture, rules, on_real, mode=mode, repeat=repeat)
+            real_run = real.run_engine(
+                capture,
+                rules,
+                on_real,
+                mode=mode,
+                repeat=repeat,
+                train=train_table,
+                trained_on=trained.label,
+            )
             row_of = _rows_by_evt_num(table)
             for res in real_run.results:
                 got_rows = np.asarray([row_of.get(a[0], -1) for a in res.alerts], dtype=np.int64)
@@ -269,6 +304,8 @@ def compare(
         rows += [
             CR.real_row(r, base, ref["strategies"][f"libsinsp/{r.name}"]) for r in real_run.results
         ]
+    for r in rows:
+        r["trained_on"] = trained.label if S.learns(S.get_strategy(r["strategy"])) else None
     doc = {
         "rules": files,
         "events": events or "default workload",
@@ -279,6 +316,7 @@ def compare(
         "repeats": repeat,
         "warmup": 1,
         "baseline": BASELINE,
+        "trained_on": trained.label,
         "strategies": rows,
         "reference_check": {k: v for k, v in ref.items() if k != "strategies"},
         "not_on_libsinsp": not_real if "libsinsp" in engines else [],
@@ -306,7 +344,14 @@ def compare(
 
 
 def _measure_replica(
-    rules: list[Rule], table: EventTable, names: list[str], repeat: int, mode: str, progress: bool
+    rules: list[Rule],
+    table: EventTable,
+    names: list[str],
+    repeat: int,
+    mode: str,
+    progress: bool,
+    *,
+    train: EventTable | None = None,
 ) -> list[S.StrategyResult]:
     compiled, kept = S.compile_for(rules, table)
     first = mode == "first"
@@ -315,7 +360,7 @@ def _measure_replica(
         prepared = []
         for n in names:
             bar.update(task, description=f"building {n}")
-            prepared.append(S.prepare(n, compiled, table, kept))
+            prepared.append(S.prepare(n, compiled, table, kept, train=train))
             bar.advance(task)
         samples: list[list[S.Sample]] = [[] for _ in names]
         cache: S.AlertInputs = {}
@@ -569,6 +614,13 @@ def print_table(doc: dict) -> None:
     )
     if doc.get("capture"):
         console.print(f"note: {doc['capture']}", highlight=False)
+    learning = sorted({r["strategy"] for r in doc["strategies"] if r.get("trained_on")})
+    if learning:
+        console.print(
+            f"trained on: {doc['trained_on']} ({', '.join(learning)} learned from it; "
+            "--train same gives the trained-on figure, --train EVENTS|seed:N another input)",
+            highlight=False,
+        )
     for n in doc.get("not_on_libsinsp") or []:
         console.print(f"note: {n['strategy']} is not on libsinsp: {n['reason']}", highlight=False)
     tree = doc.get("libsinsp_finer_tree")
@@ -736,6 +788,7 @@ def run(args: argparse.Namespace) -> int:
     # Checked before minutes of measuring, not after; nothing is created until the end.
     check_rules_files(rule_files)
     check_events_file(events)
+    CT.check_train(args.train)
     if args.output:
         check_output(args.output, directory=True)
     if args.profile:
@@ -751,6 +804,7 @@ def run(args: argparse.Namespace) -> int:
         mode=args.mode,
         engine_chosen=args.engine is not None,
         profile_dir=args.profile,
+        train=args.train,
     )
     if args.output:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]
@@ -775,6 +829,13 @@ def _run_against(args: argparse.Namespace) -> int:
     check_rules_files(rules_b)
     check_events_file(events)
     if args.output or args.profile:
+    if args.train is not None:
+        raise RuleoptError(
+            "--train is what learning strategies learn from: it does not apply to --against",
+            file="--train",
+            hint="drop --train (--against runs the stock composition, which learns nothing)",
+        )
+    if args.output:
         raise RuleoptError(
             "-o/--output and --profile are per strategy: they do not apply to --against",
             file=args.output or args.profile,

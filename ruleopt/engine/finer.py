@@ -20,7 +20,11 @@ matches in the whole bucket: Falco's first-match result is unchanged.
 
 Which field: the one that minimises the rules checked per event, counted over a seeded
 sample of the workload's rows of that type; then the same again inside each sub-bucket
-(``levels``, default 6). A bucket is split only when that lowers the count.
+(``levels``, default 6). A bucket is split only when that lowers the count. Those choices
+are the tree's *plan* (``DecisionTree.plan``: per event type, sub-bucket's rules and fields
+already used, the field chosen or None); ``finer_index(..., plan=...)`` builds a tree
+for another table with another table's plan (learned on a training workload): only the
+allowed values are read from this table, and a sub-bucket the plan never saw is a leaf.
 
 Besides equality and ``in``, any ordered or string test on a single-valued column
 constrains a rule (its allowed values are the column's values in this table that pass
@@ -126,6 +130,8 @@ class DecisionTree:
     keys: np.ndarray
     child: np.ndarray
     stats: dict[str, object] = field(default_factory=dict)
+    # (event type, sub-bucket's rules, fields used above) -> the field chosen, or None.
+    plan: dict[tuple, str | None] = field(default_factory=dict)
 
 
 def rule_constraints(
@@ -198,6 +204,7 @@ class _Builder:
         rows: np.ndarray,
         levels: int,
         stream: StreamCost | None = None,
+        plan: dict[tuple, str | None] | None = None,
     ) -> None:
         self.compiled, self.table, self.cons, self.levels = compiled, table, cons, levels
         self.stream = stream
@@ -208,6 +215,9 @@ class _Builder:
         self.buckets: dict[tuple[int, ...], int] = {(): 0}
         self.values: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.rows = rows
+        self.plan_in = plan
+        self.plan: dict[tuple, str | None] = {}
+        self.type_name = ""
 
     def column_values(self, col: int) -> tuple[np.ndarray, np.ndarray]:
         """(values, present) of a column over the sample rows."""
@@ -229,6 +239,20 @@ class _Builder:
     def leaf(self, node: int, rules: Sequence[int]) -> None:
         self.col[node] = -1
         self.arg[node] = self.buckets.setdefault(tuple(rules), len(self.buckets))
+
+    def choose(self, rules: Sequence[int], sel: np.ndarray, used: frozenset[int]) -> int | None:
+        """The plan's column for this sub-bucket (given one), else ``best_split``'s;
+        recorded in ``plan`` either way."""
+        names = self.compiled.columns
+        key = (self.type_name, tuple(rules), frozenset(names[c] for c in used))
+        if self.plan_in is None:
+            col = self.best_split(rules, sel, used)
+        else:
+            want = self.plan_in.get(key)
+            cands = {c for r in rules for c in self.cons[r]} - used
+            col = names.index(want) if want in names and names.index(want) in cands else None
+        self.plan[key] = None if col is None else names[col]
+        return col
 
     def best_split(self, rules: Sequence[int], sel: np.ndarray, used: frozenset[int]) -> int | None:
         """The column that minimises rules checked over the sample rows ``sel``."""
@@ -262,7 +286,7 @@ class _Builder:
     def build(
         self, node: int, rules: list[int], sel: np.ndarray, depth: int, used: frozenset[int]
     ) -> None:
-        col = self.best_split(rules, sel, used) if depth < self.levels else None
+        col = self.choose(rules, sel, used) if depth < self.levels else None
         if col is None:
             self.leaf(node, rules)
             return
@@ -305,9 +329,11 @@ def finer_index(
     seed: int = 0,
     stream: StreamCost | None = None,
     exclude: frozenset[str] = frozenset(),
+    plan: dict[tuple, str | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, DecisionTree]:
     """(idx_offsets, idx_rules, tree) of the finer index: buckets as CSR over bucket ids
-    (bucket 0 is empty), the tree from evt.type id to bucket."""
+    (bucket 0 is empty), the tree from evt.type id to bucket. ``plan``: the fields
+    another tree chose (its ``plan``) instead of choosing them on ``table``."""
     n_types = len(compiled.idx_offsets) - 1
     rng = np.random.default_rng(seed)
     rows = (
@@ -316,7 +342,7 @@ def finer_index(
         else np.sort(rng.choice(table.n, size=sample, replace=False))
     )
     cons = rule_constraints(compiled, table, exclude)
-    b = _Builder(compiled, table, cons, rows, levels, stream)
+    b = _Builder(compiled, table, cons, rows, levels, stream, plan)
     for _ in range(n_types):
         b.new_node()
     etype = np.asarray(table.column("evt.type").values)[rows]
@@ -331,6 +357,7 @@ def finer_index(
         lo, hi = np.searchsorted(sorted_t, [t, t + 1])
         sel = order[lo:hi]
         sel = np.sort(sel[etype_present[sel]])
+        b.type_name = table.strings.get(t)
         b.build(t, rules, sel, 0, frozenset())
     buckets = sorted(b.buckets.items(), key=lambda kv: kv[1])
     lengths = np.array([len(k) for k, _ in buckets], dtype=np.int64)
@@ -353,5 +380,6 @@ def finer_index(
             "tree_nodes": len(b.col),
             "discriminators": [compiled.columns[c] for c in split],
         },
+        plan=b.plan,
     )
     return idx_offsets, idx_rules, tree

@@ -85,6 +85,8 @@ class Program:
     starts: np.ndarray
     n_slots: int
     stats: dict[str, int] = field(default_factory=dict)
+    # The child order it was emitted with (node -> children), when one was given.
+    order: dict[int, list[int]] = field(default_factory=dict)
 
 
 def _children(nodes: np.ndarray, i: int) -> range:
@@ -268,6 +270,7 @@ def compile_program(
             "shared_subtrees": len(slots),
             "threaded_jumps": threaded,
         },
+        order={i: list(kids) for i, kids in order.items()},
     )
 
 

@@ -6,8 +6,10 @@ formats each alert through the strategy's output path (``lua``: seed-era Falco's
 real LuaJIT engine; ``cached``: proposal 3's formatter array), timing every stage with
 rdtsc. Strategy names are the replica's (``ruleopt.engine.strategies``): a strategy runs
 on the real engine when its index and matcher exist there (today indexes ``evttype`` and
-``finer``, the latter's tree trained by ``ruleopt.engine.real_finer``, and matcher
-``recursive``, which on libsinsp means its own compiled filter tree); the others are
+``finer``, the latter's tree trained by ``ruleopt.engine.real_finer``, and matchers
+``recursive``, which on libsinsp means its own compiled filter tree, and ``rewrite``:
+libsinsp's own compiler and filter tree on the condition text ruleopt rewrote); both
+learning parts learn from the training table given to :func:`run_engine`; the others are
 reported as not built there yet, by :func:`real_support`.
 
 Figures per strategy (one value per measured repeat; each repeat of each strategy is one
@@ -36,14 +38,14 @@ from ruleopt.rules.model import Rule
 
 from .event_costs import read_event_costs
 from .real_finer import FinerTree, build_tree
-from .strategies import Strategy
+from .strategies import CONDITION_PASSES, Strategy
 from .verify import unsupported_reason
 
 ENGINE_VERSION = "ruleopt-sinsp engine 1"
 MODES = ("first", "all")
 # What the real engine has of each part kind (the tool refuses anything else by name).
 REAL_INDEXES = ("evttype", "finer")
-REAL_MATCHERS = ("recursive",)
+REAL_MATCHERS = ("recursive", "rewrite")
 REAL_OUTPUTS = ("lua", "cached")
 STAGES = ("next", "index", "rule_checks", "output", "iteration")
 BRANCHES = ("rules_unbroken", "rules_broken")
@@ -233,7 +235,7 @@ def run_engine(
     repeat: int = 3,
     warmup: int = 1,
     event_costs: bool = False,
-    train: EventTable | None = None,
+    train: EventTable | Mapping[str, EventTable] | None = None,
     trained_on: str | None = None,
     tree: FinerTree | Mapping[str, FinerTree] | None = None,
 ) -> RealRun:
@@ -242,9 +244,13 @@ def run_engine(
     ``event_costs``: also record each strategy's per-event stage cycles on its first
     measured pass (``RealResult.event_costs``).
 
-    Index ``finer`` runs ``tree`` (or ``tree[strategy name]``: trees side by side in one
-    run), or one built on ``train`` (described by ``trained_on``); with neither, on the
-    measured capture itself, and the run says it trained on the test."""
+    ``train``: the table the learning parts learn from (``compare --train``: a held-out
+    workload, or the capture's own events for the trained-on figure; described by
+    ``trained_on``), or one per strategy name (a benchmark measuring held out and trained
+    on in the same rounds). A strategy whose matcher rewrites conditions needs it, and gets
+    the text rewritten on it alone. Index ``finer`` runs ``tree`` (or ``tree[strategy
+    name]``: trees side by side in one run), or one built on its training table; with
+    neither, on the measured capture itself, and the run says it trained on the test."""
     if mode not in MODES:
         raise RuleoptError(f"unknown match mode '{mode}'", hint="one of: first, all")
     if repeat < 1:
@@ -264,26 +270,56 @@ def run_engine(
     if len(kept) > sinsp.MAX_RULES:
         raise RuleoptError(f"too many rules ({len(kept)}): the engine supports {sinsp.MAX_RULES}")
     metas = rule_metas(kept)
-    records: list[bytes] = []
-    for r in kept:
-        m = metas[r.id]
-        records += [
-            str(r.id).encode(),
-            sinsp._to_bytes(r.name, f"rule name {r.name!r}"),
-            sinsp._to_bytes(m.priority, f"the priority of rule {r.name!r}"),
-            sinsp._to_bytes(falco_output(m.output), f"the output of rule {r.name!r}"),
-            sinsp._to_bytes(print_expr(r.condition), f"the condition of rule {r.name!r}"),
-        ]
+
+    def rules_data(rules_: Sequence[Rule]) -> bytes:
+        records: list[bytes] = []
+        for r in rules_:
+            m = metas[r.id]
+            records += [
+                str(r.id).encode(),
+                sinsp._to_bytes(r.name, f"rule name {r.name!r}"),
+                sinsp._to_bytes(m.priority, f"the priority of rule {r.name!r}"),
+                sinsp._to_bytes(falco_output(m.output), f"the output of rule {r.name!r}"),
+                sinsp._to_bytes(print_expr(r.condition), f"the condition of rule {r.name!r}"),
+            ]
+        return sinsp.netstrings(records)
+
+    def train_of(s: Strategy) -> EventTable | None:
+        return train.get(s.name) if isinstance(train, Mapping) else train
+
     binary = str(tool())
-    data = sinsp.netstrings(records)
+    stock = rules_data(kept)
+    # Each strategy's rules: a rewriting matcher's text is learned on its training table alone.
+    data_of: dict[str, bytes] = {}
+    for s in strategies:
+        if s.matcher in CONDITION_PASSES:
+            learn = train_of(s)
+            if learn is None:
+                raise RuleoptError(
+                    f"strategy '{s.name}' learns its conditions from a workload: "
+                    "run_engine needs a training table (train=)"
+                )
+            data_of[s.name] = rules_data(CONDITION_PASSES[s.matcher](kept, learn))
+        else:
+            data_of[s.name] = stock
     names = {r.id: r.name for r in kept}
-    finer = [s.name for s in strategies if s.index == "finer"]
+    finer = [s for s in strategies if s.index == "finer"]
     if finer and tree is None:
-        if train is None:
-            train = load_events(capture, kept)
-            trained_on = f"the measured capture {capture} (no training input: trained on the test)"
-        tree = build_tree(kept, train, trained_on=trained_on or "a training table")
-    trees = {n: tree for n in finer} if isinstance(tree, FinerTree) else dict(tree or {})
+        # One tree per distinct training table (strategies sharing a table share a tree).
+        built: dict[int, FinerTree] = {}
+        trees: dict[str, FinerTree] = {}
+        for s in finer:
+            learn = train_of(s)
+            on = trained_on or "a training table"
+            if learn is None:
+                learn = load_events(capture, kept)
+                on = f"the measured capture {capture} (no training input: trained on the test)"
+            if id(learn) not in built:
+                built[id(learn)] = build_tree(kept, learn, trained_on=on)
+            trees[s.name] = built[id(learn)]
+    else:
+        trees = {s.name: tree for s in finer} if isinstance(tree, FinerTree) else dict(tree or {})
+    finer = [s.name for s in finer]
     if missing := [n for n in finer if n not in trees]:
         raise RuleoptError(f"no finer tree for strategy '{missing[0]}'")
     with tempfile.TemporaryDirectory(prefix="ruleopt-finer-") as tmp:
@@ -292,7 +328,17 @@ def run_engine(
             files[n] = Path(tmp) / f"finer{k}.tree"
             files[n].write_bytes(sinsp.netstrings(trees[n].records()))
         run = _measure(
-            binary, data, names, capture, kept, strategies, mode, repeat, warmup, files, event_costs
+            binary,
+            data_of,
+            names,
+            capture,
+            kept,
+            strategies,
+            mode,
+            repeat,
+            warmup,
+            files,
+            event_costs,
         )
     run.skipped = skipped
     if finer:
@@ -305,7 +351,7 @@ def run_engine(
 
 def _measure(
     binary: str,
-    data: bytes,
+    data_of: dict[str, bytes],
     names: dict[int, str],
     capture: str | Path,
     kept: list[Rule],
@@ -339,7 +385,7 @@ def _measure(
             cmd += ["--event-costs", str(costs_to)]
         if s.name in tree_files:
             cmd += ["--finer", str(tree_files[s.name])]
-        proc = sinsp._run_tool(cmd, data)
+        proc = sinsp._run_tool(cmd, data_of[s.name])
         if proc.returncode != 0:
             raise sinsp._error_from(proc, str(capture), rule_names=names)
         return json.loads(proc.stdout.decode("utf-8", "surrogateescape"))
@@ -364,8 +410,8 @@ def _measure(
                     costs[s.name] = read_event_costs(path, n)
             else:
                 one = once(s, alerts=rnd == warmup)
-            if rnd == 0 and k == 0:
-                _check_statuses(one, by_id)  # before any further pass
+            if rnd == 0:
+                _check_statuses(one, by_id, s)  # each strategy's rules, before more passes
             if rnd == warmup and k == 0:
                 doc = one  # runtime errors: the first measured pass
             if rnd >= warmup:
@@ -387,10 +433,19 @@ def _measure(
     return RealRun(str(capture), mode, tsc, results, kept, [], errors)
 
 
-def _check_statuses(doc: dict, by_id: dict[int, Rule]) -> None:
+def _check_statuses(doc: dict, by_id: dict[int, Rule], s: Strategy) -> None:
     for st in doc["rules"]:
         if st["status"] != "ok":
             r = by_id[st["id"]]
+            if s.matcher in CONDITION_PASSES:
+                raise RuleoptError(
+                    f"libsinsp 2022 rejects rule '{r.name}' as strategy '{s.name}' "
+                    f"rewrote it: {st['error']}",
+                    file=r.file,
+                    line=r.line,
+                    hint="a rewrite must keep every condition libsinsp compiles: report "
+                    "this as a bug; the other strategies run without it",
+                )
             # Falco refuses to load a ruleset with a rule its engine rejects.
             raise RuleoptError(
                 f"libsinsp 2022 rejects rule '{r.name}': {st['error']}",

@@ -7,8 +7,14 @@ the single implementations of their concept.
   ``finer`` (``ruleopt.engine.finer``: evt.type plus discriminators derived from rules);
 - matcher (``MATCHERS``): ``recursive`` (the core's replica of libsinsp's short-circuit
   walk), ``flat``, ``shared``, ``reorder``, ``shared-reorder``
-  (``ruleopt.engine.program``);
+  (``ruleopt.engine.program``), ``rewrite`` (the conditions rewritten by ruleopt's proven
+  rewrites, ``ruleopt.engine.matcher_rewrite``, then the recursive evaluator);
 - output (``ruleopt.output.OUTPUTS``): ``lua`` (seed-era) or ``cached`` (proposal 3).
+
+No training on the test: the parts that learn from a workload (the finer tree's fields,
+``reorder``'s child order, ``rewrite``'s operand order) learn from the ``train`` table
+given to :func:`prepare` and are applied to the measured one (``Learned``); without it
+they learn from the measured table itself (the trained-on figure).
 
 The core runs in Falco's first-match mode (one alert per event at most) unless
 ``measure_once`` is told otherwise (``rule_matching: all``), so equal alerts across
@@ -40,34 +46,63 @@ from . import program as _program
 from .compile import CompiledRuleset, compile_rules
 from .core import call_core, run_core, tsc_hz
 from .finer import finer_index
+from .matcher_rewrite import changed_conditions, rewritten_rules
 
 PROBE_ROWS = 4096  # sample rows the reorder matcher measures truth and cost on
 TIME_KEY = "evt.rawtime"
 
 # ---------------------------------------------------------------- parts
 
-IndexPart = Callable[[CompiledRuleset, EventTable], CompiledRuleset]
-MatcherPart = Callable[[CompiledRuleset, EventTable], CompiledRuleset]
+
+@dataclass(frozen=True)
+class Learned:
+    """What the learning parts learn from: the training table and the ruleset compiled
+    (and indexed, for a matcher) on it. Same rules, so the same node layout and rule
+    positions as the measured ruleset: a child order or a rule set found on one applies
+    to the other. ``same``: the training table is the measured one (``--train same``)."""
+
+    table: EventTable
+    compiled: CompiledRuleset
+    same: bool
 
 
-def evttype_index(compiled: CompiledRuleset, table: EventTable) -> CompiledRuleset:
+IndexPart = Callable[[CompiledRuleset, EventTable, "Learned | None"], CompiledRuleset]
+MatcherPart = Callable[[CompiledRuleset, EventTable, Learned], CompiledRuleset]
+
+
+def evttype_index(
+    compiled: CompiledRuleset, table: EventTable, learned: Learned | None = None
+) -> CompiledRuleset:
     """Falco's event-type index: what ``compile_rules`` already built."""
     return compiled
 
 
-def finer_index_part(compiled: CompiledRuleset, table: EventTable) -> CompiledRuleset:
-    offsets, rules, tree = finer_index(compiled, table)
+def finer_index_part(
+    compiled: CompiledRuleset, table: EventTable, learned: Learned | None = None
+) -> CompiledRuleset:
+    """The finer tree on ``table``; with ``learned`` (built on another table), its choice
+    of fields (the plan) is that tree's, and only the rules' allowed values are read
+    from ``table``, as the core reads every constant from the measured table."""
+    plan = None
+    if learned is not None and not learned.same:
+        dtree = learned.compiled.dtree
+        plan = dtree.plan if dtree is not None else {}
+    offsets, rules, tree = finer_index(compiled, table, plan=plan)
     return dataclasses.replace(compiled, idx_offsets=offsets, idx_rules=rules, dtree=tree)
 
 
-def recursive_matcher(compiled: CompiledRuleset, table: EventTable) -> CompiledRuleset:
+def recursive_matcher(
+    compiled: CompiledRuleset, table: EventTable, learned: Learned | None = None
+) -> CompiledRuleset:
     """The replica of libsinsp's recursive short-circuit evaluator (no program)."""
     return dataclasses.replace(compiled, program=None)
 
 
 def _program_matcher(*, share: bool, reorder: bool) -> MatcherPart:
-    def build(compiled: CompiledRuleset, table: EventTable) -> CompiledRuleset:
-        order = measure_order(compiled, table) if reorder else None
+    def build(compiled: CompiledRuleset, table: EventTable, learned: Learned) -> CompiledRuleset:
+        # The order is measured on the training table's compiled ruleset: node ids are
+        # the same in both (compile places nodes by the condition's shape alone).
+        order = measure_order(learned.compiled, learned.table) if reorder else None
         prog = _program.compile_program(compiled, share=share, order=order)
         return dataclasses.replace(compiled, program=prog)
 
@@ -136,10 +171,19 @@ def measure_order(compiled: CompiledRuleset, table: EventTable) -> dict[int, lis
 INDEXES: dict[str, IndexPart] = {"evttype": evttype_index, "finer": finer_index_part}
 MATCHERS: dict[str, MatcherPart] = {
     "recursive": recursive_matcher,
+    # The conditions are rewritten before compiling (CONDITION_PASSES); the rewritten
+    # tree then runs on the recursive evaluator, as libsinsp runs the rewritten text.
+    "rewrite": recursive_matcher,
     "flat": _program_matcher(share=False, reorder=False),
     "shared": _program_matcher(share=True, reorder=False),
-    "reorder": _program_matcher(share=False, reorder=True),
+    "reorder": _program_matcher(share=False, reorder=True),  # (MEASURED_MATCHERS)
     "shared-reorder": _program_matcher(share=True, reorder=True),
+}
+# Matchers whose program is ordered by figures measured on the training table.
+MEASURED_MATCHERS = frozenset({"reorder", "shared-reorder"})
+# Matchers that rewrite the rules' conditions first, learning from the training table.
+CONDITION_PASSES: dict[str, Callable[[Sequence[Rule], EventTable], list[Rule]]] = {
+    "rewrite": rewritten_rules,
 }
 
 
@@ -197,9 +241,29 @@ for _s in (
         "proposal 1d: flat + and/or operands ordered by measured cost/selectivity",
     ),
     Strategy("shared-reorder", "evttype", "shared-reorder", "lua", "proposals 1b + 1d"),
+    Strategy(
+        "rewrite",
+        "evttype",
+        "rewrite",
+        "lua",
+        "proposal 1 in Falco's language: conditions rewritten (merged `in`, measured order)",
+    ),
     Strategy("finer", "finer", "recursive", "lua", "proposal 2: evttype + derived keys"),
     Strategy("cached-output", "evttype", "recursive", "cached", "proposal 3: cached formatters"),
-    Strategy("best", "finer", "shared-reorder", "cached", "proposals 1 + 2 + 3"),
+    Strategy(
+        "best",
+        "finer",
+        "rewrite",
+        "cached",
+        "proposals 1 + 2 + 3, each as both engines can run it",
+    ),
+    Strategy(
+        "best-program",
+        "finer",
+        "shared-reorder",
+        "cached",
+        "proposals 1 + 2 + 3 with the replica's program matcher (no libsinsp form)",
+    ),
 ):
     register(_s)
 
@@ -220,13 +284,17 @@ def get_strategy(name: str) -> Strategy:
 
 @dataclass
 class Prepared:
-    """A strategy's parts built for one ruleset on one table, ready to measure."""
+    """A strategy's parts built for one ruleset on one table, ready to measure.
+    ``learned``: what its learning parts took from the training table (``trained_on``
+    names it): the finer tree's plan, the child order, the rewritten conditions."""
 
     strategy: Strategy
     compiled: CompiledRuleset
     output: object
     rules: dict[int, Rule]
     build_seconds: float
+    trained_on: str = "same"
+    learned: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -277,17 +345,62 @@ def syscall_rules(rules: object) -> list[Rule]:
     return [r for r in getattr(rules, "rules", rules) if r.source == "syscall"]
 
 
+def learns(strategy: Strategy) -> bool:
+    """Whether ``strategy`` learns from a workload (and so has a trained/held-out split)."""
+    return (
+        strategy.index == "finer"
+        or strategy.matcher in CONDITION_PASSES
+        or strategy.matcher in MEASURED_MATCHERS
+    )
+
+
 def prepare(
-    strategy: Strategy | str, compiled: CompiledRuleset, table: EventTable, rules: Iterable[Rule]
+    strategy: Strategy | str,
+    compiled: CompiledRuleset,
+    table: EventTable,
+    rules: Iterable[Rule],
+    *,
+    train: EventTable | None = None,
+    trained_on: str | None = None,
 ) -> Prepared:
-    """Build the strategy's index and matcher on ``compiled`` and its output path."""
+    """Build the strategy's index and matcher on ``compiled`` and its output path.
+
+    The parts that learn (the finer tree's fields, reorder's child order, rewrite's
+    conditions) learn from ``train`` alone (None: from ``table`` itself, the trained-on
+    figure); ``trained_on`` says which input that was, for the report."""
     s = get_strategy(strategy) if isinstance(strategy, str) else strategy
     t0 = time.perf_counter()
-    built = MATCHERS[s.matcher](INDEXES[s.index](compiled, table), table)
     by_id = {r.id: r for r in rules}
     kept = {rid: by_id[rid] for rid in compiled.rule_ids.tolist()}
+    # A strategy that learns nothing needs no ruleset on the training table.
+    same = train is None or train is table or not learns(s)
+    source = table if same else train
+    learned: dict = {}
+    if s.matcher in CONDITION_PASSES:
+        before = list(kept.values())
+        after = CONDITION_PASSES[s.matcher](before, source)
+        learned["conditions"] = changed_conditions(before, after)
+        if learned["conditions"]:
+            compiled = compile_rules(after, table, sources=None)
+        rules_used = after
+    else:
+        rules_used = list(kept.values())
+    # The ruleset on the training table: same rules, so the same nodes and positions.
+    trained = compiled if same else compile_rules(rules_used, source, sources=None)
+    trained_index = INDEXES[s.index](trained, source, None)
+    indexed = (
+        trained_index
+        if same
+        else INDEXES[s.index](compiled, table, Learned(source, trained_index, False))
+    )
+    built = MATCHERS[s.matcher](indexed, table, Learned(source, trained_index, same))
+    if trained_index.dtree is not None:
+        learned["finer_plan"] = trained_index.dtree.plan
     out = OUTPUTS[s.output](rule_metas(kept.values()))
-    return Prepared(s, built, out, kept, time.perf_counter() - t0)
+    name = trained_on or ("same" if same else "training table")
+    return Prepared(
+        s, built, out, kept, time.perf_counter() - t0, name if learns(s) else "-", learned
+    )
 
 
 @dataclass

@@ -24,9 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from ruleopt.engine.index import evttype_buckets
+from ruleopt.engine.matcher_rewrite import SAMPLE, rule_events
 from ruleopt.errors import RuleoptError
 from ruleopt.events.table import EventTable
 from ruleopt.rewrite import cost, rules
@@ -37,10 +35,6 @@ from ruleopt.rules.ast import And, BoolConst, Expr, MacroRef, Not, Or, print_exp
 from ruleopt.rules.loader import load_rules
 from ruleopt.rules.model import Rule, RuleSet
 from ruleopt.rules.parser import parse_condition
-
-# Events per rule on which operands are measured: enough for pass rates to two digits,
-# few enough that measuring stays a fraction of the differential check.
-SAMPLE = 4000
 
 
 @dataclass
@@ -109,7 +103,7 @@ def _structural(expr: Expr, ex: OwnExpander | None, changes: list[str]) -> Expr:
 def _measured_order(expr: Expr, ex: OwnExpander, events: list[dict]) -> tuple[Expr, str | None]:
     """Every and/or of ``expr`` (as written, macros kept) ordered by the greedy measured
     order (``cost.greedy_order``), each nested one on the events that reach it."""
-    out, before, after = _order_tree(expr, ex, events)
+    out, before, after = cost.order_tree(expr, events, ex.expand)
     if out == expr:
         return expr, None
     return out, (
@@ -117,58 +111,13 @@ def _measured_order(expr: Expr, ex: OwnExpander, events: list[dict]) -> tuple[Ex
     )
 
 
-def _order_tree(expr: Expr, ex: OwnExpander, events: list[dict]) -> tuple[Expr, float, float]:
-    full = ex.expand(expr)
-    if not isinstance(expr, (And, Or)) or len(expr.items) < 2 or not events:
-        c = cost.static_cost(full)
-        return expr, c, c
-    items = list(expr.items)
-    costs = [cost.static_cost(ex.expand(i)) for i in items]
-    truth = [cost.passes(ex.expand(i), events) for i in items]
-    if any(t is None for t in truth):
-        c = cost.static_cost(full)
-        return expr, c, c
-    conj = isinstance(expr, And)
-    # Event-type tests get no special place: the index already sent the rule only events
-    # of its types, where such a test is often always true and decides nothing.
-    order = cost.greedy_order(costs, truth, conj)
-    before = cost.expected_cost(costs, truth, conj, list(range(len(items))))
-    after = cost.expected_cost(costs, truth, conj, order)
-    # A gain under 2% of the model's cost is noise in the figures: keep the author's order.
-    if after >= 0.98 * before:
-        order, after = list(range(len(items))), before
-    # Each operand is then ordered on the events that reach it in the chosen order.
-    live = np.ones(len(events), dtype=bool)
-    new_items = []
-    for k in order:
-        reach = [ev for ev, on in zip(events, live.tolist(), strict=True) if on]
-        sub, _b, _a = _order_tree(items[k], ex, reach)
-        new_items.append(sub)
-        live &= truth[k] if conj else ~truth[k]
-    out = type(expr)(tuple(new_items))
-    return (expr if out == expr else out), before, after
-
-
 def _rule_samples(ruleset: RuleSet, table: EventTable | None) -> dict:
     """Per rule name, up to SAMPLE events its index would check it on."""
     if table is None or table.n == 0:
         return {}
     rules_ = list(ruleset.enabled_rules())
-    buckets = evttype_buckets(rules_, table)
-    et = table.column("evt.type")
-    rows: dict[int, list[int]] = {k: [] for k in range(len(rules_))}
-    for i in np.flatnonzero(et.present).tolist():
-        for pos in buckets.get(int(et.values[i]), ()):
-            if len(rows[pos]) < SAMPLE:
-                rows[pos].append(i)
-    cache: dict[int, dict] = {}
-
-    def ev(i: int) -> dict:
-        if i not in cache:
-            cache[i] = table.event(i)
-        return cache[i]
-
-    return {rules_[pos].name: [ev(i) for i in rs] for pos, rs in rows.items()}
+    per_rule = rule_events(rules_, table, SAMPLE)
+    return {r.name: events for r, events in zip(rules_, per_rule, strict=True)}
 
 
 def plan(ruleset: RuleSet, items: list[Item], table: EventTable | None) -> dict[int, Rewrite]:
