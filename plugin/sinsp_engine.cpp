@@ -377,8 +377,7 @@ int engine_usage()
 		"              [--event-costs FILE] [--finer TREE]\n"
 		"RULES: netstrings, five per rule: id, name, priority, output format, condition\n"
 		"TREE: the finer index's tree (netstrings, see sinsp_finer.h), needed by index finer\n"
-		"INDEX: evttype, finer; MATCHER: recursive, rewrite; OUTPUT: lua, cached, none
-");
+		"INDEX: evttype, finer; MATCHER: recursive, rewrite; OUTPUT: lua, cached, none\n");
 	return 2;
 }
 

@@ -828,14 +828,13 @@ def _run_against(args: argparse.Namespace) -> int:
     check_rules_files(rules_a)
     check_rules_files(rules_b)
     check_events_file(events)
-    if args.output or args.profile:
     if args.train is not None:
         raise RuleoptError(
             "--train is what learning strategies learn from: it does not apply to --against",
             file="--train",
             hint="drop --train (--against runs the stock composition, which learns nothing)",
         )
-    if args.output:
+    if args.output or args.profile:
         raise RuleoptError(
             "-o/--output and --profile are per strategy: they do not apply to --against",
             file=args.output or args.profile,
