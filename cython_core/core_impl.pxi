@@ -39,11 +39,15 @@ from trace cimport (
     TRACE_STAGE_OUTPUT,
     TRACE_STAGE_RULE_CHECKS,
     trace_export_rules,
+    trace_export_rules_sq,
     trace_export_stages,
     trace_mode,
     trace_rdtsc,
     trace_reset,
     trace_rule,
+    trace_sampler_init,
+    trace_sampler_t,
+    trace_sampler_take,
     trace_stage,
     trace_tsc_hz,
 )
@@ -144,6 +148,10 @@ cdef struct Core:
     const int64_t* dt_koff        # [dt_n + 1] CSR over dt_keys / dt_child
     const int64_t* dt_keys        # sorted per node: string id or number
     const int32_t* dt_child
+    # Sampled rule tracing (rules build only): which events' checks are timed, and how
+    # many were (every check is still counted in checks/matched).
+    trace_sampler_t sampler
+    int64_t sampled_events
 
 
 # ---------------------------------------------------------------- comparisons
@@ -371,6 +379,12 @@ cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
     cdef int32_t et, r
     cdef bint hit
     cdef uint32_t branch
+    cdef bint timed = False
+    if TRACE_RULES_ON:
+        # One countdown per event decides whether its checks are timed (sampled tracing;
+        # every event at rate 1). The untraced and stacks builds never reach this code.
+        timed = trace_sampler_take(&c.sampler)
+        c.sampled_events += timed
     if TRACE_STACKS_ON:
         t0 = trace_rdtsc()
     # next_event: read the row.
@@ -389,13 +403,13 @@ cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
     # rule_checks.
     for p in range(lo, hi):
         r = c.idx_rules[p]
-        if TRACE_RULES_ON:
+        if TRACE_RULES_ON and timed:
             ts = trace_rdtsc()
         if c.prog_start != NULL:
             hit = _run_prog(c, c.prog_start[r])
         else:
             hit = _eval(c, c.roots[r])
-        if TRACE_RULES_ON:
+        if TRACE_RULES_ON and timed:
             trace_rule(<uint32_t>c.rule_ids[r], hit, trace_rdtsc() - ts)
         c.checks[r] += 1
         if hit:
@@ -681,7 +695,8 @@ cdef void _probe(Core* c, int64_t nn, const int64_t* rows, int64_t m, uint8_t* t
 
 
 def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
-        double empty_wait_s=0.0, bint first_match=True, int64_t out_cap=-1, probe=None):
+        double empty_wait_s=0.0, bint first_match=True, int64_t out_cap=-1, probe=None,
+        int64_t sample=1, uint64_t seed=0):
     """Run the loop over ``table`` with ``compiled`` (see ruleopt.engine.core.run_core).
 
     Offline (``rate`` None): the whole table ``repeat`` times, cycles per repeat. Rate
@@ -690,7 +705,12 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
     ``probe`` (row numbers): instead of the loop, evaluate every node (the recursive
     evaluator, whole subtree) on those rows; returns {"truth": uint8 [nodes, rows],
     "cycles": mean cycles per evaluation of each node} for cost/selectivity ordering.
+
+    ``sample`` (rules build): time the checks of each event with probability 1/sample
+    (geometric gaps drawn from ``seed``, see trace.h); 1 times every event.
     """
+    if sample < 1:
+        raise ValueError("sample must be >= 1")
     if repeat < 1:
         raise ValueError("repeat must be >= 1")
     if rate is not None and not (rate > 0):
@@ -779,6 +799,7 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
         c.heap_data = <const uint8_t*>_ptr(heap_data)
         c.heap_off = <const int64_t*>_ptr(heap_off)
         c.first_match = first_match
+        trace_sampler_init(&c.sampler, <uint64_t>sample, seed)
         if probe is not None:
             rows_a = np.ascontiguousarray(probe, dtype=np.int64)
             if rows_a.ndim != 1 or (rows_a.size and (rows_a.min() < 0 or rows_a.max() >= n)):
@@ -826,6 +847,7 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
             c.out_rule = <int32_t*>_ptr(out_rule)
             c.out_cap = out_cap
             trace_reset()
+            c.sampled_events = 0
             cyc_a = np.zeros(repeat, dtype=np.uint64)
             result = {}
             if rate is None:
@@ -861,8 +883,10 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
             out_cap = c.out_n  # second pass with the exact size
         rules_dump = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES, TRACE_CELL_WORDS), dtype=np.uint64)
         stages_dump = np.zeros((TRACE_NUM_STAGES, TRACE_NUM_BRANCHES, TRACE_CELL_WORDS), dtype=np.uint64)
+        rules_sq = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES), dtype=np.float64)
         if TRACE_RULES_ON:
             trace_export_rules(<uint64_t*>cnp.PyArray_DATA(rules_dump), TRACE_MAX_RULES)
+            trace_export_rules_sq(<double*>cnp.PyArray_DATA(rules_sq), TRACE_MAX_RULES)
         if TRACE_STACKS_ON:
             trace_export_stages(<uint64_t*>cnp.PyArray_DATA(stages_dump))
     finally:
@@ -876,6 +900,9 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
         cycles=cyc_a,
         tsc_hz=hz,
         trace_rules=rules_dump if TRACE_RULES_ON else None,
+        trace_rules_sq=rules_sq if TRACE_RULES_ON else None,
+        sample=sample if TRACE_RULES_ON else None,
+        sampled_events=c.sampled_events if TRACE_RULES_ON else 0,
         trace_stages=stages_dump if TRACE_STACKS_ON else None,
     )
     return result

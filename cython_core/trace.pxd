@@ -24,6 +24,10 @@ cdef extern from "trace.h" nogil:
         TRACE_RULES_ON
         TRACE_STACKS_ON
 
+    ctypedef struct trace_sampler_t:
+        uint64_t left
+        uint64_t every
+
     const char* trace_stage_name(unsigned stage)
     const char* trace_branch_name(unsigned branch)
     const char* trace_rule_branch_name(unsigned branch)
@@ -35,4 +39,7 @@ cdef extern from "trace.h" nogil:
     void trace_reset()
     void trace_export_rules(uint64_t *out, uint32_t n_rules)
     void trace_export_stages(uint64_t *out)
+    void trace_export_rules_sq(double *out, uint32_t n_rules)
+    void trace_sampler_init(trace_sampler_t *s, uint64_t every, uint64_t seed)
+    int trace_sampler_take(trace_sampler_t *s)
     double trace_tsc_hz()

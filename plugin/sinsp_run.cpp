@@ -1,8 +1,13 @@
-// ruleopt-sinsp run CAPTURE RULES [--repeat N] [--json OUT] [--internal]: the
-// instrumented harness. Compiles each rule (id, name, condition: three netstrings in
-// RULES) with libsinsp's own filter compiler, indexes them by event type as Falco does,
-// runs them over the capture N times and writes, per rule, matches and rdtsc cycle
-// histograms of every check (JSON, to stdout or OUT).
+// ruleopt-sinsp run CAPTURE RULES [--repeat N] [--sample N] [--seed S] [--json OUT]
+// [--internal]: the instrumented harness. Compiles each rule (id, name, condition: three
+// netstrings in RULES) with libsinsp's own filter compiler, indexes them by event type as
+// Falco does, runs them over the capture N times and writes, per rule, matches and rdtsc
+// cycle histograms of its checks (JSON, to stdout or OUT).
+//
+// --sample N times next() and the checks of each event with probability 1/N (trace.h's
+// sampler: geometric gaps, one countdown per event); every check is still counted.
+// N = 1 (the default) times every event; N = 0 times none (the untimed pass that the
+// sampling benchmark measures overhead against). Each pass's loop cycles are reported.
 
 #include "sinsp_common.h"
 #include "sinsp_commands.h"
@@ -37,6 +42,8 @@ using cycle_stats = trace_cell_t;
 // allocates; matched evt.nums go to one preallocated pool.
 cycle_stats g_matched[MAX_RULES];
 cycle_stats g_unmatched[MAX_RULES];
+double g_matched_sq[MAX_RULES];
+double g_unmatched_sq[MAX_RULES];
 uint64_t g_evals[MAX_RULES];
 // A filter that throws while running (libsinsp 2022 throws from some fd.* checks
 // on sockets of the wrong kind) counts as "not matched" for that event, and is
@@ -74,7 +81,7 @@ struct rule
 };
 
 int run(const std::string &capture, const std::string &rules_path, int repeat, const std::string &json_out,
-	bool internal)
+	bool internal, uint64_t sample, uint64_t seed)
 {
 	// Three records per rule: id (decimal), name, condition, each verbatim.
 	static_assert(RULE_RECORDS == 3, "a rule is id, name, condition");
@@ -154,18 +161,30 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 	double tsc_hz = trace_tsc_hz();
 	uint64_t overhead = rdtsc_overhead();
 
+	trace_sampler_t sampler;
+	trace_sampler_init(&sampler, sample, seed);
+	uint64_t sampled_events = 0;
+	std::vector<uint64_t> pass_cycles;
+
 	uint64_t events_pass1 = 0;
 	uint64_t events_total = 0;
 	for(int pass = 0; pass < repeat; pass++)
 	{
 		open_capture(insp, capture);
 		uint64_t last = 0, n = 0, nread = 0;
+		const uint64_t pass_start = trace_rdtsc();
 		while(true)
 		{
 			uint64_t next_cycles = 0;
-			sinsp_evt *evt = next_event(insp, capture, last, &next_cycles);
+			// Decided before next(): a timed event has its next() and its checks timed.
+			const bool timed = trace_sampler_take(&sampler);
+			sinsp_evt *evt = next_event(insp, capture, last, timed ? &next_cycles : nullptr);
 			if(evt == nullptr) break;
-			record(g_next, next_cycles);
+			if(timed)
+			{
+				record(g_next, next_cycles);
+				sampled_events++;
+			}
 			nread++;
 			last = evt->get_num();
 			if(!internal && is_internal(evt)) continue;
@@ -179,7 +198,7 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 				bool m;
 				g_progress.phase = PHASE_FILTER;
 				g_progress.rule = rules[s].id;
-				uint64_t a = trace_rdtsc();
+				uint64_t a = timed ? trace_rdtsc() : 0;
 				try
 				{
 					m = rules[s].filter->run(evt);
@@ -193,11 +212,11 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 						rules[s].runtime_error = e.what();
 					}
 				}
-				uint64_t b = trace_rdtsc();
+				uint64_t b = timed ? trace_rdtsc() : 0;
 				g_evals[s]++;
 				if(m)
 				{
-					record(g_matched[s], b - a);
+					if(timed) trace_cell_add_sq(&g_matched[s], &g_matched_sq[s], b - a);
 					g_matches_all[s]++;
 					if(pass == 0)
 					{
@@ -206,12 +225,13 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 						else g_match_overflow = true;
 					}
 				}
-				else
+				else if(timed)
 				{
-					record(g_unmatched[s], b - a);
+					trace_cell_add_sq(&g_unmatched[s], &g_unmatched_sq[s], b - a);
 				}
 			}
 		}
+		pass_cycles.push_back(trace_rdtsc() - pass_start);
 		insp.close();
 		if(nread == 0)
 		{
@@ -234,6 +254,16 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 	snprintf(buf, sizeof(buf), "%.0f", tsc_hz);
 	out += ", \"tsc_hz\": " + std::string(buf);
 	out += ", \"rdtsc_overhead\": " + std::to_string(overhead);
+	out += ", \"sample\": " + std::to_string(sample);
+	out += ", \"seed\": " + std::to_string(seed);
+	out += ", \"sampled_events\": " + std::to_string(sampled_events);
+	out += ", \"pass_cycles\": [";
+	for(size_t k = 0; k < pass_cycles.size(); k++)
+	{
+		if(k) out += ",";
+		out += std::to_string(pass_cycles[k]);
+	}
+	out += "]";
 	out += ", \"matched_evtnums_truncated\": " + std::string(g_match_overflow ? "true" : "false");
 	out += ", \"next_cycles\": ";
 	json_cell(out, g_next);
@@ -291,6 +321,11 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 		json_cell(out, g_matched[s]);
 		out += ", \"cycles_unmatched\": ";
 		json_cell(out, g_unmatched[s]);
+		// Sums of squared cycles (doubles, exact to 2^53): the estimates' intervals.
+		snprintf(buf, sizeof(buf), "%.17g", g_matched_sq[s]);
+		out += ", \"cycles_matched_sumsq\": " + std::string(buf);
+		snprintf(buf, sizeof(buf), "%.17g", g_unmatched_sq[s]);
+		out += ", \"cycles_unmatched_sumsq\": " + std::string(buf);
 		out += "}";
 	}
 	out += "\n]}\n";
@@ -305,6 +340,7 @@ int cmd_run(const args &a)
 	if(a.size() < 2) return usage();
 	bool internal = false;
 	int repeat = 1;
+	uint64_t sample = 1, seed = 0;
 	std::string json_out;
 	for(size_t i = 2; i < a.size(); i++)
 	{
@@ -323,6 +359,21 @@ int cmd_run(const args &a)
 			}
 			repeat = (int)v;
 		}
+		else if((a[i] == "--sample" || a[i] == "--seed") && i + 1 < a.size())
+		{
+			const bool is_sample = a[i] == "--sample";
+			const std::string &v = a[++i];
+			char *end = nullptr;
+			errno = 0;
+			unsigned long long x = v.empty() || v[0] < '0' || v[0] > '9' ? 0 : strtoull(v.c_str(), &end, 10);
+			if(end != v.c_str() + v.size() || errno != 0 || (is_sample && x > 1000000000ull))
+			{
+				fail(is_sample ? "--sample needs an integer between 0 and 1000000000"
+					       : "--seed needs a non-negative 64-bit integer",
+				     "");
+			}
+			(is_sample ? sample : seed) = x;
+		}
 		else if(a[i] == "--json" && i + 1 < a.size())
 		{
 			json_out = a[++i];
@@ -332,7 +383,7 @@ int cmd_run(const args &a)
 			return usage();
 		}
 	}
-	return run(a[0], a[1], repeat, json_out, internal);
+	return run(a[0], a[1], repeat, json_out, internal, sample, seed);
 }
 
 }  // namespace rsinsp
