@@ -5,6 +5,7 @@ from libc.stdint cimport uint32_t, uint64_t
 cdef extern from "trace.h" nogil:
     enum:
         TRACE_MAX_RULES
+        TRACE_MAX_SAMPLE
         TRACE_HIST_BUCKETS
         TRACE_CELL_WORDS
         TRACE_RULE_UNMATCHED

@@ -366,9 +366,9 @@ int cmd_run(const args &a)
 			char *end = nullptr;
 			errno = 0;
 			unsigned long long x = v.empty() || v[0] < '0' || v[0] > '9' ? 0 : strtoull(v.c_str(), &end, 10);
-			if(end != v.c_str() + v.size() || errno != 0 || (is_sample && x > 1000000000ull))
+			if(end != v.c_str() + v.size() || errno != 0 || (is_sample && x > TRACE_MAX_SAMPLE))
 			{
-				fail(is_sample ? "--sample needs an integer between 0 and 1000000000"
+				fail(is_sample ? "--sample needs an integer between 0 and " + std::to_string(TRACE_MAX_SAMPLE)
 					       : "--seed needs a non-negative 64-bit integer",
 				     "");
 			}

@@ -153,6 +153,10 @@ static inline void trace_cell_add(trace_cell_t *c, uint64_t cycles) {
  * sample of that rule's checks and their mean is an unbiased estimate of its mean.
  * every == 1 times every event (full tracing); every == 0 times none (the harness's
  * untimed pass, for the overhead figure). */
+/* The largest sampling rate (one event in a billion): the harness and the commands refuse
+ * more; nothing would be timed on any capture a machine holds. */
+#define TRACE_MAX_SAMPLE 1000000000
+
 typedef struct {
     uint64_t left;  /* events until the next timed one (1: the next event is timed) */
     uint64_t every;

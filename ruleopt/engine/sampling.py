@@ -27,13 +27,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ruleopt._ext import abi as _abi
 from ruleopt.errors import RuleoptError
 
 # Two-sided 95% normal quantile.
 Z95 = 1.959963984540054
-# Largest sampling rate the commands accept (one event in a billion): beyond it nothing
-# would be timed on any capture a machine can hold.
-MAX_SAMPLE = 1_000_000_000
+# Largest sampling rate both engines accept (plugin/trace.h's TRACE_MAX_SAMPLE).
+MAX_SAMPLE: int = _abi.MAX_SAMPLE
 # How the intervals are computed, for the profile's settings and the tables' captions.
 CI_METHOD = "95% normal approximation on the timed per-check cycles, finite-population corrected"
 
@@ -71,9 +71,10 @@ class Estimate:
         }
 
 
-def estimate(count: int, timed: int, total: float, sumsq: float, z: float = Z95) -> Estimate:
+def estimate(count: int, timed: int, total: float, sumsq: float | None, z: float = Z95) -> Estimate:
     """The estimate of one branch from its exact ``count`` and its timed checks' ``total``
-    and ``sumsq`` (sum of squared cycles)."""
+    and ``sumsq`` (sum of squared cycles; None: not recorded, so no interval unless every
+    check was timed)."""
     if count < 0 or timed < 0 or timed > count:
         raise RuleoptError(
             f"sampled trace: {timed} timed checks of {count} is impossible",
@@ -84,7 +85,7 @@ def estimate(count: int, timed: int, total: float, sumsq: float, z: float = Z95)
     mean = total / timed
     if timed == count:
         se = 0.0
-    elif timed == 1:
+    elif timed == 1 or sumsq is None:
         return Estimate(count, 1, mean, None, None, count * mean, None, None, None)
     else:
         var = max(0.0, (sumsq - total * total / timed) / (timed - 1))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruleopt._ext import abi as _abi
+from ruleopt.engine.sampling import Estimate, combine, estimate
 from ruleopt.errors import RuleoptError
 
 FORMAT = "ruleopt-profile/1"
@@ -171,13 +172,35 @@ class RuleProfile:
     unmatched: Hist = field(default_factory=Hist)
     matched: Hist = field(default_factory=Hist)
     evttypes: list[str] | None = None
+    # Sums of squared cycles of the histograms' values (unmatched, matched), when the
+    # producer records them: the intervals of sampled estimates (ruleopt.engine.sampling).
+    sumsq: tuple[float, float] | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """True when the histograms hold only some of the checks (sampled tracing)."""
+        un, ma = self.unmatched.count, self.matched.count
+        exact_un, exact_ma = self.checks - self.matches, self.matches
+        # Fewer values than checks, never more (a producer whose counters and histograms
+        # disagree the other way is not sampling: its sums stand as they are).
+        return un <= exact_un and ma <= exact_ma and (un, ma) != (exact_un, exact_ma)
+
+    def estimates(self) -> tuple[Estimate, Estimate, Estimate]:
+        """(unmatched, matched, whole rule): the counts are exact, the cycles estimated
+        from the timed checks (equal to the histograms' sums when every check was timed)."""
+        sq = self.sumsq or (None, None)
+        un = estimate(self.checks - self.matches, self.unmatched.count, self.unmatched.sum, sq[0])
+        ma = estimate(self.matches, self.matched.count, self.matched.sum, sq[1])
+        return un, ma, combine([un, ma])
 
     @property
     def total_cycles(self) -> int:
-        return self.matched.sum + self.unmatched.sum
+        if not self.sampled:
+            return self.matched.sum + self.unmatched.sum
+        return round(self.estimates()[2].total)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "name": self.name,
             "checks": self.checks,
@@ -186,6 +209,15 @@ class RuleProfile:
             "matched": self.matched.to_dict(),
             "evttypes": self.evttypes,
         }
+        if self.sumsq is not None:
+            un, ma, whole = self.estimates()
+            out["sumsq"] = list(self.sumsq)
+            out["estimate"] = {
+                "unmatched": un.to_dict(),
+                "matched": ma.to_dict(),
+                "rule": whole.to_dict(),
+            }
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RuleProfile:
@@ -199,9 +231,20 @@ class RuleProfile:
                 unmatched=Hist.from_dict(d["unmatched"], f"rule {name!r} unmatched"),
                 matched=Hist.from_dict(d["matched"], f"rule {name!r} matched"),
                 evttypes=None if d.get("evttypes") is None else [str(e) for e in d["evttypes"]],
+                sumsq=None if d.get("sumsq") is None else _sumsq(d["sumsq"], name),
             )
         except (KeyError, TypeError) as exc:
             raise RuleoptError(f"profile: malformed rule entry ({exc})") from None
+
+
+def _sumsq(value: Any, name: str) -> tuple[float, float]:
+    try:
+        un, ma = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise RuleoptError(f"profile: rule {name!r} sumsq must be two numbers") from None
+    if not (un >= 0 and ma >= 0):
+        raise RuleoptError(f"profile: rule {name!r} sumsq must be non-negative")
+    return un, ma
 
 
 @dataclass
