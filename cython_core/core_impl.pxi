@@ -28,6 +28,7 @@ from trace cimport (
     TRACE_BRANCH_SCAP_TIMEOUT,
     TRACE_CELL_WORDS,
     TRACE_MAX_RULES,
+    TRACE_MOMENTS,
     TRACE_NUM_BRANCHES,
     TRACE_NUM_STAGES,
     TRACE_RULE_BRANCHES,
@@ -39,7 +40,7 @@ from trace cimport (
     TRACE_STAGE_OUTPUT,
     TRACE_STAGE_RULE_CHECKS,
     trace_export_rules,
-    trace_export_rules_sq,
+    trace_export_rules_mom,
     trace_export_stages,
     trace_mode,
     trace_rdtsc,
@@ -883,10 +884,10 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
             out_cap = c.out_n  # second pass with the exact size
         rules_dump = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES, TRACE_CELL_WORDS), dtype=np.uint64)
         stages_dump = np.zeros((TRACE_NUM_STAGES, TRACE_NUM_BRANCHES, TRACE_CELL_WORDS), dtype=np.uint64)
-        rules_sq = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES), dtype=np.float64)
+        rules_mom = np.zeros((TRACE_MAX_RULES, TRACE_RULE_BRANCHES, TRACE_MOMENTS), dtype=np.float64)
         if TRACE_RULES_ON:
             trace_export_rules(<uint64_t*>cnp.PyArray_DATA(rules_dump), TRACE_MAX_RULES)
-            trace_export_rules_sq(<double*>cnp.PyArray_DATA(rules_sq), TRACE_MAX_RULES)
+            trace_export_rules_mom(<double*>cnp.PyArray_DATA(rules_mom), TRACE_MAX_RULES)
         if TRACE_STACKS_ON:
             trace_export_stages(<uint64_t*>cnp.PyArray_DATA(stages_dump))
     finally:
@@ -900,7 +901,7 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
         cycles=cyc_a,
         tsc_hz=hz,
         trace_rules=rules_dump if TRACE_RULES_ON else None,
-        trace_rules_sq=rules_sq if TRACE_RULES_ON else None,
+        trace_rules_mom=rules_mom if TRACE_RULES_ON else None,
         sample=sample if TRACE_RULES_ON else None,
         sampled_events=c.sampled_events if TRACE_RULES_ON else 0,
         trace_stages=stages_dump if TRACE_STACKS_ON else None,

@@ -6,6 +6,8 @@ cdef extern from "trace.h" nogil:
     enum:
         TRACE_MAX_RULES
         TRACE_MAX_SAMPLE
+        TRACE_MOMENTS
+        TRACE_OUTLIER_CYCLES
         TRACE_HIST_BUCKETS
         TRACE_CELL_WORDS
         TRACE_RULE_UNMATCHED
@@ -40,7 +42,7 @@ cdef extern from "trace.h" nogil:
     void trace_reset()
     void trace_export_rules(uint64_t *out, uint32_t n_rules)
     void trace_export_stages(uint64_t *out)
-    void trace_export_rules_sq(double *out, uint32_t n_rules)
+    void trace_export_rules_mom(double *out, uint32_t n_rules)
     void trace_sampler_init(trace_sampler_t *s, uint64_t every, uint64_t seed)
     int trace_sampler_take(trace_sampler_t *s)
     double trace_tsc_hz()

@@ -50,7 +50,7 @@ from ruleopt.events.sinsp import run_harness
 from ruleopt.events.table import EventTable
 from ruleopt.profile.core_report import profile_from_core
 from ruleopt.profile.harness_report import profile_from_harness
-from ruleopt.profile.model import Hist, RuleProfile
+from ruleopt.profile.model import MOMENTS, Moments, RuleProfile
 from ruleopt.rules.ast import print_expr
 from ruleopt.rules.loader import load_rules
 
@@ -59,7 +59,7 @@ RULES_0262 = SHARED / "rulesets/falco_rules-falco-0.26.2.yaml"
 AIM_OVERHEAD = 0.05
 AIM_ERROR = 0.10
 
-console = Console()
+console = Console(width=200)
 err = Console(stderr=True)
 
 
@@ -79,28 +79,33 @@ def merge(profiles: Sequence[Sequence[RuleProfile]]) -> dict[int, RuleProfile]:
     out: dict[int, RuleProfile] = {}
     for rules in profiles:
         for r in rules:
-            m = out.setdefault(r.id, RuleProfile(r.id, r.name, 0, 0, Hist(), Hist(), sumsq=(0, 0)))
+            zero = Moments((0.0,) * MOMENTS, (0.0,) * MOMENTS)
+            m = out.setdefault(r.id, RuleProfile(r.id, r.name, 0, 0, moments=zero))
             m.checks += r.checks
             m.matches += r.matches
             m.unmatched = m.unmatched.merge(r.unmatched)
             m.matched = m.matched.merge(r.matched)
-            sq = r.sumsq or (0.0, 0.0)
-            m.sumsq = (m.sumsq[0] + sq[0], m.sumsq[1] + sq[1])
+            assert m.moments is not None and r.moments is not None
+            m.moments = Moments.of(
+                np.add(m.moments.unmatched, r.moments.unmatched),
+                np.add(m.moments.matched, r.moments.matched),
+            )
     return out
 
 
 def accuracy(
-    full: dict[int, RuleProfile], sampled: dict[int, RuleProfile], min_share: float
+    full: dict[int, RuleProfile], sampled: dict[int, RuleProfile], min_share: float, trim: bool
 ) -> dict:
     """Largest relative error of a rule's cycles per check (sampled estimate against the
     full-tracing mean) over the rules with at least ``min_share`` of all checks, and the
-    share of them whose 95% interval holds the full mean."""
+    share of them whose 95% interval holds the full mean. ``trim``: both means without
+    the outliers (checks of 2^20 cycles or more: the thread was descheduled)."""
     total = sum(r.checks for r in full.values())
     keep = [i for i, r in full.items() if total and r.checks >= min_share * total]
     errs, covered, worst = [], 0, None
     for i in keep:
-        f = full[i].estimates()[2]
-        s = sampled[i].estimates()[2]
+        f = full[i].estimates(trim)[2]
+        s = sampled[i].estimates(trim)[2]
         if f.mean is None or not f.mean or s.mean is None:
             continue
         e = abs(s.mean - f.mean) / f.mean
@@ -151,9 +156,9 @@ def rounds_of(
     return cycles, got
 
 
-def smallest_n(ns: Sequence[int], over: dict[str, dict], acc: dict[int, dict]) -> int | None:
+def smallest_n(ns: Sequence[int], over: dict[str, dict], acc: dict[str, dict]) -> int | None:
     for n in sorted(ns):
-        o, a = over[f"N={n}"]["median"], acc[n]["max_error"]
+        o, a = over[f"N={n}"]["median"], acc[str(n)]["max_error"]
         if o <= AIM_OVERHEAD and a is not None and a <= AIM_ERROR:
             return n
     return None
@@ -180,7 +185,9 @@ def replica(
         )
         return float(np.median(r.cycles)), r
 
-    err.print(f"replica, {label}: {table.n:,} events x {args.passes} passes, {len(configs)} configs")
+    err.print(
+        f"replica, {label}: {table.n:,} events x {args.passes} passes, {len(configs)} configs"
+    )
     cycles, got = rounds_of(configs, args.rounds, run)
 
     def rules_of(results: Sequence[CoreResult]) -> dict[int, RuleProfile]:
@@ -213,55 +220,64 @@ def harness(capture: Path, rules_file: Path, args: argparse.Namespace) -> dict:
 def _figures(label, base, cycles, got, rules_of, args) -> dict:
     over = overheads(cycles, base)
     full = rules_of(got["rules"])
+    sampled = {n: rules_of(got[f"N={n}"]) for n in args.n}
+    # Two halves of the full-tracing rounds against each other: the run-to-run noise floor.
     half = len(got["rules"]) // 2
-    noise = (
-        accuracy(rules_of(got["rules"][:half]), rules_of(got["rules"][half:]), args.min_share)
-        if half
-        else None
-    )
-    acc = {n: accuracy(full, rules_of(got[f"N={n}"]), args.min_share) for n in args.n}
-    return {
-        "label": label,
-        "base": base,
-        "overhead": over,
-        "accuracy": {str(n): a for n, a in acc.items()},
-        "full_vs_full_halves": noise,
-        "smallest_n": smallest_n(args.n, over, acc),
-    }
+    halves = (rules_of(got["rules"][:half]), rules_of(got["rules"][half:])) if half else None
+    out = {"label": label, "base": base, "overhead": over}
+    for key, trim in (("raw", False), ("trimmed", True)):
+        acc = {str(n): accuracy(full, sampled[n], args.min_share, trim) for n in args.n}
+        out[key] = {
+            "accuracy": acc,
+            "full_vs_full_halves": accuracy(*halves, args.min_share, trim) if halves else None,
+            "smallest_n": smallest_n(args.n, over, acc),
+        }
+    return out
 
 
-def show(fig: dict) -> None:
+def show(fig: dict, min_share: float) -> None:
     t = Table(title=f"{fig['label']}: overhead vs {fig['base']} (median of per-round ratios)")
-    for col in ("config", "overhead", "min", "max", "cycles/pass", "max rel. error", "median err."):
+    for col in ("config", "overhead", "min", "max", "cycles/pass"):
         t.add_column(col, justify="right")
+    for key in ("raw", "trimmed"):
+        t.add_column(f"max err. ({key})", justify="right")
+        t.add_column(f"median err. ({key})", justify="right")
+        t.add_column(f"CI cover ({key})", justify="right")
     t.add_column("rules", justify="right")
-    t.add_column("CI coverage", justify="right")
     for c, o in fig["overhead"].items():
-        a = fig["accuracy"].get(c[2:]) if c.startswith("N=") else None
-        if c == "rules" and fig["full_vs_full_halves"]:
-            a = {**fig["full_vs_full_halves"], "coverage": None}
+        cells = []
+        rules = ""
+        for key in ("raw", "trimmed"):
+            f = fig[key]
+            a = f["accuracy"].get(c[2:]) if c.startswith("N=") else None
+            if c == "rules" and f["full_vs_full_halves"]:
+                a = {**f["full_vs_full_halves"], "coverage": None}
+            cells += [
+                fmt_pct(a["max_error"]).lstrip("+") if a else "",
+                fmt_pct(a["median_error"]).lstrip("+") if a else "",
+                f"{100 * a['coverage']:.0f}%" if a and a.get("coverage") is not None else "",
+            ]
+            rules = str(a["rules"]) if a else rules
         t.add_row(
-            c + (" (full; error: half vs half)" if c == "rules" else ""),
+            c + (" (full; errors: half vs half)" if c == "rules" else ""),
             fmt_pct(o["median"]),
             fmt_pct(o["min"]),
             fmt_pct(o["max"]),
             f"{o['cycles_median']:,.0f}",
-            fmt_pct(a["max_error"]).lstrip("+") if a else "",
-            fmt_pct(a["median_error"]).lstrip("+") if a else "",
-            str(a["rules"]) if a else "",
-            f"{100 * a['coverage']:.0f}%" if a and a.get("coverage") is not None else "",
+            *cells,
+            rules,
         )
     console.print(t)
-    some = next(iter(fig["accuracy"].values()), None)
+    some = next(iter(fig["raw"]["accuracy"].values()), None)
     if some:
         console.print(
-            f"errors over the rules with >= {args_min_share:.1%} of all checks "
-            f"(>= {some['threshold_checks']:,} checks in the merged full runs); "
-            f"smallest N with overhead <= 5% and error <= 10%: {fig['smallest_n'] or 'none tested'}"
+            f"errors: cycles per check of each rule with >= {min_share:.1%} of all checks "
+            f"(>= {some['threshold_checks']:,} checks in the merged full runs), sampled "
+            f"estimate vs full tracing, all rounds merged; trimmed = without checks of "
+            f">= 2^20 cycles (descheduled). Smallest N with overhead <= 5% and max error "
+            f"<= 10%: raw {fig['raw']['smallest_n'] or 'none tested'}, trimmed "
+            f"{fig['trimmed']['smallest_n'] or 'none tested'}"
         )
-
-
-args_min_share = 0.01
 
 
 def generate_capture(path: Path, n: int) -> None:
@@ -271,7 +287,6 @@ def generate_capture(path: Path, n: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global args_min_share
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, nargs="+", default=[10, 100, 1000], help="sampling rates")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
@@ -285,22 +300,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-harness", action="store_true")
     ap.add_argument("--json", type=Path, help="write the figures here")
     args = ap.parse_args(argv)
-    args_min_share = args.min_share
     console.print(f"bench_sampling: {load_average()}, N = {args.n}, {args.rounds} rounds")
     out: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "figures": []}
     if not args.skip_replica:
         seed_rules = load_rules(DEFAULT_RULES)
         table = load_events(None, seed_rules)
         out["figures"].append(
-            replica("default workload (seed rules)", compile_rules(seed_rules.rules, table), table, args)
+            replica(
+                "default workload (seed rules)", compile_rules(seed_rules.rules, table), table, args
+            )
         )
-        show(out["figures"][-1])
+        show(out["figures"][-1], args.min_share)
         rs = load_rules(RULES_0262)
         gen = generate(rs, args.events, seed=0, break_share=0.01)
         out["figures"].append(
-            replica(f"generated 0.26.2 ({args.events:,} events)", compile_rules(rs.rules, gen), gen, args)
+            replica(
+                f"generated 0.26.2 ({args.events:,} events)",
+                compile_rules(rs.rules, gen),
+                gen,
+                args,
+            )
         )
-        show(out["figures"][-1])
+        show(out["figures"][-1], args.min_share)
     if not args.skip_harness:
         with tempfile.TemporaryDirectory() as tmp:
             capture = args.capture
@@ -309,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                 err.print("generating the 100k-event 0.26.2 capture")
                 generate_capture(capture, 100_000)
             out["figures"].append(harness(capture, RULES_0262, args))
-        show(out["figures"][-1])
+        show(out["figures"][-1], args.min_share)
     out["load_average_end"] = load_average()
     console.print(f"end: {load_average()}")
     if args.json:

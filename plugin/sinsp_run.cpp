@@ -42,8 +42,8 @@ using cycle_stats = trace_cell_t;
 // allocates; matched evt.nums go to one preallocated pool.
 cycle_stats g_matched[MAX_RULES];
 cycle_stats g_unmatched[MAX_RULES];
-double g_matched_sq[MAX_RULES];
-double g_unmatched_sq[MAX_RULES];
+double g_matched_mom[MAX_RULES][TRACE_MOMENTS];
+double g_unmatched_mom[MAX_RULES][TRACE_MOMENTS];
 uint64_t g_evals[MAX_RULES];
 // A filter that throws while running (libsinsp 2022 throws from some fd.* checks
 // on sockets of the wrong kind) counts as "not matched" for that event, and is
@@ -216,7 +216,7 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 				g_evals[s]++;
 				if(m)
 				{
-					if(timed) trace_cell_add_sq(&g_matched[s], &g_matched_sq[s], b - a);
+					if(timed) trace_cell_add_mom(&g_matched[s], g_matched_mom[s], b - a);
 					g_matches_all[s]++;
 					if(pass == 0)
 					{
@@ -227,7 +227,7 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 				}
 				else if(timed)
 				{
-					trace_cell_add_sq(&g_unmatched[s], &g_unmatched_sq[s], b - a);
+					trace_cell_add_mom(&g_unmatched[s], g_unmatched_mom[s], b - a);
 				}
 			}
 		}
@@ -321,11 +321,18 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 		json_cell(out, g_matched[s]);
 		out += ", \"cycles_unmatched\": ";
 		json_cell(out, g_unmatched[s]);
-		// Sums of squared cycles (doubles, exact to 2^53): the estimates' intervals.
-		snprintf(buf, sizeof(buf), "%.17g", g_matched_sq[s]);
-		out += ", \"cycles_matched_sumsq\": " + std::string(buf);
-		snprintf(buf, sizeof(buf), "%.17g", g_unmatched_sq[s]);
-		out += ", \"cycles_unmatched_sumsq\": " + std::string(buf);
+		// trace.h's moments: sum of squares, outliers' sum and sum of squares (doubles).
+		for(int b = 0; b < 2; b++)
+		{
+			const double *mom = b ? g_matched_mom[s] : g_unmatched_mom[s];
+			out += b ? ", \"cycles_matched_moments\": [" : ", \"cycles_unmatched_moments\": [";
+			for(int k = 0; k < TRACE_MOMENTS; k++)
+			{
+				snprintf(buf, sizeof(buf), "%s%.17g", k ? "," : "", mom[k]);
+				out += buf;
+			}
+			out += "]";
+		}
 		out += "}";
 	}
 	out += "\n]}\n";

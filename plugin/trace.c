@@ -11,7 +11,7 @@ __attribute__((visibility("hidden"))) trace_cell_t
     ruleopt_trace_stages[TRACE_NUM_STAGES][TRACE_NUM_BRANCHES];
 
 __attribute__((visibility("hidden"))) double
-    ruleopt_trace_rules_sq[TRACE_MAX_RULES][TRACE_RULE_BRANCHES];
+    ruleopt_trace_rules_mom[TRACE_MAX_RULES][TRACE_RULE_BRANCHES][TRACE_MOMENTS];
 
 static double tsc_hz_cached = 0.0;
 
@@ -28,7 +28,7 @@ int trace_mode(void) {
 void trace_reset(void) {
     memset(ruleopt_trace_rules, 0, sizeof ruleopt_trace_rules);
     memset(ruleopt_trace_stages, 0, sizeof ruleopt_trace_stages);
-    memset(ruleopt_trace_rules_sq, 0, sizeof ruleopt_trace_rules_sq);
+    memset(ruleopt_trace_rules_mom, 0, sizeof ruleopt_trace_rules_mom);
 }
 
 static void export_cell(uint64_t *out, const trace_cell_t *c) {
@@ -45,9 +45,9 @@ void trace_export_rules(uint64_t *out, uint32_t n_rules) {
                         &ruleopt_trace_rules[r][b]);
 }
 
-void trace_export_rules_sq(double *out, uint32_t n_rules) {
+void trace_export_rules_mom(double *out, uint32_t n_rules) {
     if (n_rules > TRACE_MAX_RULES) n_rules = TRACE_MAX_RULES;
-    memcpy(out, ruleopt_trace_rules_sq, (size_t)n_rules * sizeof ruleopt_trace_rules_sq[0]);
+    memcpy(out, ruleopt_trace_rules_mom, (size_t)n_rules * sizeof ruleopt_trace_rules_mom[0]);
 }
 
 void trace_export_stages(uint64_t *out) {

@@ -106,11 +106,17 @@ extern __attribute__((visibility("hidden"))) trace_cell_t
     ruleopt_trace_rules[TRACE_MAX_RULES][TRACE_RULE_BRANCHES];
 extern __attribute__((visibility("hidden"))) trace_cell_t
     ruleopt_trace_stages[TRACE_NUM_STAGES][TRACE_NUM_BRANCHES];
-/* Sum of squared cycles of each rule cell, for the confidence interval of a (sampled) mean.
- * A double, not a uint64: one 2^32-cycle outlier squared would overflow 64 bits. Kept
- * beside the cells so the cell layout (and its JSON) stays the harness's. */
+/* A check this long was descheduled or interrupted, not evaluated (2^20 cycles, ~0.4 ms at
+ * 2.8 GHz: 30x the study's costliest matched check). Such "outliers" stay in the cells;
+ * their sum is kept apart too, so a mean without them can be computed exactly. */
+#define TRACE_OUTLIER_CYCLES (1ull << 20)
+/* Moments kept beside each rule cell: the sum of squared cycles (the confidence interval
+ * of a sampled mean), and the sum and sum of squares of the outliers' cycles. Doubles, not
+ * uint64: one 2^32-cycle value squared would overflow 64 bits. Kept beside the cells so
+ * the cell layout (and its JSON) stays the harness's. */
+#define TRACE_MOMENTS 3
 extern __attribute__((visibility("hidden"))) double
-    ruleopt_trace_rules_sq[TRACE_MAX_RULES][TRACE_RULE_BRANCHES];
+    ruleopt_trace_rules_mom[TRACE_MAX_RULES][TRACE_RULE_BRANCHES][TRACE_MOMENTS];
 
 /* Timestamp counter. x86: rdtsc (constant/invariant TSC on the machines we run on).
  * Elsewhere: the ARM virtual counter when available, else CLOCK_MONOTONIC_RAW in ns. */
@@ -191,17 +197,22 @@ static inline int trace_sampler_take(trace_sampler_t *s) {
     return 1;
 }
 
-static inline void trace_cell_add_sq(trace_cell_t *c, double *sq, uint64_t cycles) {
+static inline void trace_cell_add_mom(trace_cell_t *c, double *mom, uint64_t cycles) {
+    double x = (double)cycles;
     trace_cell_add(c, cycles);
-    *sq += (double)cycles * (double)cycles;
+    mom[0] += x * x;
+    if (cycles >= TRACE_OUTLIER_CYCLES) {
+        mom[1] += x;
+        mom[2] += x * x;
+    }
 }
 
 /* Rule record: callers pass validated ids; the mask keeps a bad id in bounds anyway. */
 static inline void trace_rule(uint32_t rule, int matched, uint64_t cycles) {
 #if defined(RULEOPT_TRACE_RULES) && RULEOPT_TRACE_RULES
     if (rule < TRACE_MAX_RULES)
-        trace_cell_add_sq(&ruleopt_trace_rules[rule][matched ? 1 : 0],
-                          &ruleopt_trace_rules_sq[rule][matched ? 1 : 0], cycles);
+        trace_cell_add_mom(&ruleopt_trace_rules[rule][matched ? 1 : 0],
+                           ruleopt_trace_rules_mom[rule][matched ? 1 : 0], cycles);
 #else
     (void)rule; (void)matched; (void)cycles;
 #endif
@@ -223,8 +234,8 @@ void trace_reset(void);
  * stages [TRACE_NUM_STAGES][TRACE_NUM_BRANCHES][66]. n_rules is clamped. */
 void trace_export_rules(uint64_t *out, uint32_t n_rules);
 void trace_export_stages(uint64_t *out);
-/* Sums of squared cycles of the rule cells, [n_rules][2] (n_rules clamped). */
-void trace_export_rules_sq(double *out, uint32_t n_rules);
+/* The rule cells' moments, [n_rules][2][TRACE_MOMENTS] (n_rules clamped). */
+void trace_export_rules_mom(double *out, uint32_t n_rules);
 /* TSC ticks per second, measured once over ~50 ms against CLOCK_MONOTONIC (cached). */
 double trace_tsc_hz(void);
 

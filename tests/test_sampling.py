@@ -27,7 +27,7 @@ from ruleopt.errors import RuleoptError
 from ruleopt.events.load import load_events
 from ruleopt.events.sinsp import run_harness
 from ruleopt.profile.harness_report import profile_from_harness
-from ruleopt.profile.model import Profile
+from ruleopt.profile.model import OUTLIER_BUCKET, OUTLIER_CYCLES, Profile
 from ruleopt.rules.ast import print_expr
 from ruleopt.rules.loader import load_rules
 
@@ -61,6 +61,16 @@ def test_full_tracing_is_sample_one(workload):
     assert np.array_equal(tr.count[ids, 0] + tr.count[ids, 1], 2 * r.checks[ids])
     assert np.array_equal(tr.count[ids, 1], 2 * r.matched[ids])
     assert np.array_equal(tr.hist[ids].sum(axis=-1), tr.count[ids])
+    # The moments belong to the cells (Cauchy-Schwarz; outliers are the top buckets).
+    mom = r.trace_rules_mom[ids]
+    n_out = tr.hist[ids][..., OUTLIER_BUCKET:].sum(axis=-1)
+    assert np.all(
+        mom[..., 0] >= tr.sum[ids].astype(float) ** 2 / np.maximum(tr.count[ids], 1) * (1 - 1e-9)
+    )
+    assert np.all(mom[..., 1] >= n_out * float(OUTLIER_CYCLES)) and np.all(
+        mom[..., 1] <= tr.sum[ids]
+    )
+    assert np.array_equal(mom[..., 1] > 0, n_out > 0)
 
 
 def test_sampled_counts_are_exact_and_timed_share_is_one_in_n(workload):
@@ -179,17 +189,24 @@ def test_harness_sample_one_times_every_check(probe_rules):
     for r in _ok(doc):
         assert r["cycles_matched"]["count"] == r["matches_all_passes"]
         assert r["cycles_matched"]["count"] + r["cycles_unmatched"]["count"] == r["evaluations"]
-        # The sums of squares belong to the cells: at least sum^2/count (Cauchy-Schwarz).
+        # The moments belong to the cells: the sum of squares is at least sum^2/count
+        # (Cauchy-Schwarz); outliers are the values of the top buckets.
         for b in ("matched", "unmatched"):
-            c = r[f"cycles_{b}"]
+            c, (sq, out_sum, out_sq) = r[f"cycles_{b}"], r[f"cycles_{b}_moments"]
+            n_out = sum(c["hist"][OUTLIER_BUCKET:])
+            assert out_sum >= n_out * OUTLIER_CYCLES and out_sum <= c["sum"]
+            assert (out_sum == 0) == (n_out == 0) and out_sq <= sq
             if c["count"]:
-                assert r[f"cycles_{b}_sumsq"] >= c["sum"] ** 2 / c["count"] * (1 - 1e-12)
+                assert sq >= c["sum"] ** 2 / c["count"] * (1 - 1e-12)
     prof = profile_from_harness(doc)
     for rp in prof.rules:
         assert not rp.sampled
         un, ma, whole = rp.estimates()
         assert whole.total == pytest.approx(rp.unmatched.sum + rp.matched.sum)
         assert whole.mean_low == pytest.approx(whole.mean_high)
+        # Without the outliers: every other check, exactly.
+        trimmed = rp.estimates(trim=True)[2]
+        assert trimmed.timed == trimmed.count == rp.checks - rp.outliers
 
 
 def test_harness_sampled_counts_exact(probe_rules):

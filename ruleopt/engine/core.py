@@ -116,7 +116,8 @@ class CoreResult:
     ``checks``/``matched``: per Rule.id (length ``max id + 1``; 0 for rules not compiled).
     ``cycles``: TSC cycles of each offline repeat (one entry for a rate replay).
     ``trace_rules``: [rule id, unmatched/matched] cells (rules build only), with
-    ``trace_rules_sq`` their sums of squared cycles; with ``sample`` N > 1 they hold only
+    ``trace_rules_mom`` their moments ([..., 3]: sum of squares, outliers' sum and sum of
+    squares; plugin/trace.h); with ``sample`` N > 1 they hold only
     the checks of the ``sampled_events`` timed events (``checks``/``matched`` still count
     every check); ``trace_stages``: [stage, branch] cells (stacks build only).
     """
@@ -133,7 +134,7 @@ class CoreResult:
     n_events: int
     trace_rules: TraceCells | None = None
     trace_stages: TraceCells | None = None
-    trace_rules_sq: np.ndarray | None = None
+    trace_rules_mom: np.ndarray | None = None
     sample: int = 1
     seed: int = 0
     sampled_events: int = 0
@@ -249,7 +250,7 @@ def run_core(
         n_events=table.n,
         trace_rules=TraceCells.from_dump(tr[: max(n_ids, 1)]) if tr is not None else None,
         trace_stages=TraceCells.from_dump(ts) if ts is not None else None,
-        trace_rules_sq=raw["trace_rules_sq"][: max(n_ids, 1)].copy() if tr is not None else None,
+        trace_rules_mom=raw["trace_rules_mom"][: max(n_ids, 1)].copy() if tr is not None else None,
         sample=sample,
         seed=seed,
         sampled_events=int(raw["sampled_events"]),

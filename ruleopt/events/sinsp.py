@@ -408,7 +408,8 @@ def run_harness(
     ``sample`` N times next() and the checks of each event with probability 1/N (``seed``
     draws the gaps; 1 times every event, 0 none); every check is still counted. The
     document then also has ``sample``, ``sampled_events``, ``pass_cycles`` (each pass's
-    loop cycles) and per rule ``cycles_matched_sumsq``/``cycles_unmatched_sumsq``.
+    loop cycles) and per rule ``cycles_matched_moments``/``cycles_unmatched_moments``
+    (plugin/trace.h's: sum of squares, outliers' sum and sum of squares).
     """
     if not isinstance(repeat, int) or repeat < 1:
         raise RuleoptError(f"repeat must be a positive integer, not {repeat!r}")

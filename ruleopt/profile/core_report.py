@@ -29,9 +29,11 @@ from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.events.table import EventTable
 from ruleopt.profile.model import (
     BRANCHES,
+    MOMENTS,
     NBUCKETS,
     STAGES,
     Hist,
+    Moments,
     Profile,
     RuleProfile,
     StageProfile,
@@ -156,16 +158,15 @@ def profile_from_core(
             k = _passes(r)
             rp.checks += int(r.checks[rid]) * k
             rp.matches += int(r.matched[rid]) * k
-        sq = [0.0, 0.0]
+        mom = np.zeros((2, MOMENTS))
         for r in traced_rules:
             assert r.trace_rules is not None  # for the type checker; filtered above
             rp.unmatched = rp.unmatched.merge(_cell(r.trace_rules, (rid, 0)))
             rp.matched = rp.matched.merge(_cell(r.trace_rules, (rid, 1)))
-            if r.trace_rules_sq is not None:
-                sq[0] += float(r.trace_rules_sq[rid, 0])
-                sq[1] += float(r.trace_rules_sq[rid, 1])
-        if traced_rules and all(r.trace_rules_sq is not None for r in traced_rules):
-            rp.sumsq = (sq[0], sq[1])
+            if r.trace_rules_mom is not None:
+                mom += r.trace_rules_mom[rid]
+        if traced_rules and all(r.trace_rules_mom is not None for r in traced_rules):
+            rp.moments = Moments.of(mom[0].tolist(), mom[1].tolist())
         rule_profiles.append(rp)
 
     stages: dict[str, StageProfile] = {}

@@ -18,7 +18,15 @@ from typing import Any
 
 from ruleopt.engine.sampling import CI_METHOD
 from ruleopt.errors import RuleoptError
-from ruleopt.profile.model import ALL, Hist, Profile, RuleProfile, StageProfile, machine_info
+from ruleopt.profile.model import (
+    ALL,
+    Hist,
+    Moments,
+    Profile,
+    RuleProfile,
+    StageProfile,
+    machine_info,
+)
 
 ENGINE = "libsinsp-2022"
 
@@ -52,7 +60,7 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
                 continue
             matched = Hist.from_dict(r["cycles_matched"], f"rule {r['name']!r} matched")
             unmatched = Hist.from_dict(r["cycles_unmatched"], f"rule {r['name']!r} unmatched")
-            sq = (r.get("cycles_unmatched_sumsq"), r.get("cycles_matched_sumsq"))
+            mom = (r.get("cycles_unmatched_moments"), r.get("cycles_matched_moments"))
             rules.append(
                 RuleProfile(
                     id=int(r["id"]),
@@ -63,7 +71,7 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
                     unmatched=unmatched,
                     matched=matched,
                     evttypes=None if r.get("all_evttypes") else list(r.get("evttypes") or []),
-                    sumsq=None if None in sq else (float(sq[0]), float(sq[1])),
+                    moments=None if None in mom else Moments.of(mom[0], mom[1]),
                 )
             )
         settings = {
