@@ -36,6 +36,7 @@ cdef extern from "trace.h" nogil:
     const char* trace_rule_branch_name(unsigned branch)
 
     uint64_t trace_rdtsc()
+    uint64_t trace_rdtsc_fenced()
     void trace_rule(uint32_t rule, int matched, uint64_t cycles)
     void trace_stage(uint32_t stage, uint32_t branch, uint64_t cycles)
     int trace_mode()
