@@ -36,7 +36,8 @@ NOTES = (
     "iteration, index_lookup, rule_checks (per iteration) and output are not measured "
     "and are absent",
     "cycles are raw rdtsc differences including the rdtsc overhead (settings."
-    "rdtsc_overhead cycles per measurement)",
+    "rdtsc_overhead cycles per measurement); a check's rdtscs are fenced (lfence on both "
+    "sides), next()'s are not",
     "offline capture reading: no SCAP_TIMEOUT branch",
 )
 
