@@ -57,7 +57,8 @@ NOTES_BASE = (
     "from the rules-traced build, per-stage cycles from the stacks-traced build, and the "
     "headline events/s from the untraced build (settings.builds)",
     "cycles are raw rdtsc differences around each rule check (fenced: lfence on both "
-    "sides) or stage, so each includes one rdtsc pair's overhead; settings.headline.untraced_cycles_per_check_bound is the "
+    "sides) or stage, so each includes one rdtsc pair's overhead; "
+    "settings.headline.untraced_cycles_per_check_bound is the "
     "untraced pass's cycles divided by its checks (an upper bound without tracing)",
     "rule checks and matches count every pass of the rules-traced build (events x repeat)",
 )
