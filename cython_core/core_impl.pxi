@@ -373,31 +373,27 @@ cdef inline int64_t _bucket(Core* c, int32_t et) noexcept nogil:
 
 # ---------------------------------------------------------------- the loop
 
-cdef inline int64_t _rule_checks(Core* c, int64_t lo, int64_t hi, int64_t* nm_out,
-                                 bint timed) noexcept nogil:
-    """The bucket's rules in order (Falco stops at the first match when first_match);
-    returns how many were checked, the matches go to scratch (their number to nm_out).
+cdef int64_t _timed_rule_checks(Core* c, int64_t lo, int64_t hi, int64_t* nm_out) noexcept nogil:
+    """A timed event's bucket: the rules in order (Falco stops at the first match when
+    first_match), each check between two fenced timestamps; returns how many were checked,
+    the matches go to scratch (their number to nm_out).
 
-    ``timed`` is a literal at both call sites, so the C compiler makes two loops: an event
-    the sampler skipped runs the untimed one, and a timed event's loop has no branch on
-    ``timed`` inside its timing windows. A per-check branch there mispredicts on every
-    timed event once timed events are rare, and its penalty lands between the two rdtscs:
-    measured before this split, the median timed check cost 27 cycles at N = 1 and 53 at
-    N = 1000 on the default workload."""
+    A copy of _process's untimed loop, chosen once per event, so that no branch on "timed"
+    sits inside a timing window: one there mispredicts on every timed event once they are
+    rare, and its penalty is timed (measured with one loop and a per-check branch: the
+    default workload's median timed check read 27 cycles at N = 1 and ~85 at N = 4..30)."""
     cdef int64_t p, nm = 0
     cdef int32_t r
     cdef bint hit
     cdef uint64_t ts = 0
     for p in range(lo, hi):
         r = c.idx_rules[p]
-        if timed:
-            ts = trace_rdtsc_fenced()
+        ts = trace_rdtsc_fenced()
         if c.prog_start != NULL:
             hit = _run_prog(c, c.prog_start[r])
         else:
             hit = _eval(c, c.roots[r])
-        if timed:
-            trace_rule(<uint32_t>c.rule_ids[r], hit, trace_rdtsc_fenced() - ts)
+        trace_rule(<uint32_t>c.rule_ids[r], hit, trace_rdtsc_fenced() - ts)
         c.checks[r] += 1
         if hit:
             c.matched[r] += 1
@@ -414,8 +410,9 @@ cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
     """One event-loop iteration on row ``i``; returns its cycles when stage tracing is on
     (0 otherwise)."""
     cdef uint64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0
-    cdef int64_t lo = 0, hi = 0, m, nm = 0, bk
-    cdef int32_t et
+    cdef int64_t lo = 0, hi = 0, p, m, nm = 0, bk
+    cdef int32_t et, r
+    cdef bint hit
     cdef uint32_t branch
     cdef bint timed = False
     if TRACE_RULES_ON:
@@ -438,11 +435,26 @@ cdef inline uint64_t _process(Core* c, int64_t i) noexcept nogil:
         hi = c.idx_off[bk + 1]
     if TRACE_STACKS_ON:
         t2 = trace_rdtsc()
-    # rule_checks.
+    # rule_checks: a timed event's bucket runs _timed_rule_checks (rules build only); every
+    # other event, and every event of the other builds, this loop, whose machine code in
+    # the untraced build is the one from before sampled tracing existed.
     if TRACE_RULES_ON and timed:
-        c.per_event[i] = <int32_t>_rule_checks(c, lo, hi, &nm, True)
+        c.per_event[i] = <int32_t>_timed_rule_checks(c, lo, hi, &nm)
     else:
-        c.per_event[i] = <int32_t>_rule_checks(c, lo, hi, &nm, False)
+        for p in range(lo, hi):
+            r = c.idx_rules[p]
+            if c.prog_start != NULL:
+                hit = _run_prog(c, c.prog_start[r])
+            else:
+                hit = _eval(c, c.roots[r])
+            c.checks[r] += 1
+            if hit:
+                c.matched[r] += 1
+                c.scratch[nm] = r
+                nm += 1
+                if c.first_match:
+                    break
+        c.per_event[i] = <int32_t>(p - lo + 1 if nm and c.first_match else hi - lo)
     if TRACE_STACKS_ON:
         t3 = trace_rdtsc()
     # output: Falco formats and emits the alert; we record the pairs.
