@@ -67,6 +67,8 @@ for path in sorted(glob.glob("cython_core/*.pyx")):
             include_dirs=COMMON["include_dirs"],
             extra_compile_args=COMMON["extra_compile_args"],
             define_macros=macros,
+            # trace.h's sampler draws its geometric gaps with log().
+            libraries=["m"],
             depends=ABI_HEADERS,
         )
     )

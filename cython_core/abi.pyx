@@ -6,7 +6,7 @@
   flat-program instructions (names as ``abi.pxd`` spells them, values from the header);
 - ``NODE_DTYPE``: the numpy dtype of ``struct ruleopt_node`` (names, offsets, itemsize
   from the struct), ``NODE_FIELDS`` its member names in struct order;
-- ``N_KINDS``, ``N_OPS``, ``N_INSTR``, ``MAX_DEPTH``; the trace limits ``MAX_RULES``,
+- ``N_KINDS``, ``N_OPS``, ``N_INSTR``, ``MAX_DEPTH``; the trace limits ``MAX_RULES``, ``MAX_SAMPLE``, ``MOMENTS``, ``OUTLIER_CYCLES``,
   ``HIST_BUCKETS``, ``CELL_WORDS`` and names ``STAGES``, ``BRANCHES``, ``RULE_BRANCHES``;
 - ``SINSP_*``: the exchange with the libsinsp tool (version string, records per rule,
   limits, exit codes), which ``plugin/sinsp_*.cpp`` is compiled with too.
@@ -46,6 +46,9 @@ from trace cimport (
     TRACE_CELL_WORDS,
     TRACE_HIST_BUCKETS,
     TRACE_MAX_RULES,
+    TRACE_MAX_SAMPLE,
+    TRACE_MOMENTS,
+    TRACE_OUTLIER_CYCLES,
     TRACE_NUM_BRANCHES,
     TRACE_NUM_STAGES,
     TRACE_RULE_BRANCHES,
@@ -83,6 +86,9 @@ N_INSTR = _N_INSTR
 MAX_DEPTH = _MAX_DEPTH
 
 MAX_RULES = TRACE_MAX_RULES
+MAX_SAMPLE = TRACE_MAX_SAMPLE
+MOMENTS = TRACE_MOMENTS
+OUTLIER_CYCLES = TRACE_OUTLIER_CYCLES
 HIST_BUCKETS = TRACE_HIST_BUCKETS
 CELL_WORDS = TRACE_CELL_WORDS
 STAGES = tuple(trace_stage_name(i).decode("ascii") for i in range(TRACE_NUM_STAGES))

@@ -5,6 +5,9 @@ from libc.stdint cimport uint32_t, uint64_t
 cdef extern from "trace.h" nogil:
     enum:
         TRACE_MAX_RULES
+        TRACE_MAX_SAMPLE
+        TRACE_MOMENTS
+        TRACE_OUTLIER_CYCLES
         TRACE_HIST_BUCKETS
         TRACE_CELL_WORDS
         TRACE_RULE_UNMATCHED
@@ -24,15 +27,23 @@ cdef extern from "trace.h" nogil:
         TRACE_RULES_ON
         TRACE_STACKS_ON
 
+    ctypedef struct trace_sampler_t:
+        uint64_t left
+        uint64_t every
+
     const char* trace_stage_name(unsigned stage)
     const char* trace_branch_name(unsigned branch)
     const char* trace_rule_branch_name(unsigned branch)
 
     uint64_t trace_rdtsc()
+    uint64_t trace_rdtsc_fenced()
     void trace_rule(uint32_t rule, int matched, uint64_t cycles)
     void trace_stage(uint32_t stage, uint32_t branch, uint64_t cycles)
     int trace_mode()
     void trace_reset()
     void trace_export_rules(uint64_t *out, uint32_t n_rules)
     void trace_export_stages(uint64_t *out)
+    void trace_export_rules_mom(double *out, uint32_t n_rules)
+    void trace_sampler_init(trace_sampler_t *s, uint64_t every, uint64_t seed)
+    int trace_sampler_take(trace_sampler_t *s)
     double trace_tsc_hz()

@@ -1,8 +1,13 @@
-// ruleopt-sinsp run CAPTURE RULES [--repeat N] [--json OUT] [--internal]: the
-// instrumented harness. Compiles each rule (id, name, condition: three netstrings in
-// RULES) with libsinsp's own filter compiler, indexes them by event type as Falco does,
-// runs them over the capture N times and writes, per rule, matches and rdtsc cycle
-// histograms of every check (JSON, to stdout or OUT).
+// ruleopt-sinsp run CAPTURE RULES [--repeat N] [--sample N] [--seed S] [--json OUT]
+// [--internal]: the instrumented harness. Compiles each rule (id, name, condition: three
+// netstrings in RULES) with libsinsp's own filter compiler, indexes them by event type as
+// Falco does, runs them over the capture N times and writes, per rule, matches and rdtsc
+// cycle histograms of its checks (JSON, to stdout or OUT).
+//
+// --sample N times next() and the checks of each event with probability 1/N (trace.h's
+// sampler: geometric gaps, one countdown per event); every check is still counted.
+// N = 1 (the default) times every event; N = 0 times none (the untimed pass that the
+// sampling benchmark measures overhead against). Each pass's loop cycles are reported.
 
 #include "sinsp_common.h"
 #include "sinsp_commands.h"
@@ -15,6 +20,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "trace.h"
@@ -37,6 +43,8 @@ using cycle_stats = trace_cell_t;
 // allocates; matched evt.nums go to one preallocated pool.
 cycle_stats g_matched[MAX_RULES];
 cycle_stats g_unmatched[MAX_RULES];
+double g_matched_mom[MAX_RULES][TRACE_MOMENTS];
+double g_unmatched_mom[MAX_RULES][TRACE_MOMENTS];
 uint64_t g_evals[MAX_RULES];
 // A filter that throws while running (libsinsp 2022 throws from some fd.* checks
 // on sockets of the wrong kind) counts as "not matched" for that event, and is
@@ -74,7 +82,7 @@ struct rule
 };
 
 int run(const std::string &capture, const std::string &rules_path, int repeat, const std::string &json_out,
-	bool internal)
+	bool internal, uint64_t sample, uint64_t seed)
 {
 	// Three records per rule: id (decimal), name, condition, each verbatim.
 	static_assert(RULE_RECORDS == 3, "a rule is id, name, condition");
@@ -152,7 +160,20 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 
 	// TSC calibration: trace.h's, as the core does it (busy-waits ~50 ms, once).
 	double tsc_hz = trace_tsc_hz();
-	uint64_t overhead = rdtsc_overhead();
+	// The floor under every timed check: two fenced timestamps back to back (the check
+	// windows are trace_rdtsc_fenced's).
+	uint64_t overhead = UINT64_MAX;
+	for(int i = 0; i < 1000; i++)
+	{
+		uint64_t a = trace_rdtsc_fenced();
+		uint64_t b = trace_rdtsc_fenced();
+		if(b - a < overhead) overhead = b - a;
+	}
+
+	trace_sampler_t sampler;
+	trace_sampler_init(&sampler, sample, seed);
+	uint64_t sampled_events = 0;
+	std::vector<uint64_t> pass_cycles;
 
 	uint64_t events_pass1 = 0;
 	uint64_t events_total = 0;
@@ -160,12 +181,19 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 	{
 		open_capture(insp, capture);
 		uint64_t last = 0, n = 0, nread = 0;
+		const uint64_t pass_start = trace_rdtsc();
 		while(true)
 		{
 			uint64_t next_cycles = 0;
-			sinsp_evt *evt = next_event(insp, capture, last, &next_cycles);
+			// Decided before next(): a timed event has its next() and its checks timed.
+			const bool timed = trace_sampler_take(&sampler);
+			sinsp_evt *evt = next_event(insp, capture, last, timed ? &next_cycles : nullptr);
 			if(evt == nullptr) break;
-			record(g_next, next_cycles);
+			if(timed)
+			{
+				record(g_next, next_cycles);
+				sampled_events++;
+			}
 			nread++;
 			last = evt->get_num();
 			if(!internal && is_internal(evt)) continue;
@@ -174,44 +202,54 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 			if(pass == 0 && et < PPM_EVENT_MAX) g_type_counts[et]++;
 			if(et >= PPM_EVENT_MAX) continue;
 			const std::vector<uint32_t> &list = by_type[et];
-			for(uint32_t s : list)
+			// Two copies of the bucket loop, chosen once per event: a timed event's loop
+			// has no branch on `timed` between its rdtscs (one would mispredict on every
+			// timed event once they are rare, and its penalty would be timed).
+			auto check_bucket = [&](auto timed_c)
 			{
-				bool m;
-				g_progress.phase = PHASE_FILTER;
-				g_progress.rule = rules[s].id;
-				uint64_t a = trace_rdtsc();
-				try
+				constexpr bool TIMED = decltype(timed_c)::value;
+				for(uint32_t s : list)
 				{
-					m = rules[s].filter->run(evt);
-				}
-				catch(const std::exception &e)
-				{
-					m = false;
-					if(g_runtime_errors[s]++ == 0)
+					bool m;
+					g_progress.phase = PHASE_FILTER;
+					g_progress.rule = rules[s].id;
+					uint64_t a = TIMED ? trace_rdtsc_fenced() : 0;
+					try
 					{
-						g_first_error_evtnum[s] = (int64_t)last;
-						rules[s].runtime_error = e.what();
+						m = rules[s].filter->run(evt);
+					}
+					catch(const std::exception &e)
+					{
+						m = false;
+						if(g_runtime_errors[s]++ == 0)
+						{
+							g_first_error_evtnum[s] = (int64_t)last;
+							rules[s].runtime_error = e.what();
+						}
+					}
+					uint64_t b = TIMED ? trace_rdtsc_fenced() : 0;
+					g_evals[s]++;
+					if(m)
+					{
+						if constexpr(TIMED) trace_cell_add_mom(&g_matched[s], g_matched_mom[s], b - a);
+						g_matches_all[s]++;
+						if(pass == 0)
+						{
+							g_matches_pass1[s]++;
+							if(g_match_used < MAX_MATCH_RECORDS) g_match_pool[g_match_used++] = {s, last};
+							else g_match_overflow = true;
+						}
+					}
+					else if constexpr(TIMED)
+					{
+						trace_cell_add_mom(&g_unmatched[s], g_unmatched_mom[s], b - a);
 					}
 				}
-				uint64_t b = trace_rdtsc();
-				g_evals[s]++;
-				if(m)
-				{
-					record(g_matched[s], b - a);
-					g_matches_all[s]++;
-					if(pass == 0)
-					{
-						g_matches_pass1[s]++;
-						if(g_match_used < MAX_MATCH_RECORDS) g_match_pool[g_match_used++] = {s, last};
-						else g_match_overflow = true;
-					}
-				}
-				else
-				{
-					record(g_unmatched[s], b - a);
-				}
-			}
+			};
+			if(timed) check_bucket(std::true_type{});
+			else check_bucket(std::false_type{});
 		}
+		pass_cycles.push_back(trace_rdtsc() - pass_start);
 		insp.close();
 		if(nread == 0)
 		{
@@ -234,6 +272,16 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 	snprintf(buf, sizeof(buf), "%.0f", tsc_hz);
 	out += ", \"tsc_hz\": " + std::string(buf);
 	out += ", \"rdtsc_overhead\": " + std::to_string(overhead);
+	out += ", \"sample\": " + std::to_string(sample);
+	out += ", \"seed\": " + std::to_string(seed);
+	out += ", \"sampled_events\": " + std::to_string(sampled_events);
+	out += ", \"pass_cycles\": [";
+	for(size_t k = 0; k < pass_cycles.size(); k++)
+	{
+		if(k) out += ",";
+		out += std::to_string(pass_cycles[k]);
+	}
+	out += "]";
 	out += ", \"matched_evtnums_truncated\": " + std::string(g_match_overflow ? "true" : "false");
 	out += ", \"next_cycles\": ";
 	json_cell(out, g_next);
@@ -291,6 +339,18 @@ int run(const std::string &capture, const std::string &rules_path, int repeat, c
 		json_cell(out, g_matched[s]);
 		out += ", \"cycles_unmatched\": ";
 		json_cell(out, g_unmatched[s]);
+		// trace.h's moments: sum of squares, outliers' sum and sum of squares (doubles).
+		for(int b = 0; b < 2; b++)
+		{
+			const double *mom = b ? g_matched_mom[s] : g_unmatched_mom[s];
+			out += b ? ", \"cycles_matched_moments\": [" : ", \"cycles_unmatched_moments\": [";
+			for(int k = 0; k < TRACE_MOMENTS; k++)
+			{
+				snprintf(buf, sizeof(buf), "%s%.17g", k ? "," : "", mom[k]);
+				out += buf;
+			}
+			out += "]";
+		}
 		out += "}";
 	}
 	out += "\n]}\n";
@@ -305,6 +365,7 @@ int cmd_run(const args &a)
 	if(a.size() < 2) return usage();
 	bool internal = false;
 	int repeat = 1;
+	uint64_t sample = 1, seed = 0;
 	std::string json_out;
 	for(size_t i = 2; i < a.size(); i++)
 	{
@@ -323,6 +384,21 @@ int cmd_run(const args &a)
 			}
 			repeat = (int)v;
 		}
+		else if((a[i] == "--sample" || a[i] == "--seed") && i + 1 < a.size())
+		{
+			const bool is_sample = a[i] == "--sample";
+			const std::string &v = a[++i];
+			char *end = nullptr;
+			errno = 0;
+			unsigned long long x = v.empty() || v[0] < '0' || v[0] > '9' ? 0 : strtoull(v.c_str(), &end, 10);
+			if(end != v.c_str() + v.size() || errno != 0 || (is_sample && x > TRACE_MAX_SAMPLE))
+			{
+				fail(is_sample ? "--sample needs an integer between 0 and " + std::to_string(TRACE_MAX_SAMPLE)
+					       : "--seed needs a non-negative 64-bit integer",
+				     "");
+			}
+			(is_sample ? sample : seed) = x;
+		}
 		else if(a[i] == "--json" && i + 1 < a.size())
 		{
 			json_out = a[++i];
@@ -332,7 +408,7 @@ int cmd_run(const args &a)
 			return usage();
 		}
 	}
-	return run(a[0], a[1], repeat, json_out, internal);
+	return run(a[0], a[1], repeat, json_out, internal, sample, seed);
 }
 
 }  // namespace rsinsp

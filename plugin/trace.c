@@ -10,6 +10,9 @@ __attribute__((visibility("hidden"))) trace_cell_t
 __attribute__((visibility("hidden"))) trace_cell_t
     ruleopt_trace_stages[TRACE_NUM_STAGES][TRACE_NUM_BRANCHES];
 
+__attribute__((visibility("hidden"))) double
+    ruleopt_trace_rules_mom[TRACE_MAX_RULES][TRACE_RULE_BRANCHES][TRACE_MOMENTS];
+
 static double tsc_hz_cached = 0.0;
 
 int trace_mode(void) {
@@ -25,6 +28,7 @@ int trace_mode(void) {
 void trace_reset(void) {
     memset(ruleopt_trace_rules, 0, sizeof ruleopt_trace_rules);
     memset(ruleopt_trace_stages, 0, sizeof ruleopt_trace_stages);
+    memset(ruleopt_trace_rules_mom, 0, sizeof ruleopt_trace_rules_mom);
 }
 
 static void export_cell(uint64_t *out, const trace_cell_t *c) {
@@ -39,6 +43,11 @@ void trace_export_rules(uint64_t *out, uint32_t n_rules) {
         for (int b = 0; b < TRACE_RULE_BRANCHES; b++)
             export_cell(out + ((size_t)r * TRACE_RULE_BRANCHES + b) * TRACE_CELL_WORDS,
                         &ruleopt_trace_rules[r][b]);
+}
+
+void trace_export_rules_mom(double *out, uint32_t n_rules) {
+    if (n_rules > TRACE_MAX_RULES) n_rules = TRACE_MAX_RULES;
+    memcpy(out, ruleopt_trace_rules_mom, (size_t)n_rules * sizeof ruleopt_trace_rules_mom[0]);
 }
 
 void trace_export_stages(uint64_t *out) {

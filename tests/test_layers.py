@@ -95,6 +95,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.engine.index",
             "ruleopt.engine.compile",
             "ruleopt.engine.program",
+            "ruleopt.engine.sampling",
             "ruleopt.engine.core",
             "ruleopt.engine.finer",
             "ruleopt.engine.oracle",

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable
 
+from ruleopt.engine.sampling import MAX_SAMPLE
 from ruleopt.errors import RuleoptError
 from ruleopt.resources import available_memory, check_memory
 
@@ -101,6 +102,8 @@ events = count(1, MAX_EVENTS, "events")
 seed = count(0, MAX_SEED, "", " (the generator uses a 32-bit seed)")
 buffer = count(1, MAX_BUFFER, "ring slots")
 rate = real(MIN_RATE, MAX_RATE, "events/s", " (the replay's simulated clock is 64-bit)")
+# Sampled tracing: time 1 in N events (ruleopt.engine.sampling, plugin/trace.h's bound).
+sample = count(1, MAX_SAMPLE, "events", " (1 times every event)")
 
 
 def table_bytes(n_events: int, n_columns: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 from pathlib import Path
 
 from rich.console import Console
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from ruleopt.commands import bounds
 from ruleopt.commands.inputs import check_capture, check_output, check_rules_files
+from ruleopt.commands.rule_rows import rule_row, rules_table, sampling_caption
 from ruleopt.engine.verify import unsupported_reason
 from ruleopt.errors import RuleoptError
 from ruleopt.events.sinsp import run_harness
@@ -52,11 +54,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="directory for profile.json, stacks.dot, stacks.folded and plots",
     )
+    parser.add_argument(
+        "--sample",
+        type=bounds.sample,
+        default=1,
+        metavar="N",
+        help="sampled tracing: time next() and the checks of 1 in N events (each event "
+        "independently); every check is still counted and each rule's cycles are estimated "
+        "with a 95%% confidence interval (default 1: every event)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=bounds.count(0, (1 << 64) - 1, "", " (a 64-bit seed)"),
+        metavar="S",
+        help="seed of --sample's draws (default: fresh each run)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.seed is not None and args.sample == 1:
+        raise RuleoptError("--seed draws --sample's timed events: give --sample N (N > 1) too")
     check_rules_files(args.files)
     check_capture(args.trace)
     check_output(args.output, directory=True)
@@ -85,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
         f"libsinsp harness: {len(judged)} rules, {args.trace}, {args.repeat} pass(es)"
     ):
         doc = run_harness(
-            args.trace, [(r.id, r.name, print_expr(r.condition)) for r in judged], args.repeat
+            args.trace,
+            [(r.id, r.name, print_expr(r.condition)) for r in judged],
+            args.repeat,
+            sample=args.sample,
+            seed=secrets.randbits(64) if args.seed is None else args.seed,
         )
     profile = profile_from_harness(doc)
     profile.settings.update({"rules_files": [str(f) for f in args.files], "skipped_rules": skipped})
@@ -112,17 +135,9 @@ def report(profile: Profile, files: list[Path]) -> dict:
             "rdtsc_overhead": profile.settings.get("rdtsc_overhead"),
             "rejected_rules": profile.settings.get("rejected_rules", []),
             "skipped_rules": profile.settings.get("skipped_rules", []),
-            "top_rules": [
-                {
-                    "name": r.name,
-                    "checks": r.checks,
-                    "matches": r.matches,
-                    "mean_unmatched": r.unmatched.mean,
-                    "mean_matched": r.matched.mean,
-                    "total_cycles": r.total_cycles,
-                }
-                for r in profile.top_rules(TOP)
-            ],
+            "sampling": profile.settings.get("sampling"),
+            "pass_cycles": profile.settings.get("pass_cycles"),
+            "top_rules": [rule_row(r) for r in profile.top_rules(TOP)],
             "files": [str(f) for f in files],
         }
     )
@@ -134,23 +149,18 @@ def _fmt(x: float | None) -> str:
 
 
 def _print(console: Console, profile: Profile, s: dict) -> None:
-    table = Table(
-        title=f"libsinsp 2022: top {len(s['top_rules'])} rules by total cycles "
-        f"({s['events']} events x {s['repeat']} passes)"
-    )
-    table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=44)
-    for col in ("checks", "matches", "mean unmatched", "mean matched", "total cycles"):
-        table.add_column(col, justify="right")
-    for r in s["top_rules"]:
-        table.add_row(
-            r["name"],
-            str(r["checks"]),
-            str(r["matches"]),
-            _fmt(r["mean_unmatched"]) if r["checks"] - r["matches"] else "-",
-            _fmt(r["mean_matched"]) if r["matches"] else "-",
-            _fmt(r["total_cycles"]),
+    sampling = s.get("sampling") or {}
+    sampled = sampling.get("sample", 1) > 1
+    console.print(
+        rules_table(
+            f"libsinsp 2022: top {len(s['top_rules'])} rules by total cycles "
+            f"({s['events']} events x {s['repeat']} passes; mean cycles per check)",
+            s["top_rules"],
+            sampled,
         )
-    console.print(table)
+    )
+    if sampled:
+        console.print(sampling_caption(sampling))
     per = Table(title="cycles per operation (mean, raw rdtsc)")
     per.add_column("")
     per.add_column("this run", justify="right")

@@ -27,6 +27,7 @@ from ruleopt.commands.inputs import (
     check_rules_files,
     split_inputs,
 )
+from ruleopt.commands.rule_rows import rule_row, rules_table, sampling_caption
 from ruleopt.errors import RuleoptError
 from ruleopt.profile.model import Profile
 
@@ -78,6 +79,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"ring slots for --rate (default {DEFAULT_BUFFER})",
     )
+    parser.add_argument(
+        "--sample",
+        type=bounds.sample,
+        default=1,
+        metavar="N",
+        help="sampled tracing: the rules-traced passes time the checks of 1 in N events "
+        "(each event independently), and each rule's cycles are estimated with a 95%% "
+        "confidence interval (default 1: every event)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=bounds.count(0, (1 << 64) - 1, "", " (a 64-bit seed)"),
+        metavar="S",
+        help="seed of --sample's draws (default: fresh each run)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--no-plots", action="store_true", help="skip the SVG plots")
 
@@ -94,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.buffer is not None and args.rate is None:
         raise RuleoptError("--buffer sets the ring of a rate replay: give --rate too")
+    if args.seed is not None and args.sample == 1:
+        raise RuleoptError("--seed draws --sample's timed events: give --sample N (N > 1) too")
     buffer = args.buffer or DEFAULT_BUFFER
     rule_files, events = split_inputs(args.inputs)
     if not rule_files:
@@ -149,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
             buffer=buffer,
             rules=ruleset.rules,
             on_pass=lambda label: progress.advance(task),
+            sample=args.sample,
+            seed=args.seed,
             settings={
                 "rules_files": [str(f) for f in rule_files],
                 "events": events or "default workload",
@@ -176,21 +196,12 @@ def report(profile: Profile, files: list[Path]) -> dict[str, Any]:
                 for b, d in (s.get("builds") or {}).items()
             },
             "rate_replay": s.get("rate_replay"),
+            "sampling": s.get("sampling"),
             "stages": {
                 name: {key: {"count": h.count, "mean": h.mean} for key, h in sp.branches.items()}
                 for name, sp in profile.stages.items()
             },
-            "top_rules": [
-                {
-                    "name": r.name,
-                    "checks": r.checks,
-                    "matches": r.matches,
-                    "mean_unmatched": r.unmatched.mean if r.unmatched.count else None,
-                    "mean_matched": r.matched.mean if r.matched.count else None,
-                    "total_cycles": r.total_cycles,
-                }
-                for r in profile.top_rules(TOP)
-            ],
+            "top_rules": [rule_row(r) for r in profile.top_rules(TOP)],
             "files": [str(f) for f in files],
         }
     )
@@ -202,24 +213,19 @@ def _fmt(x: float | None, digits: int = 0) -> str:
 
 
 def _print(console: Console, s: dict[str, Any]) -> None:
-    table = Table(
-        title=f"{s['engine']}: top {len(s['top_rules'])} rules by total cycles "
-        f"({s['events']:,} events x {s['repeat']} passes; mean cycles per "
-        f"check, unmatched and matched)"
-    )
-    table.add_column("rule", no_wrap=True, overflow="ellipsis", max_width=40)
-    for col in ("checks", "matches", "unmatched", "matched", "total cycles"):
-        table.add_column(col, justify="right")
-    for r in s["top_rules"]:
-        table.add_row(
-            r["name"],
-            f"{r['checks']:,}",
-            f"{r['matches']:,}",
-            _fmt(r["mean_unmatched"]),
-            _fmt(r["mean_matched"]),
-            _fmt(r["total_cycles"]),
+    sampling = s.get("sampling") or {}
+    sampled = sampling.get("sample", 1) > 1
+    console.print(
+        rules_table(
+            f"{s['engine']}: top {len(s['top_rules'])} rules by total cycles "
+            f"({s['events']:,} events x {s['repeat']} passes; mean cycles per "
+            f"check, unmatched and matched)",
+            s["top_rules"],
+            sampled,
         )
-    console.print(table)
+    )
+    if sampled:
+        console.print(sampling_caption(sampling))
 
     stages = Table(title="cycles per stage: mean \\[iterations], stacks-traced build")
     stages.add_column("stage")
@@ -266,7 +272,10 @@ def _print(console: Console, s: dict[str, Any]) -> None:
     )
     for b, d in s["builds"].items():
         if b != "untraced" and d.get("overhead_vs_untraced") is not None:
-            head.add_row(f"{b}-traced build overhead", f"{100 * d['overhead_vs_untraced']:+.1f}%")
+            label = f"{b}-traced build overhead"
+            if b == "rules" and sampled:
+                label = f"rules-traced build overhead (1 in {sampling['sample']:,} sampled)"
+            head.add_row(label, f"{100 * d['overhead_vs_untraced']:+.1f}%")
     rr = s.get("rate_replay")
     if rr:
         verdict = "DROPS events" if rr["drops"] else "keeps up"

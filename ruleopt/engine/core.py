@@ -10,6 +10,7 @@ turns raw buffers into a ``CoreResult``.
 from __future__ import annotations
 
 import importlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -22,6 +23,7 @@ from ruleopt.events.table import EventTable
 from ruleopt.rules.model import Rule
 
 from .compile import CompiledRuleset, compile_rules
+from .sampling import check_sample
 
 VARIANTS: dict[str, str] = {
     "untraced": "ruleopt._ext.core_untraced",
@@ -113,8 +115,11 @@ class CoreResult:
     ``match_evt``/``match_rule``: the (evt.num, Rule.id) pairs in emission order.
     ``checks``/``matched``: per Rule.id (length ``max id + 1``; 0 for rules not compiled).
     ``cycles``: TSC cycles of each offline repeat (one entry for a rate replay).
-    ``trace_rules``: [rule id, unmatched/matched] cells (rules build only);
-    ``trace_stages``: [stage, branch] cells (stacks build only).
+    ``trace_rules``: [rule id, unmatched/matched] cells (rules build only), with
+    ``trace_rules_mom`` their moments ([..., 3]: sum of squares, outliers' sum and sum of
+    squares; plugin/trace.h); with ``sample`` N > 1 they hold only
+    the checks of the ``sampled_events`` timed events (``checks``/``matched`` still count
+    every check); ``trace_stages``: [stage, branch] cells (stacks build only).
     """
 
     variant: str
@@ -129,6 +134,10 @@ class CoreResult:
     n_events: int
     trace_rules: TraceCells | None = None
     trace_stages: TraceCells | None = None
+    trace_rules_mom: np.ndarray | None = None
+    sample: int = 1
+    seed: int = 0
+    sampled_events: int = 0
     timeouts: int = 0
     drops: int = 0
     sim_seconds: float = 0.0
@@ -168,8 +177,13 @@ def run_core(
     buffer: int = 8192,
     empty_wait_s: float = 0.0,
     first_match: bool = True,
+    sample: int = 1,
+    seed: int | None = None,
 ) -> CoreResult:
     """Run the compiled core over ``table``.
+
+    ``sample`` (rules build only): time the checks of each event with probability
+    ``1/sample`` (``ruleopt.engine.sampling``); ``seed`` draws the gaps (None: a fresh one).
 
     ``first_match`` True is Falco's loop: a bucket's rules stop at the first match (one
     alert per event); False checks every rule and reports every match. Offline (``rate``
@@ -189,6 +203,16 @@ def run_core(
             raise RuleoptError("rate must be a positive number of events per second")
         if buffer < 1:
             raise RuleoptError("buffer must hold at least one event")
+    sample = check_sample(sample)
+    if sample != 1 and variant != "rules":
+        raise RuleoptError(
+            f"sampled tracing times rule checks: it needs the rules build, not {variant!r}",
+            hint="run the 'rules' variant with sample N",
+        )
+    if seed is None:
+        seed = secrets.randbits(64)
+    elif not 0 <= seed < 1 << 64:
+        raise RuleoptError(f"seed must be a 64-bit non-negative integer, not {seed}")
     if compiled.n_rules and int(compiled.rule_ids.max()) >= MAX_RULES:
         raise RuleoptError(
             f"the core traces at most {MAX_RULES} rules (rule ids 0..{MAX_RULES - 1})"
@@ -202,6 +226,8 @@ def run_core(
         buffer=buffer if rate else 0,
         empty_wait_s=empty_wait_s,
         first_match=first_match,
+        sample=sample,
+        seed=seed,
     )
     n_ids = int(compiled.rule_ids.max()) + 1 if compiled.n_rules else 0
     checks = np.zeros(n_ids, dtype=np.int64)
@@ -224,6 +250,10 @@ def run_core(
         n_events=table.n,
         trace_rules=TraceCells.from_dump(tr[: max(n_ids, 1)]) if tr is not None else None,
         trace_stages=TraceCells.from_dump(ts) if ts is not None else None,
+        trace_rules_mom=raw["trace_rules_mom"][: max(n_ids, 1)].copy() if tr is not None else None,
+        sample=sample,
+        seed=seed,
+        sampled_events=int(raw["sampled_events"]),
         timeouts=int(raw.get("timeouts", 0)),
         drops=int(raw.get("drops", 0)),
         sim_seconds=raw.get("sim_cycles", 0) / hz if hz else 0.0,

@@ -64,6 +64,7 @@ BINARY = PACKAGE_DIR / "_bin" / "ruleopt-sinsp"
 # from the same header) rather than parsing the header, so no copy can drift and an
 # installed wheel (no plugin/ sources) has them too.
 MAX_RULES: int = _abi.SINSP_MAX_RULES
+MAX_SAMPLE: int = _abi.MAX_SAMPLE  # --sample's bound (plugin/trace.h)
 RULE_RECORDS: int = _abi.SINSP_RULE_RECORDS  # netstrings per rule: id, name, condition
 
 _SETUP_HINT = "run ./setup.sh (installs libfalcosecurity0-dev, a C++ compiler and make)"
@@ -390,6 +391,8 @@ def run_harness(
     repeat: int = 1,
     *,
     internal: bool = False,
+    sample: int = 1,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Run ``(id, name, condition)`` rules through libsinsp's compiler and filters.
 
@@ -401,6 +404,12 @@ def run_harness(
     ``evttypes``, ``evaluations`` (all passes), ``matches`` and ``matched_evtnums``
     (first pass), ``cycles_matched`` and ``cycles_unmatched`` (all passes; ``hist[b]``
     counts checks of ``2^(b-1) <= cycles < 2^b``).
+
+    ``sample`` N times next() and the checks of each event with probability 1/N (``seed``
+    draws the gaps; 1 times every event, 0 none); every check is still counted. The
+    document then also has ``sample``, ``sampled_events``, ``pass_cycles`` (each pass's
+    loop cycles) and per rule ``cycles_matched_moments``/``cycles_unmatched_moments``
+    (plugin/trace.h's: sum of squares, outliers' sum and sum of squares).
     """
     if not isinstance(repeat, int) or repeat < 1:
         raise RuleoptError(f"repeat must be a positive integer, not {repeat!r}")
@@ -424,7 +433,12 @@ def run_harness(
         assert len(rule_records) == RULE_RECORDS
         records += rule_records
     binary = ensure_built()
+    if isinstance(sample, bool) or not isinstance(sample, int) or not 0 <= sample <= MAX_SAMPLE:
+        raise RuleoptError(f"sample must be an integer from 0 to {MAX_SAMPLE:,}, not {sample!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 1 << 64:
+        raise RuleoptError(f"seed must be a 64-bit non-negative integer, not {seed!r}")
     cmd = [str(binary), "run", str(capture), "-", "--repeat", str(repeat)]
+    cmd += ["--sample", str(sample), "--seed", str(seed)]
     if internal:
         cmd.append("--internal")
     proc = _run_tool(cmd, netstrings(records))

@@ -24,13 +24,16 @@ import numpy as np
 from ruleopt.engine.compile import CompiledRuleset
 from ruleopt.engine.core import STAGES as CORE_STAGES
 from ruleopt.engine.core import CoreResult, TraceCells, run_core
+from ruleopt.engine.sampling import CI_METHOD
 from ruleopt.errors import InternalError, RuleoptError
 from ruleopt.events.table import EventTable
 from ruleopt.profile.model import (
     BRANCHES,
+    MOMENTS,
     NBUCKETS,
     STAGES,
     Hist,
+    Moments,
     Profile,
     RuleProfile,
     StageProfile,
@@ -53,8 +56,9 @@ NOTES_BASE = (
     "(rule tracing and stack tracing are mutually exclusive macros): per-rule cycles come "
     "from the rules-traced build, per-stage cycles from the stacks-traced build, and the "
     "headline events/s from the untraced build (settings.builds)",
-    "cycles are raw rdtsc differences around each rule check or stage, so each includes "
-    "one rdtsc pair's overhead; settings.headline.untraced_cycles_per_check_bound is the "
+    "cycles are raw rdtsc differences around each rule check (fenced: lfence on both "
+    "sides) or stage, so each includes one rdtsc pair's overhead; "
+    "settings.headline.untraced_cycles_per_check_bound is the "
     "untraced pass's cycles divided by its checks (an upper bound without tracing)",
     "rule checks and matches count every pass of the rules-traced build (events x repeat)",
 )
@@ -67,6 +71,13 @@ NOTE_RATE = (
     "ring of settings.buffer slots: SCAP_TIMEOUT counts polls of an empty ring, "
     "RULES_* count the processed (not dropped) events; the rules-traced passes "
     "stay offline, so rule counts cover every event"
+)
+
+NOTE_SAMPLED = (
+    "sampled tracing: the rules-traced passes timed the checks of 1 in {n} events on "
+    "average (each event independently); checks and matches count every check; each "
+    "rule's estimate (rules[].estimate) is its exact count times the timed checks' mean, "
+    "with a " + CI_METHOD + " interval"
 )
 
 
@@ -148,10 +159,15 @@ def profile_from_core(
             k = _passes(r)
             rp.checks += int(r.checks[rid]) * k
             rp.matches += int(r.matched[rid]) * k
+        mom = np.zeros((2, MOMENTS))
         for r in traced_rules:
             assert r.trace_rules is not None  # for the type checker; filtered above
             rp.unmatched = rp.unmatched.merge(_cell(r.trace_rules, (rid, 0)))
             rp.matched = rp.matched.merge(_cell(r.trace_rules, (rid, 1)))
+            if r.trace_rules_mom is not None:
+                mom += r.trace_rules_mom[rid]
+        if traced_rules and all(r.trace_rules_mom is not None for r in traced_rules):
+            rp.moments = Moments.of(mom[0].tolist(), mom[1].tolist())
         rule_profiles.append(rp)
 
     stages: dict[str, StageProfile] = {}
@@ -172,6 +188,9 @@ def profile_from_core(
     all_notes = list(NOTES_BASE)
     rate_stacks = any(r.sim_seconds > 0 or r.timeouts or r.drops for r in traced_stages)
     all_notes.append(NOTE_RATE if rate_stacks else NOTE_OFFLINE)
+    sample = max((r.sample for r in traced_rules), default=1)
+    if sample > 1:
+        all_notes.append(NOTE_SAMPLED.format(n=sample))
     all_notes.extend(notes)
     return Profile(
         engine=f"{ENGINE_PREFIX}:{variant}",
@@ -212,6 +231,8 @@ def profile_core(
     settings: dict[str, Any] | None = None,
     rules: Iterable[Any] | None = None,
     on_pass: Callable[[str], None] | None = None,
+    sample: int = 1,
+    seed: int | None = None,
 ) -> Profile:
     """Measure ``compiled`` on ``table`` with every build and return the merged profile.
 
@@ -224,6 +245,10 @@ def profile_core(
     ``warmup``, one unrecorded pass per build first (cold caches and page faults of the
     first pass are not the engine's steady cost). ``on_pass(label)`` is called after
     every pass, for a progress bar. The headline goes to ``settings["headline"]``.
+
+    ``sample`` N > 1: the rules-traced passes time 1 in N events (sampled tracing), each
+    pass with its own seed (from ``seed``, or fresh), so passes time different events;
+    ``settings["sampling"]`` says so and each rule carries its estimate.
     """
     if repeat < 1:
         raise RuleoptError(f"repeat must be at least 1, not {repeat}")
@@ -233,7 +258,10 @@ def profile_core(
         raise RuleoptError("rate must be a positive number of events per second")
     rules = list(rules) if rules is not None else None
 
+    seeds = np.random.SeedSequence(seed)
+
     def run(variant_: str, with_rate: bool) -> CoreResult:
+        rules_build = variant_ == "rules"
         return run_core(
             compiled,
             table,
@@ -241,6 +269,9 @@ def profile_core(
             rate=rate if with_rate else None,
             buffer=buffer,
             first_match=first_match,
+            sample=sample if rules_build else 1,
+            # A seed per pass: a fixed one would time the same events on every pass.
+            seed=int(seeds.spawn(1)[0].generate_state(1, np.uint64)[0]) if rules_build else 0,
         )
 
     plan: list[tuple[str, str, bool]] = [("untraced", "untraced", False)]
@@ -325,6 +356,13 @@ def profile_core(
             "rate": rate,
             "buffer": buffer if rate is not None else None,
             "builds": builds,
+            "sampling": {
+                "sample": sample,
+                "seed": seeds.entropy,
+                "timed_events": sum(r.sampled_events for r in got["rules"]),
+                "events": table.n * len(got["rules"]),
+                "ci": CI_METHOD,
+            },
             "rate_replay": rate_info,
             "headline": headline,
             "compiled": {

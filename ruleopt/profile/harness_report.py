@@ -16,8 +16,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ruleopt.engine.sampling import CI_METHOD
 from ruleopt.errors import RuleoptError
-from ruleopt.profile.model import ALL, Hist, Profile, RuleProfile, StageProfile, machine_info
+from ruleopt.profile.model import (
+    ALL,
+    Hist,
+    Moments,
+    Profile,
+    RuleProfile,
+    StageProfile,
+    machine_info,
+)
 
 ENGINE = "libsinsp-2022"
 
@@ -27,8 +36,16 @@ NOTES = (
     "iteration, index_lookup, rule_checks (per iteration) and output are not measured "
     "and are absent",
     "cycles are raw rdtsc differences including the rdtsc overhead (settings."
-    "rdtsc_overhead cycles per measurement)",
+    "rdtsc_overhead cycles per measurement); a check's rdtscs are fenced (lfence on both "
+    "sides), next()'s are not",
     "offline capture reading: no SCAP_TIMEOUT branch",
+)
+
+NOTE_SAMPLED = (
+    "sampled tracing (--sample {n}): next() and the checks of 1 in {n} events on average "
+    "were timed (each event independently); evaluations and matches count every check; "
+    "each rule's estimate (rules[].estimate) is its exact count times the timed checks' "
+    "mean, with a " + CI_METHOD + " interval"
 )
 
 
@@ -44,6 +61,7 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
                 continue
             matched = Hist.from_dict(r["cycles_matched"], f"rule {r['name']!r} matched")
             unmatched = Hist.from_dict(r["cycles_unmatched"], f"rule {r['name']!r} unmatched")
+            mom = (r.get("cycles_unmatched_moments"), r.get("cycles_matched_moments"))
             rules.append(
                 RuleProfile(
                     id=int(r["id"]),
@@ -54,6 +72,7 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
                     unmatched=unmatched,
                     matched=matched,
                     evttypes=None if r.get("all_evttypes") else list(r.get("evttypes") or []),
+                    moments=None if None in mom else Moments.of(mom[0], mom[1]),
                 )
             )
         settings = {
@@ -63,7 +82,17 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
             "event_types": doc.get("event_types", []),
             "rejected_rules": rejected,
             "matched_evtnums_truncated": doc.get("matched_evtnums_truncated", False),
+            "pass_cycles": doc.get("pass_cycles"),
+            "sampling": {
+                "sample": int(doc.get("sample", 1)),
+                "seed": doc.get("seed"),
+                "timed_events": doc.get("sampled_events"),
+                "ci": CI_METHOD,
+            },
         }
+        notes = list(NOTES)
+        if int(doc.get("sample", 1)) > 1:
+            notes.append(NOTE_SAMPLED.format(n=int(doc["sample"])))
         nxt = Hist.from_dict(doc["next_cycles"], "next_cycles")
         tsc = doc.get("tsc_hz")
         return Profile(
@@ -75,7 +104,7 @@ def profile_from_harness(doc: Mapping[str, Any]) -> Profile:
             tsc_hz=float(tsc) if tsc else None,
             settings=settings,
             machine=machine_info(),
-            notes=list(NOTES),
+            notes=notes,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RuleoptError(

@@ -26,11 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruleopt._ext import abi as _abi
+from ruleopt.engine.sampling import Estimate, combine, estimate
 from ruleopt.errors import RuleoptError
 
 FORMAT = "ruleopt-profile/1"
 # log2 cycle buckets, plugin/trace.h's (the core and the libsinsp harness record them).
 NBUCKETS: int = _abi.HIST_BUCKETS
+# Moments beside each rule cell (plugin/trace.h): sum of squares, outliers' sum and sum of
+# squares; an outlier is a check of at least OUTLIER_CYCLES (descheduled, not evaluated),
+# i.e. every value of the buckets from OUTLIER_BUCKET up.
+MOMENTS: int = _abi.MOMENTS
+OUTLIER_CYCLES: int = _abi.OUTLIER_CYCLES
+OUTLIER_BUCKET: int = OUTLIER_CYCLES.bit_length()
 
 # How an iteration of Falco's main loop ends (the study's three branches): trace.h's
 # branches, in its order, named in the study's upper case.
@@ -160,6 +167,39 @@ class Hist:
         return h
 
 
+@dataclass(frozen=True)
+class Moments:
+    """A rule's cell moments per branch (plugin/trace.h's ``TRACE_MOMENTS``): the sum of
+    squared cycles, and the outliers' sum and sum of squares."""
+
+    unmatched: tuple[float, ...]
+    matched: tuple[float, ...]
+
+    @classmethod
+    def of(cls, unmatched: Any, matched: Any, what: str = "rule") -> Moments:
+        def branch(values: Any) -> tuple[float, ...]:
+            try:
+                v = tuple(float(x) for x in values)
+            except (TypeError, ValueError):
+                v = ()
+            if len(v) != MOMENTS or not all(x >= 0 for x in v):
+                raise RuleoptError(
+                    f"profile: {what}: moments must be {MOMENTS} non-negative numbers per branch"
+                )
+            return v
+
+        return cls(branch(unmatched), branch(matched))
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"unmatched": list(self.unmatched), "matched": list(self.matched)}
+
+    @classmethod
+    def from_dict(cls, d: Any, name: str) -> Moments:
+        if not isinstance(d, Mapping):
+            raise RuleoptError(f"profile: rule {name!r}: moments must be an object")
+        return cls.of(d.get("unmatched"), d.get("matched"), f"rule {name!r}")
+
+
 @dataclass
 class RuleProfile:
     """Cycles per check of one rule; ``checks`` counts every evaluation (all repeats)."""
@@ -171,13 +211,57 @@ class RuleProfile:
     unmatched: Hist = field(default_factory=Hist)
     matched: Hist = field(default_factory=Hist)
     evttypes: list[str] | None = None
+    # The cells' moments, when the producer records them: the intervals of (sampled)
+    # estimates and the means without outliers (ruleopt.engine.sampling).
+    moments: Moments | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """True when the histograms hold only some of the checks (sampled tracing)."""
+        un, ma = self.unmatched.count, self.matched.count
+        exact_un, exact_ma = self.checks - self.matches, self.matches
+        # Fewer values than checks, never more (a producer whose counters and histograms
+        # disagree the other way is not sampling: its sums stand as they are).
+        return un <= exact_un and ma <= exact_ma and (un, ma) != (exact_un, exact_ma)
+
+    def estimates(self, trim: bool = False) -> tuple[Estimate, Estimate, Estimate]:
+        """(unmatched, matched, whole rule): the counts are exact, the cycles estimated
+        from the timed checks (equal to the histograms' sums when every check was timed).
+        ``trim``: without the outliers (checks of ``OUTLIER_CYCLES`` or more, i.e. the
+        check was descheduled), which needs the moments; their population is the exact
+        count less the outliers' timed share of it."""
+        mom = self.moments
+        parts = []
+        for h, exact, m in (
+            (self.unmatched, self.checks - self.matches, mom and mom.unmatched),
+            (self.matched, self.matches, mom and mom.matched),
+        ):
+            if not m:
+                parts.append(estimate(exact, h.count, h.sum, None))
+            elif not trim:
+                parts.append(estimate(exact, h.count, h.sum, m[0]))
+            else:
+                n_out = sum(h.buckets[OUTLIER_BUCKET:])
+                kept = h.count - n_out
+                pop = max(kept, exact - round(n_out * exact / h.count)) if h.count else exact
+                parts.append(estimate(pop, kept, h.sum - m[1], max(0.0, m[0] - m[2])))
+        return parts[0], parts[1], combine(parts)
+
+    @property
+    def outliers(self) -> int:
+        """Timed checks of ``OUTLIER_CYCLES`` or more (descheduled or interrupted)."""
+        return sum(self.unmatched.buckets[OUTLIER_BUCKET:]) + sum(
+            self.matched.buckets[OUTLIER_BUCKET:]
+        )
 
     @property
     def total_cycles(self) -> int:
-        return self.matched.sum + self.unmatched.sum
+        if not self.sampled:
+            return self.matched.sum + self.unmatched.sum
+        return round(self.estimates()[2].total)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "name": self.name,
             "checks": self.checks,
@@ -186,6 +270,17 @@ class RuleProfile:
             "matched": self.matched.to_dict(),
             "evttypes": self.evttypes,
         }
+        if self.moments is not None:
+            un, ma, whole = self.estimates()
+            out["moments"] = self.moments.to_dict()
+            out["estimate"] = {
+                "unmatched": un.to_dict(),
+                "matched": ma.to_dict(),
+                "rule": whole.to_dict(),
+                "outliers": self.outliers,
+                "rule_without_outliers": self.estimates(trim=True)[2].to_dict(),
+            }
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RuleProfile:
@@ -199,6 +294,7 @@ class RuleProfile:
                 unmatched=Hist.from_dict(d["unmatched"], f"rule {name!r} unmatched"),
                 matched=Hist.from_dict(d["matched"], f"rule {name!r} matched"),
                 evttypes=None if d.get("evttypes") is None else [str(e) for e in d["evttypes"]],
+                moments=None if d.get("moments") is None else Moments.from_dict(d["moments"], name),
             )
         except (KeyError, TypeError) as exc:
             raise RuleoptError(f"profile: malformed rule entry ({exc})") from None
