@@ -195,6 +195,7 @@ class ScapReport:
     _event_args: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     _containers: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     _table_fds: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    _fd_entries: dict[tuple, object] = field(default_factory=dict, repr=False)
     # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
     # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
     _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
@@ -626,7 +627,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         exit_ and info.params and info.params[0][0] == "fd"
     )
     pnames_here = info.pnames if uses_fd else frozenset()
-    entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
+    entry = None if exit_ and etype in _OPENS else _fd_entry_memo(ev, pnames_here, rep)
     last = threads.last
     inherited = None
     if (
@@ -1409,6 +1410,39 @@ def _results(
 _SOCKET = re.compile(r"(\d+\.\d+\.\d+\.\d+):(\d+)->(\d+\.\d+\.\d+\.\d+):(\d+)")
 
 
+# What _fd_entry reads of a row.
+_FD_ENTRY_CELLS = (
+    "fd.num",
+    "fd.name",
+    "fd.typechar",
+    "fd.l4proto",
+    "evt.arg.flags",
+    "evt.is_open_write",
+    "evt.is_open_read",
+)
+
+
+def _fd_entry_memo(ev: dict, pnames: frozenset[str], rep: ScapReport) -> scapfile.FdEntry | None:
+    """``_fd_entry``, once per distinct (its cells, whether the event has an ``fd``
+    parameter): it reads nothing else and changes nothing."""
+    if not MEMO:
+        return _fd_entry(ev, pnames)
+    fd = ev.get("fd.num")
+    if "fd" not in pnames or not isinstance(fd, int) or fd < 0:
+        return None  # (as _fd_entry, before any work)
+    cells = tuple(map(ev.get, _FD_ENTRY_CELLS))
+    memo_key = (cells, tuple(map(type, cells)))
+    try:
+        hit = rep._fd_entries.get(memo_key, _ABSENT)
+    except TypeError:  # a cell that is not hashable: the plain call
+        return _fd_entry(ev, pnames)
+    if hit is _ABSENT:
+        if len(rep._fd_entries) >= _MEMO_MAX:
+            rep._fd_entries.clear()  # bounded: a memo only saves work
+        hit = rep._fd_entries[memo_key] = _fd_entry(ev, pnames)
+    return hit
+
+
 def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
     """The fd-table entry that makes libsinsp show this row's fd, if the event names an
     fd and the row's fd is a regular file or an IPv4 socket."""
@@ -1449,36 +1483,34 @@ def _socktuple(t: tuple[str, int, str, int]) -> bytes:
     )
 
 
-_TABLE_FD_CELLS = (*_FD_KEYS, "fd.num")
-
-
 def _check_table_fd_memo(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
-    """``_check_table_fd``, once per distinct (entry, type, direction, the result where
-    it reads it, the row's fd cells): it reads nothing else and changes only the marks."""
+    """``_check_table_fd``, with the entry's side found once per entry: the row's fd
+    cells against it in one comparison, cell by cell only when they differ (the
+    cells are too varied for a memo of the whole check)."""
     if not MEMO:
         _check_table_fd(ev, i, e, rep)
         return
-    etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
-    res = _result(ev) if exit_ and etype in ("dup", "dup2", "dup3", "connect") else None
-    cells = tuple(map(ev.get, _TABLE_FD_CELLS))
-    memo_key = (e, etype, exit_, res, cells, tuple(map(type, cells)))
-    try:
-        marks = rep._table_fds.get(memo_key)
-    except TypeError:  # a cell that is not hashable: the plain call
-        _check_table_fd(ev, i, e, rep)
+    if ev.get("evt.dir") == "<" and ev.get("evt.type") in ("dup", "dup2", "dup3", "connect"):
+        _check_table_fd(ev, i, e, rep)  # the exits whose fd fields follow their result
         return
-    if marks is None:
-        rec = _Marks(rep)
-        _check_table_fd(ev, i, e, rec)  # type: ignore[arg-type]
+    hit = rep._table_fds.get(e)
+    if hit is None:
+        shown = _table_fd_shown(e)
+        keys = tuple(k for k in shown if k in rep.keys)
         if len(rep._table_fds) >= _MEMO_MAX:
             rep._table_fds.clear()  # bounded: a memo only saves work
-        marks = rep._table_fds[memo_key] = tuple(rec.marks)
-    if marks:
-        rep.replay(marks, i)
+        hit = rep._table_fds[e] = (keys, tuple(shown[k] for k in keys))
+    keys, want = hit
+    got = tuple(map(ev.get, keys))
+    if got != want:
+        for k, v, g in zip(keys, want, got, strict=True):
+            if g != v:
+                rep._miss(k, i, "libsinsp shows the fd-table entry of the thread")
 
 
-def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
-    """A row's fd from the thread's fd table, as libsinsp will show it."""
+def _table_fd_shown(e: scapfile.FdEntry) -> dict[str, object]:
+    """The fd fields libsinsp shows for fd-table entry ``e`` (before a dup or connect
+    exit's result changes them)."""
     if e.path is not None:
         path = posixpath.normpath(e.path)
         want: dict[str, object] = {
@@ -1506,6 +1538,12 @@ def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> N
             "fd.l4proto": {_SCAP_L4_UDP: "udp", _SCAP_L4_TCP: "tcp"}.get(e.l4proto, "<NA>"),
         }
     want["fd.num"] = e.fd
+    return want
+
+
+def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
+    """A row's fd from the thread's fd table, as libsinsp will show it."""
+    want = _table_fd_shown(e)
     etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
     if exit_ and etype in ("dup", "dup2", "dup3"):
         want["fd.num"] = _result(ev)  # libsinsp: a dup exit's fd.num is the new fd
