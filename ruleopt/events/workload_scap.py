@@ -590,12 +590,11 @@ def _write_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | No
 
 def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     etype = str(ev.get("evt.type"))
-    codes = scapfile.event_codes(etype)
     if "evt.dir" in rep.keys:
         exit_ = ev.get("evt.dir") == "<"
     else:
         # No rule reads the direction: write the half of the call that carries the row.
-        exit_ = _carrying_half(ev, codes, rep, threads.users)
+        exit_ = _carrying_half(ev, scapfile.event_codes(etype), rep, threads.users)
     cid_row = ev.get("container.id")
     # libsinsp 2022 does not return a container-info event that opens a capture (it is
     # consumed while the capture is set up), so row 0 cannot be one.
@@ -690,7 +689,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             if ev.get("fd.num") != res:
                 rep._miss("fd.num", i, "an open exit's fd is its result (evt.rawres)")
         else:
-            for k in _FD_KEYS + ("fd.num",):
+            for k in _FD_CELLS:
                 if ev.get(k) is not None:
                     rep._miss(k, i, "an open that fails or has no path creates no fd")
             if res >= 0 and ev.get("fd.num") != res:
@@ -730,14 +729,18 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         elif entry is not None or inherited is not None:
             _check_table_fd_memo(ev, i, entry or inherited, rep)
         elif (
-            "fd" in pnames | enter_pnames
+            "fd" in pnames
+            or "fd" in enter_pnames
             or etype in _OWN_THREAD
-            or any(ev.get(k) is not None for k in _FD_KEYS + ("fd.num",))
+            or any(ev.get(k) is not None for k in _FD_CELLS)
         ):
             rep.replay(_NO_FD_MARKS, i)
-        for k in ("evt.is_open_write", "evt.is_open_read"):
-            if ev.get(k) is not False:
-                rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
+        if ev.get("evt.is_open_write") is not False and ev.get("evt.is_open_read") is not False:
+            rep.replay(_NOT_OPEN_MARKS, i)  # (most rows: the two marks in one call)
+        else:
+            for k in ("evt.is_open_write", "evt.is_open_read"):
+                if ev.get(k) is not False:
+                    rep._miss(k, i, _NOT_OPEN)
     _results(ev, i, info, exit_, res, values, rep)
     argname = ev.get("evt.arg.name")
     if is_open_exit:
@@ -901,6 +904,9 @@ def _process(
     return comm, args, cgroups, exe_s, uid, parent, key, make
 
 
+_FD_CELLS = (*_FD_KEYS, "fd.num")
+_NOT_OPEN = "libsinsp 2022 gives false on every event but an open exit"
+_NOT_OPEN_MARKS = (("evt.is_open_write", _NOT_OPEN), ("evt.is_open_read", _NOT_OPEN))
 # The marks of a row that names an fd the capture does not carry (one call for all).
 _NO_FD_MARKS = tuple(
     (
@@ -909,7 +915,7 @@ _NO_FD_MARKS = tuple(
         "naming a file or IPv4-socket fd (and their exits right after "
         "them) are written so far",
     )
-    for k in _FD_KEYS + ("fd.num",)
+    for k in _FD_CELLS
 )
 
 
