@@ -6,6 +6,8 @@ built three times from one source, as the study built Falco with exclusive macro
 untraced, rule-traced and stack-traced (see ``CORE_VARIANTS``). ``ruleopt._ext.abi``
 exports the compiled boundary (``plugin/ruleopt_abi.h``) to Python; every extension is
 compiled with a digest of the ABI headers (``ABI_DIGEST``) so a stale one is refused.
+``ruleopt._ext.workload_scap_c`` is the capture writer (``ruleopt/events/workload_scap.py``)
+compiled as it is (``COMPILED_MODULES``), used only when compiled from its current text.
 
 ``ruleopt-sinsp`` is built by the same ``build_ext`` step, with ``make -C plugin``, into
 the package as ``ruleopt/_bin/ruleopt-sinsp``: inside the wheel for ``pip wheel`` /
