@@ -6,6 +6,8 @@ built three times from one source, as the study built Falco with exclusive macro
 untraced, rule-traced and stack-traced (see ``CORE_VARIANTS``). ``ruleopt._ext.abi``
 exports the compiled boundary (``plugin/ruleopt_abi.h``) to Python; every extension is
 compiled with a digest of the ABI headers (``ABI_DIGEST``) so a stale one is refused.
+``ruleopt._ext.workload_scap_c`` is the capture writer (``ruleopt/events/workload_scap.py``)
+compiled as it is (``COMPILED_MODULES``), used only when compiled from its current text.
 
 ``ruleopt-sinsp`` is built by the same ``build_ext`` step, with ``make -C plugin``, into
 the package as ``ruleopt/_bin/ruleopt-sinsp``: inside the wheel for ``pip wheel`` /
@@ -45,6 +47,18 @@ for _header in ABI_HEADERS:
         _digest.update(_f.read())
 ABI_DIGEST = _digest.hexdigest()[:16]
 
+# Extensions compiled from a Python module of the package, as it is (an ``include`` of
+# it): name -> that module's source. Each is compiled with the source's digest, and the
+# module uses its compiled copy only when the digests agree (a stale build is ignored).
+COMPILED_MODULES = {"workload_scap_c": "ruleopt/events/workload_scap.py"}
+
+
+def source_digest(path):
+    """The digest a compiled copy of ``path`` carries (``workload_scap._compiled``)."""
+    with open(os.path.join(HERE, path), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
 # name -> macros; each variant is a thin .pyx that includes the shared implementation.
 CORE_VARIANTS = {
     "core_untraced": [],
@@ -60,6 +74,10 @@ for path in sorted(glob.glob("cython_core/*.pyx")):
     if name in CORE_VARIANTS:
         sources.append("plugin/trace.c")
         macros += CORE_VARIANTS[name]
+    depends = list(ABI_HEADERS)
+    if name in COMPILED_MODULES:
+        macros.append(("RULEOPT_WRITER_DIGEST", f'"{source_digest(COMPILED_MODULES[name])}"'))
+        depends.append(COMPILED_MODULES[name])
     extensions.append(
         Extension(
             f"ruleopt._ext.{name}",
@@ -69,7 +87,7 @@ for path in sorted(glob.glob("cython_core/*.pyx")):
             define_macros=macros,
             # trace.h's sampler draws its geometric gaps with log().
             libraries=["m"],
-            depends=ABI_HEADERS,
+            depends=depends,
         )
     )
 

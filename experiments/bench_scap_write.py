@@ -7,12 +7,21 @@ prints every event, numbered 1..N. Printed per size: generation and write times,
 per second of the write, bytes per event, the number of threads in the process list, and
 the events sysdig read and sysdig's peak resident memory (``/usr/bin/time -v``).
 
-``--plain`` adds, at the smallest size and in the same run, the writer's plain path (rows
-by ``event(i)``, the parameter-by-parameter encoder, no memo; the definition the tests
-hold the fast path to, byte for byte), so the ratio is measured side by side.
+Paths, each on the same table in one run, so the ratios are side by side:
+
+- ``fast``: what ``ruleopt generate -o X.scap`` runs (the writer compiled by Cython,
+  ``ruleopt._ext.workload_scap_c``, with its memos);
+- ``python`` (``--python``): the same fast path, interpreted (``workload_scap.COMPILED =
+  False``);
+- ``plain`` (``--plain``): the interpreted writer's plain path (rows by ``event(i)``, the
+  parameter-by-parameter encoder, no memo): the definition the tests hold the fast path
+  to, byte for byte.
+
+Every path's capture must have the same sha256 (printed; the bench stops if not). The
+workload is the one ``generate -o X.scap`` writes (``capture=True``).
 
     python experiments/bench_scap_write.py                        # 100k and 1M events
-    python experiments/bench_scap_write.py --sizes 20000 --plain
+    python experiments/bench_scap_write.py --sizes 100000,1000000 --python --plain
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -43,14 +53,31 @@ RULES = (
 @contextlib.contextmanager
 def plain_path() -> Iterator[None]:
     """The writer's plain path: what the fast one must equal byte for byte."""
-    saved = (EventTable.events, scapfile.event_block, workload_scap.MEMO)
+    saved = (EventTable.events, scapfile.event_block, workload_scap.MEMO, workload_scap.COMPILED)
     EventTable.events = lambda t: (t.event(i) for i in range(t.n))  # type: ignore[method-assign]
     scapfile.event_block = scapfile.event_block_reference
     workload_scap.MEMO = False
+    workload_scap.COMPILED = False
     try:
         yield
     finally:
-        EventTable.events, scapfile.event_block, workload_scap.MEMO = saved  # type: ignore[method-assign]
+        (
+            EventTable.events,  # type: ignore[method-assign]
+            scapfile.event_block,
+            workload_scap.MEMO,
+            workload_scap.COMPILED,
+        ) = saved
+
+
+@contextlib.contextmanager
+def python_path() -> Iterator[None]:
+    """The fast path, interpreted: what compiling the writer saves."""
+    saved = workload_scap.COMPILED
+    workload_scap.COMPILED = False
+    try:
+        yield
+    finally:
+        workload_scap.COMPILED = saved
 
 
 def sysdig_count(path: Path) -> tuple[int, bool, float, int]:
@@ -75,23 +102,23 @@ def sysdig_count(path: Path) -> tuple[int, bool, float, int]:
     return count, in_order, time.perf_counter() - t0, int(m.group(1)) if m else -1
 
 
-def run(n: int, rules, seed: int, share: float, out: Path, read: bool, label: str) -> None:
-    t0 = time.perf_counter()
-    table = generate(rules, n, seed, share)
-    t_gen = time.perf_counter() - t0
+def run(table, t_gen: float, out: Path, read: bool, label: str) -> str:
+    """Write ``table`` to ``out``, print one line of figures, return the capture's digest."""
+    n = table.n
     w0, c0 = time.perf_counter(), time.process_time()
     rep = workload_scap.write_capture(table, out)
     t_write, c_write = time.perf_counter() - w0, time.process_time() - c0
     digest = hashlib.sha256(out.read_bytes()).hexdigest()[:16]
     line = (
         f"{label:<6} {n:>9,} {t_gen:>7.2f} {t_write:>8.2f} {c_write:>8.2f} "
-        f"{n / t_write:>10,.0f} {rep.bytes / n:>8.1f} {rep.threads:>9,} {digest}"
+        f"{n / c_write:>13,.0f} {rep.bytes / n:>8.1f} {rep.threads:>9,} {digest}"
     )
     if read:
         count, in_order, t_read, rss = sysdig_count(out)
         ok = "all" if count == n and in_order else "MISSING"
         line += f"  sysdig {count:,} ({ok}, {t_read:.1f}s, peak RSS {rss / 1024:,.0f} MiB)"
-    print(line, flush=True)
+    print(f"{line}  load {os.getloadavg()[0]:.1f}", flush=True)
+    return digest
 
 
 def main() -> None:
@@ -100,38 +127,41 @@ def main() -> None:
     ap.add_argument("--rules", type=Path, default=RULES)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--break-share", type=float, default=0.01)
-    ap.add_argument("--plain", action="store_true", help="also the plain path, smallest size")
+    ap.add_argument("--plain", action="store_true", help="also the plain path, every size")
+    ap.add_argument("--python", action="store_true", help="also the interpreted fast path")
     ap.add_argument("--no-read", action="store_true", help="skip the sysdig read-back")
     ap.add_argument("--keep", type=Path, help="write the captures here (default: a temp dir)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rules = load_rules([args.rules])
-    print(f"rules {args.rules.name}, seed {args.seed}, break share {args.break_share}")
-    print("path           N  gen s  write s    cpu s   events/s  B/event   threads sha256")
+    compiled = workload_scap._compiled() is not None
+    print(
+        f"rules {args.rules.name}, seed {args.seed}, break share {args.break_share}, "
+        f"compiled writer {'in use' if compiled else 'MISSING OR STALE (fast = python)'}"
+    )
+    print("path           N  gen s  write s    cpu s  events/cpu-s  B/event   threads sha256")
+    paths = [("fast", contextlib.nullcontext)]
+    if args.python:
+        paths.append(("python", python_path))
+    if args.plain:
+        paths.append(("plain", plain_path))
     with tempfile.TemporaryDirectory() as tmp:
         where = args.keep or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
-        if args.plain:
-            with plain_path():
-                run(
-                    min(sizes),
-                    rules,
-                    args.seed,
-                    args.break_share,
-                    where / f"plain-{min(sizes)}.scap",
-                    False,
-                    "plain",
-                )
         for n in sizes:
-            run(
-                n,
-                rules,
-                args.seed,
-                args.break_share,
-                where / f"gen-{n}.scap",
-                not args.no_read,
-                "fast",
-            )
+            t0 = time.perf_counter()
+            # What `ruleopt generate -o X.scap` writes: the table shaped for a capture.
+            table = generate(rules, n, args.seed, args.break_share, capture=True)
+            t_gen = time.perf_counter() - t0
+            digests = set()
+            for label, path in paths:
+                out = where / f"{label}-{n}.scap"
+                with path():
+                    digests.add(run(table, t_gen, out, label == "fast" and not args.no_read, label))
+                if args.keep is None:
+                    out.unlink()  # one capture on disk at a time
+            if len(digests) != 1:
+                raise SystemExit(f"the paths wrote different bytes at {n:,} events: {digests}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 The encoders compiled per event code (``scapfile.event_block``) against the plain
 parameter-by-parameter definition (``event_block_reference``), over every event of
-libscap's table; and a whole capture written the fast way (``EventTable.events()``
-and the compiled encoders) against the plain way (``event(i)`` row by row and the
-reference encoder)."""
+libscap's table; and a whole capture written the fast way (``EventTable.events()``,
+the compiled encoders, the memos, the writer compiled by Cython) against the plain
+way (``event(i)`` row by row, the reference encoder, no memo, the interpreted
+module)."""
 
 from __future__ import annotations
 
@@ -67,11 +68,23 @@ def test_event_block_refuses_a_long_parameter_as_the_reference_does() -> None:
             fn(exit_, 0, 1, {"name": "x" * 70000})
 
 
+def test_the_compiled_writer_is_this_source_compiled() -> None:
+    # build() runs the compiled copy only when it was compiled from workload_scap.py as
+    # it is now; a stale copy would silently cost the 10^6-event write its speed.
+    assert workload_scap._compiled() is not None, (
+        "ruleopt._ext.workload_scap_c is missing or was compiled from another version of "
+        "workload_scap.py: rebuild it (python3 setup.py build_ext --inplace)"
+    )
+    assert workload_scap._compiled().__name__ == workload_scap._COMPILED_NAME
+
+
 def _reference_build(table: EventTable, monkeypatch) -> tuple[bytes, workload_scap.ScapReport]:
     with monkeypatch.context() as m:
         m.setattr(EventTable, "events", lambda t: (t.event(i) for i in range(t.n)))
         m.setattr(scapfile, "event_block", scapfile.event_block_reference)
         m.setattr(workload_scap, "MEMO", False)
+        # The interpreted module: the compiled copy is held to it too.
+        m.setattr(workload_scap, "COMPILED", False)
         buf = io.BytesIO()
         rep = workload_scap.build(table, buf)
     return buf.getvalue(), rep

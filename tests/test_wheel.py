@@ -91,13 +91,17 @@ def test_wheel_carries_the_tool_and_the_rulesets(installed):
     bindir, work, _, timings = installed
     code = (
         "import ruleopt, ruleopt.defaults as d, ruleopt.events.sinsp as s; "
-        "print(ruleopt.__file__); print(d.DEFAULT_RULES); print(s.ensure_built())"
+        "import ruleopt.events.workload_scap as w; "
+        "print(ruleopt.__file__); print(d.DEFAULT_RULES); print(s.ensure_built()); "
+        "print(w._compiled().__file__)"
     )
     out = _run([str(bindir / "python"), "-c", code], work, timings, "import").stdout.split("\n")
     venv = bindir.parent.resolve()
-    for line in out[:3]:
+    for line in out[:4]:
         assert Path(line).resolve().is_relative_to(venv), line
     assert out[2].endswith("ruleopt/_bin/ruleopt-sinsp")
+    # The capture writer runs compiled from the wheel (compiled from the .py it ships).
+    assert "workload_scap_c" in out[3]
 
 
 def test_every_command_works_from_the_wheel(installed):

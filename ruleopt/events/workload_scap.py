@@ -28,13 +28,12 @@ field with the reason (``ScapReport.unfaithful``) and, in ``ScapReport.mask``, m
 per row: nothing differs silently.
 """
 
-from __future__ import annotations
-
 import contextlib
 import errno
 import fnmatch
 import functools
 import gc
+import hashlib
 import io
 import json
 import os
@@ -187,15 +186,16 @@ class ScapReport:
     keys: frozenset[str] = frozenset()  # the table's fields
     # Per-table facts the writer needs on every row, found once instead of by a scan of
     # ``keys`` per row: the ``proc.aname[k]`` columns, as (key, k), in ``keys`` order, and
-    # the cells that (with proc.aname) key the memo of _ancestry.
+    # the cells that key the memo of _process (``_PROCESS_CELLS`` and those columns).
     aname_keys: tuple[tuple[str, int], ...] = field(init=False, repr=False)
-    ancestry_cells: tuple[str, ...] = field(init=False, repr=False)
-    # _ancestry's results by the row's ancestry cells (a table has few process trees).
-    _ancestries: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    process_cells: tuple[str, ...] = field(init=False, repr=False)
+    # _process's results by the row's process cells (a table has few processes).
+    _processes: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     # _event_args's and _container_fields's results by the cells they read.
     _event_args: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     _containers: dict[tuple, tuple] = field(default_factory=dict, repr=False)
     _table_fds: dict[tuple, tuple] = field(default_factory=dict, repr=False)
+    _fd_entries: dict[tuple, object] = field(default_factory=dict, repr=False)
     # Marks while writing: one byte per row per field (cheaper to set than a numpy cell),
     # and a reason; ``finish()`` turns them into ``mask`` and ``unfaithful``.
     _rows: dict[str, bytearray] = field(default_factory=dict, repr=False)
@@ -205,7 +205,7 @@ class ScapReport:
         self.aname_keys = tuple(
             (k, int(k[len("proc.aname[") : -1])) for k in self.keys if k.startswith("proc.aname[")
         )
-        self.ancestry_cells = _ANCESTRY_CELLS + tuple(k for k, _ in self.aname_keys)
+        self.process_cells = _PROCESS_CELLS + tuple(k for k, _ in self.aname_keys)
 
     def _miss(self, key: str, row: int, why: str) -> None:
         if self.keys and key not in self.keys:
@@ -237,6 +237,25 @@ class ScapReport:
             self.mask[key] = np.frombuffer(m, dtype=np.uint8).astype(bool)
             self.unfaithful[key] = (m.count(1), self._why[key])
         self._rows, self._why = {}, {}
+
+
+@dataclass(eq=False)
+class _Pooled:
+    """A thread shared by rows of one process, tracked as libsinsp's parsers change it."""
+
+    tid: int
+    fds: dict[int, scapfile.FdEntry] = field(default_factory=dict)  # entries still as written
+    fixed: set[int] = field(default_factory=set)  # fds touched since: not to be relied on
+    # libsinsp's m_lastevent_type (the last enter: an exit of its call is paired with it)
+    # and m_lastevent_fd (what fd fields fall back to), as threadinfo.cpp starts them.
+    lasttype: int = -1
+    lastfd: int | None = 0
+    # Touched fds that hold an entry with no close under way (a creating call's).
+    plain: set[int] = field(default_factory=set)
+
+    def lacks(self, fd: int | None) -> bool:
+        """True when libsinsp surely has no such fd in this thread's table."""
+        return fd == -1 or (fd is not None and fd not in self.fds and fd not in self.fixed)
 
 
 class _Threads:
@@ -425,25 +444,6 @@ class _Threads:
         t.lastfd = last_fd
 
 
-@dataclass(eq=False)
-class _Pooled:
-    """A thread shared by rows of one process, tracked as libsinsp's parsers change it."""
-
-    tid: int
-    fds: dict[int, scapfile.FdEntry] = field(default_factory=dict)  # entries still as written
-    fixed: set[int] = field(default_factory=set)  # fds touched since: not to be relied on
-    # libsinsp's m_lastevent_type (the last enter: an exit of its call is paired with it)
-    # and m_lastevent_fd (what fd fields fall back to), as threadinfo.cpp starts them.
-    lasttype: int = -1
-    lastfd: int | None = 0
-    # Touched fds that hold an entry with no close under way (a creating call's).
-    plain: set[int] = field(default_factory=set)
-
-    def lacks(self, fd: int | None) -> bool:
-        """True when libsinsp surely has no such fd in this thread's table."""
-        return fd == -1 or (fd is not None and fd not in self.fds and fd not in self.fixed)
-
-
 def _open_flags(ev: dict) -> int | None:
     text = ev.get("evt.arg.flags")
     if isinstance(text, str) and text:
@@ -468,6 +468,30 @@ _PROGRESS_EVERY = 1 << 14
 _SPOOL_IN_MEMORY = 64 << 20
 
 
+# This module compiled as it is (cython_core/workload_scap_c.pyx includes this file):
+# ``build`` runs there when it was compiled from this file's current text, the same
+# code without the interpreter's per-row dispatch. ``COMPILED = False`` runs this one
+# (the tests compare the two); the switches below are handed to the compiled copy.
+COMPILED = True
+_COMPILED_NAME = "ruleopt._ext.workload_scap_c"
+_SWITCHES = ("MEMO", "_PROGRESS_EVERY", "_CHUNK")
+if __name__ != _COMPILED_NAME:
+    try:
+        from ruleopt._ext import workload_scap_c as _compiled_copy
+    except ImportError:  # not built (RULEOPT_WITHOUT_SINSP builds it; a bare checkout not)
+        _compiled_copy = None
+
+
+@functools.cache
+def _compiled():
+    """The compiled copy of this module, if it was compiled from this very source."""
+    if __name__ == _COMPILED_NAME or _compiled_copy is None:
+        return None
+    with open(__file__, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return _compiled_copy if getattr(_compiled_copy, "SOURCE_DIGEST", None) == digest else None
+
+
 def build(
     table: EventTable,
     fh: BinaryIO,
@@ -478,7 +502,13 @@ def build(
     """Write ``table`` as a capture into ``fh``; return what round-trips and what not.
 
     ``progress(rows)`` is called every few thousand rows; ``spool_dir`` is where the event
-    blocks wait (an unlinked temp file) while the process list is being learned."""
+    blocks wait (an unlinked temp file) while the process list is being learned. The
+    report is the compiled copy's ``ScapReport`` when that copy wrote it."""
+    impl = _compiled() if COMPILED else None
+    if impl is not None:
+        for name in _SWITCHES:
+            setattr(impl, name, globals()[name])
+        return impl.build(table, fh, progress=progress, spool_dir=spool_dir)
     rep = ScapReport(events=table.n, keys=frozenset(table.keys))
     keys = set(table.keys) - {"evt.num"}
     for key in sorted(k for k in keys - PRODUCED if not _produced_by_name(k)):
@@ -560,12 +590,11 @@ def _write_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | No
 
 def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     etype = str(ev.get("evt.type"))
-    codes = scapfile.event_codes(etype)
     if "evt.dir" in rep.keys:
         exit_ = ev.get("evt.dir") == "<"
     else:
         # No rule reads the direction: write the half of the call that carries the row.
-        exit_ = _carrying_half(ev, codes, rep, threads.users)
+        exit_ = _carrying_half(ev, scapfile.event_codes(etype), rep, threads.users)
     cid_row = ev.get("container.id")
     # libsinsp 2022 does not return a container-info event that opens a capture (it is
     # consumed while the capture is set up), so row 0 cannot be one.
@@ -583,62 +612,13 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         rep._miss("evt.num", i, "a capture numbers its events 1, 2, 3, ...")
 
     # ---- the process
-    name = ev.get("proc.name")
-    comm = "" if name is None else str(name)
-    cmdline = ev.get("proc.cmdline")
-    args: tuple[str, ...] = ()
-    if isinstance(cmdline, str):
-        if cmdline == comm:
-            args = ()
-        elif cmdline.startswith(comm + " "):
-            args = (cmdline[len(comm) + 1 :],)
-        else:
-            rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
-            args = (cmdline,)
     cid = ev.get("container.id")
     _container_fields_memo(ev, i, cid, threads, rep)
-    cgroups: tuple[str, ...] = ()
-    if isinstance(cid, str) and cid != "host":
-        if _CONTAINER_ID.fullmatch(cid):
-            cgroups = (f"cpuset=/docker/{cid}{'0' * 52}",)
-        else:
-            rep._miss("container.id", i, "libsinsp finds only 12-hex-digit docker ids")
-    exe = ev.get("proc.exe")
-    exe_s = str(exe) if isinstance(exe, str) else f"/usr/bin/{comm}"
     tty = ev.get("proc.tty")
     is_execve_exit = exit_ and etype in ("execve", "execveat") and _result(ev) >= 0
-    if isinstance(tty, int) and tty != 0 and not is_execve_exit:
-        rep._miss(
-            "proc.tty", i, "the 2022 process-list block has no tty; only an execve exit carries one"
-        )
-    uid = threads.uid(
-        ev.get("user.name") if isinstance(ev.get("user.name"), str) else None, ev.get("user.uid")
+    comm, args, cgroups, exe_s, uid, parent, key, make = _process_memo(
+        ev, i, exit_ and etype in ("execve", "execveat"), is_execve_exit, threads, rep
     )
-    if "user.uid" in rep.keys and ev.get("user.uid") != uid:
-        rep._miss(
-            "user.uid",
-            i,
-            "a user has one uid in the capture's user list (the one of its first row)",
-        )
-    if "proc.args" in rep.keys and ev.get("proc.args") != " ".join(args):
-        rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in proc.cmdline")
-    chain, pargs = _ancestry_memo(ev, i, rep)
-    if exit_ and etype in ("execve", "execveat") and not chain and ev.get("proc.aname") is None:
-        # (a failed one too: seen on libsinsp 2022)
-        rep._miss(
-            "proc.aname",
-            i,
-            "after an execve exit with no parent, libsinsp 2022 shows an empty ancestor list",
-        )
-    parent = threads.ancestry(chain, pargs, cgroups)
-    # The thread's identity: the process fields and the ancestry entry it hangs from
-    # (rows that agree on proc.pname but not on proc.aname[2...] need two threads).
-    key = (*map(ev.get, _PROC_KEYS), parent)
-
-    def make(tid: int) -> scapfile.Thread:
-        return scapfile.Thread(
-            tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid, cgroups=cgroups
-        )
 
     # libsinsp looks an fd up on events flagged EF_USES_FD whose fd parameter is not the
     # result (a socket or accept exit's fd is a new one).
@@ -646,7 +626,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         exit_ and info.params and info.params[0][0] == "fd"
     )
     pnames_here = info.pnames if uses_fd else frozenset()
-    entry = None if exit_ and etype in _OPENS else _fd_entry(ev, pnames_here)
+    entry = None if exit_ and etype in _OPENS else _fd_entry_memo(ev, pnames_here, rep)
     last = threads.last
     inherited = None
     if (
@@ -709,7 +689,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             if ev.get("fd.num") != res:
                 rep._miss("fd.num", i, "an open exit's fd is its result (evt.rawres)")
         else:
-            for k in _FD_KEYS + ("fd.num",):
+            for k in _FD_CELLS:
                 if ev.get(k) is not None:
                     rep._miss(k, i, "an open that fails or has no path creates no fd")
             if res >= 0 and ev.get("fd.num") != res:
@@ -749,14 +729,18 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         elif entry is not None or inherited is not None:
             _check_table_fd_memo(ev, i, entry or inherited, rep)
         elif (
-            "fd" in pnames | enter_pnames
+            "fd" in pnames
+            or "fd" in enter_pnames
             or etype in _OWN_THREAD
-            or any(ev.get(k) is not None for k in _FD_KEYS + ("fd.num",))
+            or any(ev.get(k) is not None for k in _FD_CELLS)
         ):
             rep.replay(_NO_FD_MARKS, i)
-        for k in ("evt.is_open_write", "evt.is_open_read"):
-            if ev.get(k) is not False:
-                rep._miss(k, i, "libsinsp 2022 gives false on every event but an open exit")
+        if ev.get("evt.is_open_write") is not False and ev.get("evt.is_open_read") is not False:
+            rep.replay(_NOT_OPEN_MARKS, i)  # (most rows: the two marks in one call)
+        else:
+            for k in ("evt.is_open_write", "evt.is_open_read"):
+                if ev.get(k) is not False:
+                    rep._miss(k, i, _NOT_OPEN)
     _results(ev, i, info, exit_, res, values, rep)
     argname = ev.get("evt.arg.name")
     if is_open_exit:
@@ -807,6 +791,122 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
     return scapfile.event_block(code, _T0 + i * _NS_PER_EVENT, tid, values)
 
 
+# What _process reads of a row: proc.aname (a list), the process, user and container
+# cells, and (with the table's proc.aname[k] columns, ScapReport.process_cells) the
+# ancestry's.
+_PROCESS_CELLS = (
+    "proc.name",
+    "proc.cmdline",
+    "container.id",
+    "proc.exe",
+    "proc.tty",
+    "user.name",
+    "user.uid",
+    "proc.args",
+    "proc.pname",
+    "proc.pcmdline",
+)
+
+
+def _process_memo(
+    ev: dict, i: int, execve_exit: bool, is_execve_exit: bool, threads: _Threads, rep: ScapReport
+) -> tuple:
+    """``_process``, once per distinct (process cells, execve flags): besides the marks,
+    the state it reads is created on its first row and never changed after (a user's
+    uid, an ancestry's entry), so later rows with the same cells get the same answer."""
+    if not MEMO:
+        return _process(ev, i, execve_exit, is_execve_exit, threads, rep)
+    names = ev.get("proc.aname")  # a list: as a tuple
+    cells = tuple(map(ev.get, rep.process_cells))
+    memo_key = (
+        execve_exit,
+        is_execve_exit,
+        tuple(names) if isinstance(names, list) else names,
+        cells,
+        tuple(map(type, cells)),
+    )
+    try:
+        hit = rep._processes.get(memo_key)
+    except TypeError:  # a cell that is not hashable: the plain call
+        return _process(ev, i, execve_exit, is_execve_exit, threads, rep)
+    if hit is None:
+        marks = _Marks(rep)
+        got = _process(ev, i, execve_exit, is_execve_exit, threads, marks)  # type: ignore[arg-type]
+        if len(rep._processes) >= _MEMO_MAX:
+            rep._processes.clear()  # bounded: a memo only saves work
+        hit = rep._processes[memo_key] = (got, tuple(marks.marks))
+    if hit[1]:
+        rep.replay(hit[1], i)
+    return hit[0]
+
+
+def _process(
+    ev: dict, i: int, execve_exit: bool, is_execve_exit: bool, threads: _Threads, rep: ScapReport
+) -> tuple:
+    """The row's process as the process list holds it: (comm, args, cgroups, exe, uid,
+    parent tid, the thread key, a maker of its thread entry); ``execve_exit``: the row is
+    an execve exit, ``is_execve_exit``: a successful one (its tty is carried)."""
+    name = ev.get("proc.name")
+    comm = "" if name is None else str(name)
+    cmdline = ev.get("proc.cmdline")
+    args: tuple[str, ...] = ()
+    if isinstance(cmdline, str):
+        if cmdline == comm:
+            args = ()
+        elif cmdline.startswith(comm + " "):
+            args = (cmdline[len(comm) + 1 :],)
+        else:
+            rep._miss("proc.cmdline", i, "libsinsp prints proc.name before the arguments")
+            args = (cmdline,)
+    cid = ev.get("container.id")
+    cgroups: tuple[str, ...] = ()
+    if isinstance(cid, str) and cid != "host":
+        if _CONTAINER_ID.fullmatch(cid):
+            cgroups = (f"cpuset=/docker/{cid}{'0' * 52}",)
+        else:
+            rep._miss("container.id", i, "libsinsp finds only 12-hex-digit docker ids")
+    exe = ev.get("proc.exe")
+    exe_s = str(exe) if isinstance(exe, str) else f"/usr/bin/{comm}"
+    tty = ev.get("proc.tty")
+    if isinstance(tty, int) and tty != 0 and not is_execve_exit:
+        rep._miss(
+            "proc.tty", i, "the 2022 process-list block has no tty; only an execve exit carries one"
+        )
+    uid = threads.uid(
+        ev.get("user.name") if isinstance(ev.get("user.name"), str) else None, ev.get("user.uid")
+    )
+    if "user.uid" in rep.keys and ev.get("user.uid") != uid:
+        rep._miss(
+            "user.uid",
+            i,
+            "a user has one uid in the capture's user list (the one of its first row)",
+        )
+    if "proc.args" in rep.keys and ev.get("proc.args") != " ".join(args):
+        rep._miss("proc.args", i, "libsinsp prints the arguments after proc.name in proc.cmdline")
+    chain, pargs = _ancestry(ev, i, rep)
+    if execve_exit and not chain and ev.get("proc.aname") is None:
+        # (a failed one too: seen on libsinsp 2022)
+        rep._miss(
+            "proc.aname",
+            i,
+            "after an execve exit with no parent, libsinsp 2022 shows an empty ancestor list",
+        )
+    parent = threads.ancestry(chain, pargs, cgroups)
+    # The thread's identity: the process fields and the ancestry entry it hangs from
+    # (rows that agree on proc.pname but not on proc.aname[2...] need two threads).
+    key = (*map(ev.get, _PROC_KEYS), parent)
+
+    def make(tid: int) -> scapfile.Thread:
+        return scapfile.Thread(
+            tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid, cgroups=cgroups
+        )
+
+    return comm, args, cgroups, exe_s, uid, parent, key, make
+
+
+_FD_CELLS = (*_FD_KEYS, "fd.num")
+_NOT_OPEN = "libsinsp 2022 gives false on every event but an open exit"
+_NOT_OPEN_MARKS = (("evt.is_open_write", _NOT_OPEN), ("evt.is_open_read", _NOT_OPEN))
 # The marks of a row that names an fd the capture does not carry (one call for all).
 _NO_FD_MARKS = tuple(
     (
@@ -815,7 +915,7 @@ _NO_FD_MARKS = tuple(
         "naming a file or IPv4-socket fd (and their exits right after "
         "them) are written so far",
     )
-    for k in _FD_KEYS + ("fd.num",)
+    for k in _FD_CELLS
 )
 
 
@@ -1038,7 +1138,8 @@ def _event_args_memo(
         hit = rep._event_args[memo_key] = (added, tuple(marks.marks))
     else:
         values.update(hit[0])
-    rep.replay(hit[1], i)
+    if hit[1]:
+        rep.replay(hit[1], i)
 
 
 def _event_args(
@@ -1101,7 +1202,8 @@ def _container_fields_memo(
         if len(rep._containers) >= _MEMO_MAX:
             rep._containers.clear()  # bounded: a memo only saves work
         marks = rep._containers[memo_key] = tuple(rec.marks)
-    rep.replay(marks, i)
+    if marks:
+        rep.replay(marks, i)
 
 
 @functools.cache
@@ -1217,11 +1319,9 @@ def _args_of(cmdline: str, comm: str) -> tuple[str, ...] | None:
     return None
 
 
-# The memo of _ancestry (tests turn it off to check that it gives what the plain call
-# gives, byte for byte).
+# The per-row memos (_process, _event_args, _container_fields, _check_table_fd, ...):
+# tests turn them off to check that they give what the plain calls give, byte for byte.
 MEMO = True
-# What _ancestry reads of a row besides proc.aname (a list) and the proc.aname[k] columns.
-_ANCESTRY_CELLS = ("proc.pname", "proc.pcmdline")
 
 
 class _Marks:
@@ -1233,24 +1333,9 @@ class _Marks:
         self.marks: list[tuple[str, str]] = []
 
     def _miss(self, key: str, row: int, why: str) -> None:
+        if self.keys and key not in self.keys:
+            return  # as ScapReport._miss: a field the rules do not read cannot differ
         self.marks.append((key, why))
-
-
-def _ancestry_memo(
-    ev: dict, i: int, rep: ScapReport
-) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
-    """``_ancestry``, once per distinct set of ancestry cells: it reads nothing else of
-    the row and changes nothing but the marks, which are replayed."""
-    if not MEMO:
-        return _ancestry(ev, i, rep)
-    names = ev.get("proc.aname")
-    cells = (tuple(names) if isinstance(names, list) else names, *map(ev.get, rep.ancestry_cells))
-    hit = rep._ancestries.get(cells)
-    if hit is None:
-        marks = _Marks(rep)
-        hit = rep._ancestries[cells] = (_ancestry(ev, i, marks), tuple(marks.marks))  # type: ignore[arg-type]
-    rep.replay(hit[1], i)
-    return hit[0]
 
 
 def _ancestry(ev: dict, i: int, rep: ScapReport) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
@@ -1331,6 +1416,39 @@ def _results(
 _SOCKET = re.compile(r"(\d+\.\d+\.\d+\.\d+):(\d+)->(\d+\.\d+\.\d+\.\d+):(\d+)")
 
 
+# What _fd_entry reads of a row.
+_FD_ENTRY_CELLS = (
+    "fd.num",
+    "fd.name",
+    "fd.typechar",
+    "fd.l4proto",
+    "evt.arg.flags",
+    "evt.is_open_write",
+    "evt.is_open_read",
+)
+
+
+def _fd_entry_memo(ev: dict, pnames: frozenset[str], rep: ScapReport) -> scapfile.FdEntry | None:
+    """``_fd_entry``, once per distinct (its cells, whether the event has an ``fd``
+    parameter): it reads nothing else and changes nothing."""
+    if not MEMO:
+        return _fd_entry(ev, pnames)
+    fd = ev.get("fd.num")
+    if "fd" not in pnames or not isinstance(fd, int) or fd < 0:
+        return None  # (as _fd_entry, before any work)
+    cells = tuple(map(ev.get, _FD_ENTRY_CELLS))
+    memo_key = (cells, tuple(map(type, cells)))
+    try:
+        hit = rep._fd_entries.get(memo_key, _ABSENT)
+    except TypeError:  # a cell that is not hashable: the plain call
+        return _fd_entry(ev, pnames)
+    if hit is _ABSENT:
+        if len(rep._fd_entries) >= _MEMO_MAX:
+            rep._fd_entries.clear()  # bounded: a memo only saves work
+        hit = rep._fd_entries[memo_key] = _fd_entry(ev, pnames)
+    return hit
+
+
 def _fd_entry(ev: dict, pnames: set[str]) -> scapfile.FdEntry | None:
     """The fd-table entry that makes libsinsp show this row's fd, if the event names an
     fd and the row's fd is a regular file or an IPv4 socket."""
@@ -1371,35 +1489,34 @@ def _socktuple(t: tuple[str, int, str, int]) -> bytes:
     )
 
 
-_TABLE_FD_CELLS = (*_FD_KEYS, "fd.num")
-
-
 def _check_table_fd_memo(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
-    """``_check_table_fd``, once per distinct (entry, type, direction, the result where
-    it reads it, the row's fd cells): it reads nothing else and changes only the marks."""
+    """``_check_table_fd``, with the entry's side found once per entry: the row's fd
+    cells against it in one comparison, cell by cell only when they differ (the
+    cells are too varied for a memo of the whole check)."""
     if not MEMO:
         _check_table_fd(ev, i, e, rep)
         return
-    etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
-    res = _result(ev) if exit_ and etype in ("dup", "dup2", "dup3", "connect") else None
-    cells = tuple(map(ev.get, _TABLE_FD_CELLS))
-    memo_key = (e, etype, exit_, res, cells, tuple(map(type, cells)))
-    try:
-        marks = rep._table_fds.get(memo_key)
-    except TypeError:  # a cell that is not hashable: the plain call
-        _check_table_fd(ev, i, e, rep)
+    if ev.get("evt.dir") == "<" and ev.get("evt.type") in ("dup", "dup2", "dup3", "connect"):
+        _check_table_fd(ev, i, e, rep)  # the exits whose fd fields follow their result
         return
-    if marks is None:
-        rec = _Marks(rep)
-        _check_table_fd(ev, i, e, rec)  # type: ignore[arg-type]
+    hit = rep._table_fds.get(e)
+    if hit is None:
+        shown = _table_fd_shown(e)
+        keys = tuple(k for k in shown if k in rep.keys)
         if len(rep._table_fds) >= _MEMO_MAX:
             rep._table_fds.clear()  # bounded: a memo only saves work
-        marks = rep._table_fds[memo_key] = tuple(rec.marks)
-    rep.replay(marks, i)
+        hit = rep._table_fds[e] = (keys, tuple(shown[k] for k in keys))
+    keys, want = hit
+    got = tuple(map(ev.get, keys))
+    if got != want:
+        for k, v, g in zip(keys, want, got, strict=True):
+            if g != v:
+                rep._miss(k, i, "libsinsp shows the fd-table entry of the thread")
 
 
-def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
-    """A row's fd from the thread's fd table, as libsinsp will show it."""
+def _table_fd_shown(e: scapfile.FdEntry) -> dict[str, object]:
+    """The fd fields libsinsp shows for fd-table entry ``e`` (before a dup or connect
+    exit's result changes them)."""
     if e.path is not None:
         path = posixpath.normpath(e.path)
         want: dict[str, object] = {
@@ -1427,6 +1544,12 @@ def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> N
             "fd.l4proto": {_SCAP_L4_UDP: "udp", _SCAP_L4_TCP: "tcp"}.get(e.l4proto, "<NA>"),
         }
     want["fd.num"] = e.fd
+    return want
+
+
+def _check_table_fd(ev: dict, i: int, e: scapfile.FdEntry, rep: ScapReport) -> None:
+    """A row's fd from the thread's fd table, as libsinsp will show it."""
+    want = _table_fd_shown(e)
     etype, exit_ = ev.get("evt.type"), ev.get("evt.dir") == "<"
     if exit_ and etype in ("dup", "dup2", "dup3"):
         want["fd.num"] = _result(ev)  # libsinsp: a dup exit's fd.num is the new fd
