@@ -326,9 +326,9 @@ def compare(
     }
     if real_run is not None:
         doc["libsinsp_runtime_errors"] = real_run.runtime_errors
+        doc["libsinsp_finer_tree"] = real_run.finer_tree  # what finer was trained on
     if profile_dir is not None:
         doc["profiles"] = written
-        doc["libsinsp_finer_tree"] = real_run.finer_tree  # what finer was trained on
     if results and real_run is not None:
         doc["cross_engine"] = cross_engine(results, real_run, rules)
     doc["noisy"] = [
