@@ -374,14 +374,10 @@ def test_repeats_combine_and_missing_repeats_are_listed(results: Path, tmp_path:
 
 
 def test_sampled_overhead_cell(results: Path, tmp_path: Path) -> None:
-    """sampled:N where the core samples (max_rule_error beside the overhead), else a
-    located error saying the build is not there."""
+    """sampled:N: the rules build timing 1 in N events, its largest per-rule error against
+    full tracing beside the overhead."""
     cell = _cell("overhead", "replica", "baseline", "sampled:4", repeat_inner=2)
     ctx = CellContext(cell, tmp_path, results / "inputs")
-    if not measure_overhead.HAS_SAMPLING:
-        with pytest.raises(RuleoptError, match="sampled build is not in this tree"):
-            measure_overhead.measure(ctx)
-        return
     f = measure_overhead.measure(ctx)["figures"]
     assert f["max_rule_error"] >= 0 and f["traced_cycles_per_event"] > 0
 

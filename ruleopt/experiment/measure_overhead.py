@@ -3,8 +3,7 @@ side in one cell (rounds alternating untraced and traced passes, so drift hits b
 alike), on the replica core (libsinsp's harness has no untraced twin here).
 
 ``build`` names the traced build: ``rule-traced`` (per-rule cycles), ``stack-traced``
-(per-stage cycles) or ``sampled:N`` (the rules build timing one event in N, when the core
-has sampled tracing). A sampled cell also runs the full rules-traced build in the same
+(per-stage cycles) or ``sampled:N`` (the rules build timing one event in N). A sampled cell also runs the full rules-traced build in the same
 rounds and reports ``max_rule_error``: the largest relative error of a rule's estimated
 check cycles (timed mean x exact checks) against full tracing, over the rules with at
 least ``MIN_CHECKS`` checks. The full trace is another run, so the figure includes the
@@ -13,7 +12,6 @@ run-to-run noise of both: ``sampled:1`` measures that floor.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -38,8 +36,7 @@ BUILDS = ("rule-traced", "stack-traced")
 ALLOWED_BUILDS = ("rule-traced", "stack-traced", "sampled")
 # Contract build names -> the core's variant names (ruleopt.engine.core.VARIANTS).
 BUILD_VARIANTS = {"rule-traced": "rules", "stack-traced": "stacks"}
-# Sampled tracing is the rules build with run_core(sample=N), where the core has it.
-HAS_SAMPLING = "sample" in inspect.signature(run_core).parameters
+# Sampled tracing is the rules build with run_core(sample=N).
 DEFAULT_ROUNDS = 5
 MIN_CHECKS = 30  # below this a rule's cycles are a handful of checks: noise, not sampling
 
@@ -47,8 +44,6 @@ MIN_CHECKS = 30  # below this a rule's cycles are a handful of checks: noise, no
 def supports(engine: str, strategy: str, build: str) -> str | None:
     if engine != "replica":
         return "overhead is measured on the replica's builds (libsinsp has no untraced twin)"
-    if SAMPLED.match(build) and not HAS_SAMPLING:
-        return "the sampled build is not in this tree yet"
     return None
 
 
@@ -59,10 +54,6 @@ def variant_of(ctx: CellContext) -> tuple[str, dict[str, Any]]:
         return BUILD_VARIANTS[build], {}
     m = SAMPLED.match(build)
     if m:
-        if not HAS_SAMPLING:
-            raise cell_error(
-                ctx, "the sampled build is not in this tree yet", hint="use rule-traced"
-            )
         return "rules", {"sample": int(m.group(1))}
     raise cell_error(
         ctx,

@@ -6,7 +6,8 @@ On the replica: the untraced core replays the workload in simulated time into a 
 does): a full ring drops the arriving event. Each rate is replayed ``params.repeat_inner``
 times and the median drop count kept (a replay's cycles are measured, so one noisy pass
 can spike). The replay covers matching only; the alerts' output cost is not in it.
-A real-engine replay does not exist in this tree yet: libsinsp cells say so.
+The real engine's replay (``experiments/drop_rate.py``: its per-event costs through the
+same ring model, ``ruleopt.profile.rate``) is not a cell yet: libsinsp cells say so.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ PARAMS = {"mode": "mode", "rates": "numbers", "buffer": "int", "repeat_inner": "
 BUILDS = ("untraced",)
 ALLOWED_BUILDS = ("untraced",)  # tracing adds cycles per iteration, so drops Falco lacks
 NOT_ON_LIBSINSP = (
-    "the real engine's rate replay (from per-event costs) is not in this tree; use engine replica"
+    "the real engine's rate replay is not a rate cell yet (experiments/drop_rate.py runs it); "
+    "use engine replica"
 )
 DEFAULT_RATES = tuple(float(r) for r in np.geomspace(2e5, 5e7, 9))
 DEFAULT_BUFFER = 8192
