@@ -186,3 +186,22 @@ def test_plain_exponent_numbers_are_numbers(tmp_path: Path) -> None:
     assert {w["break_share"] for w in spec.workloads} == {0.01}
     quoted = GOOD.replace("seed: [1, 2]}", "seed: [1, 2], break_share: '1e-2'}")
     assert "must be a number" in _error(tmp_path, quoted).message
+
+
+def test_a_measurement_keeps_its_own_workload_kinds_and_repeats(tmp_path: Path) -> None:
+    traces = Path(__file__).resolve().parents[2] / "shared" / "traces"
+    text = GOOD.replace(
+        "  - generated: {events: 2000, seed: [1, 2]}",
+        f"  - generated: {{events: 2000, seed: 1}}\n  - capture: {traces / 'sample.scap'}",
+    ).replace(
+        "  speed: {repeat_inner: 1}",
+        "  speed: {repeat_inner: 1, workloads: [generated], repeats: 1, engines: [replica]}",
+    )
+    grid = expand(load_spec(_write(tmp_path, text)))
+    assert {c.workload["kind"] for c in grid.cells} == {"generated"}
+    assert {c.repeat for c in grid.cells} == {0}  # its repeats: 1, not the experiment's 2
+    assert len(grid.cells) == 3  # baseline, finer, cached-output on the replica
+    assert any("skipped on capture workloads" in n for n in grid.notes)
+    bad = text.replace("workloads: [generated]", "workloads: [recorded]")
+    err = _error(tmp_path, bad)
+    assert "unknown workload kind 'recorded'" in err.message and err.line == 10

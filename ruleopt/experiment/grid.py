@@ -34,8 +34,14 @@ def expand(spec: Spec) -> Grid:
         assert m is not None  # the spec checked the name
         for ruleset in spec.rulesets:
             for workload in spec.workloads:
+                if workload["kind"] not in ms.workload_kinds:
+                    notes[
+                        f"{ms.name} skipped on {workload['kind']} workloads "
+                        f"(its workloads: {', '.join(ms.workload_kinds)})"
+                    ] = None
+                    continue
                 inputs = cell_inputs(ruleset, workload)
-                for repeat in range(spec.repeats):
+                for repeat in range(ms.repeats or spec.repeats):
                     for strategy in ms.strategies:
                         for engine in ms.engines:
                             for build in ms.builds:

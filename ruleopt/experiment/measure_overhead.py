@@ -3,11 +3,12 @@ side in one cell (rounds alternating untraced and traced passes, so drift hits b
 alike), on the replica core (libsinsp's harness has no untraced twin here).
 
 ``build`` names the traced build: ``rule-traced`` (per-rule cycles), ``stack-traced``
-(per-stage cycles) or ``sampled:N`` (the rules build timing one event in N). A sampled cell also runs the full rules-traced build in the same
-rounds and reports ``max_rule_error``: the largest relative error of a rule's estimated
-check cycles (timed mean x exact checks) against full tracing, over the rules with at
-least ``MIN_CHECKS`` checks. The full trace is another run, so the figure includes the
-run-to-run noise of both: ``sampled:1`` measures that floor.
+(per-stage cycles) or ``sampled:N`` (the rules build timing one event in N). A sampled
+cell also runs the full rules-traced build in the same rounds and reports
+``max_rule_error``: the largest relative error of a rule's estimated check cycles (timed
+mean x exact checks) against full tracing, over the rules with at least ``MIN_CHECKS``
+checks. The full trace is another run, so the figure includes the run-to-run noise of
+both: ``sampled:1`` measures that floor.
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ workload per match. Schema::
       speed: {mode: first, repeat_inner: 3}
       rate: {rates: [1.0e5, 1.0e6], buffer: 8192, strategies: [baseline], engines: [replica]}
 
-A measurement's own ``strategies``, ``engines`` and ``builds`` replace the top-level lists
-for it; its other keys are its settings (``measures.py`` says which each one takes).
+A measurement's own ``strategies``, ``engines``, ``builds`` and ``repeats`` replace the
+top-level ones for it, and its ``workloads: [generated, capture, table]`` keeps only the
+workloads of those kinds (a drop-rate replay of a 400-event capture says little); its other
+keys are its settings (``measures.py`` says which each one takes).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ REQUIRED = ("rulesets", "workloads", "measurements")
 WORKLOAD_KINDS = ("capture", "table", "generated")
 GENERATED_KEYS = ("events", "seed", "break_share", "format")
 FORMATS = ("scap", "npz")
-GRID_KEYS = ("strategies", "engines", "builds")
+GRID_KEYS = ("strategies", "engines", "builds", "workloads", "repeats")
+WORKLOAD_KINDS = ("generated", "capture", "table")
 MAX_REPEATS = 1000
 
 
@@ -76,6 +79,8 @@ class MeasurementSpec:
     engines: tuple[str, ...]
     builds: tuple[str, ...]
     line: int  # where it is declared, for errors about its grid
+    workload_kinds: tuple[str, ...] = WORKLOAD_KINDS  # its own ``workloads``: kinds kept
+    repeats: int | None = None  # its own ``repeats`` (None: the experiment's)
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,9 @@ class _Checker:
 
 
 def _singular(what: str) -> str:
-    return {"strategies": "strategy", "engines": "engine"}.get(what, what)
+    return {"strategies": "strategy", "engines": "engine", "workloads": "workload kind"}.get(
+        what, what
+    )
 
 
 def _kind(node: yaml.Node) -> str:
@@ -394,8 +401,25 @@ def _measurement(c: _Checker, key: yaml.Node, value: yaml.Node, grid: dict) -> M
         why = m.allowed_builds is not None and m.unsupported("replica", "baseline", b)
         if why and "builds" in settings:
             raise c.err(settings["builds"][1], f"measurement '{name}': {why}")
+    kinds = (
+        c.names(settings["workloads"][1], "workloads", WORKLOAD_KINDS)
+        if "workloads" in settings
+        else WORKLOAD_KINDS
+    )
+    repeats = (
+        c.integer(settings["repeats"][1], "repeats", 1, MAX_REPEATS)
+        if "repeats" in settings
+        else None
+    )
     return MeasurementSpec(
-        name, params, tuple(strategies), tuple(engines), tuple(builds), key.start_mark.line + 1
+        name,
+        params,
+        tuple(strategies),
+        tuple(engines),
+        tuple(builds),
+        key.start_mark.line + 1,
+        tuple(kinds),
+        repeats,
     )
 
 
