@@ -71,10 +71,9 @@ def dedupe(expr: Expr) -> Expr:
 
     def one(e: Expr) -> Expr:
         if isinstance(e, (And, Or)):
-            seen: list[Expr] = []
-            for i in e.items:
-                if i not in seen:
-                    seen.append(i)
+            # The AST is frozen dataclasses (hashable): one pass, not a scan per operand,
+            # so an `or` of 20,000 terms dedupes in linear time.
+            seen = list(dict.fromkeys(e.items))
             if len(seen) < len(e.items):
                 return seen[0] if len(seen) == 1 else type(e)(tuple(seen))
         return e
@@ -154,12 +153,10 @@ def merge_in(expr: Expr) -> Expr:
         for lhs, ks in groups.items():
             if len(ks) < 2:
                 continue
-            values: list = []
+            values: dict = {}  # insertion-ordered and hashed: linear in the chain's length
             for k in ks:
                 rhs = e.items[k].rhs
-                for v in (rhs,) if isinstance(rhs, Value) else rhs.items:
-                    if v not in values:
-                        values.append(v)
+                values.update(dict.fromkeys((rhs,) if isinstance(rhs, Value) else rhs.items))
             merged[ks[0]] = Compare(lhs, "in", ValueList(tuple(values)))
             dropped.update(ks[1:])
         if not merged:
