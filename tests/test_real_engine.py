@@ -265,7 +265,10 @@ def test_strategies_not_in_the_real_engine_are_refused_by_name(probe_rules) -> N
     assert real.real_support(S.get_strategy("flat")) == (
         "matcher 'flat' is not built in the real engine yet"
     )
-    with pytest.raises(RuleoptError, match="'best' cannot run on libsinsp"):
+    with pytest.raises(RuleoptError, match="'best-program' cannot run on libsinsp"):
+        real.run_engine(TRACES / "cat_write.scap", probe_rules, [S.get_strategy("best-program")])
+    # A strategy that learns its conditions needs its training table, said plainly.
+    with pytest.raises(RuleoptError, match="'best' learns its conditions from a workload"):
         real.run_engine(TRACES / "cat_write.scap", probe_rules, [S.get_strategy("best")])
     with pytest.raises(RuleoptError, match="unknown match mode"):
         real.run_engine(TRACES / "cat_write.scap", probe_rules, BOTH_OUTPUTS, mode="some")
