@@ -122,7 +122,8 @@ def latency_plot(
         ax.set_xlabel("cycles per check (log2 buckets)")
         ax.set_ylabel("checks (log scale)")
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # an engine without checks has no lines
+            ax.legend()
     fig.suptitle(_title(title, w_in))
     return svg_text(fig, name)
 
