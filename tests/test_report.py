@@ -54,11 +54,12 @@ def results(tmp_path_factory) -> Path:
     for engine in ("replica", "libsinsp"):
         run_cell(root, _cell("profile", engine, "baseline", "rule-traced"), measure_profile.measure)
     for strategy in ("baseline", "finer"):
-        run_cell(
-            root,
-            _cell("rate", "replica", strategy, "untraced", rates=RATES, buffer=64, repeat_inner=1),
-            measure_rate.measure,
-        )
+        for engine in ("replica", "libsinsp"):
+            run_cell(
+                root,
+                _cell("rate", engine, strategy, "untraced", rates=RATES, buffer=64, repeat_inner=1),
+                measure_rate.measure,
+            )
     for build in ("rule-traced", "stack-traced"):
         run_cell(
             root,
@@ -66,9 +67,7 @@ def results(tmp_path_factory) -> Path:
             measure_overhead.measure,
         )
     # Cells that fail, as the runner records them, and a file that is not a cell.
-    run_cell(
-        root, _cell("rate", "libsinsp", "baseline", "untraced", rates=RATES), measure_rate.measure
-    )
+    run_cell(root, _cell("rate", "libsinsp", "flat", "untraced", rates=RATES), measure_rate.measure)
     run_cell(
         root, _cell("overhead", "replica", "baseline", "no-such-build"), measure_overhead.measure
     )
@@ -94,7 +93,16 @@ def test_measurement_cells_follow_the_contract(results: Path) -> None:
             assert r["matches"] <= r["checks"]
             assert sum(n for _lo, _hi, n in r["matched_hist"]) == r["matches"] * f["passes"]
             assert all(hi == 2 * lo or lo == 0 for lo, hi, _n in r["unmatched_hist"])
-    for d in _cells(results, "rate"):
+    rates = _cells(results, "rate")
+    # Both engines' drop curves, finer's learned held out (never on the measured events).
+    assert {(d["key"]["engine"], d["key"]["strategy"]) for d in rates} == {
+        (e, s) for e in ("replica", "libsinsp") for s in ("baseline", "finer")
+    }
+    for d in rates:
+        learned = d.get("trained_on")
+        assert (learned is None) == (d["key"]["strategy"] == "baseline")
+        assert learned is None or learned.startswith("held out")
+    for d in rates:
         s = d["series"]
         assert s["rates"] == RATES and len(s["drop_share"]) == len(RATES)
         assert all(0 <= x <= 1 for x in s["drop_share"])
@@ -117,7 +125,7 @@ def test_measurement_cells_follow_the_contract(results: Path) -> None:
         if p.name != "broken.json"
     ]
     errors = [d["error"] for d in failed if d["status"] == "error"]
-    assert any("rate is not on libsinsp yet" in e for e in errors)
+    assert any("'flat' cannot run on libsinsp" in e for e in errors)
     assert any("no-such-build" in e for e in errors)
 
 
@@ -177,7 +185,7 @@ def test_html_report(html_report: Path) -> None:
         "overhead",
     } <= set(plots)
     assert page.count("<svg") == len(plots)
-    assert "rate is not on libsinsp yet" in page and "broken.json" in page
+    assert "cannot run on libsinsp" in page and "broken.json" in page
     assert "Proposal 2, finer tagging" in page
 
 
@@ -348,7 +356,8 @@ def test_bad_cell_settings_are_located_errors(module, cell: Cell, message: str, 
 
 
 def test_supports_says_why_the_grid_skips() -> None:
-    assert "not on libsinsp yet" in measure_rate.supports("libsinsp", "baseline", "untraced")
+    assert measure_rate.supports("libsinsp", "baseline", "untraced") is None
+    assert "not built in the real engine" in measure_rate.supports("libsinsp", "flat", "untraced")
     assert measure_rate.supports("replica", "finer", "untraced") is None
     assert "stock engine" in measure_profile.supports("libsinsp", "finer", "rule-traced")
     assert measure_profile.supports("libsinsp", "baseline", "rule-traced") is None

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ruleopt.commands import compare_train as CT
 from ruleopt.engine import strategies as S
 from ruleopt.errors import RuleoptError
 from ruleopt.events.load import load_events
@@ -87,6 +88,15 @@ class ReplicaSetup:
     table: EventTable
     prepared: S.Prepared
     path: Path
+    trained_on: str | None = None  # what a learning strategy learned from (None: nothing)
+
+
+def training_for(ctx: CellContext, rules: RuleSet, table: EventTable) -> CT.Training | None:
+    """The cell's training input for a strategy that learns: held out, as ``compare``'s
+    default (the generator with another seed at the measured size and breaking share)."""
+    if not S.learns(S.get_strategy(ctx.cell.strategy)):
+        return None
+    return CT.training(None, rules, table)
 
 
 def replica_setup(ctx: CellContext) -> ReplicaSetup:
@@ -96,8 +106,16 @@ def replica_setup(ctx: CellContext) -> ReplicaSetup:
     if table.n == 0:
         raise cell_error(ctx, f"the workload {path} has no events", hint="use a non-empty one")
     compiled, kept = S.compile_for(rules, table)
-    prepared = S.prepare(ctx.cell.strategy, compiled, table, kept)
-    return ReplicaSetup(rules, table, prepared, path)
+    trained = training_for(ctx, rules, table)
+    prepared = S.prepare(
+        ctx.cell.strategy,
+        compiled,
+        table,
+        kept,
+        train=trained.table if trained else None,
+        trained_on=trained.label if trained else None,
+    )
+    return ReplicaSetup(rules, table, prepared, path, trained.label if trained else None)
 
 
 def breaking_share(match_rows: Any, n: int) -> float:

@@ -6,8 +6,12 @@ On the replica: the untraced core replays the workload in simulated time into a 
 does): a full ring drops the arriving event. Each rate is replayed ``params.repeat_inner``
 times and the median drop count kept (a replay's cycles are measured, so one noisy pass
 can spike). The replay covers matching only; the alerts' output cost is not in it.
-The real engine's replay (``experiments/drop_rate.py``: its per-event costs through the
-same ring model, ``ruleopt.profile.rate``) is not a cell yet: libsinsp cells say so.
+
+On libsinsp: one measured pass of ``ruleopt-sinsp engine --event-costs`` (after a warm-up
+process) gives each event's cycles (``next()``, index, rule checks, output), and their sum
+is replayed through the same ring model (``ruleopt.profile.rate``, ``plugin/ring.h``): the
+real engine's curve includes ``next()`` and the alerts' output, as Falco pays them. The
+workload must be a capture (generated workloads are written as one by default).
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from ruleopt.engine import real
+from ruleopt.engine import strategies as S
 from ruleopt.engine.core import run_core
+from ruleopt.events.load import load_events
 from ruleopt.experiment.cell import CellContext
+from ruleopt.experiment.inputs import rules_of, workload_path
 from ruleopt.experiment.measure_common import (
     MAX_INNER,
     breaking_share,
@@ -28,16 +36,14 @@ from ruleopt.experiment.measure_common import (
     progress,
     replica_setup,
     spread_of,
+    training_for,
 )
+from ruleopt.profile import rate as R
 
 NAME = "rate"
 PARAMS = {"mode": "mode", "rates": "numbers", "buffer": "int", "repeat_inner": "int"}
 BUILDS = ("untraced",)
 ALLOWED_BUILDS = ("untraced",)  # tracing adds cycles per iteration, so drops Falco lacks
-NOT_ON_LIBSINSP = (
-    "the real engine's rate replay is not a rate cell yet (experiments/drop_rate.py runs it); "
-    "use engine replica"
-)
 DEFAULT_RATES = tuple(float(r) for r in np.geomspace(2e5, 5e7, 9))
 DEFAULT_BUFFER = 8192
 MAX_BUFFER = 2**31  # the CLI's --buffer bound
@@ -46,7 +52,9 @@ RATE_RANGE = (1e-3, 1e15)  # the CLI's --rate bound (events/s)
 
 
 def supports(engine: str, strategy: str, build: str) -> str | None:
-    return f"rate is not on libsinsp yet: {NOT_ON_LIBSINSP}" if engine == "libsinsp" else None
+    if engine == "libsinsp":
+        return real.real_support(S.get_strategy(strategy))
+    return None
 
 
 def rates_of(ctx: CellContext) -> list[float]:
@@ -68,7 +76,7 @@ def rates_of(ctx: CellContext) -> list[float]:
 
 
 def measure(ctx: CellContext) -> dict[str, Any]:
-    check_engine(ctx, ("replica",), NOT_ON_LIBSINSP)
+    check_engine(ctx, ("replica", "libsinsp"), "")
     if ctx.cell.build != "untraced":
         raise cell_error(
             ctx,
@@ -80,6 +88,8 @@ def measure(ctx: CellContext) -> dict[str, Any]:
     buffer = param_int(ctx, "buffer", DEFAULT_BUFFER, 1, MAX_BUFFER)
     inner = param_int(ctx, "repeat_inner", 3, 1, MAX_INNER)
     fm = first_match(ctx)
+    if ctx.cell.engine == "libsinsp":
+        return _on_libsinsp(ctx, rates, buffer, fm)
     setup = replica_setup(ctx)
     p, table = setup.prepared, setup.table
     offline = run_core(p.compiled, table, "untraced", first_match=fm)  # warm-up, matches
@@ -93,21 +103,70 @@ def measure(ctx: CellContext) -> dict[str, Any]:
         spreads.append(spread_of(drops) / table.n)
         progress(ctx, (i + 1) / len(rates))
     # The highest offered rate below the first that drops anything (0: even the lowest).
-    first = next((i for i, s in enumerate(shares) if s > 0), len(rates))
-    first_drop_rate = rates[first - 1] if first else 0.0
     brk = breaking_share(offline.extra["match_row"], table.n)
     cpe = float(offline.cycles[0]) / table.n
-    figures = {"lowest_dropping_rate": rates[first]} if first < len(rates) else {}
     return {
         "figures": {
-            **figures,
-            "first_drop_rate": first_drop_rate,
-            "breaking_share": brk,
-            "first_drop_breaking_rate": first_drop_rate * brk,
+            **_curve_figures(rates, shares, brk),
             "buffer": float(buffer),
             "events": float(table.n),
             "capacity_events_per_s": offline.tsc_hz / cpe if cpe > 0 else 0.0,
         },
         "spread": {},
         "series": {"rates": rates, "drop_share": shares, "drop_share_spread": spreads},
+        "trained_on": setup.trained_on,
+    }
+
+
+def _curve_figures(rates: list[float], shares: list[float], brk: float) -> dict[str, float]:
+    first = next((i for i, s in enumerate(shares) if s > 0), len(rates))
+    first_drop_rate = rates[first - 1] if first else 0.0
+    out = {"lowest_dropping_rate": rates[first]} if first < len(rates) else {}
+    return {
+        **out,
+        "first_drop_rate": first_drop_rate,
+        "breaking_share": brk,
+        "first_drop_breaking_rate": first_drop_rate * brk,
+    }
+
+
+def _on_libsinsp(ctx: CellContext, rates: list[float], buffer: int, fm: bool) -> dict[str, Any]:
+    rules = rules_of(ctx)
+    path = workload_path(ctx)
+    if path.suffix != ".scap":
+        raise cell_error(
+            ctx,
+            f"a libsinsp rate cell reads a capture, not {path.name}",
+            hint="give a capture, or a generated workload with format: scap",
+        )
+    strategy = S.get_strategy(ctx.cell.strategy)
+    trained = training_for(ctx, rules, load_events(path, rules)) if S.learns(strategy) else None
+    run = real.run_engine(
+        path,
+        rules,
+        [strategy],
+        mode="first" if fm else "all",
+        repeat=1,
+        warmup=1,
+        event_costs=True,
+        train=trained.table if trained else None,
+        trained_on=trained.label if trained else None,
+    )
+    res = run.results[0]
+    costs = np.asarray(res.event_costs, dtype=np.uint64).sum(axis=1)
+    shares = R.drop_curve(costs, rates, run.tsc_hz, buffer=buffer)
+    progress(ctx, 1.0)
+    n = int(costs.shape[0])
+    brk = len({a[0] for a in res.alerts}) / n if n else 0.0
+    mean = float(costs.mean()) if n else 0.0
+    return {
+        "figures": {
+            **_curve_figures(rates, shares, brk),
+            "buffer": float(buffer),
+            "events": float(n),
+            "capacity_events_per_s": run.tsc_hz / mean if mean > 0 else 0.0,
+        },
+        "spread": {},
+        "series": {"rates": rates, "drop_share": shares},
+        "trained_on": trained.label if trained else None,
     }
