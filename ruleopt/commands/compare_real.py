@@ -21,6 +21,7 @@ import numpy as np
 from ruleopt.engine.real import RealResult, falco_output
 from ruleopt.errors import RuleoptError
 from ruleopt.output import Formatter, rule_metas
+from ruleopt.profile.model import cpu_model
 from ruleopt.rules.model import Rule
 
 ENGINES = ("libsinsp", "replica", "both")
@@ -40,15 +41,7 @@ NOISE_SHARE = 0.10
 
 def machine() -> dict:
     """Where the figures were measured (for --json): a shared machine says so here."""
-    cpu = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         load = list(os.getloadavg())
     except OSError:

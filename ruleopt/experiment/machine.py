@@ -10,6 +10,7 @@ import platform
 import socket
 
 from ruleopt.engine.core import tsc_hz
+from ruleopt.profile.model import cpu_model
 
 # pyperf's keys that describe the machine and its state (not pyperf's own run).
 _KEYS = (
@@ -44,15 +45,7 @@ def _pyperf() -> dict:
 
 
 def _own() -> dict:
-    cpu = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     try:
         load = round(os.getloadavg()[0], 2)
     except OSError:

@@ -446,17 +446,22 @@ class Profile:
             raise RuleoptError(f"profile: malformed document ({exc})") from None
 
 
-def machine_info() -> dict[str, Any]:
-    """Where a profile was measured: cycles only compare on the same kind of CPU."""
-    cpu = platform.processor() or platform.machine()
+def cpu_model(default: str | None = None) -> str | None:
+    """The CPU's model name from /proc/cpuinfo (``default`` where there is none: not
+    Linux); every figure's metadata names it, since cycles only compare on one kind."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
-        pass  # not Linux: keep platform's guess
+        pass
+    return default
+
+
+def machine_info() -> dict[str, Any]:
+    """Where a profile was measured: cycles only compare on the same kind of CPU."""
+    cpu = cpu_model(platform.processor() or platform.machine())
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
