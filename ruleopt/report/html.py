@@ -52,10 +52,20 @@ def verdict_html(v: Verdict) -> str:
     parts = []
     for e in ENGINES:
         st = v.status(e)
-        parts.append(f'<span class="status {_cls(st)}">{escape(v.engine_text(e))}</span>')
+        full, short = v.engine_text(e), v.summary(e)
+        if short == full:
+            parts.append(f'<span class="status {_cls(st)}">{escape(full)}</span>')
+        else:  # many contexts: the count first, every context's figure one click away
+            parts.append(
+                f'<details class="status {_cls(st)}"><summary>{escape(short)}</summary>'
+                f"{escape(full)}</details>"
+            )
     return (
         f'<li class="verdict"><b>{escape(v.claim)}</b> <span class="note">'
-        f"({escape(v.threshold)})</span>: " + ", ".join(parts) + "</li>"
+        f"({escape(v.threshold)})</span>: "
+        # A folded <details> is a block of its own: no comma between blocks.
+        + ("".join(parts) if any(p.startswith("<details") for p in parts) else ", ".join(parts))
+        + "</li>"
     )
 
 

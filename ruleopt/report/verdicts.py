@@ -61,6 +61,16 @@ class Verdict:
         )
         return f"{status} on {engine} ({vals})"
 
+    def summary(self, engine: str) -> str:
+        """The engine's verdict in a few words: with many contexts, how many held (the
+        page shows :meth:`engine_text` beside it, folded)."""
+        fs = [f for f in self.findings if f.engine == engine and f.status != NOT_MEASURED]
+        status = self.status(engine)
+        if len(fs) < 2:
+            return self.engine_text(engine)
+        held = sum(f.status == HELD for f in fs)
+        return f"{status} on {engine}: held in {held} of {len(fs)} contexts"
+
     def sentence(self) -> str:
         return f"{self.claim} ({self.threshold}): " + ", ".join(
             self.engine_text(e) for e in ENGINES
