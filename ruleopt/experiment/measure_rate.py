@@ -23,6 +23,7 @@ import numpy as np
 from ruleopt.engine import real
 from ruleopt.engine import strategies as S
 from ruleopt.engine.core import run_core
+from ruleopt.engine.event_costs import per_event
 from ruleopt.events.load import load_events
 from ruleopt.experiment.cell import CellContext
 from ruleopt.experiment.inputs import rules_of, workload_path
@@ -140,6 +141,7 @@ def _on_libsinsp(ctx: CellContext, rates: list[float], buffer: int, fm: bool) ->
             hint="give a capture, or a generated workload with format: scap",
         )
     strategy = S.get_strategy(ctx.cell.strategy)
+    # The events are read only when the strategy learns (training_for needs them then).
     trained = training_for(ctx, rules, load_events(path, rules)) if S.learns(strategy) else None
     run = real.run_engine(
         path,
@@ -153,7 +155,7 @@ def _on_libsinsp(ctx: CellContext, rates: list[float], buffer: int, fm: bool) ->
         trained_on=trained.label if trained else None,
     )
     res = run.results[0]
-    costs = np.asarray(res.event_costs, dtype=np.uint64).sum(axis=1)
+    costs = per_event(res.event_costs)  # next(), index, rule checks and output
     shares = R.drop_curve(costs, rates, run.tsc_hz, buffer=buffer)
     progress(ctx, 1.0)
     n = int(costs.shape[0])
