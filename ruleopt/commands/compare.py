@@ -495,14 +495,7 @@ def report_rows(results: list[S.StrategyResult], ref: dict) -> list[dict]:
                     "median": float(np.median(ratio)),
                     "spread": float((ratio.max() - ratio.min()) / 2),
                 },
-                "equivalent": diff is None and vs_ref["mismatches"] == 0,
-                "equal_to_baseline": diff is None,
-                "equal_to_reference": vs_ref["mismatches"] == 0,
-                "reference_mismatches": vs_ref["mismatches"],
-                "first_reference_mismatch": vs_ref["first_mismatch"],
-                "first_difference": None
-                if diff is None
-                else {"baseline": _alert_doc(diff[0]), "strategy": _alert_doc(diff[1])},
+                **CR.verdict_fields(diff, vs_ref),
                 "stats": res.stats,
             }
         )
@@ -544,10 +537,6 @@ def cross_engine(results: list[S.StrategyResult], run: real.RealRun, rules: list
     base = run.results[0]
     lines = CR.line_differences(rules, ours[BASELINE].alert_keys(), base.alerts)
     return {"strategies": out, "lines": lines}
-
-
-def _alert_doc(a: tuple | None) -> dict | None:
-    return None if a is None else {"evt_num": a[0], "rule_id": a[1], "line": a[2]}
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:

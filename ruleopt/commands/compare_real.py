@@ -116,14 +116,7 @@ def real_row(res: RealResult, base: RealResult, ref: dict) -> dict:
             "median_alert": median_or_none(res.output_median_per_alert),
         },
         "speedup": {"median": float(np.nanmedian(ratio)), "spread": spread_of(ratio)},
-        "equivalent": diff is None and ref["mismatches"] == 0,
-        "equal_to_baseline": diff is None,
-        "equal_to_reference": ref["mismatches"] == 0,
-        "reference_mismatches": ref["mismatches"],
-        "first_reference_mismatch": ref["first_mismatch"],
-        "first_difference": None
-        if diff is None
-        else {"baseline": _alert_doc(diff[0]), "strategy": _alert_doc(diff[1])},
+        **verdict_fields(diff, ref),
         "stages": stages,
         "lua_alert_count": res.lua_alert_count,
         "finer": res.finer,  # index finer: its counters (misses, conjunct evaluations, ...)
@@ -132,6 +125,22 @@ def real_row(res: RealResult, base: RealResult, ref: dict) -> dict:
 
 def _alert_doc(a: tuple | None) -> dict | None:
     return None if a is None else {"evt_num": a[0], "rule_id": a[1], "line": a[2]}
+
+
+def verdict_fields(diff: tuple | None, ref: dict) -> dict:
+    """A row's equivalence keys (``--json``), the same on either engine: ``diff`` is the
+    first alert differing from the engine's baseline (None: none), ``ref`` the reference
+    evaluator's check of the row (its mismatch count and first mismatch)."""
+    return {
+        "equivalent": diff is None and ref["mismatches"] == 0,
+        "equal_to_baseline": diff is None,
+        "equal_to_reference": ref["mismatches"] == 0,
+        "reference_mismatches": ref["mismatches"],
+        "first_reference_mismatch": ref["first_mismatch"],
+        "first_difference": None
+        if diff is None
+        else {"baseline": _alert_doc(diff[0]), "strategy": _alert_doc(diff[1])},
+    }
 
 
 def first_difference(a: list, b: list) -> tuple | None:
