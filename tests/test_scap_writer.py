@@ -26,6 +26,76 @@ SEED_RULES = REPO / "rulesets" / "seed_rules.yaml"
 ALWAYS_FAITHFUL = ("evt.num", "evt.type", "proc.name", "container.id")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def hostile_reading_host(tmp_path_factory):
+    """A reading host on which every process of a generated capture runs, each with fds
+    0..255 open on a file of its own: libsinsp (HAS_CAPTURE) falls back to the host's
+    /proc for a directory fd its table lacks, even when reading a file, and a round trip
+    that passes only on a host without those pids proves nothing (seen in CI: pid 1200's
+    fd 0 made unlinkat's name ``/dev/null//ash_history``)."""
+    root = tmp_path_factory.mktemp("host")
+    fds = root / "fds"
+    fds.mkdir()
+    for k in range(256):
+        (fds / str(k)).symlink_to(f"/host-fd-{k}")
+    proc = root / "proc"
+    proc.mkdir()
+    for pid in (1, *range(1000, 9000)):
+        (proc / str(pid)).mkdir()
+        (proc / str(pid) / "fd").symlink_to(fds)
+    old = os.environ.get("HOST_ROOT")
+    os.environ["HOST_ROOT"] = str(root)  # the reader (a subprocess) inherits it
+    yield root
+    if old is None:
+        del os.environ["HOST_ROOT"]
+    else:
+        os.environ["HOST_ROOT"] = old
+
+
+def _unlinkat_arg_name(tmp_path: Path, values: dict) -> str:
+    import io
+
+    code = scapfile.event_codes("unlinkat")[1]
+    buf = io.BytesIO()
+    scapfile.write_header(
+        buf, {"root": 0}, {"root": 0}, [scapfile.Thread(1200, 1200, 0, "rm", "/bin/rm", ())]
+    )
+    buf.write(scapfile.event_block(code, 10**18, 1200, {"res": 0, "name": "ash_history", **values}))
+    out = tmp_path / "u.scap"
+    out.write_bytes(buf.getvalue())
+    res = subprocess.run(
+        ["sysdig", "-r", str(out), "-p", "%evt.arg.name"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return res.stdout.strip()
+
+
+def test_the_hostile_host_has_teeth_and_the_writer_avoids_it(tmp_path: Path) -> None:
+    # A directory fd the capture's fd table lacks is read from the host's /proc ...
+    assert _unlinkat_arg_name(tmp_path, {"dirfd": 0}) == "/host-fd-0//ash_history"
+    # ... but no host has fd -1, which is what the writer gives a relative path.
+    assert _unlinkat_arg_name(tmp_path, {"dirfd": -1}) == "ash_history"
+    info = scapfile.event_table()[scapfile.event_codes("unlinkat")[1]]
+    assert info.relpath_dirfds == ("dirfd",)
+    assert scapfile.event_table()[scapfile.event_codes("renameat")[1]].relpath_dirfds == (
+        "olddirfd",
+        "newdirfd",
+    )
+
+
+def test_the_ci_counterexample_round_trips(tmp_path: Path) -> None:
+    # Found by CI (seed 5991, 50% breaking, 1.0.0): an unlinkat of a relative name by
+    # pid 1200, a pid that host was running.
+    from conftest import RULESETS
+
+    rules = _rules_cached(str(RULESETS / "falco_rules-1.0.0.yaml"))
+    table, _rep, compared = _round_trip(rules, 3000, 5991, 0.5, tmp_path / "c.scap")
+    assert table.event(656)["evt.arg.name"] == "ash_history"
+    assert compared["evt.arg.name"] > 100
+
+
 def _round_trip(rules, n: int, seed: int, share: float, out: Path) -> tuple:
     table = generate(rules, n, seed, share, capture=True)  # as `generate -o X.scap` does
     rep = write_capture(table, out)

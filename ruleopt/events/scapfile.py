@@ -105,7 +105,9 @@ _FIXED: dict[int, int] = {
 _SIGNED = {1, 2, 3, 4, 11, 14, 15}
 _STRINGS = {9, 17, 43}  # PT_CHARBUF, PT_FSPATH, PT_FSRELPATH: NUL-terminated
 PT_BYTEBUF = 10
+PT_FD = 14
 PT_FDLIST = 16
+PT_FSRELPATH = 43
 
 # Open flags as libsinsp prints them -> libscap's PPM_O_* bits (ppm_events_public.h).
 PPM_O_FLAGS: dict[str, int] = {
@@ -136,6 +138,9 @@ class EventInfo:
     flags: int
     params: tuple[tuple[str, int], ...]  # (name, ppm_param_type)
     category: int = 0
+    # The fd parameters that a PT_FSRELPATH parameter of this event is relative to
+    # (libscap keeps the fd parameter's index in the path parameter's ``info``).
+    relpath_dirfds: tuple[str, ...] = ()
 
     @functools.cached_property
     def pnames(self) -> frozenset[str]:
@@ -213,7 +218,15 @@ def event_table() -> tuple[EventInfo, ...]:
             (e.params[j].name.decode(), int(e.params[j].type))
             for j in range(min(e.nparams, _PPM_MAX_EVENT_PARAMS))
         )
-        out.append(EventInfo(code, e.name.decode(), int(e.flags), params, int(e.category)))
+        dirfds: list[str] = []
+        for j, (_name, ptype) in enumerate(params):
+            ref = e.params[j].info or 0
+            if ptype == PT_FSRELPATH and ref < len(params) and params[ref][1] == PT_FD:
+                if params[ref][0] not in dirfds:
+                    dirfds.append(params[ref][0])
+        out.append(
+            EventInfo(code, e.name.decode(), int(e.flags), params, int(e.category), tuple(dirfds))
+        )
     return tuple(out)
 
 

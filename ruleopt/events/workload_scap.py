@@ -169,6 +169,12 @@ _EF_FD_FLAGS = _EF_CREATES_FD | 1 << 1 | _EF_USES_FD
 # libsinsp 2022's MAX_FD_TABLE_SIZE (settings.h): a thread's table takes no more fds.
 _MAX_FDS = 4096
 _FIRST_TID = 1000
+# The directory fd written for a relative path (unlinkat's name, renameat's paths, ...):
+# libsinsp 2022 prints such a path joined to its directory fd's name, and an fd missing
+# from its fd table it looks up on the reading host, in /proc/<pid>/fd/<dirfd> (built
+# with HAS_CAPTURE, also when reading a file), so a real process there with that pid
+# would change the path. No host has an fd -1: the path reads back as the row has it.
+_DIRFD_NOWHERE = -1
 _NS_PER_EVENT = 1000
 _T0 = 1_700_000_000 * 10**9
 
@@ -605,7 +611,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         and _CONTAINER_ID.fullmatch(cid_row)
     ):
         return _container_event(ev, i, cid_row, threads, rep)
-    codes, code, info, values_generic, kind_marks = _kind(etype, exit_)
+    codes, code, info, values_default, kind_marks = _kind(etype, exit_)
     if kind_marks:
         rep.replay(kind_marks, i)
     if ev.get("evt.num") != i + 1:
@@ -668,7 +674,7 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             threads.fds[tid] = [entry]
 
     # ---- the parameters
-    values: dict[str, object] = dict(values_generic)
+    values: dict[str, object] = dict(values_default)
     pnames = info.pnames
     res = _result(ev)
     is_open_exit = exit_ and etype in _OPENS
@@ -931,7 +937,7 @@ def _kind(
 ]:
     """What a row of this type and direction is written as, found once per (type,
     direction) instead of per row: the (enter, exit) codes, the code and its info, the
-    generic event's parameters, and the marks every such row gets."""
+    parameters every such row starts from, and the marks every such row gets."""
     marks: list[tuple[str, str]] = []
     codes = scapfile.event_codes(etype)
     if codes is not None and scapfile.event_table()[codes[0]].internal:
@@ -960,6 +966,8 @@ def _kind(
         )
     else:
         generic = ()
+    # A relative path's directory fd, unless the row's syscall sets it (an open: AT_FDCWD).
+    generic += tuple((name, _DIRFD_NOWHERE) for name in info.relpath_dirfds)
     return codes, code, info, generic, tuple(marks)
 
 
