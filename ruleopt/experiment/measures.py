@@ -36,14 +36,14 @@ _DEFAULT_PARAMS: dict[str, dict[str, str]] = {
     "profile": {"mode": "mode", "repeat_inner": "int"},
     "rate": {"mode": "mode", "rates": "numbers", "buffer": "int"},
     "overhead": {"mode": "mode", "repeat_inner": "int"},
-    "advise": {},
+    "advise": {"repeat_inner": "int"},
 }
 _DEFAULT_BUILDS: dict[str, tuple[str, ...]] = {
     "speed": ("untraced",),
     "profile": ("rule-traced",),
     "rate": ("untraced",),
     "overhead": ("rule-traced",),
-    "advise": ("untraced",),
+    "advise": ("rule-traced",),
 }
 
 

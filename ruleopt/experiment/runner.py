@@ -15,6 +15,7 @@ cluster (``dask.py``); both call ``run_cell`` for each cell, which writes the ce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -229,7 +230,11 @@ def _pool_pass(
                     while queue and len(running) < workers:
                         c = queue.pop(0)
                         f = pool.submit(
-                            run_cell, c.to_dict(), str(results), fns[c.measurement], exp_hash
+                            _run_in_worker,
+                            c.to_dict(),
+                            str(results),
+                            fns[c.measurement],
+                            exp_hash,
                         )
                         running[f] = c
                     # With a timeout: an interrupt reaches this thread only between waits.
@@ -251,8 +256,7 @@ def _pool_pass(
             except BaseException:
                 # Interrupted: stop the cells running now (their JSON is written
                 # atomically or not at all) and drop the queue; finished cells stay.
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.terminate()
+                _stop_workers(list(getattr(pool, "_processes", {}).values()))
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
         if not broken:
@@ -267,6 +271,36 @@ def _pool_pass(
             continue
         on_done(doc)
     return left
+
+
+# After an interrupt, how long a worker gets to unwind its cell (remove its temp file)
+# before it is killed: the pool's shutdown waits for every worker, and must not hang.
+STOP_GRACE_S = 10.0
+
+
+def _stop_workers(procs: list) -> None:
+    """SIGTERM each worker (its cell unwinds, then it exits: ``_run_in_worker``), and
+    SIGKILL the ones still alive after STOP_GRACE_S."""
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for proc in procs:
+        with contextlib.suppress(Exception):
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+
+
+def _run_in_worker(cell: dict, results: str, fn: measures.MeasureFn, exp_hash: str) -> dict:
+    """``run_cell`` in a pool worker. A SIGTERM unwinds the cell (``_worker_init``); the
+    worker then exits at once: the pool would otherwise hand it the next queued cell and
+    run it to the end, keeping an interrupted run alive for as long."""
+    try:
+        return run_cell(cell, results, fn, exp_hash)
+    except SystemExit as exc:
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
 
 
 def _worker_init() -> None:

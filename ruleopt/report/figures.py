@@ -321,6 +321,69 @@ def overhead_table(idx: Index, ctx: Context) -> Table:
     )
 
 
+@dataclass(frozen=True)
+class Advice:
+    """One finding of the advise cells of a context, over their repeats."""
+
+    code: str
+    rule: str
+    message: str
+    held: int  # repeats that found it
+    repeats: int  # advise cells of the context
+    saving: Fig | None  # cycles per 1k events saved if applied; None: not a cycle fix
+
+
+def advice(idx: Index, ctx: Context) -> list[Advice]:
+    """The findings of the context's advise cells, largest median saving first: a finding
+    is the same in two repeats when its code and rule are (its saving is re-measured)."""
+    cells = idx.cells("advise", ctx)
+    found: dict[tuple[str, str], list[dict]] = {}
+    for c in cells:
+        seen = set()
+        for f in c.series.get("findings") or []:
+            k = (str(f.get("code")), str(f.get("rule")))
+            if k not in seen:  # a validator may speak twice of a rule: once per repeat
+                seen.add(k)
+                found.setdefault(k, []).append(f)
+    out = []
+    for (code, rule), fs in found.items():
+        savings = [float(f["saving_cycles"]) for f in fs if f.get("saving_cycles") is not None]
+        out.append(
+            Advice(
+                code,
+                rule,
+                str(fs[0].get("message", "")),
+                len(fs),
+                len(cells),
+                combine(savings, [0.0] * len(savings)) if savings else None,
+            )
+        )
+    out.sort(key=lambda a: (-(a.saving.median if a.saving else -1.0), -a.held, a.code, a.rule))
+    return out
+
+
+def advice_table(idx: Index, ctx: Context) -> Table:
+    rows = [
+        [
+            a.code,
+            a.rule,
+            _t(a.saving),
+            f"{a.held} of {a.repeats}",
+            a.message,
+        ]
+        for a in advice(idx, ctx)
+    ]
+    total = idx.fig("advise", "total_rule_cycles_per_1k", ctx)
+    return Table(
+        f"What to change in the rules: {ctx.label}",
+        ["code", "rule", "saving (cycles per 1k events)", "found in", "finding"],
+        rows,
+        "libsinsp 2022's harness, one probe per operand; the saving is the median over "
+        "the repeats that found it ± half their range; rule checks cost "
+        f"{_t(total)} cycles per 1k events in all",
+    )
+
+
 def figure_table(
     idx: Index, ctx: Context, figure: str, what: str, fmt: str = ",.0f", better: str = "lower"
 ) -> Table:

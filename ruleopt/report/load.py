@@ -121,6 +121,18 @@ def _check_series(measurement: str, series: dict) -> None:
                     isinstance(b, list) and len(b) == 3 and all(_finite(v) for v in b) for b in rows
                 ):
                     raise ValueError(f"series.rules[{i}].{h} is not a list of [lo, hi, count]")
+    elif measurement == "advise":
+        findings = series.get("findings", [])
+        if not isinstance(findings, list):
+            raise ValueError("series.findings is not a list")
+        for i, f in enumerate(findings):
+            if not isinstance(f, dict) or not all(
+                isinstance(f.get(k), str) for k in ("code", "rule")
+            ):
+                raise ValueError(f"series.findings[{i}] has no code and rule")
+            saving = f.get("saving_cycles")
+            if saving is not None and not _finite(saving):
+                raise ValueError(f"series.findings[{i}].saving_cycles is not a number")
     elif measurement == "rate" and "rates" in series:
         rates = _numbers_list(series["rates"], "rates")
         shares = _numbers_list(series.get("drop_share"), "drop_share")

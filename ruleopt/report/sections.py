@@ -17,6 +17,8 @@ from ruleopt.report.figures import (
     Fig,
     Index,
     Table,
+    advice,
+    advice_table,
     cells_table,
     figure_table,
     overhead_table,
@@ -136,6 +138,30 @@ def _drop_plots(idx: Index) -> list[Plot]:
     return out
 
 
+ADVICE_SHOWN = 10  # findings per plot: more would not read on a phone
+
+
+def _advice_plots(idx: Index) -> list[Plot]:
+    out = []
+    ctxs = idx.contexts("advise")
+    for i, ctx in enumerate(ctxs):
+        shown = [a for a in advice(idx, ctx) if a.saving is not None][:ADVICE_SHOWN]
+        if not shown:
+            continue
+        name = f"advice{_n(ctxs, i)}"
+        title = f"Measured saving of each finding, libsinsp 2022 ({ctx.workload})"
+        labels = [f"{a.code} {a.rule}" for a in shown]
+        groups = {"libsinsp": [a.saving for a in shown]}
+        out.append(
+            Plot(
+                name,
+                title,
+                plots.grouped_bars(name, title, "cycles per 1k events", labels, groups),
+            )
+        )
+    return out
+
+
 def _overhead_plots(idx: Index) -> list[Plot]:
     out = []
     ctxs = idx.contexts("overhead")
@@ -245,6 +271,20 @@ def build_report(results: Results) -> Report:
                 "cycles per alert (log scale)",
                 logy=True,
             ),
+        ),
+        Section(
+            "advice",
+            "Advice: which rules cost what, and what to change",
+            "Which rules are expensive on this workload, why, and which change to a rule "
+            "saves the most on the real engine?",
+            "Advise cells take `ruleopt advise`'s measurement: libsinsp 2022's harness times "
+            "every rule check and, behind each rule's event-type guard, each top-level "
+            "operand on its own (its cost and pass rate); the advisor's validators turn "
+            "those into findings, each with the saving it measures. A finding found in fewer "
+            "than all repeats has a saving near its validator's threshold.",
+            [],
+            [advice_table(idx, c) for c in idx.contexts("advise")],
+            _advice_plots(idx),
         ),
         Section(
             "overhead",
