@@ -473,3 +473,20 @@ def test_any_cells_render(docs: list[dict]) -> None:
         page = render_html(report)
         assert page.count("<svg") == sum(len(s.plots) for s in report.sections)
         assert render_markdown(report, "r")["r.md"].startswith("# ")
+
+
+def test_log_plots_of_nothing_positive_draw_without_warnings() -> None:
+    # An engine that printed no alert has output cycles 0, one without checks no
+    # histogram: the plot is drawn on a linear axis, not a log axis matplotlib refuses.
+    import warnings
+
+    from ruleopt.report import plots
+    from ruleopt.report.figures import Fig
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bars = plots.grouped_bars(
+            "z", "zeros", "cycles", ["baseline"], {"replica": [Fig(0.0, 0.0, 1)]}, logy=True
+        )
+        lat = plots.latency_plot("l", "none", {"libsinsp: r": {"unmatched": [], "matched": []}})
+    assert bars.startswith("<svg") and lat.startswith("<svg")

@@ -79,7 +79,9 @@ def grouped_bars(
         )
     ax.set_xticks(range(len(categories)), [_short(c, 18) for c in categories])
     ax.tick_params(axis="x", labelrotation=25)
-    if logy:
+    # A log axis needs a positive bar (an engine whose alerts cost nothing to print, or
+    # that printed none, has only zeros): linear then, not an axis matplotlib cannot draw.
+    if logy and any(f.median > 0 for figs in groups.values() for f in figs if f):
         ax.set_yscale("log")
     ax.set_title(_title(title, w_in))
     ax.set_ylabel(ylabel)
@@ -101,11 +103,13 @@ def latency_plot(
     fig.set_layout_engine("constrained")
     axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
     for ax, (engine, kinds) in zip(axes, panels.items(), strict=False):
+        positive = False
         for kind, hist in kinds.items():
             if not hist:
                 continue
             xs = [max(1.0, float(lo)) for lo, _hi, _n in hist]
             ys = [float(n) for _lo, _hi, n in hist]
+            positive = positive or any(y > 0 for y in ys)
             ax.step(
                 xs,
                 ys,
@@ -116,8 +120,10 @@ def latency_plot(
                 color=KIND_COLORS.get(kind),
             )
         ax.set_xscale("log", base=2)
-        # Log counts: matched checks are a few per thousand unmatched ones.
-        ax.set_yscale("log")
+        # Log counts: matched checks are a few per thousand unmatched ones (an engine
+        # without checks keeps a linear, empty panel: a log axis needs a positive count).
+        if positive:
+            ax.set_yscale("log")
         ax.set_title(engine)
         ax.set_xlabel("cycles per check (log2 buckets)")
         ax.set_ylabel("checks (log scale)")
