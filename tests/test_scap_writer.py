@@ -403,3 +403,19 @@ def test_shared_threads_round_trip_over_seeds(
 @functools.cache
 def _rules_cached(path: str):
     return load_rules([Path(path)])
+
+
+def test_vpid_round_trips_clone_exits_included(tmp_path: Path) -> None:
+    # proc.vpid is the process-list entry's; a clone exit carries it as vtid/vpid (libsinsp
+    # resets the thread's vpid from them), and container entrypoints read back as 1.
+    from conftest import RULESETS
+
+    rules = _rules_cached(str(RULESETS / "falco_rules-1.0.0.yaml"))
+    table, rep, compared = _round_trip(rules, 3000, 5, 0.1, tmp_path / "v.scap")
+    assert "proc.vpid" not in rep.not_produced
+    assert compared["proc.vpid"] > 2800, compared["proc.vpid"]
+    mask = rep.mask.get("proc.vpid")
+    kept = [i for i in range(table.n) if mask is None or not mask[i]]
+    rows = [table.event(i) for i in kept]
+    assert any(e.get("proc.vpid") == 1 for e in rows)
+    assert any(e.get("evt.type") == "clone" and e.get("evt.dir") == "<" for e in rows)

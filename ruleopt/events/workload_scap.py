@@ -63,6 +63,7 @@ _PROC_KEYS = (
     "user.name",
     "container.id",
     "proc.tty",
+    "proc.vpid",
 )
 # Syscalls whose libsinsp parsers change the calling thread (or its fd table).
 _OWN_THREAD = frozenset(
@@ -135,6 +136,7 @@ PRODUCED = frozenset(
         "user.name",
         "container.id",
         "proc.tty",
+        "proc.vpid",
         "fd.name",
         "fd.directory",
         "fd.filename",
@@ -748,6 +750,12 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
                 if ev.get(k) is not False:
                     rep._miss(k, i, _NOT_OPEN)
     _results(ev, i, info, exit_, res, values, rep)
+    if exit_ and "vpid" in pnames and "vtid" in pnames:
+        # A clone's exit: libsinsp takes a thread whose vtid is not its tid to be in a pid
+        # namespace and sets the thread's vpid from these (0 would erase proc.vpid).
+        vpid = _row_vpid(ev)
+        values.setdefault("vtid", tid if vpid is None else vpid)
+        values.setdefault("vpid", tid if vpid is None else vpid)
     argname = ev.get("evt.arg.name")
     if is_open_exit:
         if argname != values.get("name"):
@@ -811,6 +819,7 @@ _PROCESS_CELLS = (
     "proc.args",
     "proc.pname",
     "proc.pcmdline",
+    "proc.vpid",
 )
 
 
@@ -844,6 +853,14 @@ def _process_memo(
     if hit[1]:
         rep.replay(hit[1], i)
     return hit[0]
+
+
+def _row_vpid(ev: dict) -> int | None:
+    """The row's pid in its own namespace (``proc.vpid``), if it is one a process can have."""
+    vpid = ev.get("proc.vpid")
+    if isinstance(vpid, int) and not isinstance(vpid, bool) and 0 < vpid < 1 << 31:
+        return vpid
+    return None
 
 
 def _process(
@@ -898,13 +915,18 @@ def _process(
             "after an execve exit with no parent, libsinsp 2022 shows an empty ancestor list",
         )
     parent = threads.ancestry(chain, pargs, cgroups)
+    # The pid in the process's own namespace (1: a container's first process): the
+    # process-list entry's vpid, which libsinsp keeps (an execve exit carries none).
+    vpid = _row_vpid(ev)
+    if vpid is None and "proc.vpid" in rep.keys:
+        rep._miss("proc.vpid", i, "libsinsp gives a process without a vpid its tid")
     # The thread's identity: the process fields and the ancestry entry it hangs from
     # (rows that agree on proc.pname but not on proc.aname[2...] need two threads).
     key = (*map(ev.get, _PROC_KEYS), parent)
 
     def make(tid: int) -> scapfile.Thread:
         return scapfile.Thread(
-            tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid, cgroups=cgroups
+            tid, tid, parent, comm, exe_s, args, uid=uid, gid=uid, cgroups=cgroups, vpid=vpid
         )
 
     return comm, args, cgroups, exe_s, uid, parent, key, make
