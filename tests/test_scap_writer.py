@@ -5,6 +5,7 @@ except the cells the writer itself marks (and ``ruleopt generate`` lists)."""
 from __future__ import annotations
 
 import functools
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -419,3 +420,35 @@ def test_vpid_round_trips_clone_exits_included(tmp_path: Path) -> None:
     rows = [table.event(i) for i in kept]
     assert any(e.get("proc.vpid") == 1 for e in rows)
     assert any(e.get("evt.type") == "clone" and e.get("evt.dir") == "<" for e in rows)
+
+
+def test_open_exec_round_trips_and_rules_on_it_match(tmp_path: Path, capsys) -> None:
+    # evt.is_open_exec is libsinsp's: an exec bit of the mode of an open that creates
+    # (O_CREAT: added when the rules do not read the flags) or of a creat.
+    rules_file = tmp_path / "exec.yaml"
+    rules_file.write_text(
+        "- rule: Executable created\n  desc: d\n"
+        "  condition: evt.type = creat and evt.is_open_exec = true\n"
+        "  output: o %fd.name\n  priority: WARNING\n"
+        "- rule: Executable opened for writing\n  desc: d\n"
+        "  condition: evt.type = openat and evt.is_open_exec = true and evt.is_open_write = true\n"
+        "  output: o %fd.name\n  priority: WARNING\n",
+        encoding="utf-8",
+    )
+    rules = load_rules([rules_file])
+    out = tmp_path / "x.scap"
+    table, rep, compared = _round_trip(rules, 400, 1, 0.3, out)
+    assert "evt.is_open_exec" not in rep.not_produced
+    mask = rep.mask.get("evt.is_open_exec")
+    exec_rows = {
+        table.event(i)["evt.type"]
+        for i in range(table.n)
+        if table.event(i).get("evt.is_open_exec") is True and (mask is None or not mask[i])
+    }
+    assert exec_rows == {"creat", "openat"}  # compared on both kinds, and equal
+    capsys.readouterr()
+    assert main(["verify", str(rules_file), "--trace", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["rules"]) == 2
+    for r in doc["rules"]:
+        assert r["status"] == "same" and len(r["libsinsp"]) > 20, r["rule"]

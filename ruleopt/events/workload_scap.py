@@ -144,6 +144,7 @@ PRODUCED = frozenset(
         "fd.num",
         "evt.is_open_write",
         "evt.is_open_read",
+        "evt.is_open_exec",
         "evt.rawres",
         "evt.res",
         "evt.arg.name",
@@ -691,7 +692,17 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             flags = 0
         if isinstance(fdnum, int) and fdnum >= 0:
             res = fdnum
-        values.update(fd=res, dirfd=-100, name=path, flags=flags, mode=0)
+        # libsinsp's evt.is_open_exec: an exec bit of the mode, read only when the open
+        # creates (O_CREAT, O_TMPFILE) or is a creat.
+        creates = etype == "creat" or bool(flags & _CREATES)
+        wants_exec = ev.get("evt.is_open_exec") is True
+        if wants_exec and not creates and "flags" in pnames and "evt.arg.flags" not in rep.keys:
+            # The rules do not read the flags: the open creates its file, as one that sets
+            # an exec bit does (libsinsp reads the mode only then).
+            flags |= scapfile.PPM_O_FLAGS["O_CREAT"]
+            creates = True
+        mode = _EXEC_MODE if wants_exec and creates else 0
+        values.update(fd=res, dirfd=-100, name=path, flags=flags, mode=mode)
         if isinstance(path, str) and res >= 0:
             _check_fd(ev, i, path, flags, rep)
             if ev.get("fd.num") != res:
@@ -717,6 +728,13 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
         for k, bit in (("evt.is_open_write", 2), ("evt.is_open_read", 1)):
             if ev.get(k) != bool(flags & bit):
                 rep._miss(k, i, "libsinsp derives it from the open's flags")
+        if ev.get("evt.is_open_exec") is not bool(mode):
+            rep._miss(
+                "evt.is_open_exec",
+                i,
+                "libsinsp reads the mode's exec bits only of an open that creates "
+                "(O_CREAT, O_TMPFILE) or a creat",
+            )
     else:
         if isinstance(fdnum, int) and "fd" in pnames:
             values["fd"] = fdnum
@@ -743,10 +761,14 @@ def _event(ev: dict, i: int, threads: _Threads, rep: ScapReport) -> bytes:
             or any(ev.get(k) is not None for k in _FD_CELLS)
         ):
             rep.replay(_NO_FD_MARKS, i)
-        if ev.get("evt.is_open_write") is not False and ev.get("evt.is_open_read") is not False:
-            rep.replay(_NOT_OPEN_MARKS, i)  # (most rows: the two marks in one call)
+        if (
+            ev.get("evt.is_open_write") is not False
+            and ev.get("evt.is_open_read") is not False
+            and ev.get("evt.is_open_exec") is not False
+        ):
+            rep.replay(_NOT_OPEN_MARKS, i)  # (most rows: the marks in one call)
         else:
-            for k in ("evt.is_open_write", "evt.is_open_read"):
+            for k in _OPEN_KEYS:
                 if ev.get(k) is not False:
                     rep._miss(k, i, _NOT_OPEN)
     _results(ev, i, info, exit_, res, values, rep)
@@ -934,7 +956,10 @@ def _process(
 
 _FD_CELLS = (*_FD_KEYS, "fd.num")
 _NOT_OPEN = "libsinsp 2022 gives false on every event but an open exit"
-_NOT_OPEN_MARKS = (("evt.is_open_write", _NOT_OPEN), ("evt.is_open_read", _NOT_OPEN))
+_OPEN_KEYS = ("evt.is_open_write", "evt.is_open_read", "evt.is_open_exec")
+_NOT_OPEN_MARKS = tuple((k, _NOT_OPEN) for k in _OPEN_KEYS)
+_CREATES = scapfile.PPM_O_FLAGS["O_CREAT"] | scapfile.PPM_O_FLAGS["O_TMPFILE"]
+_EXEC_MODE = 0o755  # PPM_S_* bits are Linux's: rwxr-xr-x
 # The marks of a row that names an fd the capture does not carry (one call for all).
 _NO_FD_MARKS = tuple(
     (
@@ -1324,7 +1349,7 @@ def _container_event(ev: dict, i: int, cid: str, threads: _Threads, rep: ScapRep
         # libsinsp runs the event on a thread of its own, named container:<id>.
         if (
             key.startswith(("proc.", "user.", "fd."))
-            or key in ("evt.rawres", "evt.res", "evt.is_open_write", "evt.is_open_read")
+            or key in ("evt.rawres", "evt.res", *_OPEN_KEYS)
             or (key.startswith("evt.arg"))
         ):
             rep._miss(
