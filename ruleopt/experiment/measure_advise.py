@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ruleopt.advise.measure import measure as advise_measure
+from ruleopt.advise.report import build_report
+from ruleopt.advise.validators import run_validators
 from ruleopt.events.load import input_kind, load_events
+from ruleopt.events.workload_scap import write_capture
 from ruleopt.experiment.cell import CellContext
 from ruleopt.experiment.inputs import rules_of, workload_path
 from ruleopt.experiment.measure_common import (
@@ -45,11 +49,6 @@ def supports(engine: str, strategy: str, build: str) -> str | None:
 
 
 def measure(ctx: CellContext) -> dict[str, Any]:
-    from ruleopt.advise.measure import measure as advise_measure
-    from ruleopt.advise.report import build_report
-    from ruleopt.advise.validators import run_validators
-    from ruleopt.events.workload_scap import write_capture
-
     check_engine(ctx, ("libsinsp",), "the advisor measures on the real engine")
     why = supports(ctx.cell.engine, ctx.cell.strategy, ctx.cell.build)
     if why:
