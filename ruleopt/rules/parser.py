@@ -320,10 +320,38 @@ def _word_at(text: str, pos: int) -> str:
     return m.group(0) if m else ""
 
 
-# Text ending in a field name (with optional argument) and blanks.
-_FIELD_BEFORE = re.compile(
-    r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?:\[[^\]]*\])?\s*$"
-)
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.")
+_NAME_STARTS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
+def _field_before(text: str, end: int) -> bool:
+    """Whether ``text[:end]`` ends in a field name (a dotted name, ``[A-Za-z_]\\w*`` parts,
+    with an optional ``[argument]``) and blanks.
+
+    Scanned backwards from ``end``, in linear time: a regex search for such a name at
+    the end retries from every start, quadratic in a long run of letters (a condition of
+    one 200,000-letter word took minutes to report its syntax error). A name ends the run
+    of name characters before ``end`` when its last part starts with a letter and the
+    part before it holds one (where the name may start)."""
+    head = text[:end].rstrip()
+    if not head.endswith("]"):
+        return _name_ends_at(head, len(head))
+    # The argument holds no ']': it opens at a '[' after the ']' before the last one. The
+    # runs of name characters before those '[' do not overlap: linear still.
+    lo = head.rfind("]", 0, len(head) - 1) + 1
+    return any(_name_ends_at(head, j) for j in range(lo, len(head) - 1) if head[j] == "[")
+
+
+def _name_ends_at(text: str, j: int) -> bool:
+    i = j
+    while i > 0 and text[i - 1] in _NAME_CHARS:
+        i -= 1
+    parts = text[i:j].split(".")
+    return (
+        len(parts) >= 2
+        and parts[-1][:1] in _NAME_STARTS
+        and any(c in _NAME_STARTS for c in parts[-2])
+    )
 
 
 def _offset(text: str, line: int, column: int) -> int:
@@ -367,8 +395,7 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> ConditionSyntaxError:
     # (a dotted name, which cannot be a macro) or a transformer's ")". After a bare
     # name the parser also accepts 'and'/'or' (it may be a macro), so look back.
     after_operand = bool(expected & _OPS) and (
-        "_AND" not in expected
-        or _FIELD_BEFORE.search(text, 0, _offset(text, line, column)) is not None
+        "_AND" not in expected or _field_before(text, _offset(text, line, column))
     )
     if after_operand:
         return ConditionSyntaxError(
