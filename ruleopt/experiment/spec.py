@@ -63,11 +63,11 @@ TOP_KEYS = (
     "measurements",
 )
 REQUIRED = ("rulesets", "workloads", "measurements")
-WORKLOAD_KINDS = ("capture", "table", "generated")
+# A workload's kind, and what a measurement's own ``workloads`` keeps (one list for both).
+WORKLOAD_KINDS = ("generated", "capture", "table")
 GENERATED_KEYS = ("events", "seed", "break_share", "format")
 FORMATS = ("scap", "npz")
 GRID_KEYS = ("strategies", "engines", "builds", "workloads", "repeats")
-WORKLOAD_KINDS = ("generated", "capture", "table")
 MAX_REPEATS = 1000
 
 
