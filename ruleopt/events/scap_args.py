@@ -16,7 +16,7 @@ import posixpath
 
 from ruleopt.events import scapfile
 
-PT_CHARBUF, PT_FSPATH, PT_FSRELPATH = 9, 17, 43
+PT_CHARBUF, PT_FSPATH, PT_FSRELPATH = scapfile.PT_CHARBUF, scapfile.PT_FSPATH, scapfile.PT_FSRELPATH
 _STRINGS = (PT_CHARBUF, PT_FSPATH, PT_FSRELPATH)
 _FLAGS = (28, 29, 30, 42)  # PT_FLAGS8/16/32, PT_MODE
 _INTS = (1, 2, 3, 4, 5, 6, 7, 8, 14, 15)  # PT_INT*, PT_UINT*, PT_FD, PT_PID

@@ -103,11 +103,14 @@ _FIXED: dict[int, int] = {
     42: 4,
 }
 _SIGNED = {1, 2, 3, 4, 11, 14, 15}
-_STRINGS = {9, 17, 43}  # PT_CHARBUF, PT_FSPATH, PT_FSRELPATH: NUL-terminated
+# libscap's ppm_param_type values (ppm_events_public.h) the writer and scap_args name.
+PT_CHARBUF = 9
 PT_BYTEBUF = 10
 PT_FD = 14
 PT_FDLIST = 16
+PT_FSPATH = 17
 PT_FSRELPATH = 43
+_STRINGS = {PT_CHARBUF, PT_FSPATH, PT_FSRELPATH}  # NUL-terminated
 
 # Open flags as libsinsp prints them -> libscap's PPM_O_* bits (ppm_events_public.h).
 PPM_O_FLAGS: dict[str, int] = {
