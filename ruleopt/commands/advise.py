@@ -14,6 +14,7 @@ or the bundled default workload is first written as a generated capture (README
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -127,52 +128,48 @@ def run(args: argparse.Namespace) -> int:
 def _advise(
     ruleset: Any, rule_files: list[str], events: str | None, args: argparse.Namespace, err: Console
 ) -> dict[str, Any]:
-    from ruleopt.advise.measure import measure
-    from ruleopt.advise.report import build_report
-    from ruleopt.advise.validators import run_validators
-    from ruleopt.events.load import input_kind, load_events
+    from ruleopt.advise.run import advise_report, capture_for, is_capture
+    from ruleopt.events.load import load_events
 
     with err.status(f"reading {events or 'the bundled default workload'}"):
         table = load_events(events, ruleset)
     source = events or "bundled default workload (generated, seed 0, 1% breaking)"
+    # Refused before minutes of writing: the rules run, then the probes, each --repeat
+    # passes over the events.
+    if is_capture(events):
+        bounds.check_work(
+            bounds.capture_events_bound(events) * args.repeat * 2,
+            f"--repeat {args.repeat:,} over the capture, twice",
+            "use a smaller --repeat",
+        )
+    else:
+        bounds.check_work(
+            table.n * args.repeat * 2,
+            f"--repeat {args.repeat:,} over {table.n:,} events, twice",
+            "use a smaller --repeat or fewer events",
+        )
     with tempfile.TemporaryDirectory(prefix="ruleopt-advise-") as tmp:
-        if events is not None and input_kind(events) == "capture":
-            capture, note = events, "the capture itself"
-            bounds.check_work(
-                bounds.capture_events_bound(capture) * args.repeat * 2,
-                f"--repeat {args.repeat:,} over the capture, twice",
-                "use a smaller --repeat",
-            )
-        else:
-            from ruleopt.events.workload_scap import write_capture
-
-            # Refused before minutes of writing: the rules run, then the probes, each
-            # --repeat passes over the table's events.
-            bounds.check_work(
-                table.n * args.repeat * 2,
-                f"--repeat {args.repeat:,} over {table.n:,} events, twice",
-                "use a smaller --repeat or fewer events",
-            )
-            capture = str(Path(tmp) / "events.scap")
-            with err.status(f"writing {table.n:,} events as a generated capture"):
-                write_capture(table, capture)
-            note = (
-                "a generated capture of the same events (libsinsp reads some cells "
-                "otherwise: `ruleopt generate` lists them)"
-            )
+        writing = (
+            contextlib.nullcontext()
+            if is_capture(events)
+            else err.status(f"writing {table.n:,} events as a generated capture")
+        )
+        with writing:
+            capture, note = capture_for(table, events, Path(tmp))
         with err.status("libsinsp harness: the rules, then one probe per operand"):
-            m = measure(
+            return advise_report(
                 ruleset,
-                capture,
+                rule_files,
                 table,
+                events,
+                source,
+                capture,
+                note,
                 repeat=args.repeat,
-                capture_note=note,
                 replica=not args.no_replica,
+                select=args.select,
+                ignore=args.ignore,
             )
-    if events is None or input_kind(events) != "capture":
-        m.capture = f"generated capture of {source}"
-    findings = run_validators(m, args.select, args.ignore)
-    return build_report(m, findings, rule_files, source)
 
 
 def _fmt(x: float | None, digits: int = 0) -> str:

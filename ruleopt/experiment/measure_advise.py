@@ -14,11 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ruleopt.advise.measure import measure as advise_measure
-from ruleopt.advise.report import build_report
-from ruleopt.advise.validators import run_validators
-from ruleopt.events.load import input_kind, load_events
-from ruleopt.events.workload_scap import write_capture
+from ruleopt.advise.run import advise_report, capture_for
+from ruleopt.events.load import load_events
 from ruleopt.experiment.cell import CellContext
 from ruleopt.experiment.inputs import rules_of, workload_path
 from ruleopt.experiment.measure_common import (
@@ -60,18 +57,13 @@ def measure(ctx: CellContext) -> dict[str, Any]:
     if table.n == 0:
         raise cell_error(ctx, f"the workload {path} has no events", hint="use a non-empty one")
     progress(ctx, 0.1)
-    if input_kind(path) == "capture":
-        capture, note = path, "the capture itself"
-    else:
-        # A table: libsinsp reads it as the generated capture of the same events.
-        capture = ctx.workdir / "events.scap"
-        write_capture(table, capture)
-        note = "a generated capture of the table's events"
+    # A table: libsinsp reads it as the generated capture of the same events.
+    capture, note = capture_for(table, path, ctx.workdir)
     progress(ctx, 0.2)
-    m = advise_measure(rules, capture, table, repeat=passes, capture_note=note)
-    progress(ctx, 0.9)
-    findings = run_validators(m, None, None)
-    report = build_report(m, findings, list(ctx.cell.ruleset), str(path))
+    report = advise_report(
+        rules, list(ctx.cell.ruleset), table, path, str(path), capture, note, repeat=passes
+    )
+    progress(ctx, 1.0)
     return result_of(report)
 
 
