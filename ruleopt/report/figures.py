@@ -342,7 +342,7 @@ def advice(idx: Index, ctx: Context) -> list[Advice]:
         seen = set()
         for f in c.series.get("findings") or []:
             k = (str(f.get("code")), str(f.get("rule")))
-            if k not in seen:  # a validator may speak twice of a rule: once per repeat
+            if k not in seen:  # "found in K of N" counts a repeat once per code and rule
                 seen.add(k)
                 found.setdefault(k, []).append(f)
     out = []

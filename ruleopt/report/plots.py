@@ -126,7 +126,7 @@ def latency_plot(
             ax.set_yscale("log")
         ax.set_title(engine)
         ax.set_xlabel("cycles per check (log2 buckets)")
-        ax.set_ylabel("checks (log scale)")
+        ax.set_ylabel("checks (log scale)" if positive else "checks")
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:  # an engine without checks has no lines
             ax.legend()
