@@ -21,7 +21,7 @@ ipaddr     IPADDR                                      IPv4/IPv6 address (bytes)
 ipnet      IPNET                                       address on the left, CIDR constant
 bytebuf    BYTEBUF                                     raw bytes (memcmp, memmem)
 double     DOUBLE                                      float (libsinsp 2022 cannot parse)
-dynamic    DYNAMIC (evt.rawarg)                        the argument's own type, per event
+dynamic    DYNAMIC (evt.rawarg)                        typed per NAME (a type it cannot compare)
 =========  ==========================================  ===================================
 
 The table of libsinsp fields below lists names and types as ``sysdig -l -v`` (libs
@@ -38,6 +38,7 @@ from functools import cache
 from ruleopt import plugin_fields
 from ruleopt.errors import RuleoptError
 from ruleopt.rules import ast
+from ruleopt.rules.sinsp_params import SINSP_2022_PARAM_TYPES
 
 # Closed sets; anything else in the tables below is a bug caught at import.
 FIELD_TYPES: frozenset[str] = frozenset(
@@ -120,6 +121,10 @@ class FieldInfo:
     # Event sources whose events carry the field (Falco validates a rule's fields
     # against its source's extractors).
     sources: tuple[str, ...] = ("syscall",)
+    # evt.rawarg.NAME only: the field as written, and the ppm type (``PT_`` dropped)
+    # libsinsp reads NAME as.
+    raw_name: str = ""
+    raw_type: str = ""
 
     @property
     def width(self) -> int:
@@ -691,7 +696,70 @@ def _resolve(name: str, arg: str | None) -> ResolvedField:
         key = f"{info.name}.{arg}"
     else:
         key = f"{info.name}[{arg}]"
+    if info.name in _EVENT_ARG_FIELDS and (dotted or not _INDEX_RE.match(arg)):
+        _check_event_arg(info.name, arg)
+    if info.name == "evt.rawarg":
+        if not dotted:
+            raise RuleoptError(
+                f"field 'evt.rawarg' takes an argument name, got '{shown}'",
+                hint="write evt.rawarg.NAME (libsinsp: evt.arg fields must be expressed "
+                "explicitly), or evt.arg[N] for the N-th argument as text",
+            )
+        info = _rawarg_info(info, arg)
     return ResolvedField(key=key, info=info, arg=arg)
+
+
+# The fields that name an event parameter (evt.arg.NAME, evt.rawarg.NAME).
+_EVENT_ARG_FIELDS = frozenset({"evt.arg", "evt.rawarg"})
+
+# evt.rawarg.NAME: the ppm types libsinsp 2022 can parse a constant as
+# (value_parser.cpp's string_to_rawval) *and* compare (filter.cpp's flt_compare), as our
+# libsinsp type names. Every other type of the table is refused up front: the PID, SIGTYPE,
+# SYSCALLID, BYTEBUF, UID, GID, FDLIST, SIGSET, DYN... constants are the compile error
+# "wrong parameter type N", and a SOCKADDR constant parses but no comparison ever holds.
+_RAWARG_TYPES: dict[str, str] = {
+    "INT8": "INT8",
+    "INT16": "INT16",
+    "INT32": "INT32",
+    "INT64": "INT64",
+    "FD": "INT64",
+    "ERRNO": "INT64",
+    "UINT8": "UINT8",
+    "FLAGS8": "UINT8",
+    "UINT16": "UINT16",
+    "FLAGS16": "UINT16",
+    "UINT32": "UINT32",
+    "FLAGS32": "UINT32",
+    "MODE": "UINT32",
+    "UINT64": "UINT64",
+    "RELTIME": "RELTIME",
+    "ABSTIME": "ABSTIME",
+    "CHARBUF": "CHARBUF",
+    "FSPATH": "FSPATH",
+    "FSRELPATH": "FSRELPATH",
+}
+
+
+def _check_event_arg(field: str, name: str) -> None:
+    if name in SINSP_2022_PARAM_TYPES:
+        return
+    close = difflib.get_close_matches(name, SINSP_2022_PARAM_TYPES, n=3)
+    raise RuleoptError(
+        f"unknown event argument in '{field}.{name}': no event has a parameter '{name}'",
+        hint=(f"did you mean {', '.join(close)}? " if close else "")
+        + "the argument names are those of libscap's event table (sysdig -L lists them)",
+    )
+
+
+def _rawarg_info(info: FieldInfo, name: str) -> FieldInfo:
+    """evt.rawarg.NAME typed as libsinsp 2022 types it: by NAME's first parameter."""
+    raw = SINSP_2022_PARAM_TYPES[name]
+    info = replace(info, raw_name=f"{info.name}.{name}", raw_type=raw)
+    sinsp_type = _RAWARG_TYPES.get(raw)
+    if sinsp_type is None:
+        # Kept untyped: values.check_operator refuses every comparison on it, with why.
+        return info
+    return replace(info, type=_SINSP_TYPES[sinsp_type][0], sinsp_type=sinsp_type)
 
 
 def resolve(field: ast.Field | str) -> ResolvedField:

@@ -212,6 +212,8 @@ def _key(info: fields.FieldInfo, name: str, arg: str | None) -> str:
         if info.multi_kind == "ancestors":
             return f"{name}[0]"  # libsinsp prints the process itself for a bare ancestor
         return name
+    if info.arg_kind == "dotted" and not _INDEX.fullmatch(arg):
+        return fields.resolve(f"{name}.{arg}").key  # %evt.arg.fd: brackets take numbers
     return fields.resolve(f"{name}[{arg}]").key  # the event key a condition would use
 
 

@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.rules.parser",
             "ruleopt.rules.yamlsafe",
             "ruleopt.rules.sinsp_events",
+            "ruleopt.rules.sinsp_params",
             "ruleopt.rules.evttypes",
         ),
     ),

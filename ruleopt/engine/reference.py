@@ -84,7 +84,7 @@ def _value_texts(rhs: ast.ValueList) -> tuple[str, ...]:
 def check_field_pair(op: str, info: FieldInfo, rhs_info: FieldInfo) -> None:
     """What libsinsp's compiler refuses in ``x op val(y)``: decided before any event."""
     values.check_operator(op, info)
-    if info.type != rhs_info.type and not {info.type, rhs_info.type} <= {"str", "dynamic"}:
+    if info.type != rhs_info.type:
         raise RuleoptError(
             f"cannot compare field '{info.name}' ({info.type}) with field "
             f"'{rhs_info.name}' ({rhs_info.type})",
@@ -101,7 +101,7 @@ def _rhs_field_value(op: str, info: FieldInfo, value: Any, rhs_info: FieldInfo) 
     if info.type in ("ipaddr", "ipnet"):
         items = [values.parse_ip(str(v)) if isinstance(v, str) else v for v in items]
     if op in ("in", "intersects"):
-        return tuple(items) if info.type in ("ipaddr", "ipnet", "dynamic") else frozenset(items)
+        return tuple(items) if info.type in ("ipaddr", "ipnet") else frozenset(items)
     # Several values on the right: libsinsp compares with the first one.
     return items[0]
 

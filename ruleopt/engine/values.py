@@ -8,7 +8,7 @@ were read from libsinsp's source (``flt_compare``, ``string_to_rawval``,
 
 Event-side values, by field type: ``str`` -> str; ``int``/``uint``/``port``/``reltime``/
 ``abstime`` -> int; ``bool`` -> bool; ``ipaddr``/``ipnet`` -> address text or
-``ipaddress`` object; ``bytebuf`` -> bytes; ``dynamic`` -> int or str. A multi-valued field
+``ipaddress`` object; ``bytebuf`` -> bytes. A multi-valued field
 used without argument holds a list (see ``ruleopt.fields.MULTI_KINDS``).
 """
 
@@ -68,7 +68,9 @@ _OPS_BY_TYPE: dict[str, frozenset[str]] = {
     "ipaddr": _NUMERIC_OPS,
     "ipnet": _NET_OPS,
     "bytebuf": _BUFFER_OPS,
-    "dynamic": _STRING_OPS | _NUMERIC_OPS,
+    # evt.rawarg whose argument type libsinsp cannot compare (fields._rawarg_info):
+    # check_operator refuses every operator, saying why.
+    "dynamic": frozenset(),
 }
 
 # What each transformer takes (modern libsinsp: string transformers take text fields,
@@ -104,10 +106,38 @@ def check_operator(op: str, info: FieldInfo) -> None:
             "never matches there)",
             hint=f"use one of {', '.join(sorted(special[0]))}",
         )
+    if info.raw_type:
+        _check_rawarg_operator(op, info)
     if op not in _OPS_BY_TYPE[info.type]:
         raise RuleoptError(
-            f"operator '{op}' is not supported for field '{info.name}' (type {info.type})",
+            f"operator '{op}' is not supported for field '{info.raw_name or info.name}' "
+            f"(type {info.type}"
+            + (f", argument type {info.raw_type}" if info.raw_type else "")
+            + ")",
             hint="libsinsp rejects this comparison; pick an operator for this field type",
+        )
+
+
+def _check_rawarg_operator(op: str, info: FieldInfo) -> None:
+    """What libsinsp 2022 cannot do with evt.rawarg.NAME, refused before any event.
+
+    Measured with the harness on cat_write.scap: ``in`` on a raw number or path crashes
+    its compiler (SIGSEGV), ``pmatch`` on a path is "pmatch requires all charbuf
+    arguments", and on a CHARBUF argument ``in (cat)`` matches where ``in (cat, x)``
+    does not. No list operator on a raw argument has a meaning to model.
+    """
+    what = f"'{info.raw_name}' (evt.rawarg of type {info.raw_type})"
+    if info.type == "dynamic":
+        raise RuleoptError(
+            f"libsinsp 2022 cannot compare {what}: it refuses the constant (wrong "
+            "parameter type) or, for a socket address, never matches",
+            hint="compare evt.arg.NAME, the argument as text, instead",
+        )
+    if op in LIST_OPS:
+        raise RuleoptError(
+            f"{what} cannot take operator '{op}' in libsinsp 2022: its compiler "
+            "crashes on a raw number or path, and matches raw strings inconsistently",
+            hint="write one '=' per value, joined with or",
         )
 
 
@@ -254,10 +284,9 @@ def parse_constant(info: FieldInfo, text: str, op: str = "=") -> Any:
     """Parse one constant of a comparison as libsinsp does at rule compile time.
 
     Raises RuleoptError naming the field and the value when libsinsp would reject it.
-    ``dynamic`` fields (evt.rawarg) keep the text: the argument's type is per event.
     """
     t = info.type
-    if t == "str" or t == "dynamic":
+    if t == "str":
         # The one str for the constant's bytes, so str equality is byte equality.
         return canonical(text)
     if t == "bytebuf":
@@ -302,7 +331,7 @@ EMPTY_LIST_IS_EMPTY_STRING = True
 
 def parse_list(info: FieldInfo, texts: Sequence[str], op: str) -> tuple[Any, ...]:
     """Parse the items of ``in``/``intersects``/``pmatch`` lists."""
-    if not texts and EMPTY_LIST_IS_EMPTY_STRING and info.type in ("str", "dynamic"):
+    if not texts and EMPTY_LIST_IS_EMPTY_STRING and info.type == "str":
         texts = ("",)
     if op == "pmatch":
         if info.type != "str":
@@ -570,18 +599,6 @@ def _order(op: str, a: Any, b: Any) -> bool:
     return a >= b
 
 
-def _dynamic_rhs(info: FieldInfo, lhs: Any, rhs: Any, op: str) -> tuple[str, Any, Any]:
-    """evt.rawarg: the argument's own type decides; ints parse the constant as INT64."""
-    num_info = replace(info, type="int", sinsp_type="INT64")
-    if isinstance(lhs, bool):
-        lhs = int(lhs)
-    if isinstance(lhs, int):
-        if op in LIST_OPS:
-            return "int", lhs, tuple(parse_integer(num_info, r) for r in rhs)
-        return "int", lhs, parse_integer(num_info, rhs)
-    return "str", lhs, rhs
-
-
 def prepare_rhs(info: FieldInfo, op: str, rhs: str | Sequence[str] | None) -> Any:
     """Parse the constant(s) of a comparison once: scalar, tuple for list operators,
     frozenset where only membership matters, component tuples for pmatch."""
@@ -593,7 +610,7 @@ def prepare_rhs(info: FieldInfo, op: str, rhs: str | Sequence[str] | None) -> An
         parsed = parse_list(info, items, op)
         if op == "pmatch":
             return tuple(path_components(p) for p in parsed)
-        if info.type in ("ipaddr", "ipnet", "dynamic"):
+        if info.type in ("ipaddr", "ipnet"):
             return parsed
         return frozenset(parsed)
     if not isinstance(rhs, str):
@@ -665,13 +682,7 @@ def _scalar(op: str, info: FieldInfo, lhs: Any, rhs: Any) -> bool:
     if op == "exists":
         return True
     t = info.type
-    if t == "dynamic":
-        if isinstance(rhs, frozenset):
-            rhs = tuple(rhs)
-        t, lhs, rhs = _dynamic_rhs(info, lhs, rhs, op)
-        if op in ("in", "intersects"):
-            rhs = frozenset(rhs)
-    elif t == "bool":
+    if t == "bool":
         lhs = bool(lhs)
     elif t == "double":
         # EventTables keep doubles as their repr text; C double comparisons (NaN is

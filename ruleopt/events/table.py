@@ -144,8 +144,9 @@ class StringHeap:
 # The registry's closed set of types (ruleopt.fields.FIELD_TYPES), by storage. Integers of
 # every width, booleans (0/1), ports and times are numbers; strings, addresses, networks
 # and byte buffers are text to the evaluator (bytes that are not UTF-8 ride as lone
-# surrogates, as ruleopt.events.sinsp delivers them). ``dynamic`` (evt.rawarg) is numeric:
-# the raw arguments rules compare are flags, modes and return codes.
+# surrogates, as ruleopt.events.sinsp delivers them). ``evt.rawarg.NAME`` has its
+# argument's type (ruleopt.fields); ``dynamic`` is one libsinsp cannot compare, stored as
+# a number for outputs only.
 # ``double`` is text: libsinsp 2022 cannot even parse a double constant, so no condition
 # compares one; keeping the value's text is enough to print it.
 _KINDS: dict[str, str] = {
