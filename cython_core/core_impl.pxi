@@ -62,6 +62,7 @@ from ringmodel cimport (
     ring_consumed,
     ring_fill,
     ring_init,
+    ring_slots,
     ring_model,
     ring_more,
     ring_stats,
@@ -901,6 +902,7 @@ def run(compiled, table, *, int repeat=1, rate=None, int64_t buffer=0,
                         (<uint64_t*>cnp.PyArray_DATA(cyc_a))[r] = trace_rdtsc() - t0
                 result["processed"] = np.ones(n, dtype=np.bool_)
             else:
+                buffer = ring_slots(n, buffer)
                 ring_a = np.zeros(buffer, dtype=np.int64)
                 proc_a = np.zeros(max(n, 1), dtype=np.uint8)
                 cost_a = np.zeros(max(n, 1), dtype=np.uint64)

@@ -21,6 +21,7 @@ from ringmodel cimport (
     RING_STAT_SIM_END,
     RING_STAT_TIMEOUTS,
     ring_replay,
+    ring_slots,
 )
 
 cnp.import_array()
@@ -48,6 +49,7 @@ def replay(costs, double cycles_per_event, int64_t buffer, double wait_cycles=0.
     if wait_cycles < 0:
         raise ValueError("wait_cycles must not be negative")
     cdef int64_t n = c_a.shape[0]
+    buffer = ring_slots(n, buffer)
     cdef cnp.ndarray slots = np.zeros(buffer, dtype=np.int64)
     cdef cnp.ndarray proc = np.zeros(max(n, 1), dtype=np.uint8)
     cdef int64_t stats[RING_NUM_STATS]

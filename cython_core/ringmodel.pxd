@@ -18,6 +18,7 @@ cdef extern from "ring.h" nogil:
         int64_t timeouts
         int64_t done
 
+    int64_t ring_slots(int64_t n, int64_t bufsize)
     void ring_init(ring_model* m, int64_t n, double cycles_per_event, int64_t bufsize,
                    double wait_cycles, int64_t* slots)
     int ring_more(const ring_model* m)

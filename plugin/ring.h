@@ -51,6 +51,15 @@ typedef struct ring_model {
 #define RING_STAT_SIM_END 3
 #define RING_NUM_STATS 4
 
+/* Slots a ring of `bufsize` needs for `n` events: it never holds more than all of them,
+ * and a ring that holds them all never drops, so any larger ring behaves the same (a
+ * --buffer of 10^9 then costs n slots, not 8 GB). Callers allocate this many and pass it
+ * as the ring's size. */
+static inline int64_t ring_slots(int64_t n, int64_t bufsize) {
+    int64_t k = bufsize < n ? bufsize : n;
+    return k < 1 ? 1 : k;
+}
+
 static inline void ring_init(ring_model *m, int64_t n, double cycles_per_event, int64_t bufsize,
                              double wait_cycles, int64_t *slots) {
     m->now = 0.0;

@@ -3,11 +3,12 @@ needs more (before allocating, instead of a ``MemoryError`` after minutes)."""
 
 from __future__ import annotations
 
+import resource
+
 from ruleopt.errors import RuleoptError
 
 
-def available_memory() -> int | None:
-    """Bytes the kernel says a new allocation can get (MemAvailable), or None."""
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -16,6 +17,29 @@ def available_memory() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _address_space_left() -> int | None:
+    """What ``ulimit -v`` (RLIMIT_AS) leaves this process, or None when unlimited: an
+    allocation past it fails however much memory the machine has free."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return max(0, soft - int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return soft
+
+
+def available_memory() -> int | None:
+    """Bytes a new allocation can get: the kernel's MemAvailable, capped by what the
+    process's address-space limit leaves; None when neither is known."""
+    known = [b for b in (_meminfo_available(), _address_space_left()) if b is not None]
+    return min(known) if known else None
 
 
 def _gib(n: float) -> str:

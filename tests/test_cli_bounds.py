@@ -4,6 +4,7 @@ much memory, a replay clock that would overflow. Ctrl-C exits 130 with nothing l
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -136,27 +137,52 @@ def test_generate_refuses_what_memory_cannot_hold(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_address_space_limit_is_memory_not_available(tmp_path):
+    # Under `ulimit -v` (the fuzzer's children run under one) an allocation past the limit
+    # fails however much the machine has free: the estimate must count the limit, or a
+    # run passes the check and ends in MemoryError.
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from ruleopt import resources\n"
+        "print(resources.available_memory())\n"
+        "from ruleopt.cli import main\n"
+        f"sys.exit(main(['generate', '-r', {str(RULES)!r}, '-n', '30000000', '-o', "
+        f"{str(tmp_path / 'w.npz')!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    left = int(proc.stdout.split()[0])
+    assert 0 < left <= 3 << 30
+    assert proc.returncode == 1 and "GiB of memory" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_memory_estimates_use_what_is_available(monkeypatch, tmp_path, capsys, events):
     monkeypatch.setattr(resources, "available_memory", lambda: 1 << 20)
     rc = main(["generate", "-r", str(RULES), "-n", "100000", "-o", str(tmp_path / "w.npz")])
     err = capsys.readouterr().err
     assert rc == 1 and "generating 100,000 events" in err and "0.0 GiB is available" in err
-    rc = main(
-        [
-            "profile",
-            str(RULES),
-            str(events),
-            "--rate",
-            "1e6",
-            "--buffer",
-            "1000000",
-            "-o",
-            str(tmp_path / "p"),
-        ]
-    )
-    err = capsys.readouterr().err
-    assert rc == 1 and "a ring of 1,000,000 slots needs about" in err
+    # A ring holds at most every event: its memory is that of min(slots, events).
+    with pytest.raises(RuleoptError, match="a ring of 1,000,000 slots needs about"):
+        bounds.check_rate(1e6, 1_000_000, 1_000_000)
+    bounds.check_rate(1e6, 100, 10**9)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl"]
+
+
+def test_a_ring_larger_than_the_workload_costs_only_the_workload(tmp_path, capsys, events):
+    # A fuzz case: --buffer 10^9 allocated 8 GB for a handful of events (a MemoryError
+    # once memory was short). Such a ring never fills, as one of n slots never does.
+    def replay(buffer: str) -> dict:
+        out = tmp_path / f"p{buffer}"
+        argv = ["profile", str(RULES), str(events), "--no-plots", "--rate", "1e5"]
+        assert main([*argv, "--buffer", buffer, "-o", str(out)]) == 0
+        return json.loads((out / "profile.json").read_text())["settings"]["rate_replay"]
+
+    n = len(EVENTS.splitlines())
+    big, exact = replay("1000000000"), replay(str(n))
+    assert big["buffer"] == 10**9 and exact["buffer"] == n
+    assert big["drops"] == exact["drops"] == 0
+    assert big["processed"] == exact["processed"] == n
 
 
 def test_work_beyond_the_limit_is_refused_up_front(tmp_path, capsys, events, monkeypatch):

@@ -160,6 +160,15 @@ def test_missing_file_after_against_is_one_error(tmp_path, capsys) -> None:
     assert str(missing) in captured.err and "Traceback" not in captured.err
 
 
+def test_an_empty_events_path_after_against_is_an_error(capsys) -> None:
+    # A fuzz case: '' after --against was dropped, and the run silently took the default
+    # 200,000-event workload on both engines (over 20 s) instead of refusing the path.
+    code = main(["compare", str(RULES), "--against", str(RULES), "", "--engine", "replica"])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert "'': the path is empty" in captured.err and "Traceback" not in captured.err
+
+
 @pytest.mark.parametrize("tail", [[], [str(TRACE)]], ids=["nothing", "events only"])
 def test_against_with_no_rules_file_is_one_error(tail, capsys) -> None:
     code = main(

@@ -76,7 +76,9 @@ def _model(costs, cpe, buffer, wait):
 @given(
     costs=st.lists(st.integers(0, 50), min_size=0, max_size=40),
     cpe=st.integers(1, 30),
-    buffer=st.integers(1, 5),
+    # Rings of up to 10^9 slots: the compiled one allocates one slot per event at most
+    # (ring_slots), the stated one has no such cap; they must agree.
+    buffer=st.one_of(st.integers(1, 5), st.integers(40, 10**9)),
     wait=st.sampled_from([0, 0, 2, 7]),
 )
 def test_the_compiled_model_is_the_stated_one(costs, cpe, buffer, wait) -> None:

@@ -25,7 +25,7 @@ __all__ = ["available_memory", "check_memory"]  # re-exported for the commands
 # beyond the largest documented run (10M events x 8 strategies), yet finite.
 WORK_LIMIT = 2_000_000_000
 MAX_REPEAT = 100_000
-# Ring slots for a rate replay: 8 bytes each, allocated at once.
+# Ring slots for a rate replay (8 bytes each, at most one per event: plugin/ring.h).
 MAX_BUFFER = 1 << 31
 # More than anyone generates on one machine (a 10M-event table is ~10 GB in memory).
 MAX_EVENTS = 1_000_000_000
@@ -130,8 +130,9 @@ def check_rate(rate_: float, n_events: int, buffer_: int) -> None:
             f"{n_events / rate_:,.0f} simulated seconds, beyond the replay clock's range",
             hint=f"use --rate of at least {n_events * 1e10 / 2.0**62:.3g}",
         )
+    # The ring allocates at most one slot per event (plugin/ring.h, ring_slots).
     check_memory(
-        8 * buffer_,
+        8 * max(1, min(buffer_, n_events)),
         f"a ring of {buffer_:,} slots",
         "use a smaller --buffer (Falco's ring holds 8,192 events by default)",
     )

@@ -811,7 +811,7 @@ def _run_against(args: argparse.Namespace) -> int:
     CA.check_against(args.against)
     # argparse gives --against every later word: its events file is one input like others.
     rules_b, events_b = split_inputs(args.against)
-    rules_a, events = split_inputs(args.inputs + ([events_b] if events_b else []))
+    rules_a, events = split_inputs(args.inputs + ([events_b] if events_b is not None else []))
     if not rules_a:
         rules_a = [str(DEFAULT_RULES)]
     check_rules_files(rules_a)

@@ -131,6 +131,9 @@ class Case:
     # Run ``python3 -m ruleopt`` as a real process (exec'd in the child) instead of
     # calling main() in-process: what a user sees, signals and exit status included.
     subprocess: bool = False
+    # This case's wall-time limit when its work is big by design (a CLI case that runs on
+    # the bundled 200,000-event workload); None: the family's limit.
+    timeout: float | None = None
     # Runs in the child before main(): the runner's own tests plant bugs with it.
     child_setup: Callable[[], None] | None = None
 
@@ -528,6 +531,8 @@ class Family:
             case.prepare(work)
         before = _listing(work)
         timeout = TIMEOUT if self.hangs < HANG_CAP else SHORT_TIMEOUT
+        if case.timeout is not None:
+            timeout = max(timeout, case.timeout)
         t0 = time.monotonic()
         rep = _run_forked(case, work, tmp, io_dir, timeout)
         res = judge(case, rep, work, tmp, io_dir, before)
