@@ -174,6 +174,22 @@ def test_outputs_that_cannot_be_written(tmp_path, capsys, events):
     ]
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", "EVENTS", "--engine", "replica", "-o", ""],
+        ["compare", "EVENTS", "--engine", "replica", "--profile", ""],
+        ["advise", "RULES", "EVENTS", "--no-replica", "-o", ""],
+        ["profile", "EVENTS", "-o", ""],
+    ],
+    ids=lambda a: " ".join(a[:1] + a[-2:-1]),
+)
+def test_an_empty_output_path_is_an_error_not_no_output(argv, capsys, events):
+    # A fuzz case: compare -o '' was taken as "no -o" and ran as if none was given.
+    argv = [str(events) if a == "EVENTS" else str(RULES) if a == "RULES" else a for a in argv]
+    _fails(argv, capsys, "the path is empty")
+
+
 # ------------------------------------------------------------------ nothing left behind
 
 

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     check_rules_files(rule_files)
     for e in events_files:
         check_events_file(e)
-    if args.output:
+    if args.output is not None:  # '' is an empty path, refused by the check
         check_output(args.output, directory=False, suffix=".html")
 
     from ruleopt.rules.loader import load_rules
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     with err.status("loading rules"):
         ruleset = load_rules(rule_files)
     reports = [_advise(ruleset, rule_files, e, args, err) for e in (events_files or [None])]
-    if args.output:
+    if args.output is not None:
         from ruleopt.advise.html import render
         from ruleopt.fsutil import atomic_write
 
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         console = Console(width=max(console.width, 150))
         for r in reports:
             _print(console, r)
-        if args.output:
+        if args.output is not None:
             console.print(f"wrote {args.output}")
     return 0
 

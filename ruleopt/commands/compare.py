@@ -778,9 +778,10 @@ def run(args: argparse.Namespace) -> int:
     check_rules_files(rule_files)
     check_events_file(events)
     CT.check_train(args.train)
-    if args.output:
+    # '' is an empty path (refused by the checks), not "no option".
+    if args.output is not None:
         check_output(args.output, directory=True)
-    if args.profile:
+    if args.profile is not None:
         CP.check_profile_dir(args.profile)
     engine = args.engine or default_engine()
     doc = compare(
@@ -795,7 +796,7 @@ def run(args: argparse.Namespace) -> int:
         profile_dir=args.profile,
         train=args.train,
     )
-    if args.output:
+    if args.output is not None:
         doc["plots"] = [str(p) for p in write_plots(doc, Path(args.output))]
     if args.json:
         json.dump(doc, sys.stdout, indent=1)
@@ -823,10 +824,10 @@ def _run_against(args: argparse.Namespace) -> int:
             file="--train",
             hint="drop --train (--against runs the stock composition, which learns nothing)",
         )
-    if args.output or args.profile:
+    if args.output is not None or args.profile is not None:
         raise RuleoptError(
             "-o/--output and --profile are per strategy: they do not apply to --against",
-            file=args.output or args.profile,
+            file=args.output if args.output is not None else args.profile,
             hint="drop them, or use --json to keep the report",
         )
     doc = CA.compare_against(
