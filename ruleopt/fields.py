@@ -740,6 +740,16 @@ _RAWARG_TYPES: dict[str, str] = {
 }
 
 
+# The argument types libsinsp 2022's formatter can print raw (filter.cpp's
+# rawval_to_string); %evt.rawarg.NAME of any other (FD, FLAGS32, MODE, UID, SOCKTUPLE...)
+# throws "wrong event type N" on every event that has the argument.
+RAWARG_PRINTABLE: frozenset[str] = frozenset(
+    "INT8 INT16 INT32 INT64 PID ERRNO L4PROTO UINT8 PORT UINT16 UINT32 UINT64 RELTIME "
+    "ABSTIME CHARBUF FSPATH FSRELPATH BYTEBUF SOCKADDR SOCKFAMILY BOOL IPV4ADDR IPV6ADDR "
+    "IPADDR DOUBLE".split()
+)
+
+
 def _check_event_arg(field: str, name: str) -> None:
     if name in SINSP_2022_PARAM_TYPES:
         return

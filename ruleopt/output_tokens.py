@@ -213,7 +213,15 @@ def _key(info: fields.FieldInfo, name: str, arg: str | None) -> str:
             return f"{name}[0]"  # libsinsp prints the process itself for a bare ancestor
         return name
     if info.arg_kind == "dotted" and not _INDEX.fullmatch(arg):
-        return fields.resolve(f"{name}.{arg}").key  # %evt.arg.fd: brackets take numbers
+        rf = fields.resolve(f"{name}.{arg}")  # %evt.arg.fd: brackets take numbers
+        raw = rf.info.raw_type
+        if raw and raw not in fields.RAWARG_PRINTABLE:
+            raise RuleoptError(
+                f"libsinsp 2022 cannot print '{rf.key}' (argument type {raw}): its "
+                f'formatter throws "wrong event type" on every event that has it',
+                hint=f"print evt.arg.{arg}, the argument as text",
+            )
+        return rf.key
     return fields.resolve(f"{name}[{arg}]").key  # the event key a condition would use
 
 

@@ -150,3 +150,23 @@ def test_outputs_read_raw_arguments_by_name() -> None:
     assert keys == ["evt.rawarg.res", "evt.arg.fd", "evt.arg[0]", "evt.rawarg.pid"]
     with pytest.raises(RuleoptError, match="unknown event argument"):
         field_tokens("%evt.rawarg.nosuch")
+
+
+@pytest.mark.parametrize("name", ["flags", "fd", "tuple", "fds", "euid"])
+def test_raw_arguments_libsinsp_cannot_print_are_refused_in_outputs(name: str) -> None:
+    # sysdig -r curl_google.scap -p %evt.rawarg.flags: "wrong event type 30", and the
+    # harness's alert path stopped with the same as an internal error.
+    with pytest.raises(RuleoptError, match=f"cannot print 'evt.rawarg.{name}'"):
+        field_tokens(f"%proc.name %evt.rawarg.{name}")
+
+
+def test_printable_raw_arguments_run_on_libsinsp(tmp_path: Path) -> None:
+    path = tmp_path / "out.yaml"
+    path.write_text(
+        "- rule: o\n  desc: d\n"
+        '  condition: "evt.type in (open, connect, read) and evt.dir = <"\n'
+        '  output: "%proc.name %evt.rawarg.res %evt.rawarg.name %evt.rawarg.mode"\n'
+        "  priority: WARNING\n"
+    )
+    argv = ["compare", str(path), str(TRACES / "curl_google.scap"), "--repeat", "1"]
+    assert main([*argv, "--strategies", "flat", "--engine", "libsinsp"]) == 0
