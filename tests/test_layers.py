@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ruleopt.fsutil",
             "ruleopt.deep",
             "ruleopt.engine.text",
+            "ruleopt.console",
         ),
     ),
     (

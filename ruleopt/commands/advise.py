@@ -25,6 +25,7 @@ from rich.table import Table
 
 from ruleopt.commands import bounds
 from ruleopt.commands.inputs import check_events_file, check_output, check_rules_files
+from ruleopt.console import console as new_console
 from ruleopt.errors import RuleoptError
 
 NAME = "advise"
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ruleopt.rules.loader import load_rules
 
-    err = Console(stderr=True)
+    err = new_console(stderr=True)
     with err.status("loading rules"):
         ruleset = load_rules(rule_files)
     reports = [_advise(ruleset, rule_files, e, args, err) for e in (events_files or [None])]
@@ -116,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         # A table of nine columns needs ~150 characters; piped output (rich's 80 by
         # default) would squeeze the figures out of it.
-        console = Console()
-        console = Console(width=max(console.width, 150))
+        console = new_console()
+        console = new_console(width=max(console.width, 150))
         for r in reports:
             _print(console, r)
         if args.output is not None:

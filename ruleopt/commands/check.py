@@ -77,20 +77,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_summary(ruleset: RuleSet, files: list[str]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from ruleopt.console import clip, console, styled
+
+    out = console()
     data = summary(ruleset)
-    console.print(f"[bold]Loaded[/bold] {', '.join(files)}")
-    console.print(
+    out.print(styled(("Loaded", "bold"), f" {', '.join(files)}"))
+    out.print(
         f"rules: {data['rules']} ({data['enabled_rules']} enabled)  "
         f"macros: {data['macros']}  lists: {data['lists']}"
     )
     others = {s: r for s, r in data["rules_per_source"].items() if s != SYSCALL_SOURCE}
     for src, names in others.items():
-        console.print(
-            f"source {src}: {len(names)} enabled rule(s), not in the syscall event-type index"
+        out.print(
+            f"source {clip(src)}: {len(names)} enabled rule(s), not in the syscall event-type index"
         )
     table = Table(title="Enabled syscall rules per event type")
     table.add_column("event type")
@@ -100,13 +101,13 @@ def _print_summary(ruleset: RuleSet, files: list[str]) -> None:
         data["rules_per_evttype"].items(), key=lambda kv: (-len(kv[1]), kv[0])
     ):
         label = {OTHER_TYPES: "(any other)", GENERIC_TYPES: "(generic syscalls)"}.get(name, name)
-        table.add_row(label, str(len(rules)), ", ".join(rules))
-    console.print(table)
+        table.add_row(label, str(len(rules)), ", ".join(clip(r) for r in rules))
+    out.print(table)
     if data["all_evttype_rules"]:
-        console.print("[yellow]Rules that run on every event type:[/yellow]")
+        out.print(styled(("Rules that run on every event type:", "yellow")))
         for name in data["all_evttype_rules"]:
-            console.print(f"  {name}")
+            out.print(f"  {clip(name)}")
     if ruleset.warnings:
-        console.print(f"[yellow]{len(ruleset.warnings)} warning(s):[/yellow]")
+        out.print(styled((f"{len(ruleset.warnings)} warning(s):", "yellow")))
         for w in ruleset.warnings:
-            console.print(f"  {w}", markup=False, highlight=False)
+            out.print(f"  {clip(str(w), 2000)}")

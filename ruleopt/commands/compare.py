@@ -34,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from rich.text import Text
 
 from ruleopt.commands import bounds
 from ruleopt.commands import compare_profile as CP
@@ -45,6 +46,7 @@ from ruleopt.commands.inputs import (
     check_rules_files,
     split_inputs,
 )
+from ruleopt.console import styled
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine import oracle, real
 from ruleopt.engine import strategies as S
@@ -151,14 +153,15 @@ def strategy_names(text: str) -> list[str]:
 
 
 def _progress(enabled: bool):
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from ruleopt.console import console
+
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        console=Console(stderr=True),
+        console=console(stderr=True),
         transient=True,
         disable=not enabled,
     )
@@ -578,18 +581,22 @@ def _table(doc: dict, engine: str, rows: list[dict]):
             str(r["alerts"]),
             f"{_fmt(o['median'], 0)} ± {_fmt(o['spread'], 0)}" if o["median"] is not None else "-",
             f"{s['median']:.2f}x ± {s['spread']:.2f}",
-            "[green]yes[/]" if r["equivalent"] else "[bold red]NO[/]",
+            _yes_no(r["equivalent"]),
         )
     return t
 
 
-def print_table(doc: dict) -> None:
-    from rich.console import Console
+def _yes_no(ok: bool) -> Text:
+    return Text("yes", "green") if ok else Text("NO", "bold red")
 
-    console = Console()
+
+def print_table(doc: dict) -> None:
+    from ruleopt.console import console as new_console
+
+    console = new_console()
     if not console.is_terminal:
         # Piped or captured: rich would fold the table to 80 columns; keep rows whole.
-        console = Console(width=170)
+        console = new_console(width=170)
     for engine in doc["engines"]:
         rows = [r for r in doc["strategies"] if r["engine"] == engine]
         if rows:
@@ -622,11 +629,12 @@ def print_table(doc: dict) -> None:
         _print_cross(console, cross)
     if doc.get("noisy"):
         console.print(
-            f"[bold yellow]warning[/]: noisy measurement (spread over "
-            f"{CR.NOISE_SHARE:.0%} of the median) for {', '.join(doc['noisy'])}: "
-            "the machine is busy; use more --repeat or a quiet machine "
-            f"(load average {doc['machine']['load_average']})",
-            highlight=False,
+            styled(
+                ("warning", "bold yellow"),
+                f": noisy measurement (spread over {CR.NOISE_SHARE:.0%} of the median) "
+                f"for {', '.join(doc['noisy'])}: the machine is busy; use more --repeat "
+                f"or a quiet machine (load average {doc['machine']['load_average']})",
+            )
         )
     skipped = doc.get("skipped_rules") or []
     if skipped:
@@ -648,18 +656,23 @@ def print_table(doc: dict) -> None:
         m = r["first_reference_mismatch"]
         if m is not None:
             console.print(
-                f"[bold red]{r['engine']}/{r['strategy']} differs from the reference "
-                f"evaluator[/] on {r['reference_mismatches']:,} checked events; first "
-                f"at evt.num {m['evt_num']}: {_mismatch_text(m, r['strategy'])}",
-                highlight=False,
+                styled(
+                    (
+                        f"{r['engine']}/{r['strategy']} differs from the reference evaluator",
+                        "bold red",
+                    ),
+                    f" on {r['reference_mismatches']:,} checked events; first at evt.num "
+                    f"{m['evt_num']}: {_mismatch_text(m, r['strategy'])}",
+                )
             )
     for r in doc["strategies"]:
         d = r["first_difference"]
         if d is not None:
             console.print(
-                f"[bold red]{r['strategy']} differs from {doc['baseline']}[/] on "
-                f"{r['engine']}; first differing alert:",
-                highlight=False,
+                styled(
+                    (f"{r['strategy']} differs from {doc['baseline']}", "bold red"),
+                    f" on {r['engine']}; first differing alert:",
+                )
             )
             for side in ("baseline", "strategy"):
                 a = d[side]
@@ -698,17 +711,18 @@ def _print_cross(console, cross: dict) -> None:
             "-"
             if c["output_cycles_per_alert_ratio"] is None
             else _fmt(c["output_cycles_per_alert_ratio"], 2) + "x",
-            "[green]yes[/]" if c["same_alerts"] else "[bold red]NO[/]",
+            _yes_no(c["same_alerts"]),
         )
     console.print(t)
     for c in cross["strategies"]:
         if c["first_difference"] is not None:
             d = c["first_difference"]
             console.print(
-                f"[bold red]{c['strategy']}: the engines' alerts differ[/]; first: "
-                f"replica {d['replica']}, libsinsp {d['libsinsp']} "
-                "([evt.num, rule id])",
-                highlight=False,
+                styled(
+                    (f"{c['strategy']}: the engines' alerts differ", "bold red"),
+                    f"; first: replica {d['replica']}, libsinsp {d['libsinsp']} "
+                    "([evt.num, rule id])",
+                )
             )
     li = cross["lines"]
     fields = ", ".join(f"{f['field']} ({f['alerts']:,})" for f in li["fields"][:8])

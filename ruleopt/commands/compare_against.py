@@ -322,11 +322,14 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 
 
 def print_report(doc: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from ruleopt.console import console as new_console
+    from ruleopt.console import styled
 
     # Piped output is not cut to 80 columns: the per-rule table needs its figures whole.
-    console = Console(width=None if sys.stdout.isatty() else 150)
+    console = new_console(width=None if sys.stdout.isatty() else 150)
     a, b = ", ".join(doc["rules_a"]), ", ".join(doc["rules_b"])
     console.print(
         f"A: {a}\nB: {b}\n{doc['n_events']:,} events ({doc['events']}), "
@@ -351,9 +354,13 @@ def print_report(doc: dict) -> None:
     for eng, e in doc["engines_cost"].items():
         if e["noisy"]:
             console.print(
-                f"[yellow]{eng}: the repeats of {' and '.join(e['noisy'])} spread more than "
-                f"{CR.NOISE_SHARE:.0%} of the median (a busy machine?): more --repeat[/]",
-                highlight=False,
+                styled(
+                    (
+                        f"{eng}: the repeats of {' and '.join(e['noisy'])} spread more than "
+                        f"{CR.NOISE_SHARE:.0%} of the median (a busy machine?): more --repeat",
+                        "yellow",
+                    )
+                )
             )
     for eng, e in doc["engines_cost"].items():
         t = Table(title=f"per rule on {eng}: checks, cycles per check, matches")
@@ -376,12 +383,12 @@ def print_report(doc: dict) -> None:
         console.print(t)
     n = doc["alert_differences"]
     if not n:
+        judged = doc["rules"][0]["engines_judged"] if doc["rules"] else ["reference"]
         console.print(
-            f"[green]alerts: the same, rule by rule[/] ({len(doc['rules'])} rules, "
-            "each judged by "
-            + ", ".join(doc["rules"][0]["engines_judged"] if doc["rules"] else ["reference"])
-            + ")",
-            highlight=False,
+            styled(
+                ("alerts: the same, rule by rule", "green"),
+                f" ({len(doc['rules'])} rules, each judged by {', '.join(judged)})",
+            )
         )
         return
     t = Table(title=f"alert differences: {n} rule(s)")
@@ -390,7 +397,7 @@ def print_report(doc: dict) -> None:
     for r in doc["differences"]:
         t.add_row(
             r["rule"],
-            f"[bold red]{r['status']}[/]",
+            Text(r["status"], "bold red"),
             r["engine"] or "-",
             "-" if r["first_difference"] is None else str(r["first_difference"]),
             f"{r['a_matches']:,}",

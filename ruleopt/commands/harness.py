@@ -19,6 +19,7 @@ from rich.table import Table
 from ruleopt.commands import bounds
 from ruleopt.commands.inputs import check_capture, check_output, check_rules_files
 from ruleopt.commands.rule_rows import rule_row, rules_table, sampling_caption
+from ruleopt.console import console as new_console
 from ruleopt.engine.verify import unsupported_reason
 from ruleopt.errors import RuleoptError
 from ruleopt.events.sinsp import run_harness
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             file=args.files[0],
             hint="check the rules' source and fields",
         )
-    console = Console(stderr=args.json)
+    console = new_console(stderr=args.json)
     with console.status(
         f"libsinsp harness: {len(judged)} rules, {args.trace}, {args.repeat} pass(es)"
     ):

@@ -37,8 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from ruleopt.console import console as new_console
     from ruleopt.events.load import input_kind, needed_keys, read_events
     from ruleopt.rules.loader import load_rules
 
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     rules = load_rules(args.rules)
     keys = needed_keys(rules)
-    console = Console(stderr=True)
+    console = new_console(stderr=True)
     with console.status(f"reading {src.name}"):
         table = read_events(src, keys)
     table.save(out)

@@ -14,9 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-
 from ruleopt.commands.inputs import check_events_file, check_output, check_rules_files
+from ruleopt.console import console as new_console
 from ruleopt.errors import RuleoptError
 
 NAME = "optimize"
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             file=args.output,
             hint="write the optimized file elsewhere",
         )
-    console = Console(stderr=True)
+    console = new_console(stderr=True)
     original = load_rules(rules_files)
     sources = []
     for e in event_files:
@@ -114,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    out = Console()
+    out = new_console()
     out.print(
         f"wrote {args.output}: {len(result.rewrites)} item(s) rewritten "
         f"({sum(r.kind == 'rule' for r in result.rewrites)} rules, "

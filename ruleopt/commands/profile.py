@@ -28,6 +28,7 @@ from ruleopt.commands.inputs import (
     split_inputs,
 )
 from ruleopt.commands.rule_rows import rule_row, rules_table, sampling_caption
+from ruleopt.console import console as new_console
 from ruleopt.errors import RuleoptError
 from ruleopt.profile.model import Profile
 
@@ -124,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
     from ruleopt.profile.writers import write_profile_dir
     from ruleopt.rules.loader import load_rules
 
-    err = Console(stderr=True)
-    console = err if args.json else Console()
+    err = new_console(stderr=True)
+    console = err if args.json else new_console()
     with err.status("loading rules and events"):
         ruleset = load_rules(rule_files)
         table = load_events(events, ruleset)
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rate is not None:
         bounds.check_rate(args.rate, table.n, buffer)
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -8,8 +8,11 @@ from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ruleopt.commands.inputs import check_capture, check_rules_files
+from ruleopt.console import clip
+from ruleopt.console import console as new_console
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine.verify import verify_capture
 from ruleopt.rules.loader import load_rules
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         check_capture(trace)
     ruleset = load_rules(files)
     reports = []
-    console = Console(stderr=args.json)
+    console = new_console(stderr=args.json)
     for trace in args.trace:
         with console.status(f"verifying on {trace}"):
             verdicts = verify_capture(ruleset, trace)
@@ -74,7 +77,7 @@ def _print(console: Console, trace: str, verdicts, counts) -> None:
         if v.status == "differ":
             note = f"first differing evt.num {v.first_difference}" + (f"; {note}" if note else "")
         lib = "-" if v.status == "unsupported" else str(len(v.libsinsp))
-        table.add_row(v.rule, str(len(v.ours)), lib, f"[{style[v.status]}]{v.status}[/]", note)
+        table.add_row(clip(v.rule), str(len(v.ours)), lib, Text(v.status, style[v.status]), note)
     console.print(table)
     console.print(
         f"same {counts.get('same', 0)}, differ {counts.get('differ', 0)}, "

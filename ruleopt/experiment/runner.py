@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ruleopt.console import console as new_console
 from ruleopt.errors import RuleoptError
 from ruleopt.experiment import measures
 from ruleopt.experiment.cell import Cell
@@ -323,7 +324,6 @@ class _bar:
     def __enter__(self) -> Callable[[dict], None]:
         if not self.enabled:
             return lambda _doc: None
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -334,13 +334,13 @@ class _bar:
         )
 
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=new_console(stderr=True),
             transient=True,
         )
         self.progress.__enter__()
