@@ -34,6 +34,12 @@ cdef extern from "ruleopt_abi.h":
 ABI_DIGEST = _ABI_DIGEST.decode("ascii")
 
 
+def slots(int64_t n, int64_t buffer):
+    """ring.h's ring_slots: the slots a replay of ``n`` events into a ring of ``buffer``
+    allocates (the memory estimate asks it, so there is one definition)."""
+    return ring_slots(n, buffer)
+
+
 def replay(costs, double cycles_per_event, int64_t buffer, double wait_cycles=0.0):
     """Replay ``costs`` (uint64 cycles per event, event order) arriving every
     ``cycles_per_event`` cycles into a ring of ``buffer`` slots.

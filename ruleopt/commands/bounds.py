@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from ruleopt.engine.sampling import MAX_SAMPLE
 from ruleopt.errors import RuleoptError
+from ruleopt.profile.rate import ring_slots
 from ruleopt.resources import available_memory, check_memory
 
 __all__ = ["available_memory", "check_memory"]  # re-exported for the commands
@@ -130,9 +131,9 @@ def check_rate(rate_: float, n_events: int, buffer_: int) -> None:
             f"{n_events / rate_:,.0f} simulated seconds, beyond the replay clock's range",
             hint=f"use --rate of at least {n_events * 1e10 / 2.0**62:.3g}",
         )
-    # The ring allocates at most one slot per event (plugin/ring.h, ring_slots).
+    # The ring allocates at most one slot per event (plugin/ring.h).
     check_memory(
-        8 * max(1, min(buffer_, n_events)),
+        8 * ring_slots(n_events, buffer_),
         f"a ring of {buffer_:,} slots",
         "use a smaller --buffer (Falco's ring holds 8,192 events by default)",
     )

@@ -46,6 +46,7 @@ from ruleopt.commands.inputs import (
     check_rules_files,
     split_inputs,
 )
+from ruleopt.console import console as new_console
 from ruleopt.console import styled
 from ruleopt.defaults import DEFAULT_RULES
 from ruleopt.engine import oracle, real
@@ -155,13 +156,11 @@ def strategy_names(text: str) -> list[str]:
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from ruleopt.console import console
-
     return Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        console=console(stderr=True),
+        console=new_console(stderr=True),
         transient=True,
         disable=not enabled,
     )
@@ -591,8 +590,6 @@ def _yes_no(ok: bool) -> Text:
 
 
 def print_table(doc: dict) -> None:
-    from ruleopt.console import console as new_console
-
     console = new_console()
     if not console.is_terminal:
         # Piped or captured: rich would fold the table to 80 columns; keep rows whole.

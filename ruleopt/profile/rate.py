@@ -35,6 +35,11 @@ def _checked_ring():
 DEFAULT_BUFFER = 8192
 
 
+def ring_slots(n_events: int, buffer: int) -> int:
+    """Slots a replay of ``n_events`` into a ring of ``buffer`` allocates (plugin/ring.h)."""
+    return int(_checked_ring().slots(n_events, buffer))
+
+
 @dataclass(frozen=True)
 class Replay:
     """One replay at one offered rate."""
